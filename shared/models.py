@@ -1,0 +1,140 @@
+"""Typed requests and results shared by both protocols and every function.
+
+Phones are E.164 strings (`+8613800000000`) everywhere inside the package; the legacy
+nationcode + mobile form exists only on the wire (`payloads`) and at the edge (`events`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SendStatus = Literal["submitted", "failed", "unknown"]
+ReceiptStatus = Literal["delivered", "failed", "unknown"]
+PullKind = Literal["receipts", "replies"]
+
+OK_CODE = "Ok"  # API 3.0's per-number success code; legacy result 0 is mapped to it too
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to send: a template with parameters, or (legacy API only) plain content."""
+
+    template_id: str = ""
+    params: tuple[str, ...] = ()
+    sign: str = ""
+    content: str = ""
+    content_type: int = 0  # legacy `type`: 0 notification, 1 marketing
+    extend: str = ""
+    session_context: str = ""  # legacy `ext`, API 3.0 `SessionContext`
+
+    @property
+    def is_content(self) -> bool:
+        return bool(self.content)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome for one number of a send."""
+
+    phone: str
+    message_id: str
+    status: SendStatus
+    fee: int
+    code: str
+    message: str
+    session_context: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "submitted"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "phone": self.phone,
+            "status": self.status,
+            "fee": self.fee,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class MultiSendResult:
+    """Per-number results of a multi send, in the caller's order, with what pre-flight removed."""
+
+    results: tuple[SendResult, ...]
+    duplicates: tuple[str, ...] = ()
+    requests: int = 0
+
+    @property
+    def submitted(self) -> int:
+        return sum(1 for r in self.results if r.status == "submitted")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if r.status == "failed")
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for r in self.results if r.status == "unknown")
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "results": [r.to_dict() for r in self.results],
+            "submitted": self.submitted,
+            "failed": self.failed,
+        }
+        if self.unknown:
+            body["unknown"] = self.unknown
+        if self.duplicates:
+            body["duplicates_removed"] = list(self.duplicates)
+        return body
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery report for one message."""
+
+    message_id: str
+    phone: str
+    status: ReceiptStatus
+    carrier_code: str  # legacy `errmsg` / 3.0 `Description`, e.g. DELIVRD
+    description: str
+    received_at: int  # unix seconds the handset received it (0 when unknown)
+    session_context: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An inbound SMS (uplink) from a handset."""
+
+    phone: str
+    text: str
+    sign: str
+    extend: str
+    replied_at: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What one pull returned, parsed; nothing the server handed out is dropped."""
+
+    kind: PullKind
+    receipts: tuple[Receipt, ...] = ()
+    replies: tuple[Reply, ...] = ()
+    unparsed: tuple[dict[str, Any], ...] = field(default=())  # items that did not parse, kept whole
+
+    @property
+    def count(self) -> int:
+        return len(self.receipts) + len(self.replies) + len(self.unparsed)
+
+    def items(self) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.receipts] + [r.to_dict() for r in self.replies]

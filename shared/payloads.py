@@ -1,0 +1,589 @@
+"""Request bodies per operation and protocol, signing them into HTTP requests, and parsing answers.
+
+Builders return an `ApiCall` (operation + JSON body, unsigned); `sign_legacy` / `sign_v3` turn it
+into the exact bytes and headers to send; parsers turn Tencent's JSON into `models` results and
+raise `TencentError` for request-level failures. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared import phone as phones
+from shared import signing
+from shared.errors import TencentError, UnknownOutcomeError, ValidationError
+from shared.models import (
+    OK_CODE,
+    Message,
+    PullKind,
+    PullResult,
+    Receipt,
+    ReceiptStatus,
+    Reply,
+    SendResult,
+)
+
+V3_VERSION = "2021-01-11"
+V3_SERVICE = "sms"
+LEGACY_PATH = "/v5/tlssmssvr/"
+MAX_NUMBERS_PER_REQUEST = 200
+MAX_PULL = 100
+BEIJING = timezone(timedelta(hours=8))
+
+# Legacy result codes that fail the whole request rather than one number.
+_LEGACY_REQUEST_LEVEL = frozenset(
+    {
+        1001,
+        1003,
+        1004,
+        1006,
+        1007,
+        1008,
+        1009,
+        1011,
+        1019,
+        1020,
+        1021,
+        1022,
+        1030,
+        1031,
+        1033,
+        1034,
+        1046,
+        1047,
+        60008,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Tencent operation before signing."""
+
+    operation: str  # legacy path segment (`sendsms`) or API 3.0 action (`SendSms`)
+    body: dict[str, Any]
+    phones: tuple[str, ...] = ()  # E.164 numbers a send goes to (named in unknown-outcome errors)
+    is_send: bool = False
+    legacy_mobiles: tuple[str, ...] | None = None  # the national numbers the legacy sig covers
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A signed request, byte-exact."""
+
+    url: str
+    headers: dict[str, str]
+    content: bytes
+
+
+def encode_json(body: dict[str, Any]) -> bytes:
+    """JSON exactly as the official SDKs write it (ASCII escapes, `, ` and `: ` separators)."""
+    return json.dumps(body).encode("ascii")
+
+
+# --------------------------------------------------------------------------- legacy v5 builders
+
+
+def _legacy_tel(e164: str) -> dict[str, str]:
+    nationcode, mobile = phones.split(e164)
+    return {"nationcode": nationcode, "mobile": mobile}
+
+
+def _legacy_message_fields(message: Message) -> dict[str, Any]:
+    if message.is_content:
+        return {"type": message.content_type, "msg": message.content}
+    return {"sign": message.sign, "tpl_id": int(message.template_id), "params": list(message.params)}
+
+
+def build_legacy_send(phone_numbers: Sequence[str], message: Message) -> ApiCall:
+    """`sendsms` for one number, `sendmultisms2` for several (≤200, one region class)."""
+    _check_chunk(phone_numbers)
+    tels = [_legacy_tel(p) for p in phone_numbers]
+    single = len(tels) == 1
+    body: dict[str, Any] = {"tel": tels[0] if single else tels}
+    body.update(_legacy_message_fields(message))
+    body.update({"sig": "", "time": 0, "extend": message.extend, "ext": message.session_context})
+    return ApiCall(
+        operation="sendsms" if single else "sendmultisms2",
+        body=body,
+        phones=tuple(phone_numbers),
+        is_send=True,
+        legacy_mobiles=tuple(t["mobile"] for t in tels),
+    )
+
+
+def build_legacy_pull(kind: PullKind, limit: int) -> ApiCall:
+    """`pullstatus`: drain the receipt (type 0) or reply (type 1) queue."""
+    return ApiCall(
+        "pullstatus", {"sig": "", "time": 0, "type": _legacy_type(kind), "max": _pull_limit(limit)}
+    )
+
+
+def build_legacy_pull_for_phone(kind: PullKind, e164: str, begin: int, end: int, limit: int) -> ApiCall:
+    """`pullstatus4mobile`: one number's receipts or replies in [begin, end]."""
+    nationcode, mobile = phones.split(e164)
+    body = {
+        "sig": "",
+        "type": _legacy_type(kind),
+        "time": 0,
+        "max": _pull_limit(limit),
+        "begin_time": int(begin),
+        "end_time": int(end),
+        "nationcode": nationcode,
+        "mobile": mobile,
+    }
+    return ApiCall("pullstatus4mobile", body)
+
+
+def _legacy_type(kind: PullKind) -> int:
+    return 0 if kind == "receipts" else 1
+
+
+def sign_legacy(
+    call: ApiCall, *, base_url: str, appid: str, appkey: str, timestamp: int, random: int
+) -> HttpRequest:
+    """Fill `sig` and `time` into the body and put `sdkappid` and `random` in the URL."""
+    body = dict(call.body)
+    body["sig"] = signing.legacy_sig(appkey, random, timestamp, call.legacy_mobiles)
+    body["time"] = timestamp
+    url = f"{base_url.rstrip('/')}{LEGACY_PATH}{call.operation}?sdkappid={appid}&random={random}"
+    return HttpRequest(url, {"Content-Type": "application/json"}, encode_json(body))
+
+
+# --------------------------------------------------------------------------- API 3.0 builders
+
+
+def build_v3_send(phone_numbers: Sequence[str], message: Message, sdk_app_id: str) -> ApiCall:
+    """`SendSms` for 1–200 numbers of one region class."""
+    if message.is_content:
+        raise ValidationError(
+            "plain-content sends exist only on the legacy API; use a template", field="content"
+        )
+    _check_chunk(phone_numbers)
+    body: dict[str, Any] = {
+        "PhoneNumberSet": list(phone_numbers),
+        "SmsSdkAppId": sdk_app_id,
+        "TemplateId": str(message.template_id),
+    }
+    if message.sign:
+        body["SignName"] = message.sign
+    body["TemplateParamSet"] = list(message.params)
+    if message.extend:
+        body["ExtendCode"] = message.extend
+    if message.session_context:
+        body["SessionContext"] = message.session_context
+    return ApiCall("SendSms", body, phones=tuple(phone_numbers), is_send=True)
+
+
+def build_v3_pull(kind: PullKind, limit: int, sdk_app_id: str) -> ApiCall:
+    action = "PullSmsSendStatus" if kind == "receipts" else "PullSmsReplyStatus"
+    return ApiCall(action, {"Limit": _pull_limit(limit), "SmsSdkAppId": sdk_app_id})
+
+
+def build_v3_pull_for_phone(
+    kind: PullKind, e164: str, begin: int, end: int, limit: int, sdk_app_id: str
+) -> ApiCall:
+    action = "PullSmsSendStatusByPhoneNumber" if kind == "receipts" else "PullSmsReplyStatusByPhoneNumber"
+    body = {
+        "BeginTime": int(begin),
+        "Offset": 0,
+        "Limit": _pull_limit(limit),
+        "PhoneNumber": e164,
+        "SmsSdkAppId": sdk_app_id,
+        "EndTime": int(end),
+    }
+    return ApiCall(action, body)
+
+
+def sign_v3(
+    call: ApiCall,
+    *,
+    base_url: str,
+    secret_id: str,
+    secret_key: str,
+    session_token: str,
+    region: str,
+    timestamp: int,
+) -> HttpRequest:
+    """TC3-sign the body; the signed Host is the one the request will carry."""
+    content = encode_json(call.body)
+    split = urlsplit(base_url)
+    headers = signing.tc3_headers(
+        secret_id=secret_id,
+        secret_key=secret_key,
+        session_token=session_token,
+        host=split.netloc,
+        action=call.operation,
+        version=V3_VERSION,
+        region=region,
+        timestamp=timestamp,
+        payload=content,
+    )
+    path = split.path.rstrip("/") + "/"
+    return HttpRequest(f"{split.scheme}://{split.netloc}{path}", headers, content)
+
+
+def _pull_limit(limit: int) -> int:
+    if not 1 <= int(limit) <= MAX_PULL:
+        raise ValidationError(f"max must be between 1 and {MAX_PULL}", field="max")
+    return int(limit)
+
+
+def _check_chunk(phone_numbers: Sequence[str]) -> None:
+    if not phone_numbers:
+        raise ValidationError("at least one phone number is required", field="phones")
+    if len(phone_numbers) > MAX_NUMBERS_PER_REQUEST:
+        raise ValidationError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per request", field="phones")
+    if len({phones.is_mainland(p) for p in phone_numbers}) > 1:
+        raise ValidationError("one request cannot mix mainland and international numbers", field="phones")
+
+
+# --------------------------------------------------------------------------- parsing answers
+
+
+def decode_json(content: bytes, call: ApiCall) -> Any:
+    """Tencent's JSON, or an error: for a send an unknown outcome, since it may have gone through."""
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        if call.is_send:
+            raise UnknownOutcomeError(
+                "Tencent answered with something that is not JSON; the numbers may or may not have been sent",
+                phones=call.phones,
+            ) from None
+        raise TencentError(
+            "MalformedResponse", "the answer was not JSON", status=502, code="tencent_bad_response"
+        ) from None
+
+
+def parse_legacy_send(answer: Any, call: ApiCall) -> list[SendResult]:
+    """Results of `sendsms` / `sendmultisms2`, one per number of the call, in order."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("result"), int):
+        raise _malformed(call)
+    result, errmsg = answer["result"], str(answer.get("errmsg", ""))
+    detail = answer.get("detail")
+    if call.operation == "sendsms":
+        if result in _LEGACY_REQUEST_LEVEL:
+            raise TencentError(str(result), errmsg, phones=call.phones)
+        return [_legacy_result(call.phones[0], answer, call.body.get("ext", ""))]
+    if not isinstance(detail, list) or not detail:
+        if result != 0:
+            raise TencentError(str(result), errmsg, phones=call.phones)
+        raise _malformed(call)
+    by_phone: dict[str, dict[str, Any]] = {}
+    for item in detail:
+        if isinstance(item, dict):
+            by_phone["+" + str(item.get("nationcode", "")) + str(item.get("mobile", ""))] = item
+    results = []
+    for e164 in call.phones:
+        item = by_phone.get(e164)
+        if item is None:
+            results.append(
+                SendResult(
+                    e164,
+                    "",
+                    "unknown",
+                    0,
+                    "MissingFromAnswer",
+                    "Tencent's answer did not mention this number",
+                )
+            )
+        else:
+            results.append(_legacy_result(e164, item, call.body.get("ext", "")))
+    return results
+
+
+def _legacy_result(e164: str, item: dict[str, Any], ext: str) -> SendResult:
+    code = item.get("result")
+    ok = code == 0
+    return SendResult(
+        phone=e164,
+        message_id=str(item.get("sid", "")) if ok else "",
+        status="submitted" if ok else "failed",
+        fee=_int(item.get("fee")) if ok else 0,
+        code=OK_CODE if ok else str(code),
+        message=str(item.get("errmsg", "")),
+        session_context=str(item.get("ext", ext) or ""),
+    )
+
+
+def parse_v3_envelope(answer: Any, call: ApiCall) -> dict[str, Any]:
+    """The `Response` object, raising `TencentError` for `Response.Error`."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("Response"), dict):
+        raise _malformed(call)
+    response = answer["Response"]
+    error = response.get("Error")
+    if isinstance(error, dict):
+        raise TencentError(
+            str(error.get("Code", "")),
+            str(error.get("Message", "")),
+            phones=call.phones,
+            details={"request_id": str(response.get("RequestId", ""))},
+        )
+    return response
+
+
+def parse_v3_send(answer: Any, call: ApiCall) -> list[SendResult]:
+    """Results of `SendSms`: only `Code == "Ok"` is success; a failed entry has an empty SerialNo."""
+    response = parse_v3_envelope(answer, call)
+    items = response.get("SendStatusSet")
+    if not isinstance(items, list):
+        raise _malformed(call)
+    by_phone = {str(i.get("PhoneNumber", "")): i for i in items if isinstance(i, dict)}
+    results = []
+    for e164 in call.phones:
+        item = by_phone.get(e164)
+        if item is None:
+            results.append(
+                SendResult(
+                    e164,
+                    "",
+                    "unknown",
+                    0,
+                    "MissingFromAnswer",
+                    "Tencent's answer did not mention this number",
+                )
+            )
+            continue
+        ok = item.get("Code") == OK_CODE and bool(item.get("SerialNo"))
+        results.append(
+            SendResult(
+                phone=e164,
+                message_id=str(item.get("SerialNo", "")) if ok else "",
+                status="submitted" if ok else "failed",
+                fee=_int(item.get("Fee")) if ok else 0,
+                code=str(item.get("Code", "")),
+                message=str(item.get("Message", "")),
+                session_context=str(item.get("SessionContext", "") or ""),
+            )
+        )
+    return results
+
+
+def parse_legacy_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
+    """`pullstatus` / `pullstatus4mobile`: every item handed out ends up parsed or kept whole."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("result"), int):
+        raise _malformed(call)
+    if answer["result"] != 0:
+        raise TencentError(str(answer["result"]), str(answer.get("errmsg", "")))
+    data = answer.get("data") or []
+    if not isinstance(data, list):
+        raise _malformed(call)
+    parse = legacy_receipt if kind == "receipts" else legacy_reply
+    return _collect(kind, data, parse)
+
+
+def parse_v3_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
+    response = parse_v3_envelope(answer, call)
+    key = "PullSmsSendStatusSet" if kind == "receipts" else "PullSmsReplyStatusSet"
+    data = response.get(key) or []
+    if not isinstance(data, list):
+        raise _malformed(call)
+    parse = v3_receipt if kind == "receipts" else v3_reply
+    return _collect(kind, data, parse)
+
+
+def _collect(kind: PullKind, data: Iterable[Any], parse: Any) -> PullResult:
+    parsed: list[Any] = []
+    unparsed: list[dict[str, Any]] = []
+    for item in data:
+        try:
+            if not isinstance(item, dict):
+                raise TypeError("item is not an object")
+            parsed.append(parse(item))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            unparsed.append(item if isinstance(item, dict) else {"raw": item})
+    if kind == "receipts":
+        return PullResult(kind, receipts=tuple(parsed), unparsed=tuple(unparsed))
+    return PullResult(kind, replies=tuple(parsed), unparsed=tuple(unparsed))
+
+
+def _receipt_status(value: Any) -> ReceiptStatus:
+    text = str(value or "").upper()
+    if text == "SUCCESS":
+        return "delivered"
+    if text == "FAIL":
+        return "failed"
+    return "unknown"
+
+
+def legacy_receipt(item: dict[str, Any]) -> Receipt:
+    """A legacy report object (pull data or push callback)."""
+    if not item.get("sid"):
+        raise ValueError("receipt without sid")
+    return Receipt(
+        message_id=str(item["sid"]),
+        phone=_e164_from_parts(item["nationcode"], item["mobile"]),
+        status=_receipt_status(item.get("report_status")),
+        carrier_code=str(item.get("errmsg", "")),
+        description=str(item.get("description", "")),
+        received_at=beijing_to_unix(str(item.get("user_receive_time", ""))),
+        session_context=str(item.get("ext", "") or ""),
+    )
+
+
+def legacy_reply(item: dict[str, Any]) -> Reply:
+    """A legacy reply object (pull data or push callback)."""
+    return Reply(
+        phone=_e164_from_parts(item["nationcode"], item["mobile"]),
+        text=str(item["text"]),
+        sign=str(item.get("sign", "")),
+        extend=str(item.get("extend", "") or ""),
+        replied_at=int(item.get("time") or 0),
+    )
+
+
+def v3_receipt(item: dict[str, Any]) -> Receipt:
+    if not item.get("SerialNo"):
+        raise ValueError("receipt without SerialNo")
+    phone = item.get("PhoneNumber") or _e164_from_parts(item["CountryCode"], item["SubscriberNumber"])
+    return Receipt(
+        message_id=str(item["SerialNo"]),
+        phone=str(phone),
+        status=_receipt_status(item.get("ReportStatus")),
+        carrier_code=str(item.get("Description", "")),
+        description=str(item.get("Description", "")),
+        received_at=int(item.get("UserReceiveTime") or 0),
+        session_context=str(item.get("SessionContext", "") or ""),
+    )
+
+
+def v3_reply(item: dict[str, Any]) -> Reply:
+    phone = item.get("PhoneNumber") or _e164_from_parts(item["CountryCode"], item["SubscriberNumber"])
+    return Reply(
+        phone=str(phone),
+        text=str(item["ReplyContent"]),
+        sign=str(item.get("SignName", "")),
+        extend=str(item.get("ExtendCode", "") or ""),
+        replied_at=int(item.get("ReplyTime") or 0),
+    )
+
+
+def _e164_from_parts(nationcode: Any, mobile: Any) -> str:
+    code, number = str(nationcode).strip().lstrip("+"), str(mobile).strip()
+    if not code.isdigit() or not number.isdigit():
+        raise ValueError("nationcode and mobile must be digits")
+    return f"+{code}{number}"
+
+
+def beijing_to_unix(text: str) -> int:
+    """`YYYY-MM-DD hh:mm:ss` in Beijing time (the legacy receipt clock) → unix seconds; 0 if absent."""
+    if not text:
+        return 0
+    moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    return int(moment.timestamp())
+
+
+def unix_to_beijing(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, tz=BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _malformed(call: ApiCall) -> Exception:
+    if call.is_send:
+        return UnknownOutcomeError(
+            "Tencent's answer did not have the expected shape; the numbers may or may not have been sent",
+            phones=call.phones,
+        )
+    return TencentError(
+        "MalformedResponse",
+        "the answer did not have the expected shape",
+        status=502,
+        code="tencent_bad_response",
+    )
+
+
+# --------------------------------------------------------------------------- multi-send pre-flight
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Numbers normalised, de-duplicated, split by region class and chunked to ≤200."""
+
+    numbers: tuple[str, ...]  # unique E.164 numbers in first-seen order
+    chunks: tuple[tuple[str, ...], ...]
+    duplicates: tuple[str, ...] = field(default=())
+
+
+def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS_PER_REQUEST) -> SendPlan:
+    """Normalise every number (rejecting the whole list if one is bad), drop duplicates, and cut
+    mainland and international numbers into separate chunks of at most `chunk_size`."""
+    if not 1 <= chunk_size <= MAX_NUMBERS_PER_REQUEST:
+        raise ValueError(f"chunk_size must be 1..{MAX_NUMBERS_PER_REQUEST}")
+    if not raw_numbers:
+        raise ValidationError("phones must list at least one number", field="phones")
+    seen: dict[str, None] = {}
+    duplicates: list[str] = []
+    for index, raw in enumerate(raw_numbers):
+        e164 = phones.normalize(raw, field=f"phones[{index}]")
+        if e164 in seen:
+            duplicates.append(e164)
+        else:
+            seen[e164] = None
+    numbers = tuple(seen)
+    mainland = [n for n in numbers if phones.is_mainland(n)]
+    international = [n for n in numbers if not phones.is_mainland(n)]
+    chunks = [
+        tuple(group[i : i + chunk_size])
+        for group in (mainland, international)
+        for i in range(0, len(group), chunk_size)
+    ]
+    return SendPlan(numbers, tuple(chunks), tuple(duplicates))
+
+
+# --------------------------------------------------------------------------- texts and segments
+
+_GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = set("^{}\\[~]|€\f")
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+
+
+def render_template(text: str, params: Sequence[str]) -> str:
+    """Substitute `{1}`, `{2}`, … with the parameters (Tencent's placeholder syntax)."""
+    return _PLACEHOLDER.sub(
+        lambda m: params[int(m.group(1)) - 1] if 0 < int(m.group(1)) <= len(params) else m.group(0), text
+    )
+
+
+def placeholder_count(text: str) -> int:
+    """How many distinct parameters a template text takes."""
+    return len({m.group(1) for m in _PLACEHOLDER.finditer(text)})
+
+
+def signed_text(sign: str, text: str) -> str:
+    """The text as the handset shows it: `【sign】text` (the signature counts towards the length)."""
+    return f"【{sign}】{text}" if sign and not text.startswith("【") else text
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
+
+
+def segment_count(text: str, *, international: bool = False) -> int:
+    """Billed parts of one SMS (reference §5.1): mainland and UCS-2 texts 70 in one part, 67 per
+    part beyond; international GSM-7 texts 160 / 153, extension characters counting double."""
+    if international and is_gsm7(text):
+        length = sum(2 if ch in _GSM7_EXTENSION else 1 for ch in text)
+        single, part = 160, 153
+    else:
+        length = len(text.encode("utf-16-le")) // 2  # characters outside the BMP count as two
+        single, part = 70, 67
+    if length <= single:
+        return 1
+    return math.ceil(length / part)

@@ -1,0 +1,80 @@
+"""Phone numbers: E.164 parsing and validation (phonenumbers), the legacy form, masking."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from shared.errors import ValidationError
+
+MAINLAND_CODE = "86"
+_MASK_RE = re.compile(r"\+?\d{7,15}")
+_E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -> str:
+    """Parse a number into E.164 (`+8613800000000`), or raise a ValidationError naming `field`.
+
+    Accepts `+<cc><number>`, `00<cc><number>`, a bare mainland number (11 digits starting with 1),
+    or the legacy pair: `nationcode` + national `raw`.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise ValidationError(f"{field} must be a string", field=field)
+    text = re.sub(r"[\s\-()]", "", str(raw))
+    if not text or len(text) > 20:
+        raise ValidationError(f"{field} is empty or too long", field=field)
+    if nationcode is not None and nationcode != "":
+        if isinstance(nationcode, bool) or not isinstance(nationcode, (str, int)):
+            raise ValidationError("nationcode must be a string of digits", field="nationcode")
+        code = str(nationcode).strip().lstrip("+")
+        if not code.isdigit() or len(code) > 4:
+            raise ValidationError("nationcode must be a country calling code such as 86", field="nationcode")
+        if not text.isdigit():
+            raise ValidationError(f"{field} must be digits when nationcode is given", field=field)
+        text = f"+{code}{text}"
+    elif text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.isdigit() and len(text) == 11 and text.startswith("1"):
+        text = "+86" + text
+    if not _E164_RE.match(text):
+        raise ValidationError(
+            f"{field} is not a phone number in E.164 form (+<country code><number>)", field=field
+        )
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(f"{field} could not be parsed as a phone number", field=field) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"{field} is not a valid number for its country", field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def split(e164: str) -> tuple[str, str]:
+    """`+8613800000000` → (`86`, `13800000000`): the legacy nationcode and national number."""
+    parsed = phonenumbers.parse(e164, None)
+    return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+
+
+def is_mainland(e164: str) -> bool:
+    """Whether Tencent treats the number as Chinese-mainland (+86)."""
+    return e164.startswith("+" + MAINLAND_CODE)
+
+
+def region_of(e164: str) -> str:
+    """ISO region (`CN`, `US`, …) of a valid E.164 number."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
+
+
+def mask(e164: str) -> str:
+    """`+8613800000000` → `+86138****0000`: hide four digits before the last four."""
+    text = str(e164)
+    digits = text.lstrip("+")
+    if len(digits) < 8:
+        return "****"
+    return ("+" if text.startswith("+") else "") + digits[: len(digits) - 8] + "****" + digits[-4:]
+
+
+def mask_text(text: str) -> str:
+    """Mask every phone-number-like run of digits inside free text (log lines)."""
+    return _MASK_RE.sub(lambda m: mask(m.group(0)), text)

@@ -1,0 +1,159 @@
+"""Phone numbers, the error taxonomy and settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import phone
+from shared.config import Secret, load_settings
+from shared.errors import (
+    Category,
+    ConfigurationError,
+    RateLimitedError,
+    TencentError,
+    ValidationError,
+    classify_tencent_code,
+    is_retryable,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "nationcode", "expected"),
+    [
+        ("+8613800000000", None, "+8613800000000"),
+        ("13800000000", None, "+8613800000000"),
+        ("13800000000", "86", "+8613800000000"),
+        ("13800000000", 86, "+8613800000000"),
+        ("008613800000000", None, "+8613800000000"),
+        ("+86 138-0000-0000", None, "+8613800000000"),
+        ("4155552671", "1", "+14155552671"),
+        ("+85291234567", None, "+85291234567"),
+    ],
+)
+def test_normalize_accepts_every_documented_form(raw: str, nationcode: object, expected: str) -> None:
+    assert phone.normalize(raw, nationcode=nationcode) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "nationcode", "field"),
+    [
+        ("", None, "phone"),
+        ("12345", None, "phone"),
+        ("+860000", None, "phone"),
+        ("+8612345678901", None, "phone"),  # right length, not a valid Chinese number
+        ("abc", None, "phone"),
+        (None, None, "phone"),
+        (True, None, "phone"),
+        (["+8613800000000"], None, "phone"),
+        ("1" * 40, None, "phone"),
+        ("13800000000", "xx", "nationcode"),
+        ("13800000000", [86], "nationcode"),
+        ("+8613800000000", "86", "phone"),
+    ],
+)
+def test_normalize_rejects_naming_the_field(raw: object, nationcode: object, field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        phone.normalize(raw, nationcode=nationcode)
+    assert err.value.field == field
+    assert err.value.status == 400
+
+
+def test_split_mask_region() -> None:
+    assert phone.split("+8613800000000") == ("86", "13800000000")
+    assert phone.split("+85291234567") == ("852", "91234567")
+    assert phone.mask("+8613800000000") == "+86138****0000"
+    assert phone.mask("13800000000") == "138****0000"
+    assert phone.mask("123") == "****"
+    assert phone.region_of("+14155552671") == "US"
+    assert phone.is_mainland("+8613800000000") and not phone.is_mainland("+85291234567")
+    assert phone.mask_text("to +8613800000000 and 13800000001") == "to +86138****0000 and 138****0001"
+
+
+@pytest.mark.parametrize(
+    ("code", "category"),
+    [
+        (0, Category.ACCOUNT),
+        (1001, Category.ACCOUNT),
+        (1016, Category.CALLER),
+        (1023, Category.RATE_LIMITED),
+        (1008, Category.TRANSIENT),
+        ("1031", Category.ACCOUNT),
+        ("AuthFailure.SignatureFailure", Category.ACCOUNT),
+        ("AuthFailure.SignatureExpire", Category.ACCOUNT),
+        ("LimitExceeded.PhoneNumberThirtySecondLimit", Category.RATE_LIMITED),
+        ("LimitExceeded.PhoneNumberCountLimit", Category.CALLER),
+        ("LimitExceeded.AppDailyLimit", Category.ACCOUNT),
+        ("RequestLimitExceeded", Category.TRANSIENT),
+        ("InternalError.Timeout", Category.TRANSIENT),
+        ("InternalError.SigVerificationFail", Category.ACCOUNT),
+        ("InvalidParameterValue.IncorrectPhoneNumber", Category.CALLER),
+        ("FailedOperation.TemplateParamSetNotMatchApprovedTemplate", Category.CALLER),
+        ("FailedOperation.InsufficientBalanceInSmsPackage", Category.ACCOUNT),
+        ("FailedOperation.SignatureIncorrectOrUnapproved", Category.ACCOUNT),
+        ("UnauthorizedOperation.SerivceSuspendDueToArrears", Category.ACCOUNT),
+        ("UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber", Category.CALLER),
+        ("SomethingNew.NobodyKnows", Category.ACCOUNT),
+    ],
+)
+def test_tencent_codes_are_classified(code: object, category: Category) -> None:
+    assert classify_tencent_code(code) is category  # type: ignore[arg-type]
+
+
+def test_tencent_error_status_follows_category() -> None:
+    assert TencentError("1016", "bad").status == 400
+    assert TencentError("1031", "balance").status == 502
+    limited = TencentError("LimitExceeded.PhoneNumberDailyLimit", "daily")
+    assert (limited.status, limited.code) == (429, "tencent_rate_limited")
+    assert TencentError("InternalError.Timeout", "t").status == 503
+    assert is_retryable(Category.TRANSIENT) and not is_retryable(Category.UNKNOWN_OUTCOME)
+
+
+def test_error_body_shape() -> None:
+    body = RateLimitedError("too many", field="phone", retry_after=30).to_body()
+    assert body == {
+        "error": {"code": "rate_limited", "message": "too many", "field": "phone", "retry_after": 30}
+    }
+
+
+def test_settings_infer_protocol_and_hide_secrets() -> None:
+    legacy = load_settings({"TENCENT_SMS_APPID": "1400009099", "TENCENT_SMS_APPKEY": "k3y"})
+    assert legacy.api == "legacy" and legacy.base_url == "https://yun.tim.qq.com"
+    assert "k3y" not in repr(legacy)
+    v3 = load_settings(
+        {
+            "TENCENTCLOUD_SECRETID": "AKID",
+            "TENCENTCLOUD_SECRETKEY": "s3cr3t",
+            "TENCENTCLOUD_SESSIONTOKEN": "t0k3n",
+            "TENCENT_SMS_APPID": "1400009099",
+            "TENCENT_SMS_ENDPOINT": "http://127.0.0.1:9000/",
+            "SMS_API_KEYS": " a, ,b ",
+        }
+    )
+    assert v3.api == "v3" and v3.sdk_app_id == "1400009099" and v3.base_url == "http://127.0.0.1:9000"
+    assert v3.api_keys == (Secret("a"), Secret("b"))
+    assert "s3cr3t" not in repr(v3) and "t0k3n" not in repr(v3)
+    v3.require_credentials()
+    assert load_settings({"HTTPS_PROXY": "http://p:3128"}).proxy == "http://p:3128"
+    assert load_settings({"HTTPS_PROXY": "http://p", "TENCENT_SMS_PROXY": "http://q"}).proxy == "http://q"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TENCENT_SMS_API": "v2"},
+        {"TENCENT_SMS_READ_TIMEOUT": "soon"},
+        {"TENCENT_SMS_CONNECT_TIMEOUT": "-1"},
+        {"SMS_SEND_CONCURRENCY": "0"},
+    ],
+)
+def test_bad_settings_are_clear(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_settings(env)
+    assert next(iter(env)) in err.value.message
+
+
+def test_missing_credentials_are_named() -> None:
+    with pytest.raises(ConfigurationError, match="TENCENTCLOUD_SECRETKEY"):
+        load_settings({"TENCENTCLOUD_SECRETID": "x"}).require_credentials()
+    with pytest.raises(ConfigurationError, match="TENCENT_SMS_APPKEY"):
+        load_settings({"TENCENT_SMS_API": "legacy", "TENCENT_SMS_APPID": "1"}).require_credentials()

@@ -1,0 +1,386 @@
+"""Request bodies, answer parsing, pre-flight planning and segment counting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared import payloads
+from shared.errors import Category, TencentError, UnknownOutcomeError, ValidationError
+from shared.models import Message
+
+TEMPLATE = Message(template_id="7839", params=("5678",), sign="腾讯云")
+
+
+def _v3_send(phones: list[str]) -> payloads.ApiCall:
+    return payloads.build_v3_send(phones, TEMPLATE, "1400009099")
+
+
+def test_v3_send_body_keeps_sdk_order_and_omits_empty_optionals() -> None:
+    call = _v3_send(["+8613800000000"])
+    assert list(call.body) == ["PhoneNumberSet", "SmsSdkAppId", "TemplateId", "SignName", "TemplateParamSet"]
+    assert call.is_send and call.phones == ("+8613800000000",)
+
+
+def test_v3_refuses_plain_content() -> None:
+    with pytest.raises(ValidationError) as err:
+        payloads.build_v3_send(["+8613800000000"], Message(content="hello"), "1")
+    assert err.value.field == "content"
+
+
+@pytest.mark.parametrize("count", [0, 201])
+def test_chunk_size_limits(count: int) -> None:
+    phones = [f"+86138{i:08d}" for i in range(count)]
+    with pytest.raises(ValidationError):
+        _v3_send(phones)
+
+
+def test_mixed_regions_refused_in_one_call() -> None:
+    with pytest.raises(ValidationError, match="mix"):
+        _v3_send(["+8613800000000", "+14155552671"])
+
+
+def test_legacy_single_and_multi_shapes() -> None:
+    single = payloads.build_legacy_send(["+8613800000000"], TEMPLATE)
+    assert single.operation == "sendsms"
+    assert single.body["tel"] == {"nationcode": "86", "mobile": "13800000000"}
+    assert single.legacy_mobiles == ("13800000000",)
+    multi = payloads.build_legacy_send(["+14155552671", "+14155552672"], TEMPLATE)
+    assert multi.operation == "sendmultisms2"
+    assert multi.body["tel"][1] == {"nationcode": "1", "mobile": "4155552672"}
+    assert multi.legacy_mobiles == ("4155552671", "4155552672")
+    content = payloads.build_legacy_send(["+8613800000000"], Message(content="【腾讯云】hi", content_type=1))
+    assert (content.body["type"], content.body["msg"]) == (1, "【腾讯云】hi")
+
+
+def test_pull_limit_bounds() -> None:
+    with pytest.raises(ValidationError):
+        payloads.build_v3_pull("receipts", 101, "1")
+    with pytest.raises(ValidationError):
+        payloads.build_legacy_pull("replies", 0)
+
+
+# --------------------------------------------------------------------------- parsing sends
+
+
+def test_v3_send_per_number_results_only_ok_is_success() -> None:
+    call = _v3_send(["+8618501234444", "+8613800000000"])
+    answer = {
+        "Response": {
+            "SendStatusSet": [
+                {
+                    "SerialNo": "",
+                    "PhoneNumber": "+8618501234444",
+                    "Fee": 0,
+                    "SessionContext": "",
+                    "Code": "FailedOperation.TemplateParamSetNotMatchApprovedTemplate",
+                    "Message": "request content does not match the template content",
+                    "IsoCode": "",
+                },
+                {
+                    "SerialNo": "5000:1045710669157053657849499619",
+                    "PhoneNumber": "+8613800000000",
+                    "Fee": 1,
+                    "SessionContext": "outsid",
+                    "Code": "Ok",
+                    "Message": "send success",
+                    "IsoCode": "CN",
+                },
+            ],
+            "RequestId": "4e394811",
+        }
+    }
+    failed, ok = payloads.parse_v3_send(answer, call)
+    assert (failed.status, failed.message_id, failed.fee) == ("failed", "", 0)
+    assert failed.code == "FailedOperation.TemplateParamSetNotMatchApprovedTemplate"
+    assert (ok.status, ok.message_id, ok.fee, ok.code) == (
+        "submitted",
+        "5000:1045710669157053657849499619",
+        1,
+        "Ok",
+    )
+
+
+def test_v3_ok_code_is_case_sensitive_and_needs_a_serial() -> None:
+    call = _v3_send(["+8613800000000"])
+    for item in ({"Code": "OK", "SerialNo": "x"}, {"Code": "Ok", "SerialNo": ""}):
+        answer = {"Response": {"SendStatusSet": [{"PhoneNumber": "+8613800000000", **item}]}}
+        assert payloads.parse_v3_send(answer, call)[0].status == "failed"
+
+
+def test_v3_error_envelope_raises_with_tencent_code_kept() -> None:
+    call = _v3_send(["+8613800000000"])
+    answer = {
+        "Response": {
+            "Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad sig"},
+            "RequestId": "ed93",
+        }
+    }
+    with pytest.raises(TencentError) as err:
+        payloads.parse_v3_send(answer, call)
+    assert err.value.tencent_code == "AuthFailure.SignatureFailure"
+    assert err.value.category is Category.ACCOUNT and err.value.status == 502
+    assert err.value.to_body()["error"]["tencent_message"] == "bad sig"
+
+
+def test_a_number_missing_from_the_answer_is_unknown_not_dropped() -> None:
+    call = _v3_send(["+8613800000000", "+8613800000001"])
+    answer = {
+        "Response": {"SendStatusSet": [{"PhoneNumber": "+8613800000000", "Code": "Ok", "SerialNo": "s1"}]}
+    }
+    results = payloads.parse_v3_send(answer, call)
+    assert [r.status for r in results] == ["submitted", "unknown"]
+
+
+def test_legacy_single_answers() -> None:
+    call = payloads.build_legacy_send(["+8613800000000"], TEMPLATE)
+    ok = payloads.parse_legacy_send({"result": 0, "errmsg": "OK", "ext": "", "sid": "8:abc", "fee": 1}, call)[
+        0
+    ]
+    assert (ok.status, ok.message_id, ok.code) == ("submitted", "8:abc", "Ok")
+    per_number = payloads.parse_legacy_send({"result": 1016, "errmsg": "bad number"}, call)[0]
+    assert (per_number.status, per_number.code) == ("failed", "1016")
+    with pytest.raises(TencentError) as err:
+        payloads.parse_legacy_send({"result": 1001, "errmsg": "sig error"}, call)
+    assert err.value.tencent_code == "1001"
+
+
+def test_legacy_multi_detail_per_number() -> None:
+    call = payloads.build_legacy_send(["+8613800000000", "+8613800000001"], TEMPLATE)
+    answer = {
+        "result": 0,
+        "errmsg": "OK",
+        "ext": "",
+        "detail": [
+            {"result": 0, "errmsg": "OK", "mobile": "13800000000", "nationcode": "86", "sid": "s1", "fee": 2},
+            {
+                "result": 1016,
+                "errmsg": "bad",
+                "mobile": "13800000001",
+                "nationcode": "86",
+                "sid": "",
+                "fee": 0,
+            },
+        ],
+    }
+    first, second = payloads.parse_legacy_send(answer, call)
+    assert (first.status, first.fee, second.status, second.code) == ("submitted", 2, "failed", "1016")
+    with pytest.raises(TencentError):
+        payloads.parse_legacy_send({"result": 1046, "errmsg": "too many"}, call)
+
+
+@pytest.mark.parametrize(
+    "answer", [[], {"result": "0"}, {"Response": []}, {"Response": {"SendStatusSet": {}}}, "x"]
+)
+def test_malformed_send_answer_is_an_unknown_outcome(answer: object) -> None:
+    for call, parse in (
+        (_v3_send(["+8613800000000"]), payloads.parse_v3_send),
+        (payloads.build_legacy_send(["+8613800000000"], TEMPLATE), payloads.parse_legacy_send),
+    ):
+        with pytest.raises(UnknownOutcomeError) as err:
+            parse(answer, call)
+        assert err.value.phones == ("+8613800000000",)
+
+
+def test_non_json_answer_to_a_send_is_unknown_outcome_and_to_a_pull_a_tencent_error() -> None:
+    with pytest.raises(UnknownOutcomeError):
+        payloads.decode_json(b"<html>", _v3_send(["+8613800000000"]))
+    with pytest.raises(TencentError) as err:
+        payloads.decode_json(b"{", payloads.build_v3_pull("receipts", 10, "1"))
+    assert err.value.code == "tencent_bad_response"
+
+
+# --------------------------------------------------------------------------- parsing pulls
+
+
+def test_v3_pull_items_parse() -> None:
+    call = payloads.build_v3_pull("receipts", 10, "1")
+    answer = {
+        "Response": {
+            "PullSmsSendStatusSet": [
+                {
+                    "Description": "DELIVRD",
+                    "CountryCode": "86",
+                    "SubscriberNumber": "18501234444",
+                    "ReportStatus": "SUCCESS",
+                    "PhoneNumber": "+8618501234444",
+                    "SerialNo": "5000:1",
+                    "UserReceiveTime": 1620734188,
+                    "SessionContext": "",
+                },
+                {
+                    "CountryCode": "86",
+                    "SubscriberNumber": "18501234445",
+                    "SerialNo": "5000:2",
+                    "UserReceiveTime": 0,
+                },
+            ],
+            "RequestId": "r",
+        }
+    }
+    result = payloads.parse_v3_pull(answer, call, "receipts")
+    first, second = result.receipts
+    assert (first.status, first.phone, first.carrier_code, first.received_at) == (
+        "delivered",
+        "+8618501234444",
+        "DELIVRD",
+        1620734188,
+    )
+    assert (second.status, second.phone) == ("unknown", "+8618501234445")
+    replies = payloads.parse_v3_pull(
+        {
+            "Response": {
+                "PullSmsReplyStatusSet": [
+                    {
+                        "CountryCode": "86",
+                        "ReplyContent": "1",
+                        "SubscriberNumber": "18501234444",
+                        "ExtendCode": "11",
+                        "ReplyTime": 1620734188,
+                        "PhoneNumber": "+8618501234444",
+                        "SignName": "腾讯云",
+                    }
+                ]
+            }
+        },
+        call,
+        "replies",
+    )
+    assert replies.replies[0].text == "1" and replies.replies[0].extend == "11"
+
+
+def test_legacy_pull_items_parse_with_beijing_time() -> None:
+    call = payloads.build_legacy_pull("receipts", 10)
+    answer = {
+        "result": 0,
+        "errmsg": "OK",
+        "count": 1,
+        "data": [
+            {
+                "user_receive_time": "2015-10-17 08:03:04",
+                "nationcode": "86",
+                "mobile": "13800000000",
+                "report_status": "FAIL",
+                "errmsg": "MK:0001",
+                "description": "空号",
+                "sid": "x1",
+            }
+        ],
+    }
+    receipt = payloads.parse_legacy_pull(answer, call, "receipts").receipts[0]
+    assert receipt.received_at == 1445040184  # 2015-10-17 00:03:04 UTC
+    assert (receipt.status, receipt.carrier_code, receipt.phone) == ("failed", "MK:0001", "+8613800000000")
+    reply_answer = {
+        "result": 0,
+        "data": [
+            {
+                "nationcode": "86",
+                "mobile": "13800000000",
+                "text": "TD",
+                "sign": "腾讯云",
+                "time": 1457336869,
+                "extend": "",
+            }
+        ],
+    }
+    reply = payloads.parse_legacy_pull(reply_answer, call, "replies").replies[0]
+    assert (reply.text, reply.replied_at) == ("TD", 1457336869)
+
+
+def test_pull_never_drops_an_item_that_does_not_parse() -> None:
+    call = payloads.build_v3_pull("receipts", 10, "1")
+    answer = {
+        "Response": {
+            "PullSmsSendStatusSet": [
+                {"SerialNo": "ok", "PhoneNumber": "+8613800000000", "ReportStatus": "SUCCESS"},
+                {"PhoneNumber": "+8613800000000"},  # no SerialNo
+                "garbage",
+            ]
+        }
+    }
+    result = payloads.parse_v3_pull(answer, call, "receipts")
+    assert len(result.receipts) == 1
+    assert result.unparsed == ({"PhoneNumber": "+8613800000000"}, {"raw": "garbage"})
+    assert result.count == 3
+
+
+def test_pull_error_codes_raise() -> None:
+    with pytest.raises(TencentError) as err:
+        payloads.parse_legacy_pull(
+            {"result": 1021, "errmsg": "time"}, payloads.build_legacy_pull("receipts", 1), "receipts"
+        )
+    assert err.value.category is Category.ACCOUNT
+
+
+# --------------------------------------------------------------------------- pre-flight
+
+
+def test_plan_normalises_dedupes_splits_and_chunks() -> None:
+    raw = ["13800000000", "+8613800000000", "0014155552671", "+86 138 0000 0001", "+14155552671"]
+    plan = payloads.plan_multi_send(raw)
+    assert plan.numbers == ("+8613800000000", "+14155552671", "+8613800000001")
+    assert plan.duplicates == ("+8613800000000", "+14155552671")
+    assert plan.chunks == (("+8613800000000", "+8613800000001"), ("+14155552671",))
+
+
+def test_plan_of_450_numbers_is_three_chunks() -> None:
+    plan = payloads.plan_multi_send([f"+86138{i:08d}" for i in range(450)])
+    assert [len(c) for c in plan.chunks] == [200, 200, 50]
+
+
+def test_plan_rejects_the_whole_list_naming_the_bad_entry() -> None:
+    with pytest.raises(ValidationError) as err:
+        payloads.plan_multi_send(["+8613800000000", "12345"])
+    assert err.value.field == "phones[1]"
+    with pytest.raises(ValidationError):
+        payloads.plan_multi_send([])
+
+
+@given(st.lists(st.integers(min_value=0, max_value=999), min_size=1, max_size=700))
+def test_plan_chunks_cover_every_unique_number_once(suffixes: list[int]) -> None:
+    raw = [f"+86138{s:08d}" if s % 3 else f"+1415555{s % 1000:04d}" for s in suffixes]
+    plan = payloads.plan_multi_send(raw)
+    flat = [p for chunk in plan.chunks for p in chunk]
+    assert sorted(flat) == sorted(set(flat)) == sorted(plan.numbers)
+    assert all(0 < len(c) <= 200 and len({p.startswith("+86") for p in c}) == 1 for c in plan.chunks)
+    assert len(plan.numbers) + len(plan.duplicates) == len(raw)
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def test_render_and_count_placeholders() -> None:
+    text = "{1}为您的登录验证码，请于{2}分钟内填写。"
+    assert payloads.placeholder_count(text) == 2
+    assert payloads.render_template(text, ["5678", "5"]) == "5678为您的登录验证码，请于5分钟内填写。"
+    assert payloads.signed_text("腾讯云", "hi") == "【腾讯云】hi"
+
+
+@pytest.mark.parametrize(
+    ("text", "international", "parts"),
+    [
+        ("字" * 70, False, 1),
+        ("字" * 71, False, 2),
+        ("字" * 150, False, 3),  # 67 + 67 + 16
+        ("a" * 70, False, 1),  # mainland counts every character the same
+        ("a" * 160, True, 1),
+        ("a" * 161, True, 2),
+        ("a" * 320, True, 3),  # 153 + 153 + 14
+        ("€" * 80, True, 1),  # extension characters count double: 160
+        ("€" * 81, True, 2),
+        ("é" * 160, True, 1),  # é is in the GSM-7 basic set
+        ("ā" * 71, True, 2),  # not GSM-7 → UCS-2 rules
+        ("😀" * 35, False, 1),  # outside the BMP: two units each
+        ("😀" * 36, False, 2),
+    ],
+)
+def test_segment_count(text: str, international: bool, parts: int) -> None:
+    assert payloads.segment_count(text, international=international) == parts
+
+
+def test_encode_json_is_ascii_like_the_sdks() -> None:
+    assert payloads.encode_json({"SignName": "腾讯云"}) == b'{"SignName": "\\u817e\\u8baf\\u4e91"}'
+    assert json.loads(payloads.encode_json({"a": [1, "b"]})) == {"a": [1, "b"]}
