@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class TemplateSpec:
+    """What we know of an approved template: how many parameters it takes, and where it may go."""
+
+    params: int
+    international: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the functions read from the environment (see README, "Environment")."""
 
@@ -63,6 +73,11 @@ class Settings:
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     send_concurrency: int = 8
+    allowed_countries: frozenset[str] = frozenset({"CN"})  # ISO regions; "*" allows every country
+    templates: Mapping[str, TemplateSpec] = field(default_factory=dict)  # empty: not checked locally
+    max_param_length: int = 12
+    max_body_bytes: int = 1024 * 1024
+    callback_token: Secret = field(default_factory=lambda: Secret(""))
 
     @property
     def base_url(self) -> str:
@@ -153,7 +168,43 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         connect_timeout=_float(env, "TENCENT_SMS_CONNECT_TIMEOUT", 3.0),
         read_timeout=_float(env, "TENCENT_SMS_READ_TIMEOUT", 10.0),
         send_concurrency=_int(env, "SMS_SEND_CONCURRENCY", 8),
+        allowed_countries=_countries(get("SMS_ALLOWED_COUNTRIES") or "CN"),
+        templates=_templates(get("SMS_TEMPLATES")),
+        max_param_length=_int(env, "SMS_MAX_PARAM_LENGTH", 12),
+        max_body_bytes=_int(env, "SMS_MAX_BODY_BYTES", 1024 * 1024),
+        callback_token=Secret(get("SMS_CALLBACK_TOKEN")),
     )
+
+
+def _countries(raw: str) -> frozenset[str]:
+    codes = frozenset(c.strip().upper() for c in raw.split(",") if c.strip())
+    bad = [c for c in codes if c != "*" and not (len(c) == 2 and c.isalpha())]
+    if bad:
+        raise ConfigurationError(
+            f"SMS_ALLOWED_COUNTRIES takes ISO country codes such as CN,HK or *, got {bad}"
+        )
+    return codes
+
+
+def _templates(raw: str) -> dict[str, TemplateSpec]:
+    """`SMS_TEMPLATES`: JSON `{"7839": {"params": 1, "international": false, "text": "…"}}`, or `@file`."""
+    if not raw:
+        return {}
+    try:
+        if raw.startswith("@"):
+            with open(raw[1:], encoding="utf-8") as handle:
+                raw = handle.read()
+        data = json.loads(raw)
+        specs = {}
+        for template_id, spec in data.items():
+            if isinstance(spec, int):
+                spec = {"params": spec}
+            specs[str(template_id)] = TemplateSpec(
+                int(spec["params"]), bool(spec.get("international", False)), str(spec.get("text", ""))
+            )
+        return specs
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(f"SMS_TEMPLATES is not a valid template catalogue: {exc}") from None
 
 
 @lru_cache(maxsize=1)

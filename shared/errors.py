@@ -249,3 +249,22 @@ def classify_tencent_code(code: str | int) -> Category:
 def is_retryable(category: Category) -> bool:
     """Whether repeating the same request later is safe and may succeed."""
     return category in (Category.TRANSIENT, Category.RATE_LIMITED)
+
+
+# Our own codes that can stand in a per-number result when a whole chunk failed.
+_OWN_CODE_STATUS = {
+    "tencent_unavailable": 503,
+    "deadline_too_close": 503,
+    "outcome_unknown": 504,
+    "tencent_bad_response": 502,
+    "store_unavailable": 503,
+}
+
+
+def status_for_code(code: str) -> int:
+    """HTTP status for a per-number result code: ours, or Tencent's (legacy or API 3.0)."""
+    if code == "Ok":
+        return 200
+    if code in _OWN_CODE_STATUS:
+        return _OWN_CODE_STATUS[code]
+    return _STATUS_BY_CATEGORY[classify_tencent_code(code)]

@@ -516,6 +516,7 @@ class SendPlan:
     numbers: tuple[str, ...]  # unique E.164 numbers in first-seen order
     chunks: tuple[tuple[str, ...], ...]
     duplicates: tuple[str, ...] = field(default=())
+    positions: tuple[int, ...] = field(default=())  # index in the caller's list of each of `numbers`
 
 
 def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS_PER_REQUEST) -> SendPlan:
@@ -525,14 +526,14 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
         raise ValueError(f"chunk_size must be 1..{MAX_NUMBERS_PER_REQUEST}")
     if not raw_numbers:
         raise ValidationError("phones must list at least one number", field="phones")
-    seen: dict[str, None] = {}
+    seen: dict[str, int] = {}
     duplicates: list[str] = []
     for index, raw in enumerate(raw_numbers):
         e164 = phones.normalize(raw, field=f"phones[{index}]")
         if e164 in seen:
             duplicates.append(e164)
         else:
-            seen[e164] = None
+            seen[e164] = index
     numbers = tuple(seen)
     mainland = [n for n in numbers if phones.is_mainland(n)]
     international = [n for n in numbers if not phones.is_mainland(n)]
@@ -541,7 +542,7 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
         for group in (mainland, international)
         for i in range(0, len(group), chunk_size)
     ]
-    return SendPlan(numbers, tuple(chunks), tuple(duplicates))
+    return SendPlan(numbers, tuple(chunks), tuple(duplicates), tuple(seen.values()))
 
 
 # --------------------------------------------------------------------------- texts and segments

@@ -1,0 +1,201 @@
+"""SmsClient: send and pull over the configured Tencent protocol (legacy v5 or API 3.0)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from shared import payloads
+from shared import phone as phones
+from shared.config import Settings
+from shared.errors import SmsError, UnknownOutcomeError, ValidationError
+from shared.models import Message, MultiSendResult, PullKind, PullResult, SendResult, SendStatus
+from shared.payloads import ApiCall, HttpRequest
+from shared.transport import Transport, TransportOptions, shared_transport
+
+
+def _legacy_random() -> int:
+    return 100000 + secrets.randbelow(4_294_967_295 - 100000)
+
+
+class SmsClient:
+    """Tencent SMS operations; one instance per container is enough (it is thread-safe)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: Transport | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        random_source: Callable[[], int] = _legacy_random,
+    ) -> None:
+        settings.require_credentials()
+        self.settings = settings
+        self.transport = transport or shared_transport(transport_options(settings))
+        self._clock = clock
+        self._random = random_source
+
+    # ------------------------------------------------------------------ sends
+
+    def send_single(self, phone: str, message: Message, *, deadline: float | None = None) -> SendResult:
+        """Send to one E.164 number. Request-level failures raise; a per-number failure is a result."""
+        message = self.with_defaults(message)
+        return self._send_chunk((phones.normalize(phone),), message, deadline)[0]
+
+    def send_multi(
+        self,
+        phone_numbers: Sequence[object],
+        message: Message,
+        *,
+        deadline: float | None = None,
+        concurrency: int | None = None,
+        chunk_size: int = payloads.MAX_NUMBERS_PER_REQUEST,
+    ) -> MultiSendResult:
+        """Send one message to many numbers: normalised, de-duplicated, split into ≤200-number API
+        calls by region class, sent with bounded concurrency. Results come back in the caller's
+        order; a chunk that failed carries its error on each of its numbers, never resent."""
+        return self.send_plan(
+            payloads.plan_multi_send(phone_numbers, chunk_size),
+            message,
+            deadline=deadline,
+            concurrency=concurrency,
+        )
+
+    def send_plan(
+        self,
+        plan: payloads.SendPlan,
+        message: Message,
+        *,
+        deadline: float | None = None,
+        concurrency: int | None = None,
+    ) -> MultiSendResult:
+        """Send a pre-flighted plan (see `payloads.plan_multi_send`)."""
+        message = self.with_defaults(message)
+        workers = max(1, min(concurrency or self.settings.send_concurrency, len(plan.chunks)))
+
+        def run(chunk: tuple[str, ...]) -> list[SendResult]:
+            try:
+                return self._send_chunk(chunk, message, deadline)
+            except SmsError as error:
+                return [_failed_result(p, error) for p in chunk]
+
+        if workers == 1:
+            chunk_results = [run(chunk) for chunk in plan.chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                chunk_results = list(pool.map(run, plan.chunks))
+        by_phone = {r.phone: r for results in chunk_results for r in results}
+        return MultiSendResult(tuple(by_phone[p] for p in plan.numbers), plan.duplicates, len(plan.chunks))
+
+    def with_defaults(self, message: Message) -> Message:
+        """Fill the sign and template from the settings when the request gives none."""
+        if not message.is_content and not message.template_id:
+            if not self.settings.default_template_id:
+                raise ValidationError(
+                    "template_id is required (no TENCENT_SMS_TEMPLATE_ID default is set)", field="template_id"
+                )
+            message = replace(message, template_id=self.settings.default_template_id)
+        if not message.sign and self.settings.default_sign:
+            message = replace(message, sign=self.settings.default_sign)
+        if message.is_content and self.settings.api != "legacy":
+            raise ValidationError(
+                "plain-content sends need the legacy API (TENCENT_SMS_API=legacy)", field="content"
+            )
+        return message
+
+    def _send_chunk(
+        self, chunk: tuple[str, ...], message: Message, deadline: float | None
+    ) -> list[SendResult]:
+        if self.settings.api == "legacy":
+            call = payloads.build_legacy_send(chunk, message)
+            answer = self._call(call, deadline)
+            return payloads.parse_legacy_send(answer, call)
+        call = payloads.build_v3_send(chunk, message, self.settings.sdk_app_id)
+        answer = self._call(call, deadline)
+        return payloads.parse_v3_send(answer, call)
+
+    # ------------------------------------------------------------------ pulls
+
+    def pull(
+        self, kind: PullKind, limit: int = payloads.MAX_PULL, *, deadline: float | None = None
+    ) -> PullResult:
+        """Drain up to `limit` items from Tencent's receipt or reply queue (each is handed out once)."""
+        if self.settings.api == "legacy":
+            call = payloads.build_legacy_pull(kind, limit)
+            return payloads.parse_legacy_pull(self._call(call, deadline), call, kind)
+        call = payloads.build_v3_pull(kind, limit, self.settings.sdk_app_id)
+        return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
+
+    def pull_for_phone(
+        self,
+        kind: PullKind,
+        phone: str,
+        begin: int,
+        end: int,
+        limit: int = payloads.MAX_PULL,
+        *,
+        deadline: float | None = None,
+    ) -> PullResult:
+        """One number's receipts or replies between `begin` and `end` (unix seconds)."""
+        if end < begin:
+            raise ValidationError("end must not be before begin", field="end")
+        if self.settings.api == "legacy":
+            call = payloads.build_legacy_pull_for_phone(kind, phone, begin, end, limit)
+            return payloads.parse_legacy_pull(self._call(call, deadline), call, kind)
+        call = payloads.build_v3_pull_for_phone(kind, phone, begin, end, limit, self.settings.sdk_app_id)
+        return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
+
+    # ------------------------------------------------------------------ wire
+
+    def sign(self, call: ApiCall) -> HttpRequest:
+        """The exact signed request for `call` at the current time."""
+        s = self.settings
+        timestamp = int(self._clock())
+        if s.api == "legacy":
+            return payloads.sign_legacy(
+                call,
+                base_url=s.base_url,
+                appid=s.legacy_appid,
+                appkey=s.legacy_appkey.reveal(),
+                timestamp=timestamp,
+                random=self._random(),
+            )
+        return payloads.sign_v3(
+            call,
+            base_url=s.base_url,
+            secret_id=s.secret_id,
+            secret_key=s.secret_key.reveal(),
+            session_token=s.session_token.reveal(),
+            region=s.region,
+            timestamp=timestamp,
+        )
+
+    def _call(self, call: ApiCall, deadline: float | None) -> Any:
+        request = self.sign(call)
+        content = self.transport.post(request, is_send=call.is_send, phones=call.phones, deadline=deadline)
+        return payloads.decode_json(content, call)
+
+
+def _failed_result(phone: str, error: SmsError) -> SendResult:
+    status: SendStatus = "unknown" if isinstance(error, UnknownOutcomeError) else "failed"
+    return SendResult(
+        phone=phone,
+        message_id="",
+        status=status,
+        fee=0,
+        code=error.tencent_code or error.code,
+        message=error.message,
+    )
+
+
+def transport_options(settings: Settings) -> TransportOptions:
+    return TransportOptions(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        proxy=settings.proxy,
+        max_connections=max(8, settings.send_concurrency * 2),
+    )

@@ -1,0 +1,116 @@
+"""Fixtures shared by every test folder: the Tencent SMS emulator, settings pointing at it, and a
+function environment (env vars + a fresh runtime + a SQLite store in a temp dir)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.emulator import Emulator
+from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from shared.config import Settings, load_settings
+
+EVENTS = Path(__file__).parent / "data" / "events"
+API_KEY = "test-api-key-7f3a9c2e5b1d"
+CALLBACK_TOKEN = "test-callback-token-91c4e2"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A trigger event sample from tests/data/events."""
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Emulator]:
+    with Emulator() as server:
+        yield server
+
+
+@pytest.fixture
+def sms_emulator(emulator_server: Emulator) -> Iterator[Emulator]:
+    """The session's emulator, emptied and fault-free for this test."""
+    emulator_server.clear_faults()
+    emulator_server.reset()
+    yield emulator_server
+    emulator_server.clear_faults()
+
+
+def emulator_env(url: str, api: str = "v3") -> dict[str, str]:
+    return {
+        "TENCENT_SMS_API": api,
+        "TENCENT_SMS_ENDPOINT": url,
+        "TENCENT_SMS_APPID": DEFAULT_APPID,
+        "TENCENT_SMS_APPKEY": DEFAULT_APPKEY,
+        "TENCENTCLOUD_SECRETID": DEFAULT_SECRET_ID,
+        "TENCENTCLOUD_SECRETKEY": DEFAULT_SECRET_KEY,
+        "TENCENT_SMS_SIGN": "腾讯云",
+        "TENCENT_SMS_TEMPLATE_ID": "7839",
+    }
+
+
+@pytest.fixture(params=["v3", "legacy"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(sms_emulator: Emulator, protocol: str) -> Settings:
+    """Settings for the parametrised protocol, pointing at the emulator."""
+    return load_settings(
+        {
+            **emulator_env(sms_emulator.url, protocol),
+            "TENCENT_SMS_READ_TIMEOUT": "2",
+            "TENCENT_SMS_CONNECT_TIMEOUT": "1",
+        }
+    )
+
+
+@pytest.fixture
+def function_env(
+    sms_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """Environment of a deployed function, pointing at the emulator and a fresh SQLite store."""
+    from shared.runtime import runtime
+    from shared.store import close_stores
+
+    env = {
+        **emulator_env(sms_emulator.url),
+        "SMS_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        "SMS_API_KEYS": API_KEY,
+        "SMS_CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "SMS_DEAD_LETTER_URL": f"file://{tmp_path / 'dead-letter.jsonl'}",
+        "TENCENT_SMS_READ_TIMEOUT": "3",
+        "POWERTOOLS_METRICS_NAMESPACE": "SmsFunctionsTest",
+    }
+    for name in list(os.environ):
+        if name.startswith(("TENCENT", "SMS_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    yield env
+    runtime.reset()
+    close_stores()
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[Any]:
+    """Every log line the functions write during the test, formatted exactly as in production."""
+    import io
+    import logging
+
+    from shared.observability import formatter, logger
+
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(formatter)
+    logger.addHandler(capture)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(capture)

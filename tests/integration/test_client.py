@@ -1,0 +1,267 @@
+"""SmsClient against the emulator over real loopback HTTP: every operation, both protocols,
+domestic and international numbers, chunking, and every injected fault."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from local.emulator import Emulator
+from shared.client import SmsClient
+from shared.config import Settings, load_settings
+from shared.errors import (
+    DeadlineExceededError,
+    TencentError,
+    TencentUnavailableError,
+    UnknownOutcomeError,
+    ValidationError,
+)
+from shared.models import Message
+from shared.transport import Transport, TransportOptions
+from tests.conftest import emulator_env
+
+CODE = Message(template_id="7839", params=("5678",), sign="腾讯云")
+INTERNATIONAL = Message(template_id="7841", params=("5678",))
+
+
+def make_client(settings: Settings, **options: float) -> SmsClient:
+    """A client with its own transport, so a test's faults and timeouts stay its own."""
+    opts = TransportOptions(
+        connect_timeout=1.0, read_timeout=options.pop("read_timeout", 2.0), backoff=0.01, **options
+    )  # type: ignore[arg-type]
+    return SmsClient(settings, Transport(opts))
+
+
+def test_send_single_domestic(settings: Settings, sms_emulator: Emulator) -> None:
+    result = make_client(settings).send_single("+8613800000000", CODE)
+    assert result.status == "submitted" and result.code == "Ok" and result.fee == 1
+    [sent] = sms_emulator.messages("+8613800000000")
+    assert sent.message_id == result.message_id
+    assert sent.text == "【腾讯云】5678为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。"
+
+
+def test_send_single_international(settings: Settings, sms_emulator: Emulator) -> None:
+    result = make_client(settings).send_single("+14155552671", INTERNATIONAL)
+    assert result.status == "submitted"
+    assert sms_emulator.messages("+14155552671")[0].message_id == result.message_id
+
+
+def test_send_single_accepts_legacy_forms(settings: Settings, sms_emulator: Emulator) -> None:
+    result = make_client(settings).send_single("13800000001", CODE)
+    assert result.phone == "+8613800000001" and result.ok
+
+
+def test_plain_content_send_on_legacy_only(settings: Settings, sms_emulator: Emulator) -> None:
+    client = make_client(settings)
+    content = Message(content="【腾讯云】1234为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。")
+    if settings.api == "legacy":
+        assert client.send_single("+8613800000000", content).ok
+        assert sms_emulator.accepted_count == 1
+    else:
+        with pytest.raises(ValidationError):
+            client.send_single("+8613800000000", content)
+        assert sms_emulator.accepted_count == 0
+
+
+def test_per_number_failure_is_a_result_not_an_exception(settings: Settings, sms_emulator: Emulator) -> None:
+    wrong_count = Message(template_id="7839", params=("5678", "extra"), sign="腾讯云")
+    client = make_client(settings)
+    if settings.api == "v3":
+        result = client.send_single("+8613800000000", wrong_count)
+        assert result.status == "failed" and result.message_id == ""
+        assert result.code == "FailedOperation.TemplateParamSetNotMatchApprovedTemplate"
+    else:  # the legacy API refuses the whole single send
+        result = client.send_single("+8613800000000", wrong_count)
+        assert result.status == "failed" and result.code == "1014"
+    assert sms_emulator.accepted_count == 0
+
+
+def test_multi_send_450_numbers_is_three_requests(settings: Settings, sms_emulator: Emulator) -> None:
+    phones = [f"+86138{i:08d}" for i in range(450)]
+    before = len(sms_emulator.requests)
+    outcome = make_client(settings).send_multi(phones, CODE, concurrency=3)
+    assert outcome.requests == 3
+    assert len(sms_emulator.requests) - before == 3
+    assert [r.phone for r in outcome.results] == phones
+    assert outcome.submitted == 450 and sms_emulator.accepted_count == 450
+    assert len({r.message_id for r in outcome.results}) == 450
+
+
+def test_multi_send_splits_mainland_and_international(settings: Settings, sms_emulator: Emulator) -> None:
+    phones = ["+8613800000000", "+14155552671", "13800000001", "+8613800000000"]
+    message = Message(template_id="7839", params=("5678",), sign="腾讯云")
+    outcome = make_client(settings).send_multi(phones, message)
+    assert outcome.requests == 2
+    assert outcome.duplicates == ("+8613800000000",)
+    by_phone = {r.phone: r for r in outcome.results}
+    assert by_phone["+8613800000000"].ok and by_phone["+8613800000001"].ok
+    # 7839 is a mainland template: Tencent refuses it for the US number, per number
+    assert by_phone["+14155552671"].status == "failed"
+    assert sms_emulator.accepted_count == 2
+
+
+def test_pulls_and_per_number_pulls(settings: Settings, sms_emulator: Emulator) -> None:
+    client = make_client(settings)
+    sent = client.send_multi(["+8613800000000", "+8613800000001"], CODE)
+    sms_emulator.inject_reply("+8613800000000", "TD")
+    receipts = client.pull("receipts", 100)
+    assert {r.message_id for r in receipts.receipts} == {r.message_id for r in sent.results}
+    assert all(r.status == "delivered" for r in receipts.receipts)
+    assert client.pull("receipts", 100).count == 0  # each is handed out once
+    replies = client.pull("replies", 10)
+    assert [(r.phone, r.text) for r in replies.replies] == [("+8613800000000", "TD")]
+    now = int(time.time())
+    for _ in range(2):  # per-number pulls return the same items any number of times
+        one = client.pull_for_phone("receipts", "+8613800000001", now - 3600, now + 60)
+        assert [r.phone for r in one.receipts] == ["+8613800000001"]
+    assert client.pull_for_phone("replies", "+8613800000000", now - 3600, now + 60).replies[0].text == "TD"
+
+
+def test_wrong_key_is_an_account_error(sms_emulator: Emulator, protocol: str) -> None:
+    env = emulator_env(sms_emulator.url, protocol)
+    env["TENCENT_SMS_APPKEY" if protocol == "legacy" else "TENCENTCLOUD_SECRETKEY"] = "wrong-key-000000"
+    with pytest.raises(TencentError) as err:
+        make_client(load_settings(env)).send_single("+8613800000000", CODE)
+    expected = "1001" if protocol == "legacy" else "AuthFailure.SignatureFailure"
+    assert err.value.tencent_code == expected and err.value.status == 502
+    assert sms_emulator.accepted_count == 0
+
+
+def test_session_token_is_sent(sms_emulator: Emulator) -> None:
+    settings = load_settings({**emulator_env(sms_emulator.url), "TENCENTCLOUD_SESSIONTOKEN": "role-token-1"})
+    with pytest.raises(TencentError) as err:  # the emulator has no token configured: a token is refused
+        make_client(settings).pull("receipts", 10)
+    assert err.value.tencent_code == "AuthFailure.TokenFailure"
+    assert sms_emulator.requests[-1].headers["x-tc-token"] == "role-token-1"
+
+
+def test_clock_skew_is_reported(sms_emulator: Emulator, protocol: str) -> None:
+    settings = load_settings(emulator_env(sms_emulator.url, protocol))
+    client = SmsClient(
+        settings, Transport(TransportOptions(read_timeout=2)), clock=lambda: time.time() - 3600
+    )
+    with pytest.raises(TencentError) as err:
+        client.send_single("+8613800000000", CODE)
+    assert err.value.tencent_code == ("1021" if protocol == "legacy" else "AuthFailure.SignatureExpire")
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_http_error_on_send_is_unknown_outcome_and_never_resent(
+    settings: Settings, sms_emulator: Emulator, status: int
+) -> None:
+    sms_emulator.set_faults(fail_status=status, fail_count=1)
+    with pytest.raises(UnknownOutcomeError) as err:
+        make_client(settings).send_single("+8613800000000", CODE)
+    assert err.value.phones == ("+8613800000000",) and err.value.status == 504
+    assert len(sms_emulator.requests) == 1  # not retried
+
+
+def test_http_error_on_pull_is_tencent_unavailable(settings: Settings, sms_emulator: Emulator) -> None:
+    sms_emulator.set_faults(fail_status=503, fail_count=1)
+    with pytest.raises(TencentUnavailableError):
+        make_client(settings).pull("receipts", 10)
+
+
+def test_dropped_connection_after_processing_is_unknown_with_one_send(
+    settings: Settings, sms_emulator: Emulator
+) -> None:
+    sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
+    with pytest.raises(UnknownOutcomeError) as err:
+        make_client(settings).send_single("+8613800000000", CODE)
+    assert err.value.phones == ("+8613800000000",)
+    sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
+    outcome = make_client(settings).send_multi(["+8613800000000", "+8613800000001"], CODE)
+    assert [(r.status, r.code) for r in outcome.results] == [("unknown", "outcome_unknown")] * 2
+    assert sms_emulator.accepted_count == 3  # each went through, once
+    assert len(sms_emulator.requests) == 2
+
+
+def test_multi_send_reports_an_unknown_chunk_without_resending(
+    settings: Settings, sms_emulator: Emulator
+) -> None:
+    sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
+    phones = [f"+86138{i:08d}" for i in range(250)]
+    outcome = make_client(settings).send_multi(phones, CODE, concurrency=1)
+    assert outcome.unknown == 200 and outcome.submitted == 50
+    assert sms_emulator.accepted_count == 250 and len(sms_emulator.requests) == 2
+
+
+def test_malformed_answer_to_a_send_is_unknown_outcome(settings: Settings, sms_emulator: Emulator) -> None:
+    sms_emulator.set_faults(malformed_count=1)
+    with pytest.raises(UnknownOutcomeError):
+        make_client(settings).send_single("+8613800000000", CODE)
+    assert sms_emulator.accepted_count == 1 and len(sms_emulator.requests) == 1
+
+
+def test_read_timeout_after_sending_is_unknown_outcome(settings: Settings, sms_emulator: Emulator) -> None:
+    sms_emulator.set_faults(latency_ms=800)
+    with pytest.raises(UnknownOutcomeError):
+        make_client(settings, read_timeout=0.3).send_single("+8613800000000", CODE)
+    assert len(sms_emulator.requests) == 1
+
+
+def test_deadline_bounds_the_call(settings: Settings, sms_emulator: Emulator) -> None:
+    sms_emulator.set_faults(latency_ms=1500)
+    client = make_client(settings, read_timeout=10.0)
+    started = time.monotonic()
+    with pytest.raises(UnknownOutcomeError, match="time ran out"):
+        client.send_single("+8613800000000", CODE, deadline=time.monotonic() + 0.9)
+    assert time.monotonic() - started < 1.4  # ended by the deadline, not the 10 s read timeout
+    with pytest.raises(DeadlineExceededError):
+        client.send_single("+8613800000000", CODE, deadline=time.monotonic() + 0.1)
+    assert len(sms_emulator.requests) == 1  # the second call never left
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connection_refused_is_retried_then_unavailable(protocol: str) -> None:
+    settings = load_settings(emulator_env(f"http://127.0.0.1:{_closed_port()}", protocol))
+    attempts = []
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            attempts.append(request)
+            return super().handle_request(request)
+
+    transport = Transport(
+        TransportOptions(connect_timeout=0.5, backoff=0.01, attempts=3), http_transport=Counting()
+    )
+    with pytest.raises(TencentUnavailableError, match="nothing was sent"):
+        SmsClient(settings, transport).send_single("+8613800000000", CODE)
+    assert len(attempts) == 3
+
+
+def test_warm_client_reuses_one_connection(settings: Settings, sms_emulator: Emulator) -> None:
+    client = make_client(settings)
+    before = sms_emulator.connections
+    for i in range(5):
+        client.send_single(f"+86138000000{i:02d}", CODE)
+    client.pull("receipts", 10)
+    assert sms_emulator.connections - before == 1
+
+
+def test_proxy_setting_reaches_httpx() -> None:
+    settings = load_settings(
+        {
+            "TENCENTCLOUD_SECRETID": "a",
+            "TENCENTCLOUD_SECRETKEY": "b",
+            "TENCENT_SMS_APPID": "1",
+            "TENCENT_SMS_PROXY": "http://127.0.0.1:3128",
+        }
+    )
+    from shared.client import transport_options
+
+    assert transport_options(settings).proxy == "http://127.0.0.1:3128"
+    transport = Transport(transport_options(settings))
+    mounts = transport._client._mounts  # httpx keeps the proxy transports here
+    assert any("3128" in str(getattr(t, "_pool", t)._proxy_url) for t in mounts.values() if t is not None)
