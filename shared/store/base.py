@@ -1,0 +1,285 @@
+"""The `Store` interface and the records it reads and writes.
+
+Every timestamp is unix seconds (int). Methods that depend on the time take `now` so callers
+(and tests) own the clock. Every failure to reach or write the database is a
+`StoreUnavailableError`; nothing here imports a database driver.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, NamedTuple
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from shared.models import Receipt, Reply, SendResult
+
+MessageStatus = Literal["submitted", "delivered", "failed", "unknown"]
+ReceiptSource = Literal["pull", "callback", "phone_pull"]
+IdempotencyStatus = Literal["in_progress", "completed"]
+OtpStatus = Literal["active", "used", "locked", "superseded"]
+OtpAttemptStatus = Literal["verified", "active", "locked", "used", "superseded", "expired", "not_found"]
+
+MESSAGE_STATUSES: tuple[str, ...] = ("submitted", "delivered", "failed", "unknown")
+RECEIPT_STATUSES: tuple[str, ...] = ("delivered", "failed", "unknown")
+SOURCES: tuple[str, ...] = ("pull", "callback", "phone_pull")
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One sent message as the store knows it, with the delivery report that decides its status.
+
+    That report is the newest definitive one (delivered/failed); an `unknown` report counts
+    only while there is no definitive one.
+    """
+
+    message_id: str
+    phone: str
+    template_id: str
+    params: list[str]
+    sign: str
+    status: MessageStatus
+    fee: int
+    code: str
+    caller: str
+    created_at: int
+    updated_at: int
+    latest_receipt: Receipt | None = None
+    session_context: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `GET /sms/messages/{message_id}`."""
+        body = asdict(self)
+        body["latest_receipt"] = self.latest_receipt.to_dict() if self.latest_receipt else None
+        return body
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """Someone else's claim on an idempotency key (in progress, or completed with its response)."""
+
+    key: str
+    fingerprint: str
+    status: IdempotencyStatus
+    response: dict[str, Any] | None
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """At most `limit` hits per `window_seconds` (sliding) for one `key` under rule `name`."""
+
+    name: str
+    key: str
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """Whether a hit was allowed; when not, the first check that blocked it and when to retry."""
+
+    allowed: bool
+    check: RateCheck | None = None
+    retry_after: int = 0
+
+
+@dataclass(frozen=True)
+class OtpRecord:
+    """One issued verification code (only its hash is kept)."""
+
+    id: str
+    phone: str
+    purpose: str
+    code_hash: str
+    created_at: int
+    expires_at: int
+    caller: str = ""
+    attempts: int = 0
+    max_attempts: int = 5
+    status: OtpStatus = "active"
+    resend_after: int = 0
+
+
+class OtpAttempt(NamedTuple):
+    """What one verification attempt did.
+
+    `status` is `verified` only for the one call that flipped an active code to used; otherwise
+    `active` (wrong code, attempts left), `locked` (wrong code and no attempts left, or locked
+    before), `used`, `superseded`, `expired` (nothing changed) or `not_found`.
+    """
+
+    status: OtpAttemptStatus
+    attempts: int
+
+
+class Store(abc.ABC):
+    """Messages, receipts, replies, idempotency keys, rate-limit hits and one-time codes."""
+
+    #: the URL the store was opened with, password masked
+    url: str = ""
+    #: `sqlite` or `postgresql`
+    dialect: str = ""
+
+    # -- messages ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def record_sends(
+        self,
+        results: Sequence[SendResult],
+        *,
+        template_id: str,
+        params: Sequence[str],
+        sign: str,
+        caller: str,
+        now: int,
+    ) -> None:
+        """Store one row per result that has a message_id (status from the result, normally
+        `submitted`); a message_id already stored is left as it is."""
+
+    @abc.abstractmethod
+    def get_message(self, message_id: str) -> StoredMessage | None:
+        """The stored message with its latest receipt, or None."""
+
+    # -- receipts and replies ---------------------------------------------------------------
+    @abc.abstractmethod
+    def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
+        """Store receipts in one transaction; return how many were new.
+
+        The same receipt (message_id, status, carrier_code, received_at) is stored once however
+        often it arrives (pull and push overlap). Known messages take the status of their newest
+        definitive receipt (an `unknown` one only while there is none).
+        """
+
+    @abc.abstractmethod
+    def receipts_for(self, message_id: str) -> list[Receipt]:
+        """Every stored receipt of a message, oldest first."""
+
+    @abc.abstractmethod
+    def save_replies(self, replies: Sequence[Reply], *, source: str, now: int) -> int:
+        """Store replies in one transaction; return how many were new (idempotent on
+        phone + replied_at + text + sign + extend)."""
+
+    @abc.abstractmethod
+    def replies_for(self, phone: str, since: int = 0) -> list[Reply]:
+        """Replies from `phone` with replied_at >= since, oldest first."""
+
+    # -- idempotency ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def idempotency_begin(
+        self, key: str, *, fingerprint: str, now: int, in_progress_ttl: int, ttl: int
+    ) -> IdempotencyRecord | None:
+        """Claim `key` atomically: None when this caller now owns it, else the live record.
+
+        A claim lasts `in_progress_ttl` seconds unless completed; an expired record is replaced
+        (and claimed). `ttl` is how long a completed response is kept when `idempotency_complete`
+        is not given its own.
+        """
+
+    @abc.abstractmethod
+    def idempotency_complete(
+        self, key: str, response: dict[str, Any], *, now: int, ttl: int | None = None
+    ) -> None:
+        """Mark the key completed with its JSON response, kept for `ttl` seconds."""
+
+    @abc.abstractmethod
+    def idempotency_release(self, key: str) -> None:
+        """Forget the key (the claimed work failed and may be retried)."""
+
+    # -- rate limits ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
+        """Atomically record one hit per check if all are under their limits, else nothing."""
+
+    @abc.abstractmethod
+    def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
+        """Give back the most recent hit of each check (the send failed before Tencent)."""
+
+    # -- one-time codes ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:
+        """Insert a code; with `supersede_active`, mark the phone+purpose's active codes
+        superseded first. Returns how many were superseded."""
+
+    @abc.abstractmethod
+    def otp_get(self, otp_id: str) -> OtpRecord | None:
+        """The code record by id, or None."""
+
+    @abc.abstractmethod
+    def otp_latest_active(self, phone: str, purpose: str, *, now: int | None = None) -> OtpRecord | None:
+        """The newest active code for phone+purpose (unexpired at `now` when given)."""
+
+    @abc.abstractmethod
+    def otp_attempt(self, otp_id: str, *, matched: bool, now: int) -> OtpAttempt:
+        """Apply one verification attempt atomically (see `OtpAttempt`)."""
+
+    @abc.abstractmethod
+    def otp_purge_expired(self, now: int) -> int:
+        """Delete codes expired at `now`; return how many."""
+
+    # -- housekeeping -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def purge_expired(self, now: int) -> int:
+        """Delete expired rate-limit hits, idempotency records and codes; return how many."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Check that the database answers (connecting and migrating if needed)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection; a later call opens a new one."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords a URL carries (netloc and `password=` query), raw and decoded."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return found
+    if password:
+        found += [password, unquote(password)]
+    for pair in parts.query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "password" and value:
+            found += [value, unquote(value)]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable store url>"
+    if password is None and "password=" not in parts.query:
+        return url
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:***@{host}"
+    query = "&".join(
+        f"{n}=***" if n == "password" else pair
+        for pair in parts.query.split("&")
+        if pair
+        for n in [pair.partition("=")[0]]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret replaced by `***`."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,301 @@
+"""PostgreSQL store (psycopg 3): one connection per store, explicit transactions.
+
+Read-then-write sections take transaction-scoped advisory locks on their keys (in one sorted
+order, so they cannot deadlock each other). A connection found dead (the server restarted
+under a warm container) is reopened and the transaction retried once, but only when it had not
+reached COMMIT; a deadlock or serialization failure is retried a few times. Anything else that
+keeps the database out of reach is `StoreUnavailableError`, with the URL's password scrubbed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg import errors as pg_errors
+
+from shared.errors import ConfigurationError, SmsError, StoreUnavailableError
+from shared.store.base import redact_url, scrub, url_secrets
+from shared.store.sql import Row, SqlStore, Tx, statements
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5  # seconds; unless the URL sets connect_timeout
+LOCK_TIMEOUT = "10s"  # longest wait for a row or advisory lock before giving up
+_CONFLICT_RETRIES = 3
+_CONFLICTS = (pg_errors.TransactionRollback, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+
+# Ordered migrations; version N is MIGRATIONS[N - 1]. Never edit one that has shipped: append.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        template_id TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL DEFAULT '[]',
+        sign TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('submitted', 'delivered', 'failed', 'unknown')),
+        fee INTEGER NOT NULL DEFAULT 0,
+        code TEXT NOT NULL DEFAULT '',
+        caller TEXT NOT NULL DEFAULT '',
+        session_context TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX messages_phone ON messages (phone, created_at);
+    CREATE TABLE receipts (
+        id BIGSERIAL PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'unknown')),
+        carrier_code TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        received_at BIGINT NOT NULL,
+        session_context TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL,
+        stored_at BIGINT NOT NULL,
+        UNIQUE (message_id, status, carrier_code, received_at)
+    );
+    CREATE INDEX receipts_phone ON receipts (phone, received_at);
+    CREATE TABLE replies (
+        id BIGSERIAL PRIMARY KEY,
+        reply_key TEXT NOT NULL UNIQUE,
+        phone TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sign TEXT NOT NULL DEFAULT '',
+        extend TEXT NOT NULL DEFAULT '',
+        replied_at BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        stored_at BIGINT NOT NULL
+    );
+    CREATE INDEX replies_phone ON replies (phone, replied_at);
+    CREATE TABLE idempotency (
+        idem_key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('in_progress', 'completed')),
+        response TEXT,
+        ttl BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX idempotency_expires ON idempotency (expires_at);
+    CREATE TABLE rate_hits (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL,
+        rkey TEXT NOT NULL,
+        hit_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX rate_hits_key ON rate_hits (name, rkey, hit_at);
+    CREATE INDEX rate_hits_expires ON rate_hits (expires_at);
+    CREATE TABLE otp_codes (
+        id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        caller TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'used', 'locked', 'superseded')),
+        resend_after BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX otp_codes_phone ON otp_codes (phone, purpose, status, created_at);
+    CREATE INDEX otp_codes_expires ON otp_codes (expires_at);
+    """,
+)
+
+
+def lock_id(namespace: str, key: str) -> int:
+    """A signed 64-bit advisory-lock id for a key."""
+    digest = hashlib.blake2b(f"{namespace}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_SCHEMA_LOCK = lock_id("schema", "sms-functions")
+_PLACEHOLDERS: dict[str, str] = {}
+
+
+def _pg_sql(sql: str) -> str:
+    converted = _PLACEHOLDERS.get(sql)
+    if converted is None:
+        converted = _PLACEHOLDERS[sql] = sql.replace("?", "%s")
+    return converted
+
+
+class _PgTx:
+    """`Tx` over a psycopg cursor (`?` becomes `%s`)."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._cur.execute(_pg_sql(sql), tuple(params))
+        return self._cur.rowcount
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self._cur.execute(_pg_sql(sql), tuple(params))
+        return self._cur.fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._cur.execute(_pg_sql(sql), tuple(params))
+        return self._cur.fetchall()
+
+
+class PostgresStore(SqlStore):
+    """The store in a PostgreSQL database."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = redact_url(url)
+        self._conninfo = url
+        self._secrets = url_secrets(url)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._mutex = threading.RLock()
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            params = pg_conninfo.conninfo_to_dict(self._conninfo)
+        except psycopg.ProgrammingError:
+            raise ConfigurationError(f"SMS_STORE_URL is not a valid PostgreSQL URL: {self.url}") from None
+        extra: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            extra["connect_timeout"] = CONNECT_TIMEOUT
+        if "application_name" not in params:
+            extra["application_name"] = "sms-functions"
+        conn = psycopg.connect(self._conninfo, autocommit=False, **extra)
+        try:
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            conn.commit()
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self._discard()
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        with self._mutex:
+            reconnected = False
+            conflicts = 0
+            while True:
+                committing = False
+                conn: psycopg.Connection[Any] | None = None
+                try:
+                    conn = self._connection()
+                    with conn.cursor() as cur:
+                        result = fn(_PgTx(cur))
+                    committing = True
+                    conn.commit()
+                    return result
+                except psycopg.Error as exc:
+                    lost = conn is not None and (conn.closed or conn.broken)
+                    if conn is not None and not lost:
+                        _rollback(conn)
+                    if lost:
+                        self._discard()
+                        if not committing and not reconnected:
+                            reconnected = True  # the server went away while we were idle: once more
+                            continue
+                    elif isinstance(exc, _CONFLICTS) and conflicts < _CONFLICT_RETRIES:
+                        conflicts += 1
+                        time.sleep(0.01 * conflicts)
+                        continue
+                    failure = self._translate(exc)
+                except BaseException:
+                    if conn is not None and not (conn.closed or conn.broken):
+                        _rollback(conn)
+                    raise
+                # raised out here, so the driver's exception (which may quote the URL) is not chained
+                raise failure
+
+    def _translate(self, exc: psycopg.Error) -> SmsError:
+        text = scrub(str(exc).strip(), self._secrets)
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return StoreUnavailableError(f"PostgreSQL store {self.url} unavailable: {text}")
+        return SmsError(
+            f"PostgreSQL store {self.url} rejected a statement: {type(exc).__name__}: {text}",
+            code="store_error",
+        )
+
+    def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
+        for lock in sorted({lock_id(namespace, key) for key in keys}):
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+
+    def purge_expired(self, now: int) -> int:
+        # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them
+        total = self._run(
+            lambda tx: tx.execute(
+                "DELETE FROM rate_hits WHERE id IN (SELECT id FROM rate_hits WHERE expires_at <= ?"
+                " FOR UPDATE SKIP LOCKED)",
+                (now,),
+            )
+        )
+        total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
+        return total + self.otp_purge_expired(now)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._discard()
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error):  # the original error is the one worth reporting
+        conn.rollback()
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The highest applied migration (0 for a new database)."""
+    exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone() if exists and exists[0] else None
+    conn.commit()
+    return int(row[0] or 0) if row else 0
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Apply pending migrations under an advisory lock (safe when processes race)."""
+    if schema_version(conn) >= len(MIGRATIONS):
+        return len(MIGRATIONS)
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version"
+            " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0] or 0) if row else 0
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            for statement in statements(script):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
+                (version, int(time.time())),
+            )
+        conn.commit()
+    except BaseException:
+        _rollback(conn)
+        raise
+    return len(MIGRATIONS)

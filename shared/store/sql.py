@@ -1,0 +1,514 @@
+"""`SqlStore`: the queries both backends share.
+
+A backend supplies a transaction runner (`_run`), row locks for read-then-write sections
+(`_lock`; SQLite needs none because every write transaction holds the database's write lock)
+and its dialect's `INSERT … ignore duplicates` form. SQL here is written with `?` placeholders,
+sticks to what SQLite (any 3.x with WAL) and PostgreSQL both accept, and contains no `%`.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from shared.models import Receipt, Reply, SendResult
+from shared.store.base import (
+    MESSAGE_STATUSES,
+    RECEIPT_STATUSES,
+    SOURCES,
+    IdempotencyRecord,
+    OtpAttempt,
+    OtpRecord,
+    RateCheck,
+    RateDecision,
+    Store,
+    StoredMessage,
+)
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
+
+
+class Tx(Protocol):
+    """One open transaction: statements with `?` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; return the affected row count."""
+        ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """Run a query; return its first row or None."""
+        ...
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query; return all rows."""
+        ...
+
+
+_MESSAGE_COLUMNS = (
+    "message_id, phone, template_id, params, sign, status, fee, code, caller, created_at, updated_at,"
+    " session_context"
+)
+_RECEIPT_COLUMNS = "message_id, phone, status, carrier_code, description, received_at, session_context"
+_REPLY_COLUMNS = "phone, text, sign, extend, replied_at"
+_OTP_COLUMNS = (
+    "id, phone, purpose, code_hash, created_at, expires_at, caller, attempts, max_attempts, status,"
+    " resend_after"
+)
+# The receipt that decides a message's status: the newest definitive one, else the newest.
+_DECIDING_ORDER = "CASE WHEN status = 'unknown' THEN 1 ELSE 0 END, received_at DESC, id DESC"
+_LATEST_RECEIPT_STATUS = (
+    "(SELECT status FROM receipts WHERE receipts.message_id = messages.message_id"  # noqa: S608
+    f" ORDER BY {_DECIDING_ORDER} LIMIT 1)"
+)
+
+
+# Whole statements built once from the constant column lists above (no input is ever formatted in).
+_SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ?"  # noqa: S608
+_SELECT_LATEST_RECEIPT = (
+    f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?"  # noqa: S608
+    f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
+)
+_REFRESH_STATUS = (
+    f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
+    f" WHERE message_id = ? AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
+)
+_SELECT_RECEIPTS = f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ? ORDER BY received_at, id"  # noqa: S608
+_SELECT_REPLIES = (
+    f"SELECT {_REPLY_COLUMNS} FROM replies WHERE phone = ? AND replied_at >= ?"  # noqa: S608
+    " ORDER BY replied_at, id"
+)
+_INSERT_OTP = f"INSERT INTO otp_codes ({_OTP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_SELECT_OTP = f"SELECT {_OTP_COLUMNS} FROM otp_codes WHERE id = ?"  # noqa: S608
+_SELECT_ACTIVE_OTP = (
+    f"SELECT {_OTP_COLUMNS} FROM otp_codes"  # noqa: S608
+    " WHERE phone = ? AND purpose = ? AND status = 'active'"
+)
+
+
+def statements(script: str) -> list[str]:
+    """A migration script split into statements (migration scripts hold no `;` inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _receipt(row: Row) -> Receipt:
+    return Receipt(
+        message_id=row[0],
+        phone=row[1],
+        status=row[2],
+        carrier_code=row[3],
+        description=row[4],
+        received_at=int(row[5]),
+        session_context=row[6],
+    )
+
+
+def _reply(row: Row) -> Reply:
+    return Reply(phone=row[0], text=row[1], sign=row[2], extend=row[3], replied_at=int(row[4]))
+
+
+def _otp(row: Row) -> OtpRecord:
+    return OtpRecord(
+        id=row[0],
+        phone=row[1],
+        purpose=row[2],
+        code_hash=row[3],
+        created_at=int(row[4]),
+        expires_at=int(row[5]),
+        caller=row[6],
+        attempts=int(row[7]),
+        max_attempts=int(row[8]),
+        status=row[9],
+        resend_after=int(row[10]),
+    )
+
+
+def _reply_key(reply: Reply) -> str:
+    fields = [reply.phone, reply.replied_at, reply.text, reply.sign, reply.extend]
+    raw = json.dumps(fields, ensure_ascii=False)
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+
+
+def _check_rates(checks: Sequence[RateCheck]) -> None:
+    for check in checks:
+        if check.window_seconds <= 0 or check.limit < 0:
+            raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+
+
+class SqlStore(Store):
+    """Everything but connections, transactions and locks."""
+
+    #: how this dialect says "insert unless a unique key already has the row"
+    _insert_ignore_prefix = "INSERT INTO"
+    _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
+
+    @abc.abstractmethod
+    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        """Run `fn` in one transaction, committed when it returns, rolled back when it raises."""
+
+    def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
+        """Serialise read-then-write sections on these keys until the transaction ends."""
+
+    def _insert_ignore(self, table: str, columns: str, count: int) -> str:
+        marks = ", ".join("?" * count)
+        prefix, suffix = self._insert_ignore_prefix, self._insert_ignore_suffix
+        return f"{prefix} {table} ({columns}) VALUES ({marks}){suffix}"
+
+    # -- messages ---------------------------------------------------------------------------
+    def record_sends(
+        self,
+        results: Sequence[SendResult],
+        *,
+        template_id: str,
+        params: Sequence[str],
+        sign: str,
+        caller: str,
+        now: int,
+    ) -> None:
+        rows = sorted((r for r in results if r.message_id), key=lambda r: r.message_id)
+        if not rows:
+            return
+        params_json = json.dumps(list(params), ensure_ascii=False)
+        insert = self._insert_ignore("messages", _MESSAGE_COLUMNS, 12)
+
+        def write(tx: Tx) -> None:
+            inserted = []
+            for r in rows:
+                status = r.status if r.status in MESSAGE_STATUSES else "unknown"
+                values = (
+                    r.message_id,
+                    r.phone,
+                    template_id,
+                    params_json,
+                    sign,
+                    status,
+                    int(r.fee),
+                    r.code,
+                    caller,
+                    now,
+                    now,
+                    r.session_context,
+                )
+                if tx.execute(insert, values):
+                    inserted.append(r.message_id)
+            self._refresh_status(tx, inserted, now)  # a receipt may have arrived first
+
+        self._run(write)
+
+    def get_message(self, message_id: str) -> StoredMessage | None:
+        def read(tx: Tx) -> StoredMessage | None:
+            row = tx.one(_SELECT_MESSAGE, (message_id,))
+            if row is None:
+                return None
+            latest = tx.one(_SELECT_LATEST_RECEIPT, (message_id,))
+            return StoredMessage(
+                message_id=row[0],
+                phone=row[1],
+                template_id=row[2],
+                params=list(json.loads(row[3])),
+                sign=row[4],
+                status=row[5],
+                fee=int(row[6]),
+                code=row[7],
+                caller=row[8],
+                created_at=int(row[9]),
+                updated_at=int(row[10]),
+                session_context=row[11],
+                latest_receipt=_receipt(latest) if latest else None,
+            )
+
+        return self._run(read, write=False)
+
+    def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
+        """Give each message the status of its latest receipt, if it has one and it differs."""
+        for message_id in sorted(set(message_ids)):
+            tx.execute(_REFRESH_STATUS, (now, message_id))
+
+    # -- receipts and replies ---------------------------------------------------------------
+    def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
+        _check_source(source)
+        for r in receipts:
+            if r.status not in RECEIPT_STATUSES:
+                raise ValueError(f"receipt status must be one of {RECEIPT_STATUSES}, got {r.status!r}")
+        if not receipts:
+            return 0
+        # one order for every writer, so concurrent overlapping batches cannot deadlock
+        ordered = sorted(receipts, key=lambda r: (r.message_id, r.status, r.carrier_code, r.received_at))
+        insert = self._insert_ignore("receipts", _RECEIPT_COLUMNS + ", source, stored_at", 9)
+
+        def write(tx: Tx) -> int:
+            new: list[str] = []
+            for r in ordered:
+                values = (
+                    r.message_id,
+                    r.phone,
+                    r.status,
+                    r.carrier_code,
+                    r.description,
+                    int(r.received_at),
+                    r.session_context,
+                    source,
+                    now,
+                )
+                if tx.execute(insert, values):
+                    new.append(r.message_id)
+            self._refresh_status(tx, new, now)
+            return len(new)
+
+        return self._run(write)
+
+    def receipts_for(self, message_id: str) -> list[Receipt]:
+        rows = self._run(
+            lambda tx: tx.all(
+                _SELECT_RECEIPTS,
+                (message_id,),
+            ),
+            write=False,
+        )
+        return [_receipt(row) for row in rows]
+
+    def save_replies(self, replies: Sequence[Reply], *, source: str, now: int) -> int:
+        _check_source(source)
+        if not replies:
+            return 0
+        keyed = sorted((_reply_key(r), r) for r in replies)
+        insert = self._insert_ignore("replies", "reply_key, " + _REPLY_COLUMNS + ", source, stored_at", 8)
+
+        def write(tx: Tx) -> int:
+            count = 0
+            for key, r in keyed:
+                values = (key, r.phone, r.text, r.sign, r.extend, int(r.replied_at), source, now)
+                count += tx.execute(insert, values)
+            return count
+
+        return self._run(write)
+
+    def replies_for(self, phone: str, since: int = 0) -> list[Reply]:
+        rows = self._run(
+            lambda tx: tx.all(
+                _SELECT_REPLIES,
+                (phone, since),
+            ),
+            write=False,
+        )
+        return [_reply(row) for row in rows]
+
+    # -- idempotency ------------------------------------------------------------------------
+    def idempotency_begin(
+        self, key: str, *, fingerprint: str, now: int, in_progress_ttl: int, ttl: int
+    ) -> IdempotencyRecord | None:
+        def claim(tx: Tx) -> IdempotencyRecord | None:
+            self._lock(tx, "idempotency", [key])
+            row = tx.one(
+                "SELECT fingerprint, status, response, created_at, expires_at FROM idempotency"
+                " WHERE idem_key = ?",
+                (key,),
+            )
+            if row is not None and int(row[4]) > now:
+                return IdempotencyRecord(
+                    key=key,
+                    fingerprint=row[0],
+                    status=row[1],
+                    response=json.loads(row[2]) if row[2] is not None else None,
+                    created_at=int(row[3]),
+                    expires_at=int(row[4]),
+                )
+            values = (fingerprint, ttl, now, now + in_progress_ttl, key)
+            if row is not None:
+                tx.execute(
+                    "UPDATE idempotency SET fingerprint = ?, status = 'in_progress', response = NULL,"
+                    " ttl = ?, created_at = ?, expires_at = ? WHERE idem_key = ?",
+                    values,
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO idempotency (fingerprint, status, ttl, created_at, expires_at, idem_key)"
+                    " VALUES (?, 'in_progress', ?, ?, ?, ?)",
+                    values,
+                )
+            return None
+
+        return self._run(claim)
+
+    def idempotency_complete(
+        self, key: str, response: dict[str, Any], *, now: int, ttl: int | None = None
+    ) -> None:
+        body = json.dumps(response, ensure_ascii=False)
+
+        def complete(tx: Tx) -> None:
+            self._lock(tx, "idempotency", [key])
+            row = tx.one("SELECT ttl FROM idempotency WHERE idem_key = ?", (key,))
+            keep = ttl if ttl is not None else (int(row[0]) if row else DEFAULT_IDEMPOTENCY_TTL)
+            if row is not None:
+                tx.execute(
+                    "UPDATE idempotency SET status = 'completed', response = ?, expires_at = ?"
+                    " WHERE idem_key = ?",
+                    (body, now + keep, key),
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO idempotency (idem_key, fingerprint, status, response, ttl, created_at,"
+                    " expires_at) VALUES (?, '', 'completed', ?, ?, ?, ?)",
+                    (key, body, keep, now, now + keep),
+                )
+
+        self._run(complete)
+
+    def idempotency_release(self, key: str) -> None:
+        def release(tx: Tx) -> None:
+            self._lock(tx, "idempotency", [key])
+            tx.execute("DELETE FROM idempotency WHERE idem_key = ?", (key,))
+
+        self._run(release)
+
+    # -- rate limits ------------------------------------------------------------------------
+    def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
+        _check_rates(checks)
+        if not checks:
+            return RateDecision(allowed=True)
+
+        def hit(tx: Tx) -> RateDecision:
+            self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
+            for name, key in sorted({(c.name, c.key) for c in checks}):
+                tx.execute(
+                    "DELETE FROM rate_hits WHERE name = ? AND rkey = ? AND expires_at <= ?", (name, key, now)
+                )
+            for c in checks:
+                since = now - c.window_seconds
+                row = tx.one(
+                    "SELECT COUNT(*) FROM rate_hits WHERE name = ? AND rkey = ? AND hit_at > ?",
+                    (c.name, c.key, since),
+                )
+                count = int(row[0]) if row else 0
+                if count < c.limit:
+                    continue
+                retry_after = c.window_seconds
+                if c.limit > 0:
+                    # the hit whose expiry brings the count back under the limit
+                    oldest = tx.one(
+                        "SELECT hit_at FROM rate_hits WHERE name = ? AND rkey = ? AND hit_at > ?"
+                        " ORDER BY hit_at LIMIT 1 OFFSET ?",
+                        (c.name, c.key, since, count - c.limit),
+                    )
+                    if oldest is not None:
+                        retry_after = int(oldest[0]) + c.window_seconds - now
+                return RateDecision(allowed=False, check=c, retry_after=max(1, retry_after))
+            for c in checks:
+                tx.execute(
+                    "INSERT INTO rate_hits (name, rkey, hit_at, expires_at) VALUES (?, ?, ?, ?)",
+                    (c.name, c.key, now, now + c.window_seconds),
+                )
+            return RateDecision(allowed=True)
+
+        return self._run(hit)
+
+    def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
+        if not checks:
+            return
+
+        def undo(tx: Tx) -> None:
+            self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
+            for c in checks:
+                tx.execute(
+                    "DELETE FROM rate_hits WHERE id = (SELECT id FROM rate_hits WHERE name = ? AND rkey = ?"
+                    " AND hit_at <= ? ORDER BY hit_at DESC, id DESC LIMIT 1)",
+                    (c.name, c.key, now),
+                )
+
+        self._run(undo)
+
+    # -- one-time codes ---------------------------------------------------------------------
+    def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:
+        def create(tx: Tx) -> int:
+            self._lock(tx, "otp", [f"{record.phone}\x00{record.purpose}"])
+            superseded = 0
+            if supersede_active:
+                superseded = tx.execute(
+                    "UPDATE otp_codes SET status = 'superseded' WHERE phone = ? AND purpose = ?"
+                    " AND status = 'active'",
+                    (record.phone, record.purpose),
+                )
+            tx.execute(
+                _INSERT_OTP,
+                (
+                    record.id,
+                    record.phone,
+                    record.purpose,
+                    record.code_hash,
+                    record.created_at,
+                    record.expires_at,
+                    record.caller,
+                    record.attempts,
+                    record.max_attempts,
+                    record.status,
+                    record.resend_after,
+                ),
+            )
+            return superseded
+
+        return self._run(create)
+
+    def otp_get(self, otp_id: str) -> OtpRecord | None:
+        row = self._run(lambda tx: tx.one(_SELECT_OTP, (otp_id,)), write=False)
+        return _otp(row) if row else None
+
+    def otp_latest_active(self, phone: str, purpose: str, *, now: int | None = None) -> OtpRecord | None:
+        sql = _SELECT_ACTIVE_OTP
+        params: tuple[Any, ...] = (phone, purpose)
+        if now is not None:
+            sql += " AND expires_at > ?"
+            params += (now,)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT 1"
+        row = self._run(lambda tx: tx.one(sql, params), write=False)
+        return _otp(row) if row else None
+
+    def otp_attempt(self, otp_id: str, *, matched: bool, now: int) -> OtpAttempt:
+        def attempt(tx: Tx) -> OtpAttempt:
+            # A guarded UPDATE is atomic on both backends: concurrent attempts queue on the row and
+            # re-check `status = 'active'`, so exactly one correct attempt can flip it to used.
+            if matched:
+                changed = tx.execute(
+                    "UPDATE otp_codes SET status = 'used'"
+                    " WHERE id = ? AND status = 'active' AND expires_at > ?",
+                    (otp_id, now),
+                )
+            else:
+                changed = tx.execute(
+                    "UPDATE otp_codes SET attempts = attempts + 1,"
+                    " status = CASE WHEN attempts + 1 >= max_attempts THEN 'locked' ELSE 'active' END"
+                    " WHERE id = ? AND status = 'active' AND expires_at > ?",
+                    (otp_id, now),
+                )
+            row = tx.one("SELECT status, attempts, expires_at FROM otp_codes WHERE id = ?", (otp_id,))
+            if row is None:
+                return OtpAttempt("not_found", 0)
+            status, attempts = row[0], int(row[1])
+            if changed and matched:
+                return OtpAttempt("verified", attempts)
+            if status == "active" and not changed:
+                return OtpAttempt("expired", attempts)
+            return OtpAttempt(status, attempts)
+
+        return self._run(attempt)
+
+    def otp_purge_expired(self, now: int) -> int:
+        return self._run(lambda tx: tx.execute("DELETE FROM otp_codes WHERE expires_at <= ?", (now,)))
+
+    # -- housekeeping -----------------------------------------------------------------------
+    def purge_expired(self, now: int) -> int:
+        total = self._run(lambda tx: tx.execute("DELETE FROM rate_hits WHERE expires_at <= ?", (now,)))
+        total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
+        return total + self.otp_purge_expired(now)
+
+    def ping(self) -> None:
+        self._run(lambda tx: tx.one("SELECT 1"), write=False)

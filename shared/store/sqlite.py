@@ -1,0 +1,256 @@
+"""SQLite store: one file (or `:memory:`), WAL mode, one connection shared by threads under a lock.
+
+Every write runs in `BEGIN IMMEDIATE`, which takes the database's write lock up front, so the
+read-then-write sections (idempotency, rate limits, codes) are atomic across threads *and*
+processes; a writer that cannot get the lock within the busy timeout gets
+`StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from shared.errors import SmsError, StoreUnavailableError
+from shared.store.sql import Row, SqlStore, Tx, statements
+
+T = TypeVar("T")
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+# Ordered migrations; version N is MIGRATIONS[N - 1]. Never edit one that has shipped: append.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        template_id TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL DEFAULT '[]',
+        sign TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('submitted', 'delivered', 'failed', 'unknown')),
+        fee INTEGER NOT NULL DEFAULT 0,
+        code TEXT NOT NULL DEFAULT '',
+        caller TEXT NOT NULL DEFAULT '',
+        session_context TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX messages_phone ON messages (phone, created_at);
+    CREATE TABLE receipts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'unknown')),
+        carrier_code TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        received_at INTEGER NOT NULL,
+        session_context TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL,
+        stored_at INTEGER NOT NULL,
+        UNIQUE (message_id, status, carrier_code, received_at)
+    );
+    CREATE INDEX receipts_phone ON receipts (phone, received_at);
+    CREATE TABLE replies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        reply_key TEXT NOT NULL UNIQUE,
+        phone TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sign TEXT NOT NULL DEFAULT '',
+        extend TEXT NOT NULL DEFAULT '',
+        replied_at INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE INDEX replies_phone ON replies (phone, replied_at);
+    CREATE TABLE idempotency (
+        idem_key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('in_progress', 'completed')),
+        response TEXT,
+        ttl INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_expires ON idempotency (expires_at);
+    CREATE TABLE rate_hits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        rkey TEXT NOT NULL,
+        hit_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX rate_hits_key ON rate_hits (name, rkey, hit_at);
+    CREATE INDEX rate_hits_expires ON rate_hits (expires_at);
+    CREATE TABLE otp_codes (
+        id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        caller TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'used', 'locked', 'superseded')),
+        resend_after INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX otp_codes_phone ON otp_codes (phone, purpose, status, created_at);
+    CREATE INDEX otp_codes_expires ON otp_codes (expires_at);
+    """,
+)
+
+
+def parse_sqlite_url(url: str) -> tuple[str, bool, int]:
+    """(sqlite3 target, is-uri, busy timeout ms) for `sqlite:///rel.db`, `sqlite:////abs.db`,
+    `sqlite:///:memory:`; query parameters other than `busy_timeout` (ms) go to SQLite's URI."""
+    parts = urlsplit(url)
+    path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+    if parts.netloc:  # sqlite://host/... is not a thing; treat `sqlite://rel.db` as a path
+        path = unquote(parts.netloc) + ("/" + path if path else "")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    busy = DEFAULT_BUSY_TIMEOUT_MS
+    rest: list[tuple[str, str]] = []
+    for name, value in query:
+        if name == "busy_timeout":
+            busy = int(value)
+        else:
+            rest.append((name, value))
+    if path in ("", ":memory:") and not rest:
+        return ":memory:", False, busy
+    target = "file:" + (":memory:" if path in ("", ":memory:") else quote(os.path.abspath(path)))
+    if rest:
+        target += "?" + urlencode(rest)
+    return target, True, busy
+
+
+class _SqliteTx:
+    """`Tx` over a sqlite3 connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._conn.execute(sql, tuple(params)).rowcount
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self._conn.execute(sql, tuple(params)).fetchone()
+        return tuple(row) if row is not None else None
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(row) for row in self._conn.execute(sql, tuple(params)).fetchall()]
+
+
+class SqliteStore(SqlStore):
+    """The store in a SQLite database file."""
+
+    dialect = "sqlite"
+    _insert_ignore_prefix = "INSERT OR IGNORE INTO"
+    _insert_ignore_suffix = ""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._target, self._uri, self._busy_ms = parse_sqlite_url(url)
+        self._conn: sqlite3.Connection | None = None
+        self._mutex = threading.RLock()
+
+    # -- connection -------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        conn = sqlite3.connect(
+            self._target,
+            uri=self._uri,
+            timeout=self._busy_ms / 1000,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.OperationalError:
+                pass  # read-only or busy: keep the current mode; writes will report the problem
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+        with self._mutex:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    result = fn(_SqliteTx(conn))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                return result
+            except sqlite3.Error as exc:
+                failure = self._translate(exc)
+            raise failure  # outside the except: no chained driver exception
+
+    def _translate(self, exc: sqlite3.Error) -> SmsError:
+        where = os.path.basename(self._target.partition("?")[0]) or ":memory:"
+        if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+            return StoreUnavailableError(f"SQLite store {where} unavailable: {exc}")
+        return SmsError(
+            f"SQLite store {where} rejected a statement: {type(exc).__name__}: {exc}", code="store_error"
+        )
+
+    def close(self) -> None:
+        with self._mutex:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # the original error is the one worth reporting
+            conn.execute("ROLLBACK")
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The highest applied migration (0 for a new database)."""
+    try:
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations under the write lock (safe when processes race); return the version."""
+    if schema_version(conn) >= len(MIGRATIONS):
+        return schema_version(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version"
+            " (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+        )
+        current = schema_version(conn)
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            for statement in statements(script):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, int(time.time()))
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
+    return len(MIGRATIONS)

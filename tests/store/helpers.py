@@ -1,0 +1,67 @@
+"""Helpers for store tests: raw SQL against a store's database, injected failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from shared.store import Store
+from shared.store.sql import Row, Tx
+from shared.store.sqlite import parse_sqlite_url
+
+
+def raw_rows(url: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    """Run one query on the store's database over a separate connection."""
+    if url.startswith("sqlite"):
+        target, uri, _ = parse_sqlite_url(url)
+        lite = sqlite3.connect(target, uri=uri)
+        try:
+            return [tuple(r) for r in lite.execute(sql, tuple(params)).fetchall()]
+        finally:
+            lite.close()
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(sql.replace("?", "%s"), tuple(params)).fetchall())
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by `FailingTx` in the middle of a transaction."""
+
+
+class FailingTx:
+    """A `Tx` whose `fail_at`-th statement (1-based) raises `InjectedFailure`."""
+
+    def __init__(self, tx: Tx, fail_at: int) -> None:
+        self._tx = tx
+        self._left = fail_at
+
+    def _tick(self) -> None:
+        self._left -= 1
+        if self._left == 0:
+            raise InjectedFailure("injected failure mid-transaction")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._tick()
+        return self._tx.execute(sql, params)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self._tick()
+        return self._tx.one(sql, params)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._tick()
+        return self._tx.all(sql, params)
+
+
+def fail_statement(monkeypatch: pytest.MonkeyPatch, store: Store, fail_at: int) -> None:
+    """Make the store's next transactions fail at their `fail_at`-th statement."""
+    original: Callable[..., Any] = store._run  # type: ignore[attr-defined]
+
+    def run(fn: Callable[[Tx], Any], *, write: bool = True) -> Any:
+        return original(lambda tx: fn(FailingTx(tx, fail_at)), write=write)
+
+    monkeypatch.setattr(store, "_run", run)

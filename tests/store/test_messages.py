@@ -1,0 +1,226 @@
+"""Messages, receipts and replies: idempotent saves, status from receipts, all-or-nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import get_args
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.models import Receipt, ReceiptStatus, Reply, SendResult, SendStatus
+from shared.store import Store
+from shared.store.base import RECEIPT_STATUSES
+from tests.store.helpers import InjectedFailure, fail_statement
+
+PHONE = "+8613800000000"
+OTHER = "+8613900000000"
+
+
+def sent(message_id: str, phone: str = PHONE, status: SendStatus = "submitted") -> SendResult:
+    return SendResult(phone, message_id, status, fee=1, code="Ok", message="send success")
+
+
+def receipt(
+    message_id: str, status: ReceiptStatus = "delivered", at: int = 1000, code: str = "DELIVRD"
+) -> Receipt:
+    return Receipt(message_id, PHONE, status, code, "user received", at)
+
+
+def record(store: Store, *results: SendResult, now: int = 900) -> None:
+    store.record_sends(results, template_id="7839", params=["1234"], sign="腾讯云", caller="app:1", now=now)
+
+
+def test_record_sends_and_get_message(store: Store) -> None:
+    record(store, sent("m1"), sent("", phone=OTHER, status="failed"), sent("m2", OTHER, "unknown"))
+    message = store.get_message("m1")
+    assert message is not None
+    assert (message.phone, message.template_id, message.params, message.sign) == (
+        PHONE,
+        "7839",
+        ["1234"],
+        "腾讯云",
+    )
+    assert (message.status, message.fee, message.code, message.caller) == ("submitted", 1, "Ok", "app:1")
+    assert (message.created_at, message.updated_at, message.latest_receipt) == (900, 900, None)
+    m2 = store.get_message("m2")
+    assert m2 is not None and m2.status == "unknown"
+    assert store.get_message("") is None and store.get_message("nope") is None
+    body = message.to_dict()
+    assert body["message_id"] == "m1" and body["latest_receipt"] is None and body["params"] == ["1234"]
+
+
+def test_recording_the_same_send_twice_keeps_the_first(store: Store) -> None:
+    record(store, sent("m1"), now=900)
+    record(store, sent("m1", phone=OTHER), now=950)
+    message = store.get_message("m1")
+    assert message is not None and message.phone == PHONE and message.created_at == 900
+
+
+def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
+    record(store, sent("m1"))
+    r = receipt("m1")
+    assert store.save_receipts([r], source="pull", now=1001) == 1
+    assert store.save_receipts([r], source="callback", now=1002) == 0  # push and pull overlap
+    assert store.save_receipts([r, r], source="phone_pull", now=1003) == 0
+    assert store.receipts_for("m1") == [r]
+    message = store.get_message("m1")
+    assert message is not None
+    assert message.status == "delivered" and message.updated_at == 1001 and message.latest_receipt == r
+    assert message.to_dict()["latest_receipt"]["carrier_code"] == "DELIVRD"
+
+
+def test_duplicates_within_one_batch_count_once(store: Store) -> None:
+    batch = [receipt("m1"), receipt("m1"), receipt("m1", at=1001), receipt("m2", "failed", code="UNDELIV")]
+    assert store.save_receipts(batch, source="pull", now=1) == 3
+
+
+def test_latest_receipt_decides_status(store: Store) -> None:
+    record(store, sent("m1"))
+    store.save_receipts([receipt("m1", "failed", at=1000, code="MK:0001")], source="pull", now=1001)
+    assert store.get_message("m1").status == "failed"  # type: ignore[union-attr]
+    store.save_receipts([receipt("m1", "delivered", at=1010)], source="callback", now=1011)
+    assert store.get_message("m1").status == "delivered"  # type: ignore[union-attr]
+    # an older report arriving late does not win
+    store.save_receipts([receipt("m1", "failed", at=990, code="MK:0002")], source="pull", now=1020)
+    message = store.get_message("m1")
+    assert message is not None and message.status == "delivered" and message.updated_at == 1011
+    assert [r.received_at for r in store.receipts_for("m1")] == [990, 1000, 1010]
+
+
+def test_unknown_receipts_only_decide_without_a_definitive_one(store: Store) -> None:
+    record(store, sent("m1"))
+    unknown = receipt("m1", "unknown", at=1000, code="")
+    store.save_receipts([unknown], source="pull", now=1001)
+    message = store.get_message("m1")
+    assert message is not None and message.status == "unknown" and message.latest_receipt == unknown
+    delivered = receipt("m1", "delivered", at=990)
+    store.save_receipts([delivered], source="pull", now=1002)
+    store.save_receipts([receipt("m1", "unknown", at=1050, code="?")], source="pull", now=1003)
+    message = store.get_message("m1")
+    assert message is not None and message.status == "delivered" and message.latest_receipt == delivered
+    assert len(store.receipts_for("m1")) == 3
+
+
+def test_receipt_statuses_cover_the_model() -> None:
+    assert set(get_args(ReceiptStatus)) <= set(RECEIPT_STATUSES)
+
+
+def test_receipt_before_send_is_kept_and_applied(store: Store) -> None:
+    assert store.save_receipts([receipt("early", "failed", code="UNDELIV")], source="callback", now=5) == 1
+    assert store.get_message("early") is None
+    record(store, sent("early"), now=6)
+    message = store.get_message("early")
+    assert message is not None and message.status == "failed"
+    assert message.latest_receipt is not None and message.latest_receipt.carrier_code == "UNDELIV"
+
+
+def test_invalid_arguments_are_rejected_before_writing(store: Store) -> None:
+    with pytest.raises(ValueError, match="source"):
+        store.save_receipts([receipt("m1")], source="carrier-pigeon", now=1)
+    with pytest.raises(ValueError, match="status"):
+        store.save_receipts([receipt("m1"), receipt("m1", status="maybe")], source="pull", now=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="source"):
+        store.save_replies([], source="email", now=1)
+    assert store.receipts_for("m1") == []
+    assert store.save_receipts([], source="pull", now=1) == 0
+
+
+def test_receipts_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    record(store, sent("m1"))
+    batch = [receipt("m1"), receipt("m1", at=1001), receipt("m1", at=1002)]
+    fail_statement(monkeypatch, store, fail_at=3)  # after two receipts were inserted
+    with pytest.raises(InjectedFailure):
+        store.save_receipts(batch, source="pull", now=1003)
+    monkeypatch.undo()
+    assert store.receipts_for("m1") == []
+    message = store.get_message("m1")
+    assert message is not None and message.status == "submitted"
+    assert store.save_receipts(batch, source="pull", now=1004) == 3
+
+
+def test_status_update_is_part_of_the_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    record(store, sent("m1"))
+    fail_statement(monkeypatch, store, fail_at=2)  # insert succeeds, status update fails
+    with pytest.raises(InjectedFailure):
+        store.save_receipts([receipt("m1")], source="pull", now=1001)
+    monkeypatch.undo()
+    assert store.receipts_for("m1") == []
+    assert store.get_message("m1").status == "submitted"  # type: ignore[union-attr]
+
+
+def test_sends_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_statement(monkeypatch, store, fail_at=2)
+    with pytest.raises(InjectedFailure):
+        record(store, sent("a"), sent("b"))
+    monkeypatch.undo()
+    assert store.get_message("a") is None and store.get_message("b") is None
+
+
+def test_replies_idempotent_and_filtered(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = Reply(PHONE, "退订", "腾讯云", "", 100)
+    second = Reply(PHONE, "TD", "腾讯云", "01", 200)
+    other = Reply(OTHER, "hi", "", "", 150)
+    assert store.save_replies([first, second, other, first], source="pull", now=300) == 3
+    assert store.save_replies([second], source="callback", now=301) == 0
+    # same text at another time, or with another extend, is another reply
+    assert store.save_replies([Reply(PHONE, "退订", "腾讯云", "", 101)], source="pull", now=302) == 1
+    assert store.save_replies([Reply(PHONE, "退订", "腾讯云", "9", 100)], source="pull", now=302) == 1
+    assert store.replies_for(PHONE) == [first, Reply(PHONE, "退订", "腾讯云", "9", 100),
+                                        Reply(PHONE, "退订", "腾讯云", "", 101), second]  # fmt: skip
+    assert store.replies_for(PHONE, since=150) == [second]
+    assert store.replies_for(OTHER) == [other]
+    fail_statement(monkeypatch, store, fail_at=2)
+    with pytest.raises(InjectedFailure):
+        store.save_replies([Reply(OTHER, "x", "", "", 1), Reply(OTHER, "y", "", "", 2)], source="pull", now=1)
+    monkeypatch.undo()
+    assert store.replies_for(OTHER) == [other]
+
+
+_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
+
+
+@st.composite
+def receipt_batches(draw: st.DrawFn) -> list[Receipt]:
+    ids = draw(st.lists(_text, min_size=1, max_size=4, unique=True))
+    items = st.builds(
+        Receipt,
+        message_id=st.sampled_from(ids),
+        phone=st.sampled_from([PHONE, OTHER]),
+        status=st.sampled_from(["delivered", "failed", "unknown"]),
+        carrier_code=st.sampled_from(["DELIVRD", "UNDELIV", "MK:0001", ""]),
+        description=_text,
+        received_at=st.integers(min_value=0, max_value=2**40),
+        session_context=_text,
+    )
+    return draw(st.lists(items, max_size=25))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=receipt_batches())
+def test_receipt_batches_round_trip(store: Store, batch: list[Receipt]) -> None:
+    prefix = uuid.uuid4().hex + ":"  # examples share the database
+    batch = [Receipt(**{**r.to_dict(), "message_id": prefix + r.message_id}) for r in batch]
+    first: dict[tuple[str, str, str, int], Receipt] = {}
+    for r in batch:
+        first.setdefault((r.message_id, r.status, r.carrier_code, r.received_at), r)
+    assert store.save_receipts(batch, source="pull", now=1) == len(first)
+    assert store.save_receipts(batch[::-1], source="callback", now=2) == 0
+    for message_id in {r.message_id for r in batch}:
+        stored = store.receipts_for(message_id)
+        expected = [r for key, r in first.items() if key[0] == message_id]
+        assert sorted(stored, key=repr) == sorted(expected, key=repr)
+        assert [r.received_at for r in stored] == sorted(r.received_at for r in stored)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(replies=st.lists(st.builds(Reply, phone=st.just(PHONE), text=_text, sign=_text, extend=_text,
+                                  replied_at=st.integers(0, 2**40)), max_size=20))  # fmt: skip
+def test_reply_batches_round_trip(store: Store, replies: list[Reply]) -> None:
+    phone = "+86" + str(uuid.uuid4().int)[:11]
+    replies = [Reply(phone, r.text, r.sign, r.extend, r.replied_at) for r in replies]
+    unique = list(dict.fromkeys(replies))
+    assert store.save_replies(replies, source="pull", now=1) == len(unique)
+    assert store.save_replies(replies, source="callback", now=2) == 0
+    assert sorted(store.replies_for(phone), key=repr) == sorted(unique, key=repr)

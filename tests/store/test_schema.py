@@ -1,0 +1,101 @@
+"""Schema creation, re-opening and racing migrations."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+
+from shared.store import Store, open_store
+from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
+from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from tests.store.helpers import raw_rows
+
+TABLES = {"schema_version", "messages", "receipts", "replies", "idempotency", "rate_hits", "otp_codes"}
+
+
+def tables(url: str) -> set[str]:
+    if url.startswith("sqlite"):
+        rows = raw_rows(url, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = raw_rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {r[0] for r in rows}
+
+
+def test_both_dialects_have_the_same_migrations() -> None:
+    assert len(SQLITE_MIGRATIONS) == len(PG_MIGRATIONS)
+
+
+def test_schema_created_on_first_use_and_version_recorded(store_url: str, store: Store) -> None:
+    assert not (TABLES & tables(store_url))  # opening connects lazily: nothing yet
+    store.ping()
+    assert tables(store_url) >= TABLES
+    versions = raw_rows(store_url, "SELECT version FROM schema_version ORDER BY version")
+    assert [v for (v,) in versions] == list(range(1, len(SQLITE_MIGRATIONS) + 1))
+
+
+def test_sqlite_uses_wal(store_url: str, store: Store) -> None:
+    store.ping()
+    if store_url.startswith("sqlite"):
+        assert raw_rows(store_url, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_reopen_is_idempotent_and_keeps_data(store_url: str, open_stores: Callable[[], Store]) -> None:
+    first = open_stores()
+    first.idempotency_begin("k", fingerprint="f", now=100, in_progress_ttl=60, ttl=600)
+    first.close()
+    for _ in range(3):
+        again = open_stores()
+        again.ping()
+        again.close()
+    versions = raw_rows(store_url, "SELECT COUNT(*), MAX(version) FROM schema_version")
+    assert versions == [(len(SQLITE_MIGRATIONS), len(SQLITE_MIGRATIONS))]
+    record = open_stores().idempotency_begin("k", fingerprint="f", now=101, in_progress_ttl=60, ttl=600)
+    assert record is not None and record.status == "in_progress"
+
+
+def test_closed_store_reopens_on_next_use(store: Store) -> None:
+    store.ping()
+    store.close()
+    store.close()  # twice is fine
+    assert store.idempotency_begin("x", fingerprint="", now=1, in_progress_ttl=5, ttl=5) is None
+
+
+def test_threads_racing_to_migrate_a_new_database(store_url: str, open_stores: Callable[[], Store]) -> None:
+    stores = [open_stores() for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def first_use(store: Store) -> None:
+        barrier.wait()
+        try:
+            store.ping()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert raw_rows(store_url, "SELECT COUNT(*) FROM schema_version") == [(len(SQLITE_MIGRATIONS),)]
+
+
+def _migrate_in_process(url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
+    store = open_store(url)
+    barrier.wait()
+    store.ping()
+    store.close()
+
+
+def test_processes_racing_to_migrate_a_new_database(store_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=_migrate_in_process, args=(store_url, barrier)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert raw_rows(store_url, "SELECT COUNT(*) FROM schema_version") == [(len(SQLITE_MIGRATIONS),)]
