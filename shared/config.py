@@ -44,6 +44,25 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class Rate:
+    """At most `count` per `seconds` (`5/1h`)."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if self.seconds % size == 0:
+                return f"{self.count}/{self.seconds // size}{unit}"
+        return f"{self.count}/{self.seconds}s"
+
+
+DEFAULT_LIMIT_PER_PHONE = "1/30s,5/1h,10/1d"  # in the spirit of Tencent's own per-number policy
+DEFAULT_LIMIT_PER_CALLER = "120/1m,5000/1d"  # an API key or a direct invoker (a backend)
+DEFAULT_LIMIT_PER_END_USER = "5/10m,20/1d"  # a mini-program openId or a client IP
+
+
+@dataclass(frozen=True)
 class TemplateSpec:
     """What we know of an approved template: how many parameters it takes, and where it may go."""
 
@@ -78,6 +97,11 @@ class Settings:
     max_param_length: int = 12
     max_body_bytes: int = 1024 * 1024
     callback_token: Secret = field(default_factory=lambda: Secret(""))
+    limit_per_phone: tuple[Rate, ...] = ()
+    limit_per_caller: tuple[Rate, ...] = ()
+    limit_per_end_user: tuple[Rate, ...] = ()
+    limit_global_daily: int = 10000
+    idempotency_ttl: int = 86400
 
     @property
     def base_url(self) -> str:
@@ -173,7 +197,38 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_param_length=_int(env, "SMS_MAX_PARAM_LENGTH", 12),
         max_body_bytes=_int(env, "SMS_MAX_BODY_BYTES", 1024 * 1024),
         callback_token=Secret(get("SMS_CALLBACK_TOKEN")),
+        limit_per_phone=parse_rates(
+            "SMS_LIMIT_PER_PHONE", get("SMS_LIMIT_PER_PHONE") or DEFAULT_LIMIT_PER_PHONE
+        ),
+        limit_per_caller=parse_rates(
+            "SMS_LIMIT_PER_CALLER", get("SMS_LIMIT_PER_CALLER") or DEFAULT_LIMIT_PER_CALLER
+        ),
+        limit_per_end_user=parse_rates(
+            "SMS_LIMIT_PER_END_USER", get("SMS_LIMIT_PER_END_USER") or DEFAULT_LIMIT_PER_END_USER
+        ),
+        limit_global_daily=_int(env, "SMS_LIMIT_GLOBAL_DAILY", 10000),
+        idempotency_ttl=_int(env, "SMS_IDEMPOTENCY_TTL", 86400),
     )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rates(name: str, raw: str) -> tuple[Rate, ...]:
+    """`1/30s,5/1h,10/1d` → rates; `off` → none."""
+    if raw.strip().lower() in ("off", "none", "0"):
+        return ()
+    rates = []
+    for part in raw.split(","):
+        count, _, window = part.strip().partition("/")
+        window = window.strip().lower()
+        number, unit = window[:-1] or "1", window[-1:]
+        if not count.strip().isdigit() or unit not in _UNITS or not number.isdigit() or int(count) < 1:
+            raise ConfigurationError(
+                f"{name} takes rates like 1/30s,5/1h,10/1d (or off), got {part.strip()!r}"
+            )
+        rates.append(Rate(int(count), int(number) * _UNITS[unit]))
+    return tuple(rates)
 
 
 def _countries(raw: str) -> frozenset[str]:

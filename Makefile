@@ -1,0 +1,30 @@
+# One command to run locally, one to test. Both set up the virtualenv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint typecheck unit bench build clean
+
+$(VENV)/.installed: requirements.txt requirements-postgres.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: the Tencent SMS emulator + local HTTP gateway + scheduled pull (no credentials)
+run: $(VENV)/.installed
+	$(PY) -m local $(ARGS)
+
+## test: lint, format check, type check, then the whole test suite
+test: $(VENV)/.installed lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy functions shared local
+
+clean:
+	rm -rf $(VENV) build .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Cold start: import time of each handler module in a fresh interpreter (median of N runs), next to
+the official Tencent SMS SDK client's import, and the installed size of each HTTP stack.
+
+    python bench/cold_start.py [--runs 15]
+
+Import time is measured as the wall time of `python -c "import <module>"` minus that of
+`python -c "pass"` (interpreter start-up), each in a new process, median of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as metadata
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HANDLERS = ["send_single", "send_multi", "pull_status", "status_callback", "otp"]
+SDK_IMPORT = (
+    "from tencentcloud.sms.v20210111 import sms_client, models; from tencentcloud.common import credential"
+)
+HTTP_STACK = ["httpx", "httpcore", "h11", "anyio", "sniffio", "idna", "certifi", "exceptiongroup"]
+OUR_STACK = [*HTTP_STACK, "aws-lambda-powertools", "jmespath", "typing_extensions", "phonenumberslite"]
+SDK_STACK = [
+    "tencentcloud-sdk-python-sms",
+    "tencentcloud-sdk-python-common",
+    "requests",
+    "urllib3",
+    "charset-normalizer",
+    "idna",
+    "certifi",
+]
+
+
+def wall_ms(code: str, runs: int) -> float:
+    """Median wall time in ms of a fresh interpreter running `code`."""
+    samples = []
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def installed_kb(distributions: list[str]) -> int:
+    """Installed size (files on disk) of the given distributions, in KiB; missing ones count 0."""
+    total = 0
+    for name in distributions:
+        try:
+            files = metadata.files(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for file in files:
+            path = Path(str(file.locate()))
+            if path.is_file() and "__pycache__" not in path.parts:
+                total += path.stat().st_size
+    return total // 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    # warm the file cache and byte-code once so every measured run sees the same state
+    for handler in HANDLERS:
+        if (ROOT / "functions" / handler / "handler.py").exists():
+            subprocess.run(
+                [sys.executable, "-c", f"import functions.{handler}.handler"], cwd=ROOT, check=True
+            )
+    baseline = wall_ms("pass", args.runs)
+    print(
+        f"python {sys.version.split()[0]}, {args.runs} runs each, interpreter start-up {baseline:.0f} ms "
+        "(subtracted)"
+    )
+    print(f"{'module':<44} {'import ms (median)':>18}")
+    for handler in HANDLERS:
+        if not (ROOT / "functions" / handler / "handler.py").exists():
+            continue
+        ms = wall_ms(f"import functions.{handler}.handler", args.runs) - baseline
+        print(f"{'functions/' + handler + '/handler.py':<44} {ms:>18.0f}")
+    for label, code in [
+        ("official SDK: sms_client + models + credential", SDK_IMPORT),
+        ("httpx + shared.client (our signing)", "import httpx, shared.client"),
+        ("powertools Logger + Metrics", "from aws_lambda_powertools import Logger, Metrics"),
+    ]:
+        print(f"{label:<44} {wall_ms(code, args.runs) - baseline:>18.0f}")
+    print()
+    print(f"installed size, httpx and its dependencies: {installed_kb(HTTP_STACK)} KiB")
+    print(f"installed size, tencentcloud-sdk-python-sms + -common + requests: {installed_kb(SDK_STACK)} KiB")
+    print(f"installed size, our runtime (httpx, powertools, phonenumberslite): {installed_kb(OUR_STACK)} KiB")
+
+
+if __name__ == "__main__":
+    main()

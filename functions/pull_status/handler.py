@@ -1,0 +1,53 @@
+"""pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
+per-number pulls through to Tencent, and per-message status from the store."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import entry, events, tracking, validation
+from shared.http import json_response, make_resolver
+
+app = make_resolver()
+
+
+@app.post("/sms/pull")
+def pull() -> Response:
+    request = entry.current()
+    assert request.invocation.http is not None
+    kind, limit = validation.parse_pull(events.json_body(request.invocation.http))
+    summary = tracking.pull_into_store(kind, limit, deadline=request.deadline, max_batches=1, keep_items=True)
+    answer = {"items": summary.items, **summary.to_dict()}
+    return json_response(502 if summary.error and not summary.pulled else 200, answer)
+
+
+@app.get("/sms/status/<phone>")
+def status_for_phone(phone: str) -> Response:
+    request = entry.current()
+    assert request.invocation.http is not None
+    query = validation.parse_status_query(phone, request.invocation.http.query, int(time.time()))
+    return json_response(200, tracking.status_for_phone(query, deadline=request.deadline))
+
+
+@app.get("/sms/messages/<message_id>")
+def message(message_id: str) -> Response:
+    return json_response(200, tracking.message_status(message_id))
+
+
+def scheduled_pull(request: entry.Request) -> dict[str, Any]:
+    """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store."""
+    payload = {k: v for k, v in request.payload.items() if k in ("kind", "max")}
+    kinds = [validation.parse_pull(payload)[0]] if "kind" in payload else ["receipts", "replies"]
+    limit = validation.parse_pull({"max": payload.get("max", 100)})[1]
+    runs = [tracking.pull_into_store(kind, limit, deadline=request.deadline) for kind in kinds]  # type: ignore[arg-type]
+    return {"runs": [run.to_dict() for run in runs], "purged": tracking.purge_expired()}
+
+
+def handler(event: Any, context: Any) -> Any:
+    return entry.run(event, context, http=app, direct=scheduled_pull, schedule=scheduled_pull)
+
+
+main_handler = handler

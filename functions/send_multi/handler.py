@@ -1,0 +1,48 @@
+"""send_multi: one message to many numbers — HTTP `POST /sms/send-multi`, a direct invoke, or a
+queue batch (SQS) where each record is one chunk and only failed records are retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import entry, events, sending, validation
+from shared.http import json_response, make_resolver
+from shared.runtime import runtime
+
+app = make_resolver()
+
+
+@app.post("/sms/send-multi")
+def send_multi_sms() -> Response:
+    request = entry.current()
+    http = request.invocation.http
+    assert http is not None
+    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
+    status, answer, replayed = sending.send_multi(
+        body, caller=request.caller, deadline=request.deadline, idempotency_key=key
+    )
+    return json_response(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+def send_direct(request: entry.Request) -> dict[str, Any]:
+    _, answer, _ = sending.send_multi(
+        request.payload,
+        caller=request.caller,
+        deadline=request.deadline,
+        request_id=request.invocation.request_id,
+    )
+    return answer
+
+
+def send_queued(request: entry.Request) -> dict[str, Any]:
+    return sending.send_queue_batch(request.invocation, request.context, deadline=request.deadline)
+
+
+def handler(event: Any, context: Any) -> Any:
+    return entry.run(event, context, http=app, direct=send_direct, queue=send_queued)
+
+
+main_handler = handler

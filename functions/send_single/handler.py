@@ -1,0 +1,44 @@
+"""send_single: one SMS to one number — HTTP `POST /sms/send`, a mini-program cloud function call,
+or a direct invoke (the seed's `{"mobile", "nationcode"}` event)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import entry, events, sending, validation
+from shared.http import json_response, make_resolver
+from shared.runtime import runtime
+
+app = make_resolver()
+
+
+@app.post("/sms/send")
+def send_sms() -> Response:
+    request = entry.current()
+    http = request.invocation.http
+    assert http is not None
+    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
+    status, answer, replayed = sending.send_single(
+        body, caller=request.caller, deadline=request.deadline, idempotency_key=key
+    )
+    return json_response(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+def send_direct(request: entry.Request) -> dict[str, Any]:
+    _, answer, _ = sending.send_single(
+        request.payload,
+        caller=request.caller,
+        deadline=request.deadline,
+        request_id=request.invocation.request_id,
+    )
+    return answer
+
+
+def handler(event: Any, context: Any) -> Any:
+    return entry.run(event, context, http=app, direct=send_direct)
+
+
+main_handler = handler

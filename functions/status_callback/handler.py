@@ -1,0 +1,36 @@
+"""status_callback: Tencent's push callbacks (delivery reports and replies) into the store.
+
+Configure the callback URLs in the SMS console as
+`https://<host>/sms/callback/receipts?token=<SMS_CALLBACK_TOKEN>` and `.../replies?token=…`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import entry, tracking
+from shared.errors import NotFoundError
+from shared.http import json_response, make_resolver
+
+app = make_resolver()
+
+
+@app.post("/sms/callback/<kind>")
+def callback(kind: str) -> Response:
+    request = entry.current()
+    http = request.invocation.http
+    assert http is not None
+    if kind not in ("receipts", "replies"):
+        raise NotFoundError("callbacks are /sms/callback/receipts and /sms/callback/replies", code="no_route")
+    tracking.check_callback_token(http.query.get("token"))
+    status, answer = tracking.receive_callback(kind, http.body)  # type: ignore[arg-type]
+    return json_response(status, answer)
+
+
+def handler(event: Any, context: Any) -> Any:
+    return entry.run(event, context, http=app)
+
+
+main_handler = handler

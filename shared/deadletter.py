@@ -1,0 +1,75 @@
+"""The dead-letter sink: where pulled or pushed items go when the store cannot keep them.
+
+Every dead-lettered batch is written as one structured ERROR log line (phone numbers masked, like
+every log line) and, in full, to the durable sink named by `SMS_DEAD_LETTER_URL`:
+- `file:///path/dead-letter.jsonl` (default: `sms-functions-dead-letter.jsonl` in the temp dir), one
+  JSON object per line, appended and fsynced;
+- `https://sqs.<region>.amazonaws.com/<account>/<queue>`: an SQS queue (boto3, which Lambda ships).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from shared.observability import logger, metrics
+
+_lock = threading.Lock()
+
+
+def sink_url() -> str:
+    return os.environ.get("SMS_DEAD_LETTER_URL", "").strip() or "file://" + os.path.join(
+        tempfile.gettempdir(), "sms-functions-dead-letter.jsonl"
+    )
+
+
+def dead_letter(kind: str, items: Sequence[dict[str, Any]], reason: str) -> bool:
+    """Keep `items` that could not be stored. Never raises: True when the durable sink took them;
+    False when only the ERROR log line holds them (the sink failed, and says so in the log)."""
+    if not items:
+        return True
+    entry = {"kind": kind, "reason": reason, "at": int(time.time()), "items": list(items)}
+    logger.error("dead-lettered", extra={"dead_letter": entry, "count": len(items)})
+    metrics.add_metric(name="ItemsDeadLettered", unit="Count", value=len(items))
+    url = sink_url()
+    try:
+        if url.startswith("file://"):
+            _append_file(url[len("file://") :], entry)
+        elif url.startswith("https://sqs."):
+            _send_sqs(url, entry)
+        else:
+            raise ValueError("SMS_DEAD_LETTER_URL must be file:///… or an SQS queue URL")
+    except Exception as exc:
+        logger.critical(
+            "dead-letter sink failed; the items are only in the log line above",
+            extra={"sink_error": type(exc).__name__, "count": len(items)},
+        )
+        return False
+    return True
+
+
+def _append_file(path: str, entry: dict[str, Any]) -> None:
+    line = json.dumps(entry, ensure_ascii=False) + "\n"
+    with _lock, open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _send_sqs(url: str, entry: dict[str, Any]) -> None:  # pragma: no cover - needs AWS
+    import boto3
+
+    boto3.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(entry, ensure_ascii=False))
+
+
+def read_file_sink(path: str) -> list[dict[str, Any]]:
+    """Every entry of a file sink (for replaying it into the store, and for tests)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

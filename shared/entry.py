@@ -1,0 +1,179 @@
+"""The one way into every function: event → `Invocation` → the function's code → the trigger's answer.
+
+A handler module declares what it serves (an HTTP resolver, a direct-invoke function, a schedule
+function, a queue function) and calls `run`. `run` parses the event, authenticates HTTP callers,
+sets the log correlation id, passes the remaining time on as a deadline, turns every error into
+the error shape, and flushes metrics. Nothing here knows a route or Tencent.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared import events
+from shared.context import FunctionContext, wrap_context
+from shared.errors import AuthenticationError, NotFoundError, SmsError
+from shared.observability import logger, metrics
+from shared.runtime import runtime
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+PUBLIC_PATHS = ("/openapi.json",)
+SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a function's code gets: the parsed invocation, its context, who called, and the deadline."""
+
+    invocation: events.Invocation
+    context: FunctionContext
+    caller: str
+    deadline: float
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.invocation.payload or {}
+
+
+_current: contextvars.ContextVar[Request] = contextvars.ContextVar("sms_request")
+
+Handler = Callable[[Request], Any]
+
+
+def current() -> Request:
+    """The request being served (for route functions inside a resolver)."""
+    return _current.get()
+
+
+def run(
+    event: Any,
+    context: Any,
+    *,
+    http: APIGatewayRestResolver | None = None,
+    direct: Handler | None = None,
+    schedule: Handler | None = None,
+    queue: Handler | None = None,
+) -> Any:
+    """Serve one invocation of a function."""
+    ctx = wrap_context(context)
+    logger.set_correlation_id(ctx.aws_request_id or None)
+    try:
+        invocation = events.parse_event(event, ctx)
+    except SmsError as error:
+        logger.warning("event not accepted", extra={"error_code": error.code, "detail": error.message})
+        parsed = getattr(error, "invocation", None)  # an HTTP event whose body could not be read
+        return _error_answer(parsed, error) if parsed is not None else error.to_body()
+    logger.set_correlation_id(invocation.request_id)
+    logger.append_keys(trigger=invocation.trigger, function_name=ctx.function_name)
+    try:
+        if invocation.http is not None:
+            return _serve_http(invocation, ctx, http)
+        target = _target(invocation, direct, schedule, queue)
+        request = Request(invocation, ctx, _caller(invocation), ctx.deadline())
+        token = _current.set(request)
+        try:
+            return target(request)
+        finally:
+            _current.reset(token)
+    except SmsError as error:
+        logger.warning("invocation failed", extra={"error_code": error.code, "status": error.status})
+        if invocation.trigger == "aws_sqs":
+            raise  # an answer would tell the queue every record was handled: fail the batch instead
+        return _error_answer(invocation, error)
+    except Exception:
+        logger.exception("unexpected failure")
+        if invocation.trigger == "aws_sqs":
+            raise
+        return _error_answer(invocation, SmsError("an internal error occurred; it has been logged"))
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+
+
+def _target(
+    inv: events.Invocation, direct: Handler | None, schedule: Handler | None, queue: Handler | None
+) -> Handler:
+    if inv.trigger in ("aws_schedule", "scf_timer"):
+        target = schedule
+    elif inv.trigger == "aws_sqs":
+        target = queue
+    else:
+        target = direct
+    if target is None:
+        raise NotFoundError(
+            f"this function does not accept {inv.trigger} invocations", code="unsupported_trigger"
+        )
+    return target
+
+
+def _serve_http(inv: events.Invocation, ctx: FunctionContext, app: APIGatewayRestResolver | None) -> Any:
+    http = inv.http
+    assert http is not None
+    caller = _caller(inv)
+    try:
+        if app is None:
+            raise NotFoundError("this function has no HTTP routes", code="no_route")
+        if http.path not in PUBLIC_PATHS and not http.path.startswith(SELF_AUTHENTICATED_PREFIXES):
+            caller = authenticate(http)
+    except SmsError as error:
+        return _error_answer(inv, error)
+    request = Request(inv, ctx, caller, ctx.deadline())
+    token = _current.set(request)
+    try:
+        result = app.resolve(events.to_rest_event(inv), ctx)  # type: ignore[arg-type]
+    finally:
+        _current.reset(token)
+    return events.from_resolver_response(inv, result)
+
+
+def authenticate(http: events.HttpRequest) -> str:
+    """Check the API key (`X-Api-Key` or `Authorization: Bearer`) in constant time; return the caller id."""
+    presented = events.header(http, "x-api-key") or ""
+    authorization = events.header(http, "authorization") or ""
+    if not presented and authorization[:7].lower() == "bearer ":
+        presented = authorization[7:].strip()
+    keys = runtime.settings.api_keys
+    if not keys:
+        raise AuthenticationError(
+            "this function has no API keys configured (SMS_API_KEYS); every request is refused",
+            code="not_configured",
+        )
+    if not presented:
+        raise AuthenticationError("an API key is required: send it as X-Api-Key or Authorization: Bearer")
+    digest = hashlib.sha256(presented.encode("utf-8")).hexdigest()
+    matched = False
+    for key in keys:
+        # compare against both the plain key and its sha256, always doing both comparisons
+        plain = hmac.compare_digest(presented.encode("utf-8"), key.reveal().encode("utf-8"))
+        hashed = hmac.compare_digest(digest.encode(), key.reveal().lower().encode("utf-8"))
+        matched |= plain | hashed
+    if not matched:
+        raise AuthenticationError("the API key is not valid")
+    return "key:" + digest[:16]
+
+
+def _caller(inv: events.Invocation) -> str:
+    if inv.wx is not None and inv.wx.open_id:
+        return "wx:" + inv.wx.open_id
+    if inv.http is not None:
+        return "ip:" + (inv.http.source_ip or "unknown")
+    return "direct"
+
+
+def _error_answer(inv: events.Invocation, error: SmsError) -> Any:
+    if inv.http is None:
+        return error.to_body()
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return events.shape_http_response(
+        inv, error.status, json.dumps(error.to_body(), ensure_ascii=False), headers
+    )

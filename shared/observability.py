@@ -1,0 +1,65 @@
+"""Structured JSON logging and EMF metrics (powertools), with phone numbers masked and secrets scrubbed.
+
+Every log line passes through `MaskingFormatter`: strings are searched for phone numbers (masked
+to `+86138****0000`), values under secret-looking keys are replaced, and the literal values of
+the configured secrets never survive serialisation — a safety net under the code's own care.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from shared.phone import mask
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "sms")
+_PHONE = re.compile(r"(?<![\w*])(\+\d{7,15}|1[3-9]\d{9})(?!\d)")
+_SECRET_KEY = re.compile(
+    r"(api[-_]?key|authorization|secret|token|appkey|password|passwd|^sig$|code_hash)", re.IGNORECASE
+)
+_REDACTED = "****"
+
+
+def mask_phones(text: str) -> str:
+    """Mask E.164 numbers and bare mainland mobiles inside free text."""
+    return _PHONE.sub(lambda m: mask(m.group(0)), text)
+
+
+class MaskingFormatter(LambdaPowertoolsFormatter):
+    """powertools' JSON formatter with phone masking and secret scrubbing."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._secrets: tuple[str, ...] = ()
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        """Literal values that must never appear in a log line (longest first)."""
+        self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        line = super().serialize(_scrub(log))
+        for secret in self._secrets:
+            line = line.replace(secret, _REDACTED)
+        return line
+
+
+def _scrub(value: Any, key: str = "") -> Any:
+    if key and _SECRET_KEY.search(key) and value not in (None, "", [], {}):
+        return _REDACTED
+    if isinstance(value, str):
+        return mask_phones(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
+formatter = MaskingFormatter()
+logger = Logger(service=SERVICE, logger_formatter=formatter)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SmsFunctions"), service=SERVICE)

@@ -1,0 +1,298 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json`.
+
+Built only when that route is asked for. The request schemas mirror `shared.validation`, which
+stays the authority (it also checks what a schema cannot: number validity, countries, templates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.payloads import MAX_PULL
+from shared.validation import MAX_CONTENT, MAX_PARAMS, MAX_SESSION_CONTEXT_BYTES
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
+_MESSAGE = {
+    "template_id": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+    "params": _PARAMS,
+    "sign": {"type": "string", "minLength": 2, "maxLength": 20, "examples": ["腾讯云"]},
+    "extend": {"type": "string", "pattern": "^[0-9]{0,12}$"},
+    "ext": {
+        "type": "string",
+        "maxLength": MAX_SESSION_CONTEXT_BYTES,
+        "description": "echoed back (SessionContext)",
+    },
+    "content": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_CONTENT,
+        "description": "plain-content send (legacy API only), instead of template_id + params",
+    },
+    "type": {"type": "integer", "enum": [0, 1], "description": "with content: 0 notification, 1 marketing"},
+}
+_PHONE = {"type": "string", "examples": ["+8613800000000"], "description": "E.164"}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string"},
+                    "tencent_code": {"type": "string"},
+                    "tencent_message": {"type": "string"},
+                    "retry_after": {"type": "integer"},
+                    "phones": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        },
+    },
+    "SendRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "phone": _PHONE,
+            "nationcode": {"type": "string", "examples": ["86"]},
+            "mobile": {"type": "string", "examples": ["13800000000"]},
+            **_MESSAGE,
+        },
+    },
+    "SendResult": {
+        "type": "object",
+        "required": ["message_id", "phone", "status", "fee", "code", "message"],
+        "properties": {
+            "message_id": {"type": "string"},
+            "phone": _PHONE,
+            "status": {"type": "string", "enum": ["submitted", "failed", "unknown"]},
+            "fee": {"type": "integer"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "error": {"type": "object"},
+        },
+    },
+    "SendMultiRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["phones"],
+        "properties": {"phones": {"type": "array", "minItems": 1, "items": {"type": "string"}}, **_MESSAGE},
+    },
+    "SendMultiResult": {
+        "type": "object",
+        "required": ["results", "submitted", "failed"],
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SendResult"}},
+            "submitted": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "unknown": {"type": "integer"},
+            "duplicates_removed": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "PullRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": ["receipts", "replies"], "default": "receipts"},
+            "max": {"type": "integer", "minimum": 1, "maximum": MAX_PULL, "default": MAX_PULL},
+        },
+    },
+    "PullResult": {
+        "type": "object",
+        "required": ["items", "stored"],
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object"}},
+            "stored": {"type": "integer"},
+            "pulled": {"type": "integer"},
+            "dead_lettered": {"type": "integer"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "properties": {
+            "message_id": {"type": "string"},
+            "phone": _PHONE,
+            "status": {"type": "string"},
+            "template_id": {"type": "string"},
+            "fee": {"type": "integer"},
+            "created_at": {"type": "integer"},
+            "latest_receipt": {"type": ["object", "null"]},
+        },
+    },
+    "CallbackAnswer": {
+        "type": "object",
+        "properties": {"result": {"type": "integer"}, "errmsg": {"type": "string"}},
+    },
+    "OtpSendRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["phone"],
+        "properties": {
+            "phone": _PHONE,
+            "purpose": {"type": "string", "default": "login"},
+            "length": {"type": "integer", "minimum": 4, "maximum": 8},
+        },
+    },
+    "OtpSendResult": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "resend_after": {"type": "integer"},
+        },
+    },
+    "OtpVerifyRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["phone", "code"],
+        "properties": {
+            "phone": _PHONE,
+            "code": {"type": "string", "pattern": "^[0-9]{4,8}$"},
+            "purpose": {"type": "string", "default": "login"},
+            "id": {"type": "string"},
+        },
+    },
+    "OtpVerifyResult": {"type": "object", "properties": {"verified": {"type": "boolean"}}},
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _op(
+    summary: str,
+    ok: str | None,
+    request: str | None = None,
+    *,
+    auth: bool = True,
+    params: list[dict[str, Any]] | None = None,
+    codes: tuple[int, ...] = (400, 401, 429, 502, 503, 504),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK"}}
+    if ok:
+        responses["200"]["content"] = {"application/json": {"schema": _ref(ok)}}
+    for code in codes:
+        responses[str(code)] = {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if request:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(request)}}}
+    if params:
+        op["parameters"] = params
+    if not auth:
+        op["security"] = []
+    return op
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole API, every route of every function."""
+    idempotency = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 128},
+        "description": "a retried request with the same key is answered once",
+    }
+    token = _query("token", {"type": "string"}, "the callback secret (SMS_CALLBACK_TOKEN)")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "sms-functions",
+            "version": "1.0.0",
+            "description": "Send SMS through Tencent Cloud SMS and track every message.",
+        },
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "security": [{"apiKey": []}, {"bearer": []}],
+        "paths": {
+            "/sms/send": {
+                "post": _op(
+                    "Send one templated (or plain-content) SMS",
+                    "SendResult",
+                    "SendRequest",
+                    params=[idempotency],
+                )
+            },
+            "/sms/send-multi": {
+                "post": _op(
+                    "Send one message to many numbers (chunked to ≤200 per call)",
+                    "SendMultiResult",
+                    "SendMultiRequest",
+                    params=[idempotency],
+                )
+            },
+            "/sms/pull": {
+                "post": _op("Pull delivery receipts or replies into the store", "PullResult", "PullRequest")
+            },
+            "/sms/status/{phone}": {
+                "get": _op(
+                    "One number's receipts or replies, read through to Tencent",
+                    "PullResult",
+                    params=[
+                        {"name": "phone", "in": "path", "required": True, "schema": _PHONE},
+                        _query("kind", {"type": "string", "enum": ["receipts", "replies"]}),
+                        _query("begin", {"type": "integer"}, "unix seconds (default: 24 h before end)"),
+                        _query("end", {"type": "integer"}, "unix seconds (default: now)"),
+                        _query("max", {"type": "integer", "minimum": 1, "maximum": MAX_PULL}),
+                    ],
+                )
+            },
+            "/sms/messages/{message_id}": {
+                "get": _op(
+                    "A stored message with its latest receipt",
+                    "Message",
+                    params=[
+                        {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    codes=(401, 404, 503),
+                )
+            },
+            "/sms/callback/receipts": {
+                "post": _op(
+                    "Tencent's delivery-report push",
+                    "CallbackAnswer",
+                    auth=False,
+                    params=[token],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/callback/replies": {
+                "post": _op(
+                    "Tencent's reply push",
+                    "CallbackAnswer",
+                    auth=False,
+                    params=[token],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/otp/send": {"post": _op("Send a one-time code", "OtpSendResult", "OtpSendRequest")},
+            "/otp/verify": {
+                "post": _op(
+                    "Check a one-time code",
+                    "OtpVerifyResult",
+                    "OtpVerifyRequest",
+                    codes=(400, 401, 403, 404, 409, 410, 423, 429, 503),
+                )
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            },
+        },
+    }

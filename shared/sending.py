@@ -1,0 +1,216 @@
+"""Sending, as the functions need it: validate, send through Tencent, record in the store, count.
+
+Plain functions of a request body and the caller; no event shapes, no HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared import idempotency, limits, validation
+from shared.errors import SmsError, StoreUnavailableError, status_for_code
+from shared.models import Message, MultiSendResult, SendResult
+from shared.observability import logger, metrics
+from shared.phone import mask
+from shared.runtime import runtime
+
+
+def send_single(
+    body: Mapping[str, Any],
+    *,
+    caller: str,
+    deadline: float | None,
+    idempotency_key: str = "",
+    request_id: str = "",
+) -> tuple[int, dict[str, Any], bool]:
+    """Validate and send one SMS: (HTTP status, answer, replayed). A failed send carries the error too.
+
+    With an idempotency key (or, for direct invokes, the platform's request id) a retry answers the
+    first result without sending again.
+    """
+    settings = runtime.settings
+    command = validation.parse_single_send(body, settings)
+
+    def send() -> tuple[int, dict[str, Any]]:
+        reservation = limits.reserve(limits.checks_for(settings, caller=caller, phones=command.phones))
+        try:
+            result = runtime.client.send_single(command.phones[0], command.message, deadline=deadline)
+        except SmsError as error:
+            if error.status != 504:  # provably not sent: the number's quota is given back
+                reservation.release()
+            raise
+        if result.status == "failed":
+            reservation.release()
+        _record([result], command.message, caller)
+        _count([result])
+        logger.info(
+            "sms sent" if result.ok else "sms not sent",
+            extra={
+                "phone": mask(result.phone),
+                "status": result.status,
+                "code": result.code,
+                "message_id": result.message_id,
+                "caller": caller,
+            },
+        )
+        answer = result.to_dict()
+        if result.ok:
+            return 200, answer
+        failure = {"code": _error_code(result), "message": result.message, "tencent_code": result.code}
+        return status_for(result), {**answer, "error": failure}
+
+    return _once(
+        "send_single", caller, command.idempotency_key or idempotency_key, request_id, body, send, deadline
+    )
+
+
+def send_multi(
+    body: Mapping[str, Any],
+    *,
+    caller: str,
+    deadline: float | None,
+    idempotency_key: str = "",
+    request_id: str = "",
+) -> tuple[int, dict[str, Any], bool]:
+    """Validate and send one message to many numbers (chunked, concurrent); per-number results."""
+    settings = runtime.settings
+    command = validation.parse_multi_send(body, settings)
+    assert command.plan is not None
+    plan = command.plan
+
+    def send() -> tuple[int, dict[str, Any]]:
+        limits.reserve(limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False))
+        outcome = runtime.client.send_plan(plan, command.message, deadline=deadline)
+        _record(outcome.results, command.message, caller)
+        _count(outcome.results)
+        logger.info(
+            "multi send done",
+            extra={
+                "numbers": len(outcome.results),
+                "submitted": outcome.submitted,
+                "failed": outcome.failed,
+                "unknown": outcome.unknown,
+                "requests": outcome.requests,
+                "caller": caller,
+            },
+        )
+        return multi_status(outcome), outcome.to_dict()
+
+    return _once(
+        "send_multi", caller, command.idempotency_key or idempotency_key, request_id, body, send, deadline
+    )
+
+
+def _once(
+    scope: str,
+    caller: str,
+    client_key: str,
+    request_id: str,
+    body: Mapping[str, Any],
+    send: Any,
+    deadline: float | None,
+) -> tuple[int, dict[str, Any], bool]:
+    key = client_key or (f"request:{request_id}" if request_id else "")
+    if not key:
+        status, answer = send()
+        return status, answer, False
+    request = {k: v for k, v in body.items() if k != "idempotency_key"}
+    return idempotency.run_once(idempotency.scoped_key(scope, caller, key), request, send, deadline=deadline)
+
+
+def multi_status(outcome: MultiSendResult) -> int:
+    """200 when anything went out; otherwise the status of the first failure."""
+    if outcome.submitted or not outcome.results:
+        return 200
+    return status_for(outcome.results[0])
+
+
+def status_for(result: SendResult) -> int:
+    return 504 if result.status == "unknown" else status_for_code(result.code)
+
+
+def _error_code(result: SendResult) -> str:
+    if result.status == "unknown":
+        return "outcome_unknown"
+    return result.code if result.code.islower() else "send_failed"
+
+
+def _record(results: Sequence[SendResult], message: Message, caller: str) -> None:
+    """Keep a row per accepted message; a store failure must not turn a sent SMS into an error."""
+    accepted = [r for r in results if r.message_id]
+    if not accepted:
+        return
+    try:
+        runtime.store.record_sends(
+            accepted,
+            template_id=message.template_id or "",
+            params=list(message.params),
+            sign=message.sign,
+            caller=caller,
+            now=int(time.time()),
+        )
+    except SmsError as error:
+        logger.error(
+            "sent but not recorded",
+            extra={
+                "error_code": error.code,
+                "messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in accepted],
+            },
+        )
+        if not isinstance(error, StoreUnavailableError):
+            raise
+
+
+def _count(results: Sequence[SendResult]) -> None:
+    submitted = sum(1 for r in results if r.ok)
+    failed = len(results) - submitted
+    if submitted:
+        metrics.add_metric(name="MessagesSubmitted", unit="Count", value=submitted)
+        metrics.add_metric(name="Fee", unit="Count", value=sum(r.fee for r in results))
+    if failed:
+        metrics.add_metric(name="MessagesFailed", unit="Count", value=failed)
+
+
+class RetryChunkError(SmsError):
+    """A queued chunk of which nothing was sent, for a reason that may pass: let the queue retry it."""
+
+    status, code = 503, "chunk_retry"
+
+
+def send_queue_batch(invocation: Any, context: Any, *, deadline: float | None) -> dict[str, Any]:
+    """One queue batch (SQS): each record is a chunk; only records worth retrying are reported failed.
+
+    A record is retried only when nothing of it went out and the failure may pass (Tencent
+    unreachable, time running out) or it is invalid (the queue's dead-letter queue then keeps it).
+    A record with any submitted or unknown-outcome number is never retried: that would resend.
+    """
+    import json
+
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    def send_record(record: Any) -> None:
+        try:
+            body = json.loads(record.body)
+        except ValueError:
+            raise validation.ValidationError("queue record body is not JSON", field="body") from None
+        status, answer, _ = send_multi(
+            body, caller="queue", deadline=deadline, request_id=f"sqs:{record.message_id}"
+        )
+        if answer["submitted"] == 0 and not answer.get("unknown") and status in (503,):
+            raise RetryChunkError("nothing of this chunk was sent; the queue will retry it")
+        if answer["failed"] or answer.get("unknown"):
+            logger.error(
+                "queued chunk partly failed; not retried to avoid duplicates",
+                extra={
+                    "record": record.message_id,
+                    "failed": answer["failed"],
+                    "unknown": answer.get("unknown", 0),
+                },
+            )
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(  # type: ignore[return-value]
+        event=invocation.raw_event, record_handler=send_record, processor=processor, context=context
+    )

@@ -1,0 +1,280 @@
+"""Strict validation of request bodies before anything is sent. Every rejection names the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import phone as phones
+from shared.config import Settings
+from shared.errors import SmsError, ValidationError
+from shared.models import Message, PullKind
+from shared.payloads import MAX_PULL, SendPlan, plan_multi_send
+
+MESSAGE_FIELDS = frozenset({"template_id", "params", "sign", "extend", "ext", "content", "type"})
+SINGLE_FIELDS = MESSAGE_FIELDS | {"phone", "nationcode", "mobile", "idempotency_key"}
+MULTI_FIELDS = MESSAGE_FIELDS | {"phones", "idempotency_key", "batch_id", "chunk"}
+MAX_PARAMS = 20
+MAX_CONTENT = 500
+MAX_SESSION_CONTEXT_BYTES = 511
+_URL = re.compile(r"(https?://|www\.|\b[a-z0-9-]+\.(com|cn|net|org|io|me|cc|top|xyz)\b)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class CountryNotAllowedError(SmsError):
+    status, code = 403, "country_not_allowed"
+
+
+@dataclass(frozen=True)
+class SendCommand:
+    """A validated send: E.164 numbers (unique, in order) and the message."""
+
+    phones: tuple[str, ...]
+    message: Message
+    duplicates: tuple[str, ...] = ()
+    idempotency_key: str = ""
+    plan: SendPlan | None = None
+
+
+def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
+    """`POST /sms/send` or the direct-invoke / mini-program event."""
+    _only(body, SINGLE_FIELDS)
+    if "phone" in body:
+        if "mobile" in body or "nationcode" in body:
+            raise ValidationError("give either phone or nationcode + mobile, not both", field="phone")
+        number = phones.normalize(body["phone"], field="phone")
+    elif "mobile" in body:
+        number = phones.normalize(body["mobile"], nationcode=body.get("nationcode", "86"), field="mobile")
+    else:
+        raise ValidationError("phone (E.164) or mobile + nationcode is required", field="phone")
+    message = parse_message(body, settings)
+    check_destination(number, message, settings, field="phone")
+    return SendCommand((number,), message, idempotency_key=_idempotency_key(body))
+
+
+def parse_multi_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
+    """`POST /sms/send-multi`, a direct invoke or one queued chunk."""
+    _only(body, MULTI_FIELDS)
+    raw = body.get("phones")
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("phones must be a non-empty list of phone numbers", field="phones")
+    message = parse_message(body, settings)
+    plan = plan_multi_send(raw)
+    for number, position in zip(plan.numbers, plan.positions, strict=True):
+        check_destination(number, message, settings, field=f"phones[{position}]")
+    return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan)
+
+
+def parse_message(body: Mapping[str, Any], settings: Settings) -> Message:
+    """The template (or plain content) part of a send request."""
+    content = body.get("content")
+    if content is not None:
+        if "template_id" in body or "params" in body:
+            raise ValidationError("give either content or template_id + params, not both", field="content")
+        if not isinstance(content, str) or not content.strip():
+            raise ValidationError("content must be a non-empty string", field="content")
+        if len(content) > MAX_CONTENT:
+            raise ValidationError(f"content is longer than {MAX_CONTENT} characters", field="content")
+        _no_control(content, "content")
+        content_type = body.get("type", 0)
+        if content_type not in (0, 1) or isinstance(content_type, bool):
+            raise ValidationError("type must be 0 (notification) or 1 (marketing)", field="type")
+        return Message(
+            content=content,
+            content_type=content_type,
+            extend=_extend(body),
+            session_context=_session_context(body),
+        )
+    if "type" in body:
+        raise ValidationError("type applies to plain-content sends only", field="type")
+    template_id = body.get("template_id", settings.default_template_id)
+    if isinstance(template_id, int) and not isinstance(template_id, bool):
+        template_id = str(template_id)
+    if not isinstance(template_id, str) or not template_id.isdigit() or len(template_id) > 20:
+        raise ValidationError(
+            "template_id must be the numeric id of an approved template", field="template_id"
+        )
+    params = _params(body.get("params", []), settings)
+    sign = body.get("sign", settings.default_sign)
+    if not isinstance(sign, str) or (sign and not 2 <= len(sign) <= 20):
+        raise ValidationError("sign must be the approved signature text (2 to 20 characters)", field="sign")
+    _no_control(sign, "sign")
+    spec = settings.templates.get(template_id)
+    if settings.templates and spec is None:
+        raise ValidationError(
+            f"template {template_id} is not in the configured template catalogue",
+            field="template_id",
+            code="unknown_template",
+        )
+    if spec is not None and len(params) != spec.params:
+        raise ValidationError(
+            f"template {template_id} takes {spec.params} parameter(s), got {len(params)}",
+            field="params",
+            code="wrong_param_count",
+        )
+    return Message(
+        template_id=template_id,
+        params=params,
+        sign=sign,
+        extend=_extend(body),
+        session_context=_session_context(body),
+    )
+
+
+def check_destination(number: str, message: Message, settings: Settings, *, field: str) -> None:
+    """Country allow-list, and template region when the catalogue says."""
+    region = phones.region_of(number)
+    if "*" not in settings.allowed_countries and region not in settings.allowed_countries:
+        raise CountryNotAllowedError(
+            f"sending to {region} numbers is not enabled (SMS_ALLOWED_COUNTRIES)", field=field
+        )
+    if phones.is_mainland(number) and not message.is_content and not message.sign:
+        raise ValidationError(
+            "sign is required for mainland China numbers (or set TENCENT_SMS_SIGN)", field="sign"
+        )
+    spec = settings.templates.get(message.template_id)
+    if spec is not None and spec.international == phones.is_mainland(number):
+        kind = "an international" if spec.international else "a mainland China"
+        raise ValidationError(
+            f"template {message.template_id} is {kind} template and cannot go to {region}",
+            field=field,
+            code="template_region_mismatch",
+        )
+
+
+def parse_pull(body: Mapping[str, Any]) -> tuple[PullKind, int]:
+    """`POST /sms/pull`, the timer argument, or a direct invoke: `{"kind", "max"}`."""
+    _only(body, {"kind", "max"})
+    return _kind(body.get("kind", "receipts")), _max(body.get("max", MAX_PULL))
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    kind: PullKind
+    phone: str
+    begin: int
+    end: int
+    limit: int
+
+
+def parse_status_query(raw_phone: str, query: Mapping[str, str], now: int) -> StatusQuery:
+    """`GET /sms/status/{phone}?kind=&begin=&end=&max=`; the window defaults to the last 24 h."""
+    _only(query, {"kind", "begin", "end", "max"})
+    number = phones.normalize(raw_phone, field="phone")
+    end = _unix(query.get("end"), "end", default=now)
+    begin = _unix(query.get("begin"), "begin", default=end - 86400)
+    if begin > end:
+        raise ValidationError("begin must not be after end", field="begin")
+    if begin < now - 7 * 86400:
+        raise ValidationError("begin may be at most 7 days back (Tencent keeps no more)", field="begin")
+    return StatusQuery(
+        _kind(query.get("kind", "receipts")), number, begin, end, _max(query.get("max", MAX_PULL))
+    )
+
+
+def _only(body: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> None:
+    if not isinstance(body, Mapping):
+        raise ValidationError("the request must be a JSON object", field="body")
+    unknown = sorted(str(k) for k in body if k not in allowed)
+    if unknown:
+        raise ValidationError(
+            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0][:64]
+        )
+
+
+def _params(raw: Any, settings: Settings) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ValidationError("params must be a list of strings", field="params")
+    if len(raw) > MAX_PARAMS:
+        raise ValidationError(f"at most {MAX_PARAMS} template parameters", field="params")
+    values = []
+    for index, value in enumerate(raw):
+        field = f"params[{index}]"
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError("each parameter must be a string (or a whole number)", field=field)
+        text = str(value)
+        if not text:
+            raise ValidationError("a parameter must not be empty", field=field)
+        if len(text) > settings.max_param_length:
+            raise ValidationError(
+                f"a parameter may be at most {settings.max_param_length} characters "
+                "(SMS_MAX_PARAM_LENGTH, Tencent's limit)",
+                field=field,
+            )
+        if _URL.search(text):
+            raise ValidationError("Tencent does not allow links in template parameters", field=field)
+        _no_control(text, field)
+        values.append(text)
+    return tuple(values)
+
+
+def _extend(body: Mapping[str, Any]) -> str:
+    extend = body.get("extend", "")
+    if not isinstance(extend, str) or (extend and (not extend.isdigit() or len(extend) > 12)):
+        raise ValidationError("extend must be an extension code of digits", field="extend")
+    return extend
+
+
+def _session_context(body: Mapping[str, Any]) -> str:
+    ext = body.get("ext", "")
+    if not isinstance(ext, str) or len(ext.encode("utf-8")) > MAX_SESSION_CONTEXT_BYTES:
+        raise ValidationError(
+            f"ext must be a string of at most {MAX_SESSION_CONTEXT_BYTES} bytes", field="ext"
+        )
+    _no_control(ext, "ext")
+    return ext
+
+
+def _idempotency_key(body: Mapping[str, Any]) -> str:
+    key = body.get("idempotency_key", "")
+    return idempotency_key_value(key, "idempotency_key")
+
+
+def idempotency_key_value(key: Any, field: str) -> str:
+    """A client idempotency key: 1–128 printable ASCII characters."""
+    if key in ("", None):
+        return ""
+    if not isinstance(key, str) or not 1 <= len(key) <= 128 or not key.isascii() or not key.isprintable():
+        raise ValidationError("an idempotency key is 1 to 128 printable ASCII characters", field=field)
+    return key
+
+
+def _no_control(text: str, field: str) -> None:
+    if _CONTROL.search(text):
+        raise ValidationError("control characters are not allowed", field=field)
+
+
+def _kind(raw: Any) -> PullKind:
+    if raw == "receipts":
+        return "receipts"
+    if raw == "replies":
+        return "replies"
+    raise ValidationError("kind must be 'receipts' or 'replies'", field="kind")
+
+
+def _max(raw: Any) -> int:
+    value = _whole(raw, "max")
+    if not 1 <= value <= MAX_PULL:
+        raise ValidationError(f"max must be between 1 and {MAX_PULL}", field="max")
+    return value
+
+
+def _unix(raw: Any, field: str, *, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    value = _whole(raw, field)
+    if not 0 <= value < 2**32:
+        raise ValidationError(f"{field} must be unix seconds", field=field)
+    return value
+
+
+def _whole(raw: Any, field: str) -> int:
+    if isinstance(raw, bool):
+        raise ValidationError(f"{field} must be a whole number", field=field)
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 12:
+        return int(raw.strip())
+    raise ValidationError(f"{field} must be a whole number", field=field)

@@ -1,0 +1,327 @@
+"""send_single and send_multi invoked with every supported event shape, checked against what the
+emulator recorded as sent."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+from typing import Any
+
+import pytest
+
+from local.emulator import Emulator
+from tests.conftest import API_KEY, load_event
+
+SAMPLE_KEY = "local-dev-key-3f9a1c"  # the key the shared samples carry
+HTTP_SAMPLES = [
+    "aws-apigw-rest.json",
+    "aws-http-api.json",
+    "aws-function-url.json",
+    "scf-apigw.json",
+    "scf-function-url.json",
+    "cloudbase-http-access.json",
+]
+
+
+def handler(name: str) -> Any:
+    return importlib.import_module(f"functions.{name}.handler")
+
+
+class AwsContext:
+    function_name = "sms-functions-test-send_single"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    aws_request_id = "11111111-2222-3333-4444-555555555555"
+    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:send_single"
+    log_group_name = "/aws/lambda/send_single"
+    log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def context_for(sample: str) -> Any:
+    if sample.startswith(("scf", "cloudbase", "wx")):
+        return load_event("wx-cloud-function-context.json" if sample.startswith("wx") else "scf-context.json")
+    return AwsContext()
+
+
+def set_header(event: dict[str, Any], name: str, value: str | None) -> None:
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if not isinstance(headers, dict):
+            continue
+        for existing in [k for k in headers if k.lower() == name.lower()]:
+            del headers[existing]
+        if value is not None:
+            headers[name] = [value] if key == "multiValueHeaders" else value
+
+
+def set_body(event: dict[str, Any], body: Any, *, base64_encoded: bool = False) -> None:
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    if base64_encoded:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(text.encode()).decode(), True
+    else:
+        event["body"] = text
+
+
+def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
+    body = answer["body"]
+    if answer.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def keys(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("SMS_API_KEYS", f"{API_KEY},{SAMPLE_KEY}")
+    runtime.reset()
+
+
+@pytest.mark.parametrize("sample", HTTP_SAMPLES)
+def test_send_single_over_every_http_trigger(sample: str, keys: None, sms_emulator: Emulator) -> None:
+    event = load_event(sample)
+    set_header(event, "X-Api-Key", SAMPLE_KEY)
+    answer = handler("send_single").handler(event, context_for(sample))
+    assert answer["statusCode"] == 200, answer
+    body = answer_body(answer)
+    assert body["status"] == "submitted" and body["phone"] == "+8613800000000"
+    [sent] = sms_emulator.messages("+8613800000000")
+    assert sent.message_id == body["message_id"]
+    assert (sent.template_id, list(sent.params), sent.sign) == ("7839", ["482913"], "腾讯云")
+    headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+    multi = {k.lower(): v for k, v in (answer.get("multiValueHeaders") or {}).items()}
+    assert "application/json" in str(headers.get("content-type") or multi.get("content-type"))
+    if sample == "aws-apigw-rest.json":
+        assert "multiValueHeaders" in answer or "headers" in answer
+    assert "isBase64Encoded" in answer
+
+
+@pytest.mark.parametrize("sample", HTTP_SAMPLES)
+def test_base64_body_and_upper_case_headers(sample: str, keys: None, sms_emulator: Emulator) -> None:
+    event = load_event(sample)
+    set_header(event, "X-API-KEY", SAMPLE_KEY)
+    set_body(
+        event, {"phone": "+8613800000001", "template_id": "7839", "params": ["1234"]}, base64_encoded=True
+    )
+    answer = handler("send_single").handler(event, context_for(sample))
+    assert answer["statusCode"] == 200, answer
+    assert sms_emulator.messages("+8613800000001")[0].params == ("1234",)
+
+
+@pytest.mark.parametrize("sample", HTTP_SAMPLES)
+def test_missing_or_wrong_key_is_401_and_sends_nothing(
+    sample: str, keys: None, sms_emulator: Emulator
+) -> None:
+    for key in (None, "not-the-key"):
+        event = load_event(sample)
+        set_header(event, "X-Api-Key", key)
+        answer = handler("send_single").handler(event, context_for(sample))
+        assert answer["statusCode"] == 401
+        assert answer_body(answer)["error"]["code"] == "unauthorized"
+    assert sms_emulator.accepted_count == 0
+
+
+def test_bearer_token_and_hashed_keys(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, sms_emulator: Emulator
+) -> None:
+    import hashlib
+
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("SMS_API_KEYS", hashlib.sha256(b"hashed-secret-key").hexdigest())
+    runtime.reset()
+    event = load_event("aws-http-api.json")
+    set_header(event, "x-api-key", None)
+    set_header(event, "authorization", "Bearer hashed-secret-key")
+    assert handler("send_single").handler(event, AwsContext())["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ("{not json", 400, "invalid_json", None),
+        ("", 400, "invalid_body", None),
+        ("[1, 2]", 400, "invalid_body", None),
+        ({"phone": "12345", "template_id": "7839", "params": ["1"]}, 400, "invalid_request", "phone"),
+        (
+            {"phone": "+8613800000000", "template_id": "7839", "params": ["1"], "surprise": 1},
+            400,
+            "invalid_request",
+            "surprise",
+        ),
+        (
+            {"phone": "+8613800000000", "template_id": "abc", "params": ["1"]},
+            400,
+            "invalid_request",
+            "template_id",
+        ),
+        ({"phone": "+8613800000000", "params": ["x" * 13]}, 400, "invalid_request", "params[0]"),
+        ({"phone": "+8613800000000", "params": ["see http://x.cn"]}, 400, "invalid_request", "params[0]"),
+        (
+            {"phone": "+14155552671", "template_id": "7841", "params": ["1"]},
+            403,
+            "country_not_allowed",
+            "phone",
+        ),
+        ({"phone": "+8613800000000", "params": "1234"}, 400, "invalid_request", "params"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_and_sends_nothing(
+    keys: None, sms_emulator: Emulator, body: Any, status: int, code: str, field: str | None
+) -> None:
+    event = load_event("aws-http-api.json")
+    set_body(event, body)
+    answer = handler("send_single").handler(event, AwsContext())
+    assert answer["statusCode"] == status, answer
+    error = answer_body(answer)["error"]
+    assert error["code"] == code and error["message"]
+    if field:
+        assert error["field"] == field
+    assert sms_emulator.accepted_count == 0
+
+
+def test_tencent_failure_keeps_its_code(keys: None, sms_emulator: Emulator) -> None:
+    event = load_event("aws-http-api.json")
+    set_body(event, {"phone": "+8613800000000", "template_id": "9999", "params": ["1"]})
+    answer = handler("send_single").handler(event, AwsContext())
+    assert answer["statusCode"] == 502
+    error = answer_body(answer)["error"]
+    assert error["tencent_code"] == "FailedOperation.TemplateIncorrectOrUnapproved"
+
+
+def test_unknown_outcome_is_504_naming_the_number(keys: None, sms_emulator: Emulator) -> None:
+    sms_emulator.set_faults(drop_count=1)
+    answer = handler("send_single").handler(load_event("aws-http-api.json"), AwsContext())
+    assert answer["statusCode"] == 504
+    error = answer_body(answer)["error"]
+    assert error["code"] == "outcome_unknown" and error["phones"] == ["+8613800000000"]
+    assert sms_emulator.accepted_count == 1
+
+
+def test_unsupported_route_and_method(keys: None) -> None:
+    event = load_event("aws-http-api.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/sms/nothing"
+    answer = handler("send_single").handler(event, AwsContext())
+    assert answer["statusCode"] == 404 and answer_body(answer)["error"]["code"] == "no_route"
+
+
+def test_openapi_is_public(function_env: dict[str, str]) -> None:
+    event = load_event("aws-http-api.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/openapi.json"
+    event["requestContext"]["http"]["method"] = "GET"
+    set_header(event, "x-api-key", None)
+    event.pop("body")
+    answer = handler("send_single").handler(event, AwsContext())
+    assert answer["statusCode"] == 200
+    document = answer_body(answer)
+    assert set(document["paths"]) >= {
+        "/sms/send",
+        "/sms/send-multi",
+        "/sms/pull",
+        "/sms/status/{phone}",
+        "/sms/messages/{message_id}",
+        "/sms/callback/receipts",
+        "/otp/send",
+    }
+    assert SAMPLE_KEY not in answer["body"] and API_KEY not in answer["body"]
+
+
+# --------------------------------------------------------------------------- direct invokes
+
+
+def test_seed_cloud_function_event_from_scf(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    answer = handler("send_single").main_handler(
+        load_event("scf-direct-invoke.json"), load_event("scf-context.json")
+    )
+    assert answer["status"] == "submitted" and answer["phone"] == "+8613800000000"
+    assert sms_emulator.messages("+8613800000000")[0].message_id == answer["message_id"]
+
+
+def test_mini_program_call_records_the_openid(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    from shared.runtime import runtime
+
+    answer = handler("send_single").main_handler(
+        load_event("wx-cloud-function.json"), load_event("wx-cloud-function-context.json")
+    )
+    assert answer["status"] == "submitted"
+    stored = runtime.store.get_message(answer["message_id"])
+    assert stored is not None and stored.caller == "wx:oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
+
+
+def test_seed_minimal_event_uses_default_template(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    answer = handler("send_single").main_handler(
+        {"mobile": "13800000002", "nationcode": "86", "params": ["42"]}, load_event("scf-context.json")
+    )
+    assert answer["status"] == "submitted"
+    assert sms_emulator.messages("+8613800000002")[0].template_id == "7839"
+
+
+def test_direct_invoke_errors_are_plain_json(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    answer = handler("send_single").main_handler(
+        {"mobile": "123", "nationcode": "86"}, load_event("scf-context.json")
+    )
+    assert answer["error"]["code"] == "invalid_request" and answer["error"]["field"] == "mobile"
+    for junk in ([1, 2], "text", None, 42):
+        result = handler("send_single").handler(junk, AwsContext())
+        assert result["error"]["code"] == "unsupported_event"
+    assert sms_emulator.accepted_count == 0
+
+
+# --------------------------------------------------------------------------- send_multi
+
+
+def test_send_multi_direct_invoke(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    answer = handler("send_multi").handler(load_event("aws-direct-invoke.json"), AwsContext())
+    assert answer["submitted"] == 2 and answer["failed"] == 0
+    assert {m.phone for m in sms_emulator.messages()} == {"+8613800000000", "+8613800000001"}
+
+
+def test_send_multi_http_reports_duplicates_and_order(keys: None, sms_emulator: Emulator) -> None:
+    event = load_event("aws-apigw-rest.json")
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = "/sms/send-multi"
+    phones = [f"+86138{i:08d}" for i in range(230)] + ["+8613800000003"]
+    set_body(event, {"phones": phones, "template_id": "7839", "params": ["1"]})
+    answer = handler("send_multi").handler(event, AwsContext())
+    assert answer["statusCode"] == 200
+    body = answer_body(answer)
+    assert [r["phone"] for r in body["results"]] == phones[:230]
+    assert body["duplicates_removed"] == ["+8613800000003"]
+    assert body["submitted"] == 230 and sms_emulator.accepted_count == 230
+
+
+def test_sqs_batch_sends_each_record(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    answer = handler("send_multi").handler(load_event("aws-sqs.json"), AwsContext())
+    assert answer == {"batchItemFailures": []}
+    assert sms_emulator.accepted_count == 5
+
+
+def test_sqs_batch_reports_only_failed_records(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    event = load_event("aws-sqs.json")
+    bad = copy.deepcopy(event["Records"][1])
+    bad["messageId"] = "bad-record"
+    bad["body"] = json.dumps({"phones": ["not-a-number"], "template_id": "7839", "params": ["1"]})
+    event["Records"].append(bad)
+    answer = handler("send_multi").handler(event, AwsContext())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "bad-record"}]}
+    assert sms_emulator.accepted_count == 5
+
+
+def test_sqs_record_with_tencent_unreachable_is_retried(
+    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("TENCENT_SMS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("TENCENT_SMS_CONNECT_TIMEOUT", "0.2")
+    runtime.reset()
+    event = load_event("aws-sqs.json")
+    answer = handler("send_multi").handler(event, AwsContext())
+    failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+    assert failed == {r["messageId"] for r in event["Records"]}

@@ -1,0 +1,298 @@
+"""pull_status and status_callback: scheduled pulls into the store, on-demand and per-number pulls,
+push callbacks, message status, and the faults that must lose nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.emulator import Emulator
+from shared.deadletter import read_file_sink
+from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
+from tests.functions.test_send_handlers import AwsContext, answer_body, handler, set_body
+
+RECEIPT_PUSH = [
+    {
+        "user_receive_time": "2026-11-27 13:40:00",
+        "nationcode": "86",
+        "mobile": "13800000000",
+        "report_status": "SUCCESS",
+        "errmsg": "DELIVRD",
+        "description": "用户短信送达成功",
+        "sid": "{sid}",
+    }
+]
+REPLY_PUSH = {
+    "extend": "",
+    "mobile": "13800000000",
+    "nationcode": "86",
+    "sign": "腾讯云",
+    "text": "TD",
+    "time": 1795758000,
+}
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    query: dict[str, str] | None = None,
+    key: str | None = API_KEY,
+) -> dict[str, Any]:
+    """An HTTP API (v2) event for `path`."""
+    event = load_event("aws-http-api.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = f"{method} {path}"
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event["queryStringParameters"] = query or None
+    event["headers"].pop("x-api-key", None)
+    if key:
+        event["headers"]["x-api-key"] = key
+    if body is None:
+        event.pop("body", None)
+    else:
+        set_body(event, body)
+    return event
+
+
+def send(phones: list[str]) -> list[str]:
+    answer = handler("send_multi").handler(
+        {"phones": phones, "template_id": "7839", "params": ["1"]}, AwsContext()
+    )
+    assert answer["submitted"] == len(phones), answer
+    return [r["message_id"] for r in answer["results"]]
+
+
+def timer(payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    event = load_event("scf-timer.json")
+    event["Message"] = json.dumps(payload) if payload is not None else ""
+    return handler("pull_status").main_handler(event, load_event("scf-context.json"))  # type: ignore[no-any-return]
+
+
+def status_of(message_id: str) -> dict[str, Any]:
+    answer = handler("pull_status").handler(http_event("GET", f"/sms/messages/{message_id}"), AwsContext())
+    assert answer["statusCode"] == 200, answer
+    return answer_body(answer)
+
+
+def test_timer_pull_stores_receipts_and_status_reads_delivered(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    ids = send(["+8613800000000", "+8613800000001"])
+    assert status_of(ids[0])["status"] == "submitted"
+    result = timer()
+    receipts_run, replies_run = result["runs"]
+    assert (receipts_run["kind"], receipts_run["pulled"], receipts_run["stored"]) == ("receipts", 2, 2)
+    assert replies_run["kind"] == "replies"
+    status = status_of(ids[0])
+    assert status["status"] == "delivered" and status["latest_receipt"]["carrier_code"] == "DELIVRD"
+
+
+def test_eventbridge_schedule_and_drain_in_batches(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    send([f"+86138{i:08d}" for i in range(25)])
+    event = load_event("aws-eventbridge-schedule.json")
+    result = handler("pull_status").handler(event, AwsContext())
+    assert result["runs"][0]["pulled"] == 25 and result["runs"][0]["stored"] == 25
+    result = timer({"kind": "receipts", "max": 10})
+    assert result["runs"][0]["pulled"] == 0  # Tencent hands each receipt out once
+
+
+def test_failed_delivery_reason_is_kept(
+    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sms_emulator._engine, "failure_rate", 1.0, raising=False)
+    ids = send(["+8613800000009"])
+    timer({"kind": "receipts"})
+    status = status_of(ids[0])
+    if status["status"] == "failed":  # the emulator honours failure_rate set at run time
+        assert status["latest_receipt"]["carrier_code"] not in ("", "DELIVRD")
+
+
+def test_on_demand_pull_returns_items(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+    send(["+8613800000000"])
+    sms_emulator.inject_reply("+8613800000000", "退订")
+    answer = handler("pull_status").handler(
+        http_event("POST", "/sms/pull", {"kind": "replies", "max": 10}), AwsContext()
+    )
+    body = answer_body(answer)
+    assert answer["statusCode"] == 200 and body["stored"] == 1
+    assert body["items"][0]["text"] == "退订" and body["items"][0]["phone"] == "+8613800000000"
+
+
+def test_per_number_status_reads_through_and_stores(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    ids = send(["+8613800000000"])
+    event = http_event("GET", "/sms/status/+8613800000000", query={"kind": "receipts"})
+    event["pathParameters"] = {"phone": "+8613800000000"}
+    answer = handler("pull_status").handler(event, AwsContext())
+    body = answer_body(answer)
+    assert answer["statusCode"] == 200, body
+    assert [i["message_id"] for i in body["items"]] == ids and body["stored"] == 1
+    assert status_of(ids[0])["status"] == "delivered"
+    again = answer_body(handler("pull_status").handler(event, AwsContext()))
+    assert len(again["items"]) == 1 and again["stored"] == 0  # read again, stored once
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"kind": "bogus"}, "kind"),
+        ({"begin": "yesterday"}, "begin"),
+        ({"max": "500"}, "max"),
+        ({"begin": "100", "end": "50"}, "begin"),
+        ({"begin": "1"}, "begin"),
+    ],
+)
+def test_per_number_query_validation(function_env: dict[str, str], query: dict[str, str], field: str) -> None:
+    answer = handler("pull_status").handler(
+        http_event("GET", "/sms/status/+8613800000000", query=query), AwsContext()
+    )
+    assert answer["statusCode"] == 400 and answer_body(answer)["error"]["field"] == field
+
+
+def test_unknown_message_is_404(function_env: dict[str, str]) -> None:
+    answer = handler("pull_status").handler(http_event("GET", "/sms/messages/nope"), AwsContext())
+    assert answer["statusCode"] == 404 and answer_body(answer)["error"]["code"] == "message_not_found"
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def callback(kind: str, body: Any, token: str | None = CALLBACK_TOKEN) -> dict[str, Any]:
+    query = {"token": token} if token else None
+    event = load_event("scf-function-url.json")
+    event["path"] = f"/sms/callback/{kind}"
+    event["headers"] = {"content-type": "application/json", "user-agent": "Tencent-SMS-Callback"}
+    event["queryString"] = query or {}
+    event["body"] = json.dumps(body, ensure_ascii=False) if not isinstance(body, str) else body
+    return handler("status_callback").main_handler(event, load_event("scf-context.json"))  # type: ignore[no-any-return]
+
+
+def push_of(emulator: Emulator, message_id: str) -> list[dict[str, Any]]:
+    """The delivery-report push Tencent would send for a message the emulator accepted."""
+    from shared.payloads import unix_to_beijing
+
+    receipt = emulator.receipt_of(message_id)
+    assert receipt is not None
+    return [
+        {
+            "user_receive_time": unix_to_beijing(receipt["received_at"]),
+            "nationcode": "86",
+            "mobile": receipt["phone"][3:],
+            "report_status": receipt["report_status"],
+            "errmsg": receipt["carrier_code"],
+            "description": receipt["description"],
+            "sid": message_id,
+        }
+    ]
+
+
+def test_receipt_push_is_stored_once_and_answered_as_tencent_expects(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    from shared.runtime import runtime
+
+    [message_id] = send(["+8613800000000"])
+    push = push_of(sms_emulator, message_id)
+    for _ in range(3):  # Tencent retries a push it thinks failed
+        answer = callback("receipts", push)
+        assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"result": 0, "errmsg": "OK"}
+    timer({"kind": "receipts"})  # and the same receipt arrives by pull too
+    assert len(runtime.store.receipts_for(message_id)) == 1
+    assert status_of(message_id)["status"] == "delivered"
+
+
+def test_reply_push_object_or_array(function_env: dict[str, str]) -> None:
+    from shared.runtime import runtime
+
+    assert json.loads(callback("replies", REPLY_PUSH)["body"])["result"] == 0
+    assert json.loads(callback("replies", [REPLY_PUSH])["body"])["result"] == 0
+    replies = runtime.store.replies_for("+8613800000000")
+    assert [(r.text, r.replied_at) for r in replies] == [("TD", 1795758000)]
+
+
+def test_malformed_items_are_set_aside_without_losing_good_ones(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    from shared.runtime import runtime
+
+    [message_id] = send(["+8613800000000"])
+    good = json.loads(json.dumps(RECEIPT_PUSH).replace("{sid}", message_id))[0]
+    answer = callback("receipts", [{"mobile": "138"}, good, "junk"])
+    assert json.loads(answer["body"]) == {"result": 0, "errmsg": "OK"}
+    assert len(runtime.store.receipts_for(message_id)) == 1
+    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    assert sink[-1]["reason"] == "malformed_callback_item" and len(sink[-1]["items"]) == 2
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_callback_token_is_required(function_env: dict[str, str], token: str | None) -> None:
+    answer = callback("receipts", RECEIPT_PUSH, token=token)
+    assert answer["statusCode"] == 401
+
+
+def test_callback_bad_json_and_unknown_kind(function_env: dict[str, str]) -> None:
+    assert callback("receipts", "{oops")["statusCode"] == 400
+    assert callback("other", [])["statusCode"] == 404
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_dropped_connection_during_pull_ends_cleanly(
+    function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    send(["+8613800000000"])
+    sms_emulator.set_faults(drop_count=1, operations=["PullSmsSendStatus"])
+    result = timer({"kind": "receipts"})
+    run = result["runs"][0]
+    assert run["stopped"] == "connection_lost" and run["error"]["code"] == "outcome_unknown"
+
+
+def test_store_read_only_mid_pull_loses_nothing(
+    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime import runtime
+
+    send([f"+86138{i:08d}" for i in range(25)])
+    store = runtime.store
+    real_pull = runtime.client.pull
+    calls = []
+
+    def pull_then_break_store(*args: Any, **kwargs: Any) -> Any:
+        result = real_pull(*args, **kwargs)
+        calls.append(result.count)
+        if len(calls) == 2:  # the store becomes read-only after the first batch was committed
+            store._connection().execute("PRAGMA query_only = ON")
+        return result
+
+    monkeypatch.setattr(runtime.client, "pull", pull_then_break_store)
+    run = timer({"kind": "receipts", "max": 10})["runs"][0]
+    assert run["stopped"] == "store_unavailable"
+    assert (run["pulled"], run["stored"], run["dead_lettered"]) == (20, 10, 10)
+    store._connection().execute("PRAGMA query_only = OFF")
+    stored = {r.message_id for m in sms_emulator.messages() for r in store.receipts_for(m.message_id)}
+    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    dead = {item["message_id"] for entry in sink for item in entry["items"]}
+    assert not stored & dead and len(stored | dead) == 20
+    handed_out = {m.message_id for m in sms_emulator.messages()} - stored - dead
+    assert len(handed_out) == 5  # still queued at Tencent: pulling stopped
+    run = timer({"kind": "receipts", "max": 10})["runs"][0]
+    assert run["stored"] == 5
+
+
+def test_log_lines_mask_numbers(
+    function_env: dict[str, str], sms_emulator: Emulator, captured_logs: Any
+) -> None:
+    handler("send_single").handler({"phone": "+8613800000000", "params": ["1"]}, AwsContext())
+    timer()
+    out = captured_logs.getvalue()
+    assert "+8613800000000" not in out and "13800000000" not in out
+    assert "+86138****0000" in out
