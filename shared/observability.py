@@ -7,6 +7,7 @@ the configured secrets never survive serialisation — a safety net under the co
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -60,6 +61,30 @@ def _scrub(value: Any, key: str = "") -> Any:
     return value
 
 
+def _install_record_masking() -> None:
+    """Mask phone numbers in every other library's log records too (powertools' router logs path
+    parameters at DEBUG, HTTP clients log URLs): whatever handler prints them, they are masked."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "_sms_masking", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if record.name != SERVICE:
+            try:
+                message = record.getMessage()
+            except Exception:  # a library's own formatting bug: leave the record as it is
+                return record
+            masked = mask_phones(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+        return record
+
+    factory._sms_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_masking()
 formatter = MaskingFormatter()
 logger = Logger(service=SERVICE, logger_formatter=formatter)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SmsFunctions"), service=SERVICE)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from local.emulator import Emulator
 from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 from shared.config import Settings, load_settings
+from tests.pg_server import POSTGRES_URL_ENV, server_for_tests
 
 EVENTS = Path(__file__).parent / "data" / "events"
 API_KEY = "test-api-key-7f3a9c2e5b1d"
@@ -114,3 +117,45 @@ def captured_logs() -> Iterator[Any]:
         yield stream
     finally:
         logger.removeHandler(capture)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a PostgreSQL database the session may create databases through."""
+    external = os.environ.get(POSTGRES_URL_ENV, "").strip()
+    if external:
+        yield external
+        return
+    server = server_for_tests()
+    try:
+        server.start()
+    except Exception:
+        server.cleanup()
+        raise
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+def with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty database for one test."""
+    import psycopg
+
+    name = "sms_t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_database(postgres_url, name)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

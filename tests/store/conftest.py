@@ -9,53 +9,11 @@ created through it) or else a private server started once per session from the l
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from shared.store import Store, open_store
-from tests.pg_server import POSTGRES_URL_ENV, server_for_tests
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """The URL of a PostgreSQL database the session may create databases through."""
-    external = os.environ.get(POSTGRES_URL_ENV, "").strip()
-    if external:
-        yield external
-        return
-    server = server_for_tests()
-    try:
-        server.start()
-    except Exception:
-        server.cleanup()
-        raise
-    try:
-        yield server.url
-    finally:
-        server.cleanup()
-
-
-def with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
-
-
-@pytest.fixture
-def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
-    """A new, empty database for one test."""
-    import psycopg
-
-    name = "sms_t_" + uuid.uuid4().hex[:16]
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield with_database(postgres_url, name)
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -1,0 +1,118 @@
+"""Limits and idempotency hold under concurrency: threads in one container, and separate
+processes (separate containers) sharing one store."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from local.emulator import Emulator
+from tests.conftest import API_KEY, load_event
+from tests.functions.test_send_handlers import AwsContext, answer_body, handler, set_body, set_header
+
+PARALLEL = 16
+
+
+def http_send(body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
+    event = load_event("aws-http-api.json")
+    set_header(event, "x-api-key", API_KEY)
+    set_header(event, "idempotency-key", idempotency_key)
+    set_body(event, body)
+    return handler("send_single").handler(event, AwsContext())  # type: ignore[no-any-return]
+
+
+def test_parallel_requests_for_one_number_send_the_allowed_count(
+    store_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    body = {"phone": "+8613800000000", "template_id": "7839", "params": ["1"]}
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        answers = list(pool.map(lambda _: http_send(body), range(PARALLEL)))
+    statuses = sorted(a["statusCode"] for a in answers)
+    assert statuses == [200] + [429] * (PARALLEL - 1)  # the per-number limit is 1 per 30 s
+    limited = next(a for a in answers if a["statusCode"] == 429)
+    assert answer_body(limited)["error"]["limit"] == "sms:phone:1/30s"
+    assert int(limited["headers"]["Retry-After"]) > 0
+    assert sms_emulator.accepted_count == 1
+
+
+def test_parallel_requests_with_one_idempotency_key_send_once(
+    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")
+    runtime.reset()
+    sms_emulator.set_faults(latency_ms=150)  # keep the first request in flight while the others arrive
+    body = {"phone": "+8613800000001", "template_id": "7839", "params": ["1"]}
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        answers = list(pool.map(lambda _: http_send(body, "order-42"), range(PARALLEL)))
+    assert sms_emulator.accepted_count == 1
+    ok = [a for a in answers if a["statusCode"] == 200]
+    assert {answer_body(a)["message_id"] for a in ok} == {sms_emulator.messages()[0].message_id}
+    assert sum(1 for a in ok if a["headers"].get("Idempotent-Replayed") == "true") == len(ok) - 1
+    assert all(a["statusCode"] in (200, 409) for a in answers)
+
+
+def test_idempotency_key_with_another_body_is_refused(
+    store_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    first = http_send({"phone": "+8613800000002", "params": ["1"]}, "k-1")
+    assert first["statusCode"] == 200
+    again = http_send({"phone": "+8613800000002", "params": ["1"]}, "k-1")
+    assert again["statusCode"] == 200 and again["headers"]["Idempotent-Replayed"] == "true"
+    assert answer_body(again) == answer_body(first)
+    other = http_send({"phone": "+8613800000003", "params": ["1"]}, "k-1")
+    assert other["statusCode"] == 422 and answer_body(other)["error"]["code"] == "idempotency_key_reused"
+    assert sms_emulator.accepted_count == 1
+
+
+def test_a_failed_send_can_be_retried_with_the_same_key(
+    store_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    sms_emulator.set_faults(fail_status=503, fail_count=1)  # the gateway refused: outcome unknown
+    first = http_send({"phone": "+8613800000004", "params": ["1"]}, "k-2")
+    assert first["statusCode"] == 504
+    again = http_send({"phone": "+8613800000004", "params": ["1"]}, "k-2")
+    assert again["statusCode"] == 504 and again["headers"]["Idempotent-Replayed"] == "true"
+    assert sms_emulator.accepted_count == 0  # never resent blindly
+
+
+def test_platform_retry_of_a_direct_invoke_is_recognised(
+    store_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    event, context = load_event("scf-direct-invoke.json"), load_event("scf-context.json")
+    first = handler("send_single").main_handler(event, context)
+    retry = handler("send_single").main_handler(event, context)  # same request id: a platform retry
+    assert first == retry and sms_emulator.accepted_count == 1
+
+
+def _send_in_a_new_container(args: tuple[dict[str, str], dict[str, Any], str | None]) -> int:
+    env, body, key = args
+    os.environ.update(env)
+    from shared.runtime import runtime
+
+    runtime.reset()
+    return int(http_send(body, key)["statusCode"])
+
+
+@pytest.mark.parametrize("mode", ["limit", "idempotency"])
+def test_separate_containers_share_limits_and_keys(
+    store_env: dict[str, str], sms_emulator: Emulator, mode: str
+) -> None:
+    env = dict(store_env)
+    if mode == "idempotency":
+        env["SMS_LIMIT_PER_PHONE"] = "off"
+        sms_emulator.set_faults(latency_ms=300)
+    body = {"phone": "+8613800000005", "template_id": "7839", "params": ["1"]}
+    key = "cross-container" if mode == "idempotency" else None
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        statuses = pool.map(_send_in_a_new_container, [(env, body, key)] * 6)
+    assert sms_emulator.accepted_count == 1
+    assert statuses.count(200) == (1 if mode == "limit" else statuses.count(200))
+    assert set(statuses) <= ({200, 429} if mode == "limit" else {200, 409})
+    assert json.dumps(statuses)

@@ -1,0 +1,103 @@
+"""A full run — sends, failures, pulls, callbacks, direct invokes — writes no secret and no unmasked
+phone number into any log line, metric or error answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from local.emulator import Emulator
+from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_KEY
+from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
+from tests.functions.test_send_handlers import AwsContext, handler, set_body, set_header
+
+PHONES = ["+8613800000000", "+8613800000001", "+8613811112222", "+14155552671"]
+UNMASKED = re.compile(r"(?<![\d*])(\+?86)?1[3-9]\d{9}(?!\d)|\+1415555\d{4}")
+
+
+def http(function: str, method: str, path: str, body: Any = None, **query: str) -> dict[str, Any]:
+    event = load_event("aws-apigw-rest.json")
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    set_header(event, "X-Api-Key", API_KEY)
+    set_header(event, "Idempotency-Key", None)
+    if body is None:
+        event["body"] = None
+    else:
+        set_body(event, body)
+    return handler(function).handler(event, AwsContext())  # type: ignore[no-any-return]
+
+
+def test_a_whole_run_leaks_nothing(
+    store_env: dict[str, str],
+    sms_emulator: Emulator,
+    captured_logs: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    caplog.set_level(logging.DEBUG)  # httpx, httpcore and the drivers too
+    answers = []
+    answers.append(http("send_single", "POST", "/sms/send", {"phone": PHONES[0], "params": ["1"]}))
+    answers.append(
+        http("send_single", "POST", "/sms/send", {"phone": PHONES[1], "template_id": "9999", "params": ["1"]})
+    )  # Tencent refuses
+    answers.append(http("send_multi", "POST", "/sms/send-multi", {"phones": PHONES[:3], "params": ["2"]}))
+    answers.append(http("send_single", "POST", "/sms/send", {"phone": "13800000009x"}))  # invalid
+    sms_emulator.set_faults(drop_count=1)
+    answers.append(http("send_single", "POST", "/sms/send", {"phone": PHONES[2], "params": ["3"]}))  # unknown
+    sms_emulator.clear_faults()
+    answers.append(
+        handler("send_single").main_handler(
+            load_event("wx-cloud-function.json"), load_event("wx-cloud-function-context.json")
+        )
+    )
+    sms_emulator.inject_reply(PHONES[0], "TD")
+    answers.append(
+        handler("pull_status").main_handler(load_event("scf-timer.json"), load_event("scf-context.json"))
+    )
+    answers.append(http("pull_status", "GET", f"/sms/status/{PHONES[0]}", kind="receipts"))
+    receipt = [
+        {
+            "user_receive_time": "2026-11-27 13:40:00",
+            "nationcode": "86",
+            "mobile": PHONES[3][3:],
+            "report_status": "FAIL",
+            "errmsg": "MK:0001",
+            "description": "x",
+            "sid": "s1",
+        },
+        {"mobile": "1"},
+    ]
+    answers.append(http("status_callback", "POST", "/sms/callback/receipts", receipt, token=CALLBACK_TOKEN))
+    answers.append(http("status_callback", "POST", "/sms/callback/receipts", receipt, token="wrong-token"))
+    # a Tencent refusal of our credentials: the error and logs must not echo the key
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "a-wrong-secret-key-123456")
+    runtime.reset()
+    answers.append(http("send_single", "POST", "/sms/send", {"phone": PHONES[1], "params": ["4"]}))
+
+    logs = captured_logs.getvalue() + capsys.readouterr().out + caplog.text
+    assert '"sms sent"' in logs and "dead-lettered" in logs  # the run really logged
+    secrets = [API_KEY, CALLBACK_TOKEN, DEFAULT_APPKEY, DEFAULT_SECRET_KEY, "a-wrong-secret-key-123456"]
+    password = urlsplit(store_env["SMS_STORE_URL"]).password
+    if password:
+        secrets.append(password)
+    for secret in secrets:
+        assert secret not in logs, f"a secret leaked into the logs: {secret[:4]}…"
+    leaked = [m.group(0) for m in UNMASKED.finditer(logs)]
+    assert not leaked, f"unmasked numbers in logs: {[n[:6] for n in leaked]}"
+    assert "+86138****0000" in logs
+    for answer in answers:
+        text = json.dumps(answer, ensure_ascii=False)
+        for secret in secrets:
+            assert secret not in text
