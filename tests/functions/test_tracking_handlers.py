@@ -11,7 +11,15 @@ import pytest
 from local.emulator import Emulator
 from shared.deadletter import read_file_sink
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
-from tests.functions.test_send_handlers import AwsContext, answer_body, handler, set_body
+from tests.functions.test_send_handlers import (
+    HTTP_SAMPLES,
+    AwsContext,
+    answer_body,
+    context_for,
+    handler,
+    set_body,
+    set_header,
+)
 
 RECEIPT_PUSH = [
     {
@@ -296,3 +304,59 @@ def test_log_lines_mask_numbers(
     out = captured_logs.getvalue()
     assert "+8613800000000" not in out and "13800000000" not in out
     assert "+86138****0000" in out
+
+
+def _retarget(sample: str, method: str, path: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+    """A shared HTTP sample turned into another request, keeping its trigger's shape."""
+    event = load_event(sample)
+    if "rawPath" in event:  # payload 2.0
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["requestContext"]["http"]["method"] = method
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+        event["queryStringParameters"] = query or None
+    else:
+        event["path"] = path
+        event["httpMethod"] = method
+        if "resource" in event:
+            event["resource"] = path
+        if "queryString" in event:
+            event["queryString"] = query
+        else:
+            event["queryStringParameters"] = query or None
+            if "multiValueQueryStringParameters" in event:
+                event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+        if "requestContext" in event and "path" in event["requestContext"]:
+            event["requestContext"]["path"] = path
+            event["requestContext"]["httpMethod"] = method
+    set_header(event, "X-Api-Key", API_KEY)
+    set_header(event, "Idempotency-Key", None)
+    if body is None:
+        event.pop("body", None)
+    else:
+        set_body(event, body)
+    return event
+
+
+@pytest.mark.parametrize("sample", HTTP_SAMPLES)
+def test_status_and_callbacks_over_every_http_trigger(
+    sample: str, function_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    [message_id] = send(["+8613800000000"])
+    context = context_for(sample)
+    push = push_of(sms_emulator, message_id)
+    pushed = handler("status_callback").handler(
+        _retarget(sample, "POST", "/sms/callback/receipts", push, {"token": CALLBACK_TOKEN}), context
+    )
+    assert pushed["statusCode"] == 200 and answer_body(pushed) == {"result": 0, "errmsg": "OK"}
+    status = handler("pull_status").handler(
+        _retarget(sample, "GET", f"/sms/messages/{message_id}", None, {}), context
+    )
+    assert status["statusCode"] == 200 and answer_body(status)["status"] == "delivered"
+    by_phone = handler("pull_status").handler(
+        _retarget(sample, "GET", "/sms/status/+8613800000000", None, {"kind": "receipts"}), context
+    )
+    assert by_phone["statusCode"] == 200 and answer_body(by_phone)["items"][0]["message_id"] == message_id
+    pulled = handler("pull_status").handler(
+        _retarget(sample, "POST", "/sms/pull", {"kind": "replies"}, {}), context
+    )
+    assert pulled["statusCode"] == 200 and answer_body(pulled)["pulled"] == 0
