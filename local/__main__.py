@@ -66,6 +66,9 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
     }
     for name, value in defaults.items():
         env.setdefault(name, value)
+    # A per-run key for the one-time codes' HMAC (never printed): codes of an earlier run stop matching.
+    if not env.get("SMS_OTP_SECRET", "").strip():
+        env["SMS_OTP_SECRET"] = secrets.token_urlsafe(32)
     generated = {}
     for name in ("SMS_API_KEYS", "SMS_CALLBACK_TOKEN"):
         generated[name] = not env.get(name)

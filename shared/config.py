@@ -60,6 +60,8 @@ class Rate:
 DEFAULT_LIMIT_PER_PHONE = "1/30s,5/1h,10/1d"  # in the spirit of Tencent's own per-number policy
 DEFAULT_LIMIT_PER_CALLER = "120/1m,5000/1d"  # an API key or a direct invoker (a backend)
 DEFAULT_LIMIT_PER_END_USER = "5/10m,20/1d"  # a mini-program openId or a client IP
+DEFAULT_OTP_TEMPLATE_ID = "7840"  # the emulator's `您的验证码是{1}，{2}分钟内有效。`
+OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,12 @@ class Settings:
     limit_per_end_user: tuple[Rate, ...] = ()
     limit_global_daily: int = 10000
     idempotency_ttl: int = 86400
+    otp_secret: Secret = field(default_factory=lambda: Secret(""))  # HMAC key for stored code hashes
+    otp_template_id: str = DEFAULT_OTP_TEMPLATE_ID
+    otp_length: int = 6
+    otp_ttl: int = 300
+    otp_resend_after: int = 60
+    otp_max_attempts: int = 5
 
     @property
     def base_url(self) -> str:
@@ -208,7 +216,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         limit_global_daily=_int(env, "SMS_LIMIT_GLOBAL_DAILY", 10000),
         idempotency_ttl=_int(env, "SMS_IDEMPOTENCY_TTL", 86400),
+        otp_secret=Secret(get("SMS_OTP_SECRET")),
+        otp_template_id=_otp_template_id(get("SMS_OTP_TEMPLATE_ID") or DEFAULT_OTP_TEMPLATE_ID),
+        otp_length=_otp_length(_int(env, "SMS_OTP_LENGTH", 6)),
+        otp_ttl=_int(env, "SMS_OTP_TTL", 300),
+        otp_resend_after=_int(env, "SMS_OTP_RESEND_AFTER", 60),
+        otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
     )
+
+
+def _otp_template_id(raw: str) -> str:
+    if not raw.isdigit() or len(raw) > 20:
+        raise ConfigurationError(f"SMS_OTP_TEMPLATE_ID must be a numeric template id, got {raw!r}")
+    return raw
+
+
+def _otp_length(value: int) -> int:
+    if value not in OTP_LENGTHS:
+        raise ConfigurationError(f"SMS_OTP_LENGTH must be between 4 and 8 digits, got {value}")
+    return value
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

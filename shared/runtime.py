@@ -70,6 +70,7 @@ def _secret_values(settings: Settings) -> list[str]:
         settings.legacy_appkey.reveal(),
         settings.secret_key.reveal(),
         settings.session_token.reveal(),
+        settings.otp_secret.reveal(),
         settings.callback_token.reveal(),
     ]
     values += [key.reveal() for key in settings.api_keys]

@@ -1,0 +1,51 @@
+"""otp: one-time verification codes — HTTP `POST /otp/send` and `POST /otp/verify`, or a
+mini-program cloud function call / direct invoke `{"action": "send" | "verify", ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared import entry, events, otp
+from shared.errors import ValidationError
+from shared.http import json_response, make_resolver
+from shared.runtime import runtime
+
+app = make_resolver()
+ACTIONS = ("send", "verify")
+
+
+@app.post("/otp/send")
+def send_code() -> Response:
+    request = entry.current()
+    assert request.invocation.http is not None
+    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    return json_response(200, otp.send_code(body, caller=request.caller, deadline=request.deadline))
+
+
+@app.post("/otp/verify")
+def verify_code() -> Response:
+    request = entry.current()
+    assert request.invocation.http is not None
+    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    return json_response(200, otp.verify_code(body, caller=request.caller))
+
+
+def otp_direct(request: entry.Request) -> dict[str, Any]:
+    """`{"action": "send", "mobile", "nationcode", "purpose"?}` or `{"action": "verify", ..., "code"}`."""
+    payload = request.payload
+    action = payload.get("action")
+    if action not in ACTIONS:
+        raise ValidationError("action must be 'send' or 'verify'", field="action")
+    body = {k: v for k, v in payload.items() if k != "action"}
+    if action == "send":
+        return otp.send_code(body, caller=request.caller, deadline=request.deadline)
+    return otp.verify_code(body, caller=request.caller)
+
+
+def handler(event: Any, context: Any) -> Any:
+    return entry.run(event, context, http=app, direct=otp_direct)
+
+
+main_handler = handler

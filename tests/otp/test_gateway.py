@@ -1,0 +1,225 @@
+"""OTP over real HTTP: `python -m local` as a subprocess (gateway + emulator), codes read from the
+emulator's inbox (`GET /_emulator/messages?phone=`) as a person running locally would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.otp.conftest import OTP_SECRET, Leaks
+from tests.otp.helpers import code_in
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalRun:
+    gateway: str
+    emulator: str
+    key: str
+    log: Path
+    process: subprocess.Popen[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.key}
+
+    def inbox(self, http: httpx.Client, phone: str) -> list[dict[str, Any]]:
+        answer = http.get(f"{self.emulator}/_emulator/messages", params={"phone": phone})
+        assert answer.status_code == 200
+        messages: list[dict[str, Any]] = answer.json()["messages"]
+        return messages
+
+    def code(self, http: httpx.Client, phone: str, leaks: Leaks) -> str:
+        """The code of the newest SMS to `phone`, parsed out of its rendered text."""
+        messages = self.inbox(http, phone)
+        assert messages, f"no SMS for {phone}"
+        return leaks.remember(code_in(messages[0]["text"]))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_banner(log: Path, process: subprocess.Popen[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(encoding="utf-8")
+        if "Ctrl-C stops" in text:
+            return text
+        assert process.poll() is None, text
+        time.sleep(0.1)
+    raise AssertionError(f"python -m local did not start: {log.read_text(encoding='utf-8')}")
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
+    """One `python -m local` for the module, with `SMS_OTP_SECRET` set."""
+    state = tmp_path_factory.mktemp("otp-local")
+    port, emulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "SMS_"))}
+    env["SMS_OTP_SECRET"] = OTP_SECRET
+    log = state / "out.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "local",
+                "--port",
+                str(port),
+                "--emulator-port",
+                str(emulator_port),
+                "--pull-interval",
+                "0.5",
+                "--receipt-delay",
+                "0.2",
+                "--state-dir",
+                str(state / "state"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        banner = wait_for_banner(log, process)
+        key = re.search(r"API key\s+(\S+)\s+\(generated", banner)
+        assert key, banner
+        assert OTP_SECRET not in banner
+        yield LocalRun(
+            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", key.group(1), log, process
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def run(local_run: LocalRun, leaks: Leaks) -> LocalRun:
+    """The running gateway; its output (the functions' logs) joins this test's leak check."""
+    leaks.files.append(local_run.log)
+    return local_run
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=20) as client:
+        yield client
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def test_send_then_verify_once(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
+    phone = leaks.new_phone()
+    sent = http.post(
+        f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone, "purpose": "login"}
+    )
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert set(body) == {"id", "expires_in", "resend_after"}
+    assert (body["expires_in"], body["resend_after"]) == (300, 60)
+    [sms] = run.inbox(http, phone)
+    assert sms["template_id"] == "7840" and "分钟内有效" in sms["text"]
+    code = run.code(http, phone, leaks)
+    assert code not in sent.text
+    request = {"phone": phone, "code": code, "purpose": "login"}
+    verified = http.post(f"{run.gateway}/otp/verify", headers=run.headers, json=request)
+    assert verified.status_code == 200, verified.text
+    assert verified.json() == {"verified": True, "id": body["id"], "phone": phone}
+    again = http.post(f"{run.gateway}/otp/verify", headers=run.headers, json={**request, "id": body["id"]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "otp_used"
+    assert http.post(f"{run.gateway}/otp/verify", json=request).status_code == 401
+
+
+def test_five_wrong_codes_lock_it(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
+    phone = leaks.new_phone()
+    otp_id = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone}).json()["id"]
+    code = run.code(http, phone, leaks)
+    answers = [
+        http.post(
+            f"{run.gateway}/otp/verify",
+            headers=run.headers,
+            json={"phone": phone, "code": wrong(code), "id": otp_id},
+        )
+        for _ in range(5)
+    ]
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 423]
+    assert [a.json()["error"]["attempts_left"] for a in answers] == [4, 3, 2, 1, 0]
+    right = http.post(
+        f"{run.gateway}/otp/verify", headers=run.headers, json={"phone": phone, "code": code, "id": otp_id}
+    )
+    assert right.status_code == 423 and right.json()["error"]["code"] == "otp_locked"
+
+
+def test_resend_inside_the_window_is_429(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
+    phone = leaks.new_phone()
+    first = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone})
+    assert first.status_code == 200
+    second = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone})
+    assert second.status_code == 429 and second.json()["error"]["code"] == "otp_resend_too_soon"
+    assert 55 <= int(second.headers["Retry-After"]) <= 60
+    assert len(run.inbox(http, phone)) == 1
+    run.code(http, phone, leaks)
+
+
+def test_twenty_parallel_verifies_succeed_once(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
+    phone = leaks.new_phone()
+    otp_id = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone}).json()["id"]
+    code = run.code(http, phone, leaks)
+
+    def verify(_: int) -> tuple[int, str]:
+        with httpx.Client(timeout=20) as own:
+            answer = own.post(
+                f"{run.gateway}/otp/verify",
+                headers=run.headers,
+                json={"phone": phone, "code": code, "id": otp_id},
+            )
+        return answer.status_code, answer.json().get("error", {}).get("code", "ok")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(verify, range(20)))
+    assert outcomes.count((200, "ok")) == 1, outcomes
+    assert outcomes.count((409, "otp_used")) == 19, outcomes
+
+
+def test_ten_parallel_sends_send_one_sms(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
+    phone = leaks.new_phone()
+
+    def send(_: int) -> int:
+        with httpx.Client(timeout=20) as own:
+            return own.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone}).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(send, range(10)))
+    assert sorted(statuses) == [200] + [429] * 9, statuses
+    assert len(run.inbox(http, phone)) == 1
+    code = run.code(http, phone, leaks)
+    verified = http.post(
+        f"{run.gateway}/otp/verify", headers=run.headers, json={"phone": phone, "code": code}
+    )
+    assert verified.status_code == 200
+
+
+def test_gateway_process_is_still_up(run: LocalRun) -> None:
+    assert run.process.poll() is None
