@@ -278,7 +278,14 @@ def openapi_document() -> dict[str, Any]:
                     codes=(400, 401, 503),
                 )
             },
-            "/otp/send": {"post": _op("Send a one-time code", "OtpSendResult", "OtpSendRequest")},
+            "/otp/send": {
+                "post": _op(
+                    "Send a one-time code",
+                    "OtpSendResult",
+                    "OtpSendRequest",
+                    codes=(400, 401, 403, 429, 500, 502, 503, 504),
+                )
+            },
             "/otp/verify": {
                 "post": _op(
                     "Check a one-time code",
