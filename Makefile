@@ -15,9 +15,10 @@ $(VENV)/.installed: requirements.txt requirements-postgres.txt requirements-dev.
 run: $(VENV)/.installed
 	$(PY) -m local $(ARGS)
 
-## test: lint, format check, type check, then the whole test suite
+## test: lint, format check, type check, the whole test suite, then the suite on Python 3.10 and 3.12
 test: $(VENV)/.installed lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+	./scripts/test_other_pythons.sh
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -27,4 +28,4 @@ typecheck: $(VENV)/.installed
 	$(PY) -m mypy functions shared local
 
 clean:
-	rm -rf $(VENV) build .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.10 .venv-3.12 build .local .pytest_cache .mypy_cache .ruff_cache
