@@ -23,7 +23,7 @@ from shared.observability import logger, metrics
 from shared.runtime import runtime
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from shared.http import Routes
 
 PUBLIC_PATHS = ("/openapi.json",)
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
@@ -57,7 +57,7 @@ def run(
     event: Any,
     context: Any,
     *,
-    http: APIGatewayRestResolver | None = None,
+    http: Routes | None = None,
     direct: Handler | None = None,
     schedule: Handler | None = None,
     queue: Handler | None = None,
@@ -114,12 +114,12 @@ def _target(
     return target
 
 
-def _serve_http(inv: events.Invocation, ctx: FunctionContext, app: APIGatewayRestResolver | None) -> Any:
+def _serve_http(inv: events.Invocation, ctx: FunctionContext, routes: Routes | None) -> Any:
     http = inv.http
     assert http is not None
     caller = _caller(inv)
     try:
-        if app is None:
+        if routes is None:
             raise NotFoundError("this function has no HTTP routes", code="no_route")
         if http.path not in PUBLIC_PATHS and not http.path.startswith(SELF_AUTHENTICATED_PREFIXES):
             caller = authenticate(http)
@@ -128,7 +128,7 @@ def _serve_http(inv: events.Invocation, ctx: FunctionContext, app: APIGatewayRes
     request = Request(inv, ctx, caller, ctx.deadline())
     token = _current.set(request)
     try:
-        result = app.resolve(events.to_rest_event(inv), ctx)  # type: ignore[arg-type]
+        result = routes.resolver().resolve(events.to_rest_event(inv), ctx)  # type: ignore[arg-type]
     finally:
         _current.reset(token)
     return events.from_resolver_response(inv, result)

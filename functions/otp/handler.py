@@ -5,27 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-
 from shared import entry, events, otp
 from shared.errors import ValidationError
-from shared.http import json_response, make_resolver
+from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-app = make_resolver()
+routes = Routes()
 ACTIONS = ("send", "verify")
 
 
-@app.post("/otp/send")
-def send_code() -> Response:
+@routes.post("/otp/send")
+def send_code() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
     return json_response(200, otp.send_code(body, caller=request.caller, deadline=request.deadline))
 
 
-@app.post("/otp/verify")
-def verify_code() -> Response:
+@routes.post("/otp/verify")
+def verify_code() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
@@ -45,7 +43,7 @@ def otp_direct(request: entry.Request) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any) -> Any:
-    return entry.run(event, context, http=app, direct=otp_direct)
+    return entry.run(event, context, http=routes, direct=otp_direct)
 
 
 main_handler = handler

@@ -6,16 +6,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-
 from shared import entry, events, tracking, validation
-from shared.http import json_response, make_resolver
+from shared.http import JsonAnswer, Routes, json_response
 
-app = make_resolver()
+routes = Routes()
 
 
-@app.post("/sms/pull")
-def pull() -> Response:
+@routes.post("/sms/pull")
+def pull() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     kind, limit = validation.parse_pull(events.json_body(request.invocation.http))
@@ -24,16 +22,16 @@ def pull() -> Response:
     return json_response(502 if summary.error and not summary.pulled else 200, answer)
 
 
-@app.get("/sms/status/<phone>")
-def status_for_phone(phone: str) -> Response:
+@routes.get("/sms/status/<phone>")
+def status_for_phone(phone: str) -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     query = validation.parse_status_query(phone, request.invocation.http.query, int(time.time()))
     return json_response(200, tracking.status_for_phone(query, deadline=request.deadline))
 
 
-@app.get("/sms/messages/<message_id>")
-def message(message_id: str) -> Response:
+@routes.get("/sms/messages/<message_id>")
+def message(message_id: str) -> JsonAnswer:
     return json_response(200, tracking.message_status(message_id))
 
 
@@ -47,7 +45,7 @@ def scheduled_pull(request: entry.Request) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any) -> Any:
-    return entry.run(event, context, http=app, direct=scheduled_pull, schedule=scheduled_pull)
+    return entry.run(event, context, http=routes, direct=scheduled_pull, schedule=scheduled_pull)
 
 
 main_handler = handler

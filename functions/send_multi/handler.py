@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-
 from shared import entry, events, sending, validation
-from shared.http import json_response, make_resolver
+from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-app = make_resolver()
+routes = Routes()
 
 
-@app.post("/sms/send-multi")
-def send_multi_sms() -> Response:
+@routes.post("/sms/send-multi")
+def send_multi_sms() -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http
     assert http is not None
@@ -42,7 +40,7 @@ def send_queued(request: entry.Request) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any) -> Any:
-    return entry.run(event, context, http=app, direct=send_direct, queue=send_queued)
+    return entry.run(event, context, http=routes, direct=send_direct, queue=send_queued)
 
 
 main_handler = handler

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-
 from shared import entry, tracking
 from shared.errors import NotFoundError
-from shared.http import json_response, make_resolver
+from shared.http import JsonAnswer, Routes, json_response
 
-app = make_resolver()
+routes = Routes()
 
 
-@app.post("/sms/callback/<kind>")
-def callback(kind: str) -> Response:
+@routes.post("/sms/callback/<kind>")
+def callback(kind: str) -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http
     assert http is not None
@@ -30,7 +28,7 @@ def callback(kind: str) -> Response:
 
 
 def handler(event: Any, context: Any) -> Any:
-    return entry.run(event, context, http=app)
+    return entry.run(event, context, http=routes)
 
 
 main_handler = handler
