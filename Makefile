@@ -20,12 +20,16 @@ test: $(VENV)/.installed lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 	./scripts/test_other_pythons.sh
 
+## build: one deployable zip per function and cloud (build/<cloud>/<fn>.zip); ARGS="--cloud scf" etc.
+build: $(VENV)/.installed
+	$(PY) scripts/build.py $(ARGS)
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy functions shared local
+	$(PY) -m mypy functions shared local scripts
 
 clean:
 	rm -rf $(VENV) .venv-3.10 .venv-3.12 build .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""`osls package` of serverless.yml, offline and without credentials: what the CloudFormation says."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from typing import Any
+
+import pytest
+
+from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+from scripts import build as build_script
+from tests.conftest import API_KEY, CALLBACK_TOKEN
+from tests.deploy.conftest import PLANTED_SECRETS, PLANTED_SETTINGS, Built, Packaged
+from tests.deploy.helpers import ENV_NAMES, ROUTES, SECRET_NAMES, SECRET_PATTERNS, present_functions
+
+pytestmark = pytest.mark.slow
+
+
+def _resources(packaged: Packaged, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in packaged.template["Resources"].items() if v["Type"] == kind}
+
+
+def _function_of(packaged: Packaged, target: Any) -> str:
+    """The function key (`send_single`) behind a `{"Fn::GetAtt": [<Logical>, "Arn"]}` or a name."""
+    logical = target["Fn::GetAtt"][0] if isinstance(target, dict) else target
+    props = packaged.template["Resources"][logical]["Properties"]
+    return str(props["FunctionName"]).rsplit("-", 1)[1]
+
+
+def _lambdas(packaged: Packaged) -> dict[str, dict[str, Any]]:
+    """Lambda properties by function key."""
+    return {
+        str(v["Properties"]["FunctionName"]).rsplit("-", 1)[1]: v["Properties"]
+        for v in _resources(packaged, "AWS::Lambda::Function").values()
+    }
+
+
+def test_every_function_runs_python312_with_its_path_style_handler(packaged: Packaged) -> None:
+    lambdas = _lambdas(packaged)
+    assert sorted(lambdas) == sorted(present_functions())
+    for function, props in lambdas.items():
+        assert props["Runtime"] == "python3.12"
+        assert props["Handler"] == f"functions/{function}/handler.handler"
+        assert props["FunctionName"] == f"sms-functions-prod-{function}"
+        assert props["Code"]["S3Key"].endswith(f"/{function}.zip")
+
+
+def test_http_api_routes_are_exactly_the_design(packaged: Packaged) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r for r in _resources(packaged, "AWS::ApiGatewayV2::Route").values()
+    }
+    expected = {key for key, function in ROUTES.items() if function in present_functions()}
+    assert set(routes) == expected
+    integrations = _resources(packaged, "AWS::ApiGatewayV2::Integration")
+    for key, route in routes.items():
+        integration = integrations[route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]]
+        assert _function_of(packaged, integration["Properties"]["IntegrationUri"]) == ROUTES[key]
+        assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_pull_status_is_scheduled_every_5_minutes_for_both_kinds(packaged: Packaged) -> None:
+    rules = list(_resources(packaged, "AWS::Events::Rule").values())
+    assert len(rules) == 1
+    props = rules[0]["Properties"]
+    assert props["ScheduleExpression"] == "rate(5 minutes)"
+    assert props["State"] == "ENABLED"
+    (target,) = props["Targets"]
+    assert _function_of(packaged, target["Arn"]) == "pull_status"
+    assert json.loads(target["Input"]) == {"max": 100}  # no "kind": receipts and replies
+
+
+def test_send_multi_consumes_the_batch_queue_with_partial_failures(packaged: Packaged) -> None:
+    (mapping,) = _resources(packaged, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["SmsBatchQueue", "Arn"]}
+    assert _function_of(packaged, props["FunctionName"]) == "send_multi"
+    queues = _resources(packaged, "AWS::SQS::Queue")
+    redrive = queues["SmsBatchQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["SmsBatchDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] >= 1
+    timeout = _lambdas(packaged)["send_multi"]["Timeout"]
+    assert queues["SmsBatchQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_environment_names_and_secret_references(packaged: Packaged) -> None:
+    for function, props in _lambdas(packaged).items():
+        variables = props["Environment"]["Variables"]
+        assert set(variables) == ENV_NAMES, function
+        for name in SECRET_NAMES:
+            assert (
+                variables[name]
+                == f"{{{{resolve:secretsmanager:sms-functions/prod:SecretString:{name}:AWSCURRENT}}}}"
+            )
+        assert variables["SMS_DEAD_LETTER_URL"] == {"Ref": "SmsDeadLetterQueue"}
+        for name, value in PLANTED_SETTINGS.items():  # non-secret settings come from the shell
+            assert variables[name] == value
+
+
+def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> None:
+    roles = _resources(packaged, "AWS::IAM::Role")
+    assert "IamRoleLambdaExecution" not in roles, "no shared role: one role per function"
+    allowed: dict[str, set[tuple[str, str]]] = {}
+    for function, props in _lambdas(packaged).items():
+        role = roles[props["Role"]["Fn::GetAtt"][0]]
+        statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        grants: set[tuple[str, str]] = set()
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resource = statement["Resource"]
+            assert resource != "*" and "*" not in json.dumps(resource).replace(":*", ""), statement
+            assert not any("*" in action for action in actions), statement
+            grants |= {(action, json.dumps(resource)) for action in actions}
+        allowed[function] = grants
+    log_actions = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    for function, grants in allowed.items():
+        assert {a for a, _ in grants} >= log_actions
+        extra = {(a, r) for a, r in grants if a not in log_actions}
+        queue = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]})  # noqa: E731
+        if function == "send_multi":
+            assert extra == {
+                ("sqs:SendMessage", queue("SmsBatchQueue")),
+                ("sqs:ReceiveMessage", queue("SmsBatchQueue")),
+                ("sqs:DeleteMessage", queue("SmsBatchQueue")),
+                ("sqs:GetQueueAttributes", queue("SmsBatchQueue")),
+            }
+        elif function in ("pull_status", "status_callback"):
+            assert extra == {("sqs:SendMessage", queue("SmsDeadLetterQueue"))}
+        else:
+            assert extra == set(), function
+
+
+def test_logs_are_kept_for_a_bounded_time(packaged: Packaged) -> None:
+    groups = _resources(packaged, "AWS::Logs::LogGroup")
+    assert len(groups) == len(present_functions())
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+
+
+def _forbidden_values() -> list[bytes]:
+    values = [
+        DEFAULT_APPKEY,
+        DEFAULT_SECRET_KEY,
+        DEFAULT_SECRET_ID,
+        API_KEY,
+        CALLBACK_TOKEN,
+        *PLANTED_SECRETS.values(),
+    ]
+    return [v.encode("utf-8") for v in values]
+
+
+def _assert_clean(blob: bytes, where: str) -> None:
+    for value in _forbidden_values():
+        assert value not in blob, f"a secret value is in {where}"
+    for pattern in SECRET_PATTERNS:
+        found = pattern.search(blob)
+        assert found is None, f"{where} holds something that looks like a secret: {found.group(0)[:12]!r}…"
+
+
+def test_no_secret_value_in_the_packaged_service(packaged: Packaged) -> None:
+    for path in packaged.folder.iterdir():
+        if path.is_file():
+            _assert_clean(path.read_bytes(), path.name)
+
+
+@pytest.mark.parametrize("cloud", build_script.CLOUDS)
+def test_no_secret_value_in_any_zip(built: Built, cloud: str) -> None:
+    for function in built.functions:
+        with zipfile.ZipFile(built.zip(cloud, function)) as archive:
+            for info in archive.infolist():
+                _assert_clean(archive.read(info), f"{cloud}/{function}.zip:{info.filename}")
