@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -277,27 +277,27 @@ def parse_legacy_send(answer: Any, call: ApiCall) -> list[SendResult]:
         if result != 0:
             raise TencentError(str(result), errmsg, phones=call.phones)
         raise _malformed(call)
-    by_phone: dict[str, dict[str, Any]] = {}
-    for item in detail:
-        if isinstance(item, dict):
-            by_phone["+" + str(item.get("nationcode", "")) + str(item.get("mobile", ""))] = item
-    results = []
-    for e164 in call.phones:
-        item = by_phone.get(e164)
-        if item is None:
-            results.append(
-                SendResult(
-                    e164,
-                    "",
-                    "unknown",
-                    0,
-                    "MissingFromAnswer",
-                    "Tencent's answer did not mention this number",
-                )
-            )
-        else:
-            results.append(_legacy_result(e164, item, call.body.get("ext", "")))
-    return results
+    by_phone = {
+        "+" + str(i.get("nationcode", "")) + str(i.get("mobile", "")): i
+        for i in detail
+        if isinstance(i, dict)
+    }
+    ext = call.body.get("ext", "")
+    return _in_call_order(call, by_phone, lambda e164, item: _legacy_result(e164, item, ext))
+
+
+def _in_call_order(
+    call: ApiCall, by_phone: dict[str, dict[str, Any]], convert: Callable[[str, dict[str, Any]], SendResult]
+) -> list[SendResult]:
+    """One result per number of the call, in its order; a number the answer left out is `unknown`."""
+    return [
+        convert(e164, by_phone[e164])
+        if e164 in by_phone
+        else SendResult(
+            e164, "", "unknown", 0, "MissingFromAnswer", "Tencent's answer did not mention this number"
+        )
+        for e164 in call.phones
+    ]
 
 
 def _legacy_result(e164: str, item: dict[str, Any], ext: str) -> SendResult:
@@ -337,34 +337,20 @@ def parse_v3_send(answer: Any, call: ApiCall) -> list[SendResult]:
     if not isinstance(items, list):
         raise _malformed(call)
     by_phone = {str(i.get("PhoneNumber", "")): i for i in items if isinstance(i, dict)}
-    results = []
-    for e164 in call.phones:
-        item = by_phone.get(e164)
-        if item is None:
-            results.append(
-                SendResult(
-                    e164,
-                    "",
-                    "unknown",
-                    0,
-                    "MissingFromAnswer",
-                    "Tencent's answer did not mention this number",
-                )
-            )
-            continue
-        ok = item.get("Code") == OK_CODE and bool(item.get("SerialNo"))
-        results.append(
-            SendResult(
-                phone=e164,
-                message_id=str(item.get("SerialNo", "")) if ok else "",
-                status="submitted" if ok else "failed",
-                fee=_int(item.get("Fee")) if ok else 0,
-                code=str(item.get("Code", "")),
-                message=str(item.get("Message", "")),
-                session_context=str(item.get("SessionContext", "") or ""),
-            )
-        )
-    return results
+    return _in_call_order(call, by_phone, _v3_result)
+
+
+def _v3_result(e164: str, item: dict[str, Any]) -> SendResult:
+    ok = item.get("Code") == OK_CODE and bool(item.get("SerialNo"))
+    return SendResult(
+        phone=e164,
+        message_id=str(item.get("SerialNo", "")) if ok else "",
+        status="submitted" if ok else "failed",
+        fee=_int(item.get("Fee")) if ok else 0,
+        code=str(item.get("Code", "")),
+        message=str(item.get("Message", "")),
+        session_context=str(item.get("SessionContext", "") or ""),
+    )
 
 
 def parse_legacy_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
