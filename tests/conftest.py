@@ -25,7 +25,8 @@ CALLBACK_TOKEN = "test-callback-token-91c4e2"
 
 def load_event(name: str) -> dict[str, Any]:
     """A trigger event sample from tests/data/events."""
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return event
 
 
 @pytest.fixture(scope="session")
@@ -112,11 +113,11 @@ def captured_logs() -> Iterator[Any]:
     stream = io.StringIO()
     capture = logging.StreamHandler(stream)
     capture.setFormatter(formatter)
-    logger.addHandler(capture)
+    logger._logger.addHandler(capture)
     try:
         yield stream
     finally:
-        logger.removeHandler(capture)
+        logger._logger.removeHandler(capture)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -15,13 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.local_run import ROOT, LocalRun, free_port, local_run
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1):  # type: ignore[no-untyped-def]
@@ -36,49 +29,13 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):  # type: ignore[
 
 
 @pytest.fixture
-def local_run(tmp_path: Path) -> Iterator[tuple[str, str, str, subprocess.Popen[str]]]:
-    port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "SMS_"))}
-    output = tmp_path / "out.log"
-    with output.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "local",
-                "--port",
-                str(port),
-                "--emulator-port",
-                str(emulator_port),
-                "--pull-interval",
-                "0.5",
-                "--receipt-delay",
-                "0.2",
-                "--state-dir",
-                str(tmp_path / "state"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-    try:
-        text = wait_for(lambda: "Ctrl-C stops" in output.read_text() and output.read_text(), timeout=30)
-        key = re.search(r"API key\s+(\S+)\s+\(generated", text)
-        assert key, text
-        yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", key.group(1), process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+def run(tmp_path: Path) -> Iterator[LocalRun]:
+    with local_run(tmp_path) as started:
+        yield started
 
 
-def test_send_then_scheduled_pull_then_delivered(
-    local_run: tuple[str, str, str, subprocess.Popen[str]],
-) -> None:
-    gateway, emulator, key, process = local_run
-    headers = {"X-Api-Key": key}
+def test_send_then_scheduled_pull_then_delivered(run: LocalRun) -> None:
+    gateway, emulator, headers, process = run.gateway, run.emulator, run.headers, run.process
     with httpx.Client(timeout=10) as http:
         sent = http.post(
             f"{gateway}/sms/send",

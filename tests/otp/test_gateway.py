@@ -3,45 +3,21 @@ emulator's inbox (`GET /_emulator/messages?phone=`) as a person running locally 
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests import local_run as local_run_module
 from tests.otp.conftest import OTP_SECRET, Leaks
 from tests.otp.helpers import code_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class LocalRun:
-    gateway: str
-    emulator: str
-    key: str
-    log: Path
-    process: subprocess.Popen[str]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Api-Key": self.key}
-
-    def inbox(self, http: httpx.Client, phone: str) -> list[dict[str, Any]]:
-        answer = http.get(f"{self.emulator}/_emulator/messages", params={"phone": phone})
-        assert answer.status_code == 200
-        messages: list[dict[str, Any]] = answer.json()["messages"]
-        return messages
-
+class LocalRun(local_run_module.LocalRun):
     def code(self, http: httpx.Client, phone: str, leaks: Leaks) -> str:
         """The code of the newest SMS to `phone`, parsed out of its rendered text."""
         messages = self.inbox(http, phone)
@@ -49,68 +25,14 @@ class LocalRun:
         return leaks.remember(code_in(messages[0]["text"]))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_banner(log: Path, process: subprocess.Popen[str], timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(encoding="utf-8")
-        if "Ctrl-C stops" in text:
-            return text
-        assert process.poll() is None, text
-        time.sleep(0.1)
-    raise AssertionError(f"python -m local did not start: {log.read_text(encoding='utf-8')}")
-
-
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
     """One `python -m local` for the module, with `SMS_OTP_SECRET` set."""
-    state = tmp_path_factory.mktemp("otp-local")
-    port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "SMS_"))}
-    env["SMS_OTP_SECRET"] = OTP_SECRET
-    log = state / "out.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "local",
-                "--port",
-                str(port),
-                "--emulator-port",
-                str(emulator_port),
-                "--pull-interval",
-                "0.5",
-                "--receipt-delay",
-                "0.2",
-                "--state-dir",
-                str(state / "state"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-    try:
-        banner = wait_for_banner(log, process)
-        key = re.search(r"API key\s+(\S+)\s+\(generated", banner)
-        assert key, banner
-        assert OTP_SECRET not in banner
-        yield LocalRun(
-            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", key.group(1), log, process
-        )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+    with local_run_module.local_run(
+        tmp_path_factory.mktemp("otp-local"), {"SMS_OTP_SECRET": OTP_SECRET}
+    ) as run:
+        assert OTP_SECRET not in run.log.read_text(encoding="utf-8")
+        yield LocalRun(run.gateway, run.emulator, run.key, run.log, run.process)
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""`python -m local` started the way a user starts it, for end-to-end tests: a subprocess in its own
+process group, free ports, a clean environment, its output in a log file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalRun:
+    gateway: str
+    emulator: str
+    key: str  # the API key the run generated and printed
+    log: Path
+    process: subprocess.Popen[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Api-Key": self.key}
+
+    def inbox(self, http: httpx.Client, phone: str) -> list[dict[str, Any]]:
+        """The SMS the emulator accepted for `phone`, newest first (what a person would read)."""
+        answer = http.get(f"{self.emulator}/_emulator/messages", params={"phone": phone})
+        assert answer.status_code == 200
+        messages: list[dict[str, Any]] = answer.json()["messages"]
+        return messages
+
+
+@contextmanager
+def local_run(
+    state: Path, env: Mapping[str, str] | None = None, *, pull_interval: str = "0.5", timeout: float = 30
+) -> Iterator[LocalRun]:
+    """Start `python -m local` (generated API key), wait for its banner, stop its process group after."""
+    port, emulator_port = free_port(), free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENT", "SMS_"))}
+    log = state / "out.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local", "--port", str(port), "--emulator-port", str(emulator_port),
+             "--pull-interval", pull_interval, "--receipt-delay", "0.2", "--state-dir", str(state / "state")],
+            cwd=ROOT, env={**clean, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while "Ctrl-C stops" not in (banner := log.read_text(encoding="utf-8")):
+            assert process.poll() is None and time.monotonic() < deadline, (
+                f"python -m local did not start:\n{banner}"
+            )
+            time.sleep(0.1)
+        key = re.search(r"API key\s+(\S+)\s+\(generated", banner)
+        assert key, banner
+        yield LocalRun(
+            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", key.group(1), log, process
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
