@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.gateway import Gateway
 
-    gateway = Gateway(host=args.host, port=args.port, pull_interval=args.pull_interval).start()
+    gateway = Gateway(host=args.host, port=args.port, pull_interval=args.pull_interval)
+    os.environ.setdefault("SMS_FANOUT_QUEUE_URL", gateway.queue_url)  # big lists go through the local queue
+    gateway.start()
     print_banner(gateway.url, emulator.url, generated, args.pull_interval)
 
     stop = threading.Event()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import queue
 import threading
 import time
 import uuid
@@ -30,6 +31,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
 )
 FUNCTIONS = ("send_single", "send_multi", "pull_status", "status_callback", "otp")
 MAX_BODY = 8 * 1024 * 1024
+QUEUE_PATH = "/_local/queue"  # the local stand-in for SQS (SMS_FANOUT_QUEUE_URL=local+http://…)
+MAX_RECEIVES = 5
+REDELIVERY_DELAY = 1.0
 
 
 def load_handler(name: str) -> Handler:
@@ -102,6 +106,29 @@ def rest_event(
     }
 
 
+def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """An SQS batch event, as Lambda's event source mapping delivers it."""
+    return {
+        "Records": [
+            {
+                "messageId": r["messageId"],
+                "receiptHandle": r["messageId"],
+                "body": r["body"],
+                "attributes": {
+                    "ApproximateReceiveCount": str(r.get("receives", 1)),
+                    "SentTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:local:000000000000:sms-functions-local-batch",
+                "awsRegion": "local",
+            }
+            for r in records
+        ]
+    }
+
+
 def schedule_event() -> dict[str, Any]:
     """An EventBridge scheduled event, as AWS sends it when the rule has no input."""
     return {
@@ -136,6 +163,8 @@ class Gateway:
         self.timeout_s = timeout_s
         self.pull_runs = 0
         self._stop = threading.Event()
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.dead_letters: list[dict[str, Any]] = []
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -173,7 +202,50 @@ class Gateway:
             ticker = threading.Thread(target=self._schedule_loop, name="scheduled-pull", daemon=True)
             ticker.start()
             self._threads.append(ticker)
+        worker = threading.Thread(target=self._queue_loop, name="batch-queue", daemon=True)
+        worker.start()
+        self._threads.append(worker)
         return self
+
+    @property
+    def queue_url(self) -> str:
+        """Where `SMS_FANOUT_QUEUE_URL` points for a local run."""
+        return f"local+{self.url}{QUEUE_PATH}"
+
+    def queue_idle(self) -> bool:
+        return self._queue.unfinished_tasks == 0
+
+    def _queue_loop(self) -> None:
+        """Deliver queued chunks to send_multi in SQS batches of up to 10, redelivering failed
+        records (up to MAX_RECEIVES times, then they are dead letters), as SQS and Lambda do."""
+        while not self._stop.is_set():
+            try:
+                batch = [self._queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(batch) < 10:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                answer = self.handler("send_multi")(
+                    sqs_event(batch), LocalContext("send_multi", self.timeout_s)
+                )
+                failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+            except Exception:  # the whole batch failed: every record comes back
+                failed = {r["messageId"] for r in batch}
+            for record in batch:
+                if record["messageId"] in failed:
+                    if record.get("receives", 1) >= MAX_RECEIVES:
+                        self.dead_letters.append(record)
+                    else:
+                        threading.Timer(
+                            REDELIVERY_DELAY,
+                            self._queue.put,
+                            ({**record, "receives": record.get("receives", 1) + 1},),
+                        ).start()
+                self._queue.task_done()
 
     def stop(self) -> None:
         self._stop.set()
@@ -195,6 +267,17 @@ class Gateway:
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
+        if urlsplit(request.path).path == QUEUE_PATH and request.command == "POST" and length <= MAX_BODY:
+            records = json.loads(request.rfile.read(length) or b"{}").get("records", [])
+            for record in records:
+                self._queue.put({"messageId": str(record["messageId"]), "body": str(record["body"])})
+            self._write(
+                request,
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({"queued": len(records)}).encode(),
+            )
+            return
         if length > MAX_BODY:
             self._write(
                 request,

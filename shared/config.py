@@ -110,6 +110,8 @@ class Settings:
     otp_ttl: int = 300
     otp_resend_after: int = 60
     otp_max_attempts: int = 5
+    fanout_queue_url: str = ""
+    fanout_threshold: int = 5000
 
     @property
     def base_url(self) -> str:
@@ -222,6 +224,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_ttl=_int(env, "SMS_OTP_TTL", 300),
         otp_resend_after=_int(env, "SMS_OTP_RESEND_AFTER", 60),
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
+        fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
+        fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
     )
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared import idempotency, limits, validation
+from shared import fanout, idempotency, limits, validation
 from shared.errors import SmsError, StoreUnavailableError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
@@ -73,15 +73,25 @@ def send_multi(
     deadline: float | None,
     idempotency_key: str = "",
     request_id: str = "",
+    internal: bool = False,
 ) -> tuple[int, dict[str, Any], bool]:
-    """Validate and send one message to many numbers (chunked, concurrent); per-number results."""
+    """Validate and send one message to many numbers (chunked, concurrent); per-number results.
+
+    A list above `SMS_FANOUT_THRESHOLD` numbers is queued in chunks when `SMS_FANOUT_QUEUE_URL` is
+    set (202, `batch_id`). `internal` marks a queued chunk or a platform invoke: only those may carry
+    `batch_id`/`chunk`, and a chunk is keyed on them (sent once however often it is delivered).
+    """
     settings = runtime.settings
-    command = validation.parse_multi_send(body, settings)
+    command = validation.parse_multi_send(body, settings, internal=internal)
     assert command.plan is not None
     plan = command.plan
+    client_key = command.idempotency_key or idempotency_key
 
     def send() -> tuple[int, dict[str, Any]]:
-        limits.reserve(limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False))
+        if not command.chunk_key:  # the enqueuing request already counted for a chunk's caller
+            limits.reserve(
+                limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+            )
         outcome = runtime.client.send_plan(plan, command.message, deadline=deadline)
         _record(outcome.results, command.message, caller)
         _count(outcome.results)
@@ -94,13 +104,38 @@ def send_multi(
                 "unknown": outcome.unknown,
                 "requests": outcome.requests,
                 "caller": caller,
+                "chunk": command.chunk_key,
             },
         )
         return multi_status(outcome), outcome.to_dict()
 
-    return _once(
-        "send_multi", caller, command.idempotency_key or idempotency_key, request_id, body, send, deadline
-    )
+    def fan_out() -> tuple[int, dict[str, Any]]:
+        limits.reserve(limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False))
+        batch_id = fanout.new_batch_id(f"{caller}\n{client_key}" if client_key else "")
+        chunks = fanout.chunks_for(
+            batch_id, plan, validation.message_fields(runtime.client.with_defaults(command.message))
+        )
+        fanout.enqueue(settings.fanout_queue_url, chunks)
+        metrics.add_metric(name="ChunksQueued", unit="Count", value=len(chunks))
+        logger.info(
+            "multi send queued",
+            extra={
+                "numbers": len(plan.numbers),
+                "chunks": len(chunks),
+                "batch_id": batch_id,
+                "caller": caller,
+            },
+        )
+        answer: dict[str, Any] = {"batch_id": batch_id, "queued": len(plan.numbers), "chunks": len(chunks)}
+        if plan.duplicates:
+            answer["duplicates_removed"] = list(plan.duplicates)
+        return 202, answer
+
+    if command.chunk_key:
+        return _once("send_multi_chunk", "batch", command.chunk_key, "", body, send, deadline)
+    if settings.fanout_queue_url and len(plan.numbers) > settings.fanout_threshold:
+        return _once("send_multi", caller, client_key, request_id, body, fan_out, deadline)
+    return _once("send_multi", caller, client_key, request_id, body, send, deadline)
 
 
 def _once(
@@ -196,8 +231,10 @@ def send_queue_batch(invocation: Any, context: Any, *, deadline: float | None) -
         except ValueError:
             raise validation.ValidationError("queue record body is not JSON", field="body") from None
         status, answer, _ = send_multi(
-            body, caller="queue", deadline=deadline, request_id=f"sqs:{record.message_id}"
+            body, caller="queue", deadline=deadline, request_id=f"sqs:{record.message_id}", internal=True
         )
+        if status == 202:
+            return  # a big list put on the queue again: its chunks come back as records
         if answer["submitted"] == 0 and not answer.get("unknown") and status in (503,):
             raise RetryChunkError("nothing of this chunk was sent; the queue will retry it")
         if answer["failed"] or answer.get("unknown"):

@@ -15,7 +15,8 @@ from shared.payloads import MAX_PULL, SendPlan, plan_multi_send
 
 MESSAGE_FIELDS = frozenset({"template_id", "params", "sign", "extend", "ext", "content", "type"})
 SINGLE_FIELDS = MESSAGE_FIELDS | {"phone", "nationcode", "mobile", "idempotency_key"}
-MULTI_FIELDS = MESSAGE_FIELDS | {"phones", "idempotency_key", "batch_id", "chunk"}
+MULTI_FIELDS = MESSAGE_FIELDS | {"phones", "idempotency_key"}
+CHUNK_FIELDS = frozenset({"batch_id", "chunk"})  # only on queued chunks (internal triggers)
 MAX_PARAMS = 20
 MAX_CONTENT = 500
 MAX_SESSION_CONTEXT_BYTES = 511
@@ -36,6 +37,7 @@ class SendCommand:
     duplicates: tuple[str, ...] = ()
     idempotency_key: str = ""
     plan: SendPlan | None = None
+    chunk_key: str = ""  # `chunk:<batch>:<n>` for a queued chunk: what makes re-delivery harmless
 
 
 def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
@@ -54,9 +56,20 @@ def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendComman
     return SendCommand((number,), message, idempotency_key=_idempotency_key(body))
 
 
-def parse_multi_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
-    """`POST /sms/send-multi`, a direct invoke or one queued chunk."""
-    _only(body, MULTI_FIELDS)
+def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: bool = False) -> SendCommand:
+    """`POST /sms/send-multi`, a direct invoke or (`internal`) one queued chunk of a fanned-out batch."""
+    _only(body, MULTI_FIELDS | CHUNK_FIELDS if internal else MULTI_FIELDS)
+    batch_id, chunk = body.get("batch_id"), body.get("chunk")
+    if (batch_id is None) != (chunk is None):
+        raise ValidationError("a queued chunk carries both batch_id and chunk", field="batch_id")
+    if batch_id is not None and (
+        not isinstance(batch_id, str)
+        or not 1 <= len(batch_id) <= 64
+        or isinstance(chunk, bool)
+        or not isinstance(chunk, int)
+        or chunk < 0
+    ):
+        raise ValidationError("batch_id must be a short string and chunk a whole number", field="batch_id")
     raw = body.get("phones")
     if not isinstance(raw, list) or not raw:
         raise ValidationError("phones must be a non-empty list of phone numbers", field="phones")
@@ -64,7 +77,8 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings) -> SendCommand
     plan = plan_multi_send(raw)
     for number, position in zip(plan.numbers, plan.positions, strict=True):
         check_destination(number, message, settings, field=f"phones[{position}]")
-    return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan)
+    chunk_key = f"chunk:{batch_id}:{chunk}" if batch_id is not None else ""
+    return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan, chunk_key)
 
 
 def parse_message(body: Mapping[str, Any], settings: Settings) -> Message:
@@ -278,3 +292,16 @@ def _whole(raw: Any, field: str) -> int:
     if isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 12:
         return int(raw.strip())
     raise ValidationError(f"{field} must be a whole number", field=field)
+
+
+def message_fields(message: Message) -> dict[str, Any]:
+    """The request fields that reproduce `message` (what a queued chunk carries)."""
+    if message.is_content:
+        fields: dict[str, Any] = {"content": message.content, "type": message.content_type}
+    else:
+        fields = {"template_id": message.template_id, "params": list(message.params), "sign": message.sign}
+    if message.extend:
+        fields["extend"] = message.extend
+    if message.session_context:
+        fields["ext"] = message.session_context
+    return fields

@@ -31,6 +31,7 @@ def send_direct(request: entry.Request) -> dict[str, Any]:
         caller=request.caller,
         deadline=request.deadline,
         request_id=request.invocation.request_id,
+        internal=request.invocation.wx is None,  # a platform invoke (e.g. SCF's async self-invocation)
     )
     return answer
 

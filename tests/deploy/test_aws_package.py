@@ -94,6 +94,7 @@ def test_environment_names_and_secret_references(packaged: Packaged) -> None:
                 == f"{{{{resolve:secretsmanager:sms-functions/prod:SecretString:{name}:AWSCURRENT}}}}"
             )
         assert variables["SMS_DEAD_LETTER_URL"] == {"Ref": "SmsDeadLetterQueue"}
+        assert variables["SMS_FANOUT_QUEUE_URL"] == {"Ref": "SmsBatchQueue"}
         for name, value in PLANTED_SETTINGS.items():  # non-secret settings come from the shell
             assert variables[name] == value
 
