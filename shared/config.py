@@ -230,7 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def _otp_template_id(raw: str) -> str:
-    if not raw.isdigit() or len(raw) > 20:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
         raise ConfigurationError(f"SMS_OTP_TEMPLATE_ID must be a numeric template id, got {raw!r}")
     return raw
 
@@ -253,7 +253,8 @@ def parse_rates(name: str, raw: str) -> tuple[Rate, ...]:
         count, _, window = part.strip().partition("/")
         window = window.strip().lower()
         number, unit = window[:-1] or "1", window[-1:]
-        if not count.strip().isdigit() or unit not in _UNITS or not number.isdigit() or int(count) < 1:
+        digits = count.strip() + number
+        if not digits.isascii() or not digits.isdigit() or unit not in _UNITS or int(count) < 1:
             raise ConfigurationError(
                 f"{name} takes rates like 1/30s,5/1h,10/1d (or off), got {part.strip()!r}"
             )

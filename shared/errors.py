@@ -236,7 +236,7 @@ _V3_PREFIX: tuple[tuple[str, Category], ...] = (
 def classify_tencent_code(code: str | int) -> Category:
     """Whose failure a Tencent error code is (legacy integer or API 3.0 dotted string)."""
     text = str(code).strip()
-    if text.lstrip("-").isdigit():
+    if text.isascii() and text.lstrip("-").isdigit():
         return _LEGACY.get(int(text), Category.ACCOUNT)
     if text in _V3_EXACT:
         return _V3_EXACT[text]

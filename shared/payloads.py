@@ -454,7 +454,7 @@ def v3_reply(item: dict[str, Any]) -> Reply:
 
 def _e164_from_parts(nationcode: Any, mobile: Any) -> str:
     code, number = str(nationcode).strip().lstrip("+"), str(mobile).strip()
-    if not code.isdigit() or not number.isdigit():
+    if not (code + number).isascii() or not code.isdigit() or not number.isdigit():
         raise ValueError("nationcode and mobile must be digits")
     return f"+{code}{number}"
 

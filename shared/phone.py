@@ -10,7 +10,7 @@ from shared.errors import ValidationError
 
 MAINLAND_CODE = "86"
 _MASK_RE = re.compile(r"\+?\d{7,15}")
-_E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -> str:
@@ -22,13 +22,13 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ValidationError(f"{field} must be a string", field=field)
     text = re.sub(r"[\s\-()]", "", str(raw))
-    if not text or len(text) > 20:
+    if not text or len(text) > 20 or not text.isascii():
         raise ValidationError(f"{field} is empty or too long", field=field)
     if nationcode is not None and nationcode != "":
         if isinstance(nationcode, bool) or not isinstance(nationcode, (str, int)):
             raise ValidationError("nationcode must be a string of digits", field="nationcode")
         code = str(nationcode).strip().lstrip("+")
-        if not code.isdigit() or len(code) > 4:
+        if not code.isascii() or not code.isdigit() or len(code) > 4:
             raise ValidationError("nationcode must be a country calling code such as 86", field="nationcode")
         if not text.isdigit():
             raise ValidationError(f"{field} must be digits when nationcode is given", field=field)

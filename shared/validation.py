@@ -106,7 +106,7 @@ def parse_message(body: Mapping[str, Any], settings: Settings) -> Message:
     template_id = body.get("template_id", settings.default_template_id)
     if isinstance(template_id, int) and not isinstance(template_id, bool):
         template_id = str(template_id)
-    if not isinstance(template_id, str) or not template_id.isdigit() or len(template_id) > 20:
+    if not isinstance(template_id, str) or not _ascii_digits(template_id) or len(template_id) > 20:
         raise ValidationError(
             "template_id must be the numeric id of an approved template", field="template_id"
         )
@@ -226,7 +226,7 @@ def _params(raw: Any, settings: Settings) -> tuple[str, ...]:
 
 def _extend(body: Mapping[str, Any]) -> str:
     extend = body.get("extend", "")
-    if not isinstance(extend, str) or (extend and (not extend.isdigit() or len(extend) > 12)):
+    if not isinstance(extend, str) or (extend and (not _ascii_digits(extend) or len(extend) > 12)):
         raise ValidationError("extend must be an extension code of digits", field="extend")
     return extend
 
@@ -289,7 +289,7 @@ def _whole(raw: Any, field: str) -> int:
         raise ValidationError(f"{field} must be a whole number", field=field)
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 12:
+    if isinstance(raw, str) and _ascii_digits(raw.strip()) and len(raw.strip()) <= 12:
         return int(raw.strip())
     raise ValidationError(f"{field} must be a whole number", field=field)
 
@@ -305,3 +305,8 @@ def message_fields(message: Message) -> dict[str, Any]:
     if message.session_context:
         fields["ext"] = message.session_context
     return fields
+
+
+def _ascii_digits(text: str) -> bool:
+    """0-9 only: `str.isdigit` also accepts '²', '٣' or '７', which int() or Tencent then refuse."""
+    return text.isascii() and text.isdigit()

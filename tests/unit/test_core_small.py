@@ -157,3 +157,23 @@ def test_missing_credentials_are_named() -> None:
         load_settings({"TENCENTCLOUD_SECRETID": "x"}).require_credentials()
     with pytest.raises(ConfigurationError, match="TENCENT_SMS_APPKEY"):
         load_settings({"TENCENT_SMS_API": "legacy", "TENCENT_SMS_APPID": "1"}).require_credentials()
+
+
+@pytest.mark.parametrize("digits", ["²", "٣٤", "７８３９", "¹²³"])
+def test_non_ascii_digits_are_refused_not_crashed_on(digits: str) -> None:
+    """`str.isdigit` says yes to these; int() or Tencent would not (found by the fuzz tests)."""
+    from shared import validation
+    from shared.config import load_settings
+
+    settings = load_settings({})
+    with pytest.raises(ValidationError):
+        validation.parse_status_query("+8613800000000", {"begin": digits}, 1_800_000_000)
+    with pytest.raises(ValidationError):
+        validation.parse_pull({"max": digits})
+    with pytest.raises(ValidationError):
+        validation.parse_message({"template_id": digits, "sign": "腾讯云"}, settings)
+    with pytest.raises(ValidationError):
+        phone.normalize("138" + digits * 4)
+    with pytest.raises(ValidationError):
+        phone.normalize("13800000000", nationcode=digits)
+    assert classify_tencent_code(digits) is Category.ACCOUNT
