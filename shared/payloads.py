@@ -363,7 +363,7 @@ def parse_legacy_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
     if not isinstance(data, list):
         raise _malformed(call)
     parse = legacy_receipt if kind == "receipts" else legacy_reply
-    return _collect(kind, data, parse)
+    return collect_items(kind, data, parse)
 
 
 def parse_v3_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
@@ -373,10 +373,11 @@ def parse_v3_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
     if not isinstance(data, list):
         raise _malformed(call)
     parse = v3_receipt if kind == "receipts" else v3_reply
-    return _collect(kind, data, parse)
+    return collect_items(kind, data, parse)
 
 
-def _collect(kind: PullKind, data: Iterable[Any], parse: Any) -> PullResult:
+def collect_items(kind: PullKind, data: Iterable[Any], parse: Any) -> PullResult:
+    """Parse pulled or pushed items one by one; any that does not parse is kept whole in `unparsed`."""
     parsed: list[Any] = []
     unparsed: list[dict[str, Any]] = []
     for item in data:

@@ -194,15 +194,9 @@ def receive_callback(kind: PullKind, body_text: str) -> tuple[int, dict[str, Any
         raise ValidationError("the callback body is not JSON", code="invalid_json") from None
     raw_items = data if isinstance(data, list) else [data]
     parse = payloads.legacy_receipt if kind == "receipts" else payloads.legacy_reply
-    good: list[Any] = []
-    bad: list[dict[str, Any]] = []
-    for item in raw_items:
-        try:
-            if not isinstance(item, dict):
-                raise TypeError("not an object")
-            good.append(parse(item))
-        except (KeyError, TypeError, ValueError):
-            bad.append(item if isinstance(item, dict) else {"raw": item})
+    parsed = payloads.collect_items(kind, raw_items, parse)
+    good: list[Receipt | Reply] = [*parsed.receipts, *parsed.replies]
+    bad = list(parsed.unparsed)
     if bad:
         dead_letter(kind, bad, "malformed_callback_item")
     try:
