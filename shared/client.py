@@ -73,7 +73,8 @@ class SmsClient:
         deadline: float | None = None,
         concurrency: int | None = None,
     ) -> MultiSendResult:
-        """Send a pre-flighted plan (see `payloads.plan_multi_send`)."""
+        """Send a pre-flighted plan (see `payloads.plan_multi_send`): at most `concurrency` (default
+        `SMS_SEND_CONCURRENCY`) API calls in flight, one worker thread each, over the shared pools."""
         message = self.with_defaults(message)
         workers = max(1, min(concurrency or self.settings.send_concurrency, len(plan.chunks)))
 
@@ -193,6 +194,9 @@ def _failed_result(phone: str, error: SmsError) -> SendResult:
 
 
 def transport_options(settings: Settings) -> TransportOptions:
+    """Each of a multi send's `send_concurrency` workers holds one connection at a time; twice as
+    many (opened only when needed) leave room for a second invocation sharing the process. The
+    pools' layout (`TransportOptions.pool_size`) was chosen with `bench/tune_concurrency.py`."""
     return TransportOptions(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,

@@ -1,0 +1,168 @@
+"""What the benchmarks share: the number pool, the emulator in its own process, the function env.
+
+Not a benchmark itself; `bench/*.py` scripts import it (their own folder is first on `sys.path`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_NUMBERS = 100_000
+POOL_PREFIX = "138"  # +86 138xxxxxxxx: valid China Mobile numbers, 10^8 of them
+MAX_POOL = 10**8
+
+
+def national(index: int) -> str:
+    """The national (11-digit) number of pool entry `index`."""
+    return f"{POOL_PREFIX}{index:08d}"
+
+
+def pool(count: int, start: int = 0) -> list[str]:
+    """`count` distinct mainland numbers in E.164, from pool entry `start` on."""
+    if start + count > MAX_POOL:
+        raise ValueError("the number pool has 10^8 entries")
+    return [f"+86{POOL_PREFIX}{i:08d}" for i in range(start, start + count)]
+
+
+def python() -> str:
+    """The interpreter to run children with: the project's venv when it exists."""
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class EmulatorProcess:
+    """The Tencent SMS emulator in a separate process (its CPU is not the client's)."""
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.url = url
+        self.pid = pid
+
+    def _call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise ValueError(f"not the local emulator: {self.url}")
+        request = urllib.request.Request(  # noqa: S310 - the loopback emulator, checked above
+            f"{self.url}/_emulator/{route}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def stats(self) -> dict[str, int]:
+        """`{"accepted", "requests", "connections", "rejected"}` since the last reset."""
+        return dict(self._call("GET", "stats"))
+
+    def reset(self) -> None:
+        """Forget messages and counters (also the per-number frequency history)."""
+        self._call("POST", "reset", {})
+
+    def set_latency(self, latency_ms: float) -> None:
+        self._call("POST", "faults", {"latency_ms": latency_ms})
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+
+SERVERS = ("emulator", "plain", "canned")
+
+
+@contextmanager
+def emulator_process(
+    latency_ms: float = 0.0, warm_pool: int = DEFAULT_NUMBERS, server: str = "emulator"
+) -> Iterator[EmulatorProcess]:
+    """Start a Tencent stand-in in its own process on a free port, and stop it afterwards:
+    `emulator` the project's emulator with the pool's numbers pre-parsed (`bench/fast_emulator.py`),
+    `plain` the emulator as is (`python -m local.emulator`), `canned` `bench/canned_server.py`."""
+    if server == "plain":
+        command = [python(), "-m", "local.emulator", "--port", "0"]
+    elif server == "canned":
+        command = [python(), str(ROOT / "bench" / "canned_server.py"), "--port", "0"]
+    elif server == "emulator":
+        command = [python(), str(ROOT / "bench" / "fast_emulator.py"), "--port", "0"]
+        command += ["--pool", str(warm_pool)]
+    else:
+        raise ValueError(f"server must be one of {SERVERS}")
+    if latency_ms:
+        command += ["--latency-ms", str(latency_ms)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in list(env):
+        if name.startswith(("TENCENT", "SMS_")):
+            del env[name]  # the emulator's built-in default credentials
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = ""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the emulator exited before it was ready")
+            match = re.search(r"listening on (http://\S+)", line)
+            if match:
+                url = match.group(1)
+                break
+        if not url:
+            raise RuntimeError("the emulator did not start")
+        yield EmulatorProcess(url, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def function_env(url: str, store_dir: str, **extra: str) -> dict[str, str]:
+    """The environment of a deployed function pointing at the emulator, a SQLite store in
+    `store_dir`, and rate limits that do not stand in a benchmark's way."""
+    from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    env = {
+        "TENCENT_SMS_API": "v3",
+        "TENCENT_SMS_ENDPOINT": url,
+        "TENCENTCLOUD_SECRETID": DEFAULT_SECRET_ID,
+        "TENCENTCLOUD_SECRETKEY": DEFAULT_SECRET_KEY,
+        "TENCENT_SMS_SDKAPPID": DEFAULT_APPID,
+        "TENCENT_SMS_SIGN": "腾讯云",
+        "TENCENT_SMS_TEMPLATE_ID": "7839",
+        "SMS_STORE_URL": f"sqlite:///{Path(store_dir) / 'store.db'}",
+        "SMS_LIMIT_PER_CALLER": "off",
+        "SMS_LIMIT_GLOBAL_DAILY": "1000000000",
+        "POWERTOOLS_METRICS_NAMESPACE": "SmsBench",
+    }
+    env.update(extra)
+    return env
+
+
+def apply_env(env: dict[str, str]) -> None:
+    """Replace this process's Tencent/SMS settings with `env`."""
+    for name in list(os.environ):
+        if name.startswith(("TENCENT", "SMS_")):
+            del os.environ[name]
+    os.environ.update(env)

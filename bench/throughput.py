@@ -1,0 +1,634 @@
+"""Bulk throughput, warm single-send CPU, cold start and package size: sms-functions next to
+Tencent's two Python SDKs and a raw asyncio client, in one run, against the project's emulator.
+
+    python bench/throughput.py                       # 100,000 numbers, the full run (~2 min)
+    python bench/throughput.py --numbers 20000 --repeat 1 --cold-runs 3   # a quick look
+
+Bulk: `--numbers` distinct mainland numbers go to the emulator (its own process, `--latency-ms`
+per request) by
+  (a) `functions/send_multi/handler.handler`, invoked in-process with a direct-invoke event
+      `{"phones": [...], "template_id": "7839", "params": ["1"]}`: validation, the store (SQLite in
+      a temp dir), idempotency, per-number results, all as deployed; rate limits out of the way;
+  (a′) `SmsClient.send_plan` alone, the same concurrency: our HTTP and concurrency part of (a);
+  (b) qcloudsms_py 0.1.4 `SmsMultiSender.send_with_param`, 200 numbers a call, `--threads` threads;
+  (c) tencentcloud-sdk-python `SmsClient.SendSms`, 200 numbers a call, `--threads` threads, one
+      client per thread;
+  (d) `bench/raw_client.py`: asyncio streams over keep-alive connections, as many requests in
+      flight as (a), TC3-signed requests from `shared.payloads` — the ceiling of one process.
+Numbers/s is what the EMULATOR accepted divided by the wall time of the send, median of `--repeat`
+runs, each in a fresh child process after a warm-up (connections open, code paths primed); ⚠ marks
+a run in which the emulator accepted fewer numbers than were sent.
+
+Single sends (emulator latency 0): CPU time (`time.process_time`) per warm invocation of
+`functions/send_single/handler.handler` (direct invoke, store and rate limits included), next to
+each SDK's CPU per request. Cold start: a fresh interpreter imports the handler and sends one SMS
+(median of `--cold-runs`), next to `bench/sdk_handler.py` on the official SDK. Sizes: the zips in
+`build/<cloud>/` when `scripts/build.py` has made them.
+
+The emulator runs as `bench/fast_emulator.py` (see there): the project's emulator with number
+parsing answered from a table for the benchmark's number pool — unpatched (`--server plain`) it
+spends ~85 µs of CPU per number and caps every client near 12,000 numbers/s; even patched it needs
+~21 µs a number on its one core. `--server canned` swaps in `bench/canned_server.py`, which checks
+nothing and answers thousands of requests a second: then the clients alone are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import _support
+
+ROOT = _support.ROOT
+BULK = ["a", "client", "b", "c", "d"]
+SINGLE = ["single_ours", "single_client", "single_sdk", "single_qcloud"]
+COLD = {
+    "send_single": ("functions.send_single.handler", "single"),
+    "send_multi": ("functions.send_multi.handler", "multi"),
+    "sdk_handler": ("sdk_handler", "single"),
+}
+LABELS = {
+    "a": "(a) sms-functions `send_multi` handler",
+    "client": "(a′) its `SmsClient.send_plan` alone",
+    "b": "(b) qcloudsms_py 0.1.4 `SmsMultiSender`",
+    "c": "(c) tencentcloud-sdk-python `SendSms`",
+    "d": "(d) raw asyncio HTTP/1.1 (ceiling)",
+    "single_ours": "sms-functions `send_single` handler (direct invoke, store, limits)",
+    "single_client": "its `SmsClient.send_single` alone",
+    "single_sdk": "tencentcloud-sdk-python `SendSms`, 1 number",
+    "single_qcloud": "qcloudsms_py `SmsSingleSender.send_with_param`",
+}
+TEMPLATE, PARAMS, SIGN = "7839", ["1"], "腾讯云"
+SERVER_NAMES = {
+    "emulator": "the project's emulator (`bench/fast_emulator.py`)",
+    "plain": "the project's emulator (`python -m local.emulator`)",
+    "canned": "the canned stand-in (`bench/canned_server.py`)",
+}
+# pool layout: [0, numbers) the bulk send; then warm-up numbers; then single sends; then cold starts
+WARM_SPAN = 200 * 64
+
+
+# --------------------------------------------------------------------------- children
+
+
+class Child:
+    """Runs in the child process: the emulator handle, the pool offsets, the result."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.emulator = _support.EmulatorProcess(args.url, args.emulator_pid)
+        self.emulator_pid = args.emulator_pid
+        self.result: dict[str, Any] = {}
+
+    def warm_numbers(self, count: int) -> list[str]:
+        return _support.pool(min(count, WARM_SPAN), self.args.numbers)
+
+    def single_numbers(self, count: int) -> list[str]:
+        return _support.pool(count, self.args.numbers + WARM_SPAN)
+
+    def timed(self, send: Callable[[], Any]) -> Any:
+        """Reset the emulator, run `send`, record wall, CPU, emulator CPU and accepted count."""
+        import gc
+
+        self.emulator.reset()
+        gc.collect()
+        emulator_cpu = _support.cpu_seconds(self.emulator_pid)
+        cpu, wall = time.process_time(), time.perf_counter()
+        answer = send()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        stats = self.emulator.stats()
+        self.result.update(
+            wall=wall,
+            cpu=cpu,
+            emulator_cpu=_support.cpu_seconds(self.emulator_pid) - emulator_cpu,
+            accepted=stats["accepted"],
+            requests=stats["requests"],
+            connections=stats["connections"],
+            rejected=stats["rejected"],
+        )
+        return answer
+
+
+def function_env(child: Child) -> None:
+    extra = {}
+    if child.args.concurrency:
+        extra["SMS_SEND_CONCURRENCY"] = str(child.args.concurrency)
+    _support.apply_env(_support.function_env(child.args.url, tempfile.mkdtemp(prefix="sms-bench-"), **extra))
+
+
+def concurrency_in_use() -> int:
+    from shared.config import load_settings
+
+    return load_settings().send_concurrency
+
+
+def child_a(child: Child) -> None:
+    function_env(child)
+    import functions.send_multi.handler as handler
+    from shared import sending, validation
+    from shared.client import SmsClient
+
+    in_flight = concurrency_in_use()
+    warm_event = {"phones": child.warm_numbers(200 * in_flight), "template_id": TEMPLATE, "params": PARAMS}
+    warm = handler.handler(warm_event, None)
+    assert warm.get("submitted"), str(warm)[:500]
+    spent: dict[str, float] = {"validation": 0.0, "sending": 0.0, "store": 0.0}
+
+    def clocked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    validation.parse_multi_send = clocked("validation", validation.parse_multi_send)
+    SmsClient.send_plan = clocked("sending", SmsClient.send_plan)  # type: ignore[method-assign]
+    sending._record = clocked("store", sending._record)
+    event = {"phones": _support.pool(child.args.numbers), "template_id": TEMPLATE, "params": PARAMS}
+    answer = child.timed(lambda: handler.handler(event, None))
+    child.result.update(
+        spent, in_flight=in_flight, reported=answer.get("submitted"), error=answer.get("error")
+    )
+
+
+def child_client(child: Child) -> None:
+    function_env(child)
+    from shared import payloads
+    from shared.models import Message
+    from shared.runtime import runtime
+
+    in_flight = concurrency_in_use()
+    message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
+    client = runtime.client
+    client.send_plan(payloads.plan_multi_send(child.warm_numbers(200 * in_flight)), message)
+    plan = payloads.plan_multi_send(_support.pool(child.args.numbers))
+    outcome = child.timed(lambda: client.send_plan(plan, message))
+    child.result.update(in_flight=in_flight, reported=outcome.submitted)
+
+
+def child_b(child: Child) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qcloudsms_py import SmsMultiSender
+    from qcloudsms_py import httpclient as qcloud_http
+
+    from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
+
+    # qcloudsms_py 0.1.4 parses every answer with json.loads(..., encoding=), which Python 3.9+
+    # rejects (TypeError) after the message was accepted; parse as it meant to
+    qcloud_http.HTTPResponse.json = lambda self: json.loads(self.body)
+    url = f"{child.args.url}/v5/tlssmssvr/sendmultisms2"
+    local = threading.local()
+    errors: list[str] = []
+
+    def send(numbers: list[str]) -> int:
+        sender = getattr(local, "sender", None)
+        if sender is None:
+            sender = local.sender = SmsMultiSender(int(DEFAULT_APPID), DEFAULT_APPKEY)
+        try:
+            answer = sender.send_with_param(
+                86, [n[3:] for n in numbers], int(TEMPLATE), PARAMS, sign=SIGN, url=url
+            )
+        except Exception as exc:  # counted: the emulator's count is what matters
+            errors.append(type(exc).__name__)
+            return 0
+        return sum(1 for d in answer.get("detail", ()) if d.get("result") == 0)
+
+    def run(numbers: list[str]) -> int:
+        chunks = [numbers[i : i + 200] for i in range(0, len(numbers), 200)]
+        with ThreadPoolExecutor(child.args.threads) as pool:
+            return sum(pool.map(send, chunks))
+
+    run(child.warm_numbers(200 * child.args.threads))
+    reported = child.timed(lambda: run(_support.pool(child.args.numbers)))
+    child.result.update(in_flight=child.args.threads, reported=reported, sdk_errors=len(errors))
+
+
+def _sdk_client(url: str) -> Any:
+    from urllib.parse import urlsplit
+
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.sms.v20210111 import sms_client
+
+    from local.emulator.catalogue import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=urlsplit(url).netloc, protocol="http"))
+    return sms_client.SmsClient(
+        credential.Credential(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY), "ap-guangzhou", profile
+    )
+
+
+def _sdk_request(numbers: list[str]) -> Any:
+    from tencentcloud.sms.v20210111 import models
+
+    from local.emulator.catalogue import DEFAULT_APPID
+
+    request = models.SendSmsRequest()
+    request.PhoneNumberSet = numbers
+    request.SmsSdkAppId = DEFAULT_APPID
+    request.TemplateId = TEMPLATE
+    request.SignName = SIGN
+    request.TemplateParamSet = PARAMS
+    return request
+
+
+def child_c(child: Child) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+    errors: list[str] = []
+
+    def send(numbers: list[str]) -> int:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = _sdk_client(child.args.url)
+        try:
+            answer = client.SendSms(_sdk_request(numbers))
+        except Exception as exc:
+            errors.append(type(exc).__name__)
+            return 0
+        return sum(1 for s in answer.SendStatusSet if s.Code == "Ok")
+
+    def run(numbers: list[str]) -> int:
+        chunks = [numbers[i : i + 200] for i in range(0, len(numbers), 200)]
+        with ThreadPoolExecutor(child.args.threads) as pool:
+            return sum(pool.map(send, chunks))
+
+    run(child.warm_numbers(200 * child.args.threads))
+    reported = child.timed(lambda: run(_support.pool(child.args.numbers)))
+    child.result.update(in_flight=child.args.threads, reported=reported, sdk_errors=len(errors))
+
+
+def child_d(child: Child) -> None:
+    function_env(child)
+    import raw_client
+
+    from shared import payloads
+    from shared.models import Message
+
+    in_flight = concurrency_in_use()
+    message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
+    credentials = raw_client.credentials_from_env()
+    warm = payloads.plan_multi_send(child.warm_numbers(200 * in_flight))
+    raw_client.run(child.args.url, warm.chunks, message, credentials, in_flight)
+    chunks = payloads.plan_multi_send(_support.pool(child.args.numbers)).chunks
+    reported = child.timed(lambda: raw_client.run(child.args.url, chunks, message, credentials, in_flight))
+    child.result.update(in_flight=in_flight, reported=reported)
+
+
+def _per_call(child: Child, send: Callable[[str], Any]) -> None:
+    """Warm up, then `--single-runs` calls with distinct numbers: CPU and wall per call."""
+    numbers = child.single_numbers(child.args.single_runs + 20)
+    for number in numbers[:20]:
+        send(number)
+    child.emulator.reset()
+    calls = numbers[20:]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for number in calls:
+        send(number)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    child.result.update(
+        cpu_ms=cpu / len(calls) * 1000,
+        wall_ms=wall / len(calls) * 1000,
+        calls=len(calls),
+        accepted=child.emulator.stats()["accepted"],
+    )
+
+
+def child_single_ours(child: Child) -> None:
+    function_env(child)
+    import functions.send_single.handler as handler
+
+    def send(number: str) -> None:
+        answer = handler.handler({"phone": number, "params": PARAMS}, None)
+        assert answer.get("status") == "submitted", str(answer)[:500]
+
+    _per_call(child, send)
+
+
+def child_single_client(child: Child) -> None:
+    function_env(child)
+    from shared.models import Message
+    from shared.runtime import runtime
+
+    message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
+    client = runtime.client
+    _per_call(child, lambda number: client.send_single(number, message))
+
+
+def child_single_sdk(child: Child) -> None:
+    client = _sdk_client(child.args.url)
+    _per_call(child, lambda number: client.SendSms(_sdk_request([number])))
+
+
+def child_single_qcloud(child: Child) -> None:
+    from qcloudsms_py import SmsSingleSender
+    from qcloudsms_py import httpclient as qcloud_http
+
+    from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
+
+    qcloud_http.HTTPResponse.json = lambda self: json.loads(self.body)
+    sender = SmsSingleSender(int(DEFAULT_APPID), DEFAULT_APPKEY)
+    url = f"{child.args.url}/v5/tlssmssvr/sendsms"
+    _per_call(
+        child,
+        lambda number: sender.send_with_param(86, number[3:], int(TEMPLATE), PARAMS, sign=SIGN, url=url),
+    )
+
+
+CHILDREN: dict[str, Callable[[Child], None]] = {
+    "a": child_a,
+    "client": child_client,
+    "b": child_b,
+    "c": child_c,
+    "d": child_d,
+    "single_ours": child_single_ours,
+    "single_client": child_single_client,
+    "single_sdk": child_single_sdk,
+    "single_qcloud": child_single_qcloud,
+}
+
+COLD_CODE = """\
+import time
+started = time.perf_counter()
+import {module} as function
+imported = time.perf_counter()
+answer = function.handler({event!r}, None)
+done = time.perf_counter()
+import json
+with open({out!r}, "w") as out:
+    json.dump({{"import": imported - started, "first": done - imported, "answer": answer}}, out, default=str)
+"""
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def run_child(args: argparse.Namespace, emulator: _support.EmulatorProcess, worker: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    command = [
+        _support.python(),
+        str(Path(__file__).resolve()),
+        "--worker",
+        worker,
+        "--url",
+        emulator.url,
+        "--emulator-pid",
+        str(emulator.pid),
+        "--out",
+        out,
+        "--numbers",
+        str(args.numbers),
+        "--threads",
+        str(args.threads),
+        "--single-runs",
+        str(args.single_runs),
+    ]
+    if args.concurrency:
+        command += ["--concurrency", str(args.concurrency)]
+    try:
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=600)
+        return dict(json.loads(Path(out).read_text()))
+    finally:
+        Path(out).unlink(missing_ok=True)
+
+
+def run_cold(
+    args: argparse.Namespace, emulator: _support.EmulatorProcess, name: str, index: int
+) -> dict[str, Any]:
+    module, kind = COLD[name]
+    number = _support.pool(1, args.numbers + WARM_SPAN + args.single_runs + 100 + index)[0]
+    if kind == "single":
+        event: dict[str, Any] = {"phone": number, "params": PARAMS}
+    else:
+        event = {"phones": [number], "template_id": TEMPLATE, "params": PARAMS}
+    with (
+        tempfile.TemporaryDirectory(prefix="sms-cold-") as store,
+        tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle,
+    ):
+        out = handle.name
+        env = {**os.environ, **_support.function_env(emulator.url, store)}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
+        code = COLD_CODE.format(module=module, event=event, out=out)
+        subprocess.run(
+            [_support.python(), "-c", code], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        result = dict(json.loads(Path(out).read_text()))
+        Path(out).unlink(missing_ok=True)
+    answer = result["answer"]
+    ok = answer.get("status") == "submitted" or answer.get("submitted") == 1 or answer.get("code") == "Ok"
+    if not ok:
+        raise RuntimeError(f"the cold start of {name} did not send: {answer}")
+    return result
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(float(r[key]) for r in runs)
+
+
+def parent(args: argparse.Namespace) -> None:
+    phases = set(args.phases.split(","))
+    started = time.perf_counter()
+    bulk: dict[str, list[dict[str, Any]]] = {}
+    single: dict[str, list[dict[str, Any]]] = {}
+    cold: dict[str, list[dict[str, Any]]] = {}
+    pool_size = args.numbers + WARM_SPAN + args.single_runs + 100 + len(COLD) * args.cold_runs + 100
+
+    def note(text: str) -> None:
+        print(f"[{time.perf_counter() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    with _support.emulator_process(args.latency_ms, pool_size, server=args.server) as emulator:
+        # rounds interleave the clients, so that a busy moment of the machine hits them all alike
+        for attempt in range(args.repeat):
+            for phase in BULK:
+                if phase in phases:
+                    run = run_child(args, emulator, phase)
+                    bulk.setdefault(phase, []).append(run)
+                    rate = run["accepted"] / run["wall"]
+                    note(f"round {attempt + 1}/{args.repeat}, {phase}: {rate:,.0f} numbers/s")
+        emulator.set_latency(0)
+        for attempt in range(args.repeat if "single" in phases else 0):
+            for phase in SINGLE:
+                run = run_child(args, emulator, phase)
+                single.setdefault(phase, []).append(run)
+                note(f"round {attempt + 1}/{args.repeat}, {phase}: {run['cpu_ms']:.2f} ms CPU per call")
+        if "cold" in phases:
+            for name in COLD:
+                run_cold(args, emulator, name, 0)  # byte-code and file cache, as on a warm host
+                cold[name] = [run_cold(args, emulator, name, i + 1) for i in range(args.cold_runs)]
+                note(f"cold start {name}: {median_of(cold[name], 'import') * 1000:.0f} ms import")
+    report(args, bulk, single, cold, load, time.perf_counter() - started)
+
+
+def report(
+    args: argparse.Namespace,
+    bulk: dict[str, list[dict[str, Any]]],
+    single: dict[str, list[dict[str, Any]]],
+    cold: dict[str, list[dict[str, Any]]],
+    load: float,
+    seconds: float,
+) -> None:
+    out: list[str] = []
+    emit = out.append
+    emit(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
+        f"server: {SERVER_NAMES[args.server]} in its own process, "
+        f"{args.latency_ms:g} ms latency per request for bulk sends, 0 ms for single sends."
+    )
+    emit("")
+    rates: dict[str, float] = {}
+    if bulk:
+        emit(
+            f"**Bulk: {args.numbers:,} numbers** (numbers/s = accepted by the server ÷ wall time; "
+            f"median and range of {args.repeat} interleaved rounds)"
+        )
+        emit("")
+        emit("| client | in flight | numbers/s | (range) | client CPU µs/number | server CPU s |")
+        emit("|---|---:|---:|---:|---:|---:|")
+        for phase in BULK:
+            runs = bulk.get(phase)
+            if not runs:
+                continue
+            each = [r["accepted"] / r["wall"] for r in runs]
+            rate = statistics.median(each)
+            rates[phase] = rate
+            cpu = statistics.median(r["cpu"] / max(1, r["accepted"]) * 1e6 for r in runs)
+            lost = min(r["accepted"] for r in runs) < args.numbers
+            emit(
+                f"| {LABELS[phase]} | {runs[0]['in_flight']} | {rate:,.0f}{' ⚠' if lost else ''} | "
+                f"{min(each) / 1000:,.1f}k–{max(each) / 1000:,.1f}k | {cpu:.1f} | "
+                f"{median_of(runs, 'emulator_cpu'):.1f} |"
+            )
+        emit("")
+        if "a" in rates:
+            parts = []
+            for other, goal in (("b", 2.0), ("c", 2.0), ("d", 0.7)):
+                if other in rates:
+                    ratio = rates["a"] / rates[other]
+                    parts.append(
+                        f"a/{other} = {ratio:.2f} (goal ≥ {goal:g}: {'met' if ratio >= goal else 'not met'})"
+                    )
+            if "client" in rates and "d" in rates:
+                parts.append(f"a′/d = {rates['client'] / rates['d']:.2f}")
+            emit("Ratios: " + "; ".join(parts) + ".")
+            runs = bulk["a"]
+            wall = median_of(runs, "wall")
+            spent = {k: median_of(runs, k) for k in ("validation", "sending", "store")}
+            rest = wall - sum(spent.values())
+            emit(
+                f"Where (a)'s {wall:.2f} s go: validation {spent['validation']:.2f} s, sending "
+                f"{spent['sending']:.2f} s, store {spent['store']:.2f} s, the rest (idempotency record of "
+                f"the answer, results, metrics) {rest:.2f} s."
+            )
+            emit("")
+    if single:
+        emit(
+            f"**Single send, warm** (CPU of the calling process per call over {args.single_runs} calls; "
+            f"median of {args.repeat} interleaved rounds)"
+        )
+        emit("")
+        emit("| client | CPU ms per call | wall ms per call |")
+        emit("|---|---:|---:|")
+        for phase in SINGLE:
+            if phase in single:
+                runs = single[phase]
+                lost = " ⚠" if any(r["accepted"] < r["calls"] for r in runs) else ""
+                emit(
+                    f"| {LABELS[phase]} | {median_of(runs, 'cpu_ms'):.2f}{lost} | "
+                    f"{median_of(runs, 'wall_ms'):.2f} |"
+                )
+        emit("")
+    if cold:
+        emit(f"**Cold start** (fresh interpreter: import + first send; median of {args.cold_runs})")
+        emit("")
+        emit("| function | import ms | first send ms | total ms |")
+        emit("|---|---:|---:|---:|")
+        for name, runs in cold.items():
+            label = "official SDK minimal handler (`bench/sdk_handler.py`)" if name == "sdk_handler" else name
+            imp, first = median_of(runs, "import") * 1000, median_of(runs, "first") * 1000
+            emit(f"| {label} | {imp:.0f} | {first:.0f} | {imp + first:.0f} |")
+        emit("")
+    zips = sorted((ROOT / "build").glob("*/*.zip"))
+    if zips and "size" in args.phases.split(","):
+        emit("**Deploy packages** (`build/<cloud>/<function>.zip`)")
+        emit("")
+        emit("| package | size KiB |")
+        emit("|---|---:|")
+        for path in zips:
+            emit(f"| {path.parent.name}/{path.name} | {path.stat().st_size // 1024:,} |")
+        sys.path.insert(0, str(ROOT / "bench"))
+        import cold_start
+
+        emit(
+            f"| for comparison: tencentcloud-sdk-python-sms + -common + requests, installed | "
+            f"{cold_start.installed_kb(cold_start.SDK_STACK):,} |"
+        )
+        emit("")
+    command = ["python", "bench/throughput.py", "--numbers", str(args.numbers)]
+    if args.server != "emulator":
+        command += ["--server", args.server]
+    if args.concurrency:
+        command += ["--concurrency", str(args.concurrency)]
+    emit(f"Command: `{' '.join(command)}` ({seconds:.0f} s).")
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--numbers", type=int, default=_support.DEFAULT_NUMBERS, help="bulk size (100,000)")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="emulator latency for bulk sends")
+    parser.add_argument("--threads", type=int, default=16, help="threads of the SDK clients (b) and (c)")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="SMS_SEND_CONCURRENCY for (a); default: the project's"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of bulk and single sends (median)")
+    parser.add_argument("--single-runs", type=int, default=1000, help="warm single sends measured")
+    parser.add_argument("--cold-runs", type=int, default=7, help="fresh interpreters per function")
+    parser.add_argument("--phases", default="a,client,b,c,d,single,cold,size")
+    parser.add_argument(
+        "--server",
+        choices=_support.SERVERS,
+        default="emulator",
+        help="emulator (default; bench/fast_emulator.py), plain (python -m local.emulator as is) or "
+        "canned (bench/canned_server.py: no checks, capacity to spare; measures the clients alone)",
+    )
+    parser.add_argument("--markdown", help="also write the report to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--emulator-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        child = Child(args)
+        CHILDREN[args.worker](child)
+        Path(args.out).write_text(json.dumps(child.result, default=str))
+        return
+    parent(args)
+
+
+if __name__ == "__main__":
+    main()
