@@ -68,7 +68,12 @@ def test_packages_hold_shared_and_deps_but_no_junk(built: Built, cloud: str) -> 
     tops = {n.split("/", 1)[0] for n in names}
     assert {"shared", "httpx", "aws_lambda_powertools", "phonenumbers"} <= tops
     assert "shared/__init__.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyi"))]
+    assert not [n for n in names if n.endswith((".pyi", ".pyo"))]
+    # bytecode made by the target interpreter, one per module, next to every source
+    tag = "cpython-312" if cloud == "aws" else "cpython-310"
+    pycs = [n for n in names if n.endswith(".pyc")]
+    assert pycs and all(f".{tag}.pyc" in n and "/__pycache__/" in "/" + n for n in pycs)
+    assert "shared/__pycache__/entry." + tag + ".pyc" in names
     assert not tops & {"local", "tests", "bench", "scripts", "deploy", "node_modules", "bin", "build"}
     assert not [n for n in names if n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))]
     assert not [n for n in names if n.startswith(("psycopg/", "psycopg_binary"))], "postgres is opt-in"
