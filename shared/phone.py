@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -41,17 +42,40 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         raise ValidationError(
             f"{field} is not a phone number in E.164 form (+<country code><number>)", field=field
         )
+    if len(text) == 14 and text.startswith("+861") and _cn_mobile().fullmatch(text[3:]):
+        return _remember(text, "CN")  # the common case, by phonenumbers' own mainland-mobile pattern
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         raise ValidationError(f"{field} could not be parsed as a phone number", field=field) from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
+
+
+_KNOWN_LIMIT = 250_000
+_known_regions: dict[str, str] = {}  # numbers normalize() validated → ISO region (no second parse)
+
+
+def _remember(e164: str, region: str) -> str:
+    if len(_known_regions) >= _KNOWN_LIMIT:
+        _known_regions.clear()
+    _known_regions[e164] = region
+    return e164
+
+
+@functools.lru_cache(maxsize=1)
+def _cn_mobile() -> re.Pattern[str]:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
+    return re.compile(pattern or r"(?!)")  # without metadata: never matches, the full parse decides
 
 
 def split(e164: str) -> tuple[str, str]:
     """`+8613800000000` → (`86`, `13800000000`): the legacy nationcode and national number."""
+    if e164.startswith("+86"):
+        return MAINLAND_CODE, e164[3:]
     parsed = phonenumbers.parse(e164, None)
     return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
 
@@ -63,6 +87,9 @@ def is_mainland(e164: str) -> bool:
 
 def region_of(e164: str) -> str:
     """ISO region (`CN`, `US`, …) of a valid E.164 number."""
+    known = _known_regions.get(e164)
+    if known is not None:
+        return known
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
 
 

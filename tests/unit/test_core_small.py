@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared import phone
 from shared.config import Secret, load_settings
@@ -177,3 +179,18 @@ def test_non_ascii_digits_are_refused_not_crashed_on(digits: str) -> None:
     with pytest.raises(ValidationError):
         phone.normalize("13800000000", nationcode=digits)
     assert classify_tencent_code(digits) is Category.ACCOUNT
+
+
+@given(st.from_regex(r"\+861[0-9]{10}", fullmatch=True))
+def test_mainland_fast_path_agrees_with_phonenumbers(number: str) -> None:
+    """normalize() skips the full parse for mainland mobiles; its verdict must be the library's."""
+    import phonenumbers
+
+    expected = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    try:
+        accepted = phone.normalize(number) == number
+    except ValidationError:
+        accepted = False
+    assert accepted == expected
+    if accepted:
+        assert phone.region_of(number) == "CN" and phone.split(number) == ("86", number[3:])
