@@ -93,7 +93,7 @@ class Settings:
     proxy: str = ""
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
-    send_concurrency: int = 8
+    send_concurrency: int = 32
     allowed_countries: frozenset[str] = frozenset({"CN"})  # ISO regions; "*" allows every country
     templates: Mapping[str, TemplateSpec] = field(default_factory=dict)  # empty: not checked locally
     max_param_length: int = 12
@@ -112,6 +112,7 @@ class Settings:
     otp_max_attempts: int = 5
     fanout_queue_url: str = ""
     fanout_threshold: int = 5000
+    max_inline_numbers: int = 20000  # one answer must fit a synchronous invoke's 6 MB
 
     @property
     def base_url(self) -> str:
@@ -201,7 +202,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         proxy=get("TENCENT_SMS_PROXY") or get("HTTPS_PROXY") or get("https_proxy"),
         connect_timeout=_float(env, "TENCENT_SMS_CONNECT_TIMEOUT", 3.0),
         read_timeout=_float(env, "TENCENT_SMS_READ_TIMEOUT", 10.0),
-        send_concurrency=_int(env, "SMS_SEND_CONCURRENCY", 8),
+        send_concurrency=_int(env, "SMS_SEND_CONCURRENCY", 32),
+        max_inline_numbers=_int(env, "SMS_MAX_INLINE_NUMBERS", 20000),
         allowed_countries=_countries(get("SMS_ALLOWED_COUNTRIES") or "CN"),
         templates=_templates(get("SMS_TEMPLATES")),
         max_param_length=_int(env, "SMS_MAX_PARAM_LENGTH", 12),

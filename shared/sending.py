@@ -135,6 +135,14 @@ def send_multi(
         return _once("send_multi_chunk", "batch", command.chunk_key, "", body, send, deadline)
     if settings.fanout_queue_url and len(plan.numbers) > settings.fanout_threshold:
         return _once("send_multi", caller, client_key, request_id, body, fan_out, deadline)
+    if len(plan.numbers) > settings.max_inline_numbers:
+        raise validation.ValidationError(
+            f"{len(plan.numbers)} numbers are more than one invocation sends and answers "
+            f"(SMS_MAX_INLINE_NUMBERS={settings.max_inline_numbers}); set SMS_FANOUT_QUEUE_URL to queue "
+            "them in chunks, or split the list",
+            field="phones",
+            code="too_many_numbers",
+        )
     return _once("send_multi", caller, client_key, request_id, body, send, deadline)
 
 

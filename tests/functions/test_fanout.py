@@ -223,3 +223,17 @@ def test_scf_backend_invokes_the_function_asynchronously(
         wait_for(lambda: sms_emulator.accepted_count == 600)
     finally:
         server.shutdown()
+
+
+def test_a_list_too_big_to_answer_needs_the_queue(
+    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime import runtime
+
+    monkeypatch.setenv("SMS_MAX_INLINE_NUMBERS", "500")
+    runtime.reset()
+    answer = handler("send_multi").handler({"phones": NUMBERS[:501], "params": ["1"]}, AwsContext())
+    assert (
+        answer["error"]["code"] == "too_many_numbers" and "SMS_FANOUT_QUEUE_URL" in answer["error"]["message"]
+    )
+    assert sms_emulator.accepted_count == 0
