@@ -140,6 +140,9 @@ class _PgTx:
         self._cur.execute(_pg_sql(sql), tuple(params))
         return self._cur.rowcount
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cur.executemany(_pg_sql(sql), [tuple(row) for row in rows])  # pipelined by psycopg 3
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._cur.execute(_pg_sql(sql), tuple(params))
         return self._cur.fetchone()

@@ -41,6 +41,10 @@ class Tx(Protocol):
         """Run a statement; return the affected row count."""
         ...
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every row of parameters (one round trip where the driver can)."""
+        ...
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """Run a query; return its first row or None."""
         ...
@@ -74,6 +78,20 @@ _SELECT_LATEST_RECEIPT = (
     f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?"  # noqa: S608
     f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
 )
+_IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
+
+
+def _with_receipts(tx: Tx, message_ids: Sequence[str]) -> list[str]:
+    """Those of `message_ids` that already have a receipt."""
+    found: list[str] = []
+    for start in range(0, len(message_ids), _IN_BATCH):
+        batch = message_ids[start : start + _IN_BATCH]
+        marks = ", ".join("?" * len(batch))
+        sql = f"SELECT DISTINCT message_id FROM receipts WHERE message_id IN ({marks})"  # noqa: S608
+        found += [row[0] for row in tx.all(sql, batch)]
+    return found
+
+
 _REFRESH_STATUS = (
     f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
     f" WHERE message_id = ? AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
@@ -181,27 +199,17 @@ class SqlStore(Store):
         params_json = json.dumps(list(params), ensure_ascii=False)
         insert = self._insert_ignore("messages", _MESSAGE_COLUMNS, 12)
 
+        values = [
+            (r.message_id, r.phone, template_id, params_json, sign,
+             r.status if r.status in MESSAGE_STATUSES else "unknown", int(r.fee), r.code, caller, now, now,
+             r.session_context)
+            for r in rows
+        ]  # fmt: skip
+
         def write(tx: Tx) -> None:
-            inserted = []
-            for r in rows:
-                status = r.status if r.status in MESSAGE_STATUSES else "unknown"
-                values = (
-                    r.message_id,
-                    r.phone,
-                    template_id,
-                    params_json,
-                    sign,
-                    status,
-                    int(r.fee),
-                    r.code,
-                    caller,
-                    now,
-                    now,
-                    r.session_context,
-                )
-                if tx.execute(insert, values):
-                    inserted.append(r.message_id)
-            self._refresh_status(tx, inserted, now)  # a receipt may have arrived first
+            tx.execute_many(insert, values)  # an id already stored is left as it is
+            # a receipt may have arrived before its send was recorded: those messages take its status
+            self._refresh_status(tx, _with_receipts(tx, [r.message_id for r in rows]), now)
 
         self._run(write)
 

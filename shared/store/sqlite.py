@@ -138,6 +138,9 @@ class _SqliteTx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._conn.execute(sql, tuple(params)).rowcount
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, [tuple(row) for row in rows])
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row = self._conn.execute(sql, tuple(params)).fetchone()
         return tuple(row) if row is not None else None

@@ -48,6 +48,10 @@ class FailingTx:
         self._tick()
         return self._tx.execute(sql, params)
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._tick()
+        self._tx.execute_many(sql, rows)
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._tick()
         return self._tx.one(sql, params)
