@@ -72,17 +72,23 @@ class SmsClient:
         *,
         deadline: float | None = None,
         concurrency: int | None = None,
+        on_chunk: Callable[[list[SendResult]], None] | None = None,
     ) -> MultiSendResult:
         """Send a pre-flighted plan (see `payloads.plan_multi_send`): at most `concurrency` (default
-        `SMS_SEND_CONCURRENCY`) API calls in flight, one worker thread each, over the shared pools."""
+        `SMS_SEND_CONCURRENCY`) API calls in flight, one worker thread each, over the shared pools.
+        `on_chunk` gets each chunk's results in its worker as soon as they are known (e.g. to store
+        them while other chunks are still in flight); it must not raise."""
         message = self.with_defaults(message)
         workers = max(1, min(concurrency or self.settings.send_concurrency, len(plan.chunks)))
 
         def run(chunk: tuple[str, ...]) -> list[SendResult]:
             try:
-                return self._send_chunk(chunk, message, deadline)
+                results = self._send_chunk(chunk, message, deadline)
             except SmsError as error:
-                return [_failed_result(p, error) for p in chunk]
+                results = [_failed_result(p, error) for p in chunk]
+            if on_chunk is not None:
+                on_chunk(results)
+            return results
 
         if workers == 1:
             chunk_results = [run(chunk) for chunk in plan.chunks]

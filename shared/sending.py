@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from shared import fanout, idempotency, limits, validation
-from shared.errors import SmsError, StoreUnavailableError, status_for_code
+from shared.errors import SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
@@ -92,8 +93,10 @@ def send_multi(
             limits.reserve(
                 limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
             )
-        outcome = runtime.client.send_plan(plan, command.message, deadline=deadline)
-        _record(outcome.results, command.message, caller)
+        store_as_they_come = partial(_record, message=command.message, caller=caller)
+        outcome = runtime.client.send_plan(
+            plan, command.message, deadline=deadline, on_chunk=store_as_they_come
+        )
         _count(outcome.results)
         logger.info(
             "multi send done",
@@ -181,7 +184,8 @@ def _error_code(result: SendResult) -> str:
 
 
 def _record(results: Sequence[SendResult], message: Message, caller: str) -> None:
-    """Keep a row per accepted message; a store failure must not turn a sent SMS into an error."""
+    """Keep a row per accepted message; a store failure must not turn a sent SMS into an error.
+    (Called from send_multi's worker threads too: the store serialises its own writes.)"""
     accepted = [r for r in results if r.message_id]
     if not accepted:
         return
@@ -194,7 +198,7 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
             caller=caller,
             now=int(time.time()),
         )
-    except SmsError as error:
+    except SmsError as error:  # raising now would make a retry send these messages again
         logger.error(
             "sent but not recorded",
             extra={
@@ -202,8 +206,6 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
                 "messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in accepted],
             },
         )
-        if not isinstance(error, StoreUnavailableError):
-            raise
 
 
 def _count(results: Sequence[SendResult]) -> None:
