@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-
-import phonenumbers
+from typing import Any
 
 from shared.errors import ValidationError
 
@@ -44,6 +43,7 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         )
     if len(text) == 14 and text.startswith("+861") and _cn_mobile().fullmatch(text[3:]):
         return _remember(text, "CN")  # the common case, by phonenumbers' own mainland-mobile pattern
+    phonenumbers = _library()
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
@@ -65,9 +65,17 @@ def _remember(e164: str, region: str) -> str:
     return e164
 
 
+def _library() -> Any:
+    """phonenumbers, imported on first use: functions whose first request parses no number
+    (a scheduled pull, a callback) never load it."""
+    import phonenumbers
+
+    return phonenumbers
+
+
 @functools.lru_cache(maxsize=1)
 def _cn_mobile() -> re.Pattern[str]:
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    metadata = _library().PhoneMetadata.metadata_for_region("CN")
     pattern = metadata.mobile.national_number_pattern if metadata and metadata.mobile else None
     return re.compile(pattern or r"(?!)")  # without metadata: never matches, the full parse decides
 
@@ -76,6 +84,7 @@ def split(e164: str) -> tuple[str, str]:
     """`+8613800000000` → (`86`, `13800000000`): the legacy nationcode and national number."""
     if e164.startswith("+86"):
         return MAINLAND_CODE, e164[3:]
+    phonenumbers = _library()
     parsed = phonenumbers.parse(e164, None)
     return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
 
@@ -90,6 +99,7 @@ def region_of(e164: str) -> str:
     known = _known_regions.get(e164)
     if known is not None:
         return known
+    phonenumbers = _library()
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
 
 
