@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import limits, validation
-from shared import phone as phones
 from shared.config import OTP_LENGTHS, Settings
 from shared.errors import (
     Category,
@@ -117,7 +116,7 @@ class VerifyRequest:
 
 def parse_send(body: Mapping[str, Any], settings: Settings) -> SendRequest:
     """`{"phone" | "mobile"+"nationcode", "purpose"?, "length"?}`; a length may only lengthen the code."""
-    _only(body, SEND_FIELDS)
+    validation.only_fields(body, SEND_FIELDS)
     length = body.get("length", settings.otp_length)
     if isinstance(length, bool) or not isinstance(length, int) or length not in OTP_LENGTHS:
         raise ValidationError("length must be a whole number of digits from 4 to 8", field="length")
@@ -126,12 +125,12 @@ def parse_send(body: Mapping[str, Any], settings: Settings) -> SendRequest:
             f"length may not be shorter than the configured {settings.otp_length} digits (SMS_OTP_LENGTH)",
             field="length",
         )
-    return SendRequest(_phone(body), _purpose(body), length)
+    return SendRequest(validation.phone_of(body), _purpose(body), length)
 
 
 def parse_verify(body: Mapping[str, Any]) -> VerifyRequest:
     """`{"phone" | "mobile"+"nationcode", "code", "purpose"?, "id"?}`."""
-    _only(body, VERIFY_FIELDS)
+    validation.only_fields(body, VERIFY_FIELDS)
     code = body.get("code")
     if not isinstance(code, str) or not _CODE.fullmatch(code.strip()):
         raise ValidationError("code must be the 4 to 8 digits of the SMS, as a string", field="code")
@@ -140,27 +139,7 @@ def parse_verify(body: Mapping[str, Any]) -> VerifyRequest:
         otp_id = ""
     if not isinstance(otp_id, str) or (otp_id and not _ID.fullmatch(otp_id)):
         raise ValidationError("id must be the id the send answered with", field="id")
-    return VerifyRequest(_phone(body), _purpose(body), code.strip(), otp_id)
-
-
-def _only(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    if not isinstance(body, Mapping):
-        raise ValidationError("the request must be a JSON object", field="body")
-    unknown = sorted(str(k) for k in body if k not in allowed)
-    if unknown:
-        raise ValidationError(
-            f"unknown field {unknown[0][:64]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0][:64]
-        )
-
-
-def _phone(body: Mapping[str, Any]) -> str:
-    if "phone" in body:
-        if "mobile" in body or "nationcode" in body:
-            raise ValidationError("give either phone or nationcode + mobile, not both", field="phone")
-        return phones.normalize(body["phone"], field="phone")
-    if "mobile" in body:
-        return phones.normalize(body["mobile"], nationcode=body.get("nationcode", "86"), field="mobile")
-    raise ValidationError("phone (E.164) or mobile + nationcode is required", field="phone")
+    return VerifyRequest(validation.phone_of(body), _purpose(body), code.strip(), otp_id)
 
 
 def _purpose(body: Mapping[str, Any]) -> str:

@@ -42,15 +42,8 @@ class SendCommand:
 
 def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
     """`POST /sms/send` or the direct-invoke / mini-program event."""
-    _only(body, SINGLE_FIELDS)
-    if "phone" in body:
-        if "mobile" in body or "nationcode" in body:
-            raise ValidationError("give either phone or nationcode + mobile, not both", field="phone")
-        number = phones.normalize(body["phone"], field="phone")
-    elif "mobile" in body:
-        number = phones.normalize(body["mobile"], nationcode=body.get("nationcode", "86"), field="mobile")
-    else:
-        raise ValidationError("phone (E.164) or mobile + nationcode is required", field="phone")
+    only_fields(body, SINGLE_FIELDS)
+    number = phone_of(body)
     message = parse_message(body, settings)
     check_destination(number, message, settings, field="phone")
     return SendCommand((number,), message, idempotency_key=_idempotency_key(body))
@@ -58,7 +51,7 @@ def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendComman
 
 def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: bool = False) -> SendCommand:
     """`POST /sms/send-multi`, a direct invoke or (`internal`) one queued chunk of a fanned-out batch."""
-    _only(body, MULTI_FIELDS | CHUNK_FIELDS if internal else MULTI_FIELDS)
+    only_fields(body, MULTI_FIELDS | CHUNK_FIELDS if internal else MULTI_FIELDS)
     batch_id, chunk = body.get("batch_id"), body.get("chunk")
     if (batch_id is None) != (chunk is None):
         raise ValidationError("a queued chunk carries both batch_id and chunk", field="batch_id")
@@ -160,7 +153,7 @@ def check_destination(number: str, message: Message, settings: Settings, *, fiel
 
 def parse_pull(body: Mapping[str, Any]) -> tuple[PullKind, int]:
     """`POST /sms/pull`, the timer argument, or a direct invoke: `{"kind", "max"}`."""
-    _only(body, {"kind", "max"})
+    only_fields(body, {"kind", "max"})
     return _kind(body.get("kind", "receipts")), _max(body.get("max", MAX_PULL))
 
 
@@ -175,7 +168,7 @@ class StatusQuery:
 
 def parse_status_query(raw_phone: str, query: Mapping[str, str], now: int) -> StatusQuery:
     """`GET /sms/status/{phone}?kind=&begin=&end=&max=`; the window defaults to the last 24 h."""
-    _only(query, {"kind", "begin", "end", "max"})
+    only_fields(query, {"kind", "begin", "end", "max"})
     number = phones.normalize(raw_phone, field="phone")
     end = _unix(query.get("end"), "end", default=now)
     begin = _unix(query.get("begin"), "begin", default=end - 86400)
@@ -188,13 +181,25 @@ def parse_status_query(raw_phone: str, query: Mapping[str, str], now: int) -> St
     )
 
 
-def _only(body: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> None:
+def phone_of(body: Mapping[str, Any]) -> str:
+    """The one number of a request: `phone` (E.164), or the seed's `mobile` + `nationcode` (default 86)."""
+    if "phone" in body:
+        if "mobile" in body or "nationcode" in body:
+            raise ValidationError("give either phone or nationcode + mobile, not both", field="phone")
+        return phones.normalize(body["phone"], field="phone")
+    if "mobile" in body:
+        return phones.normalize(body["mobile"], nationcode=body.get("nationcode", "86"), field="mobile")
+    raise ValidationError("phone (E.164) or mobile + nationcode is required", field="phone")
+
+
+def only_fields(body: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> None:
+    """Refuse anything but a JSON object holding only `allowed` keys, naming the first stranger."""
     if not isinstance(body, Mapping):
         raise ValidationError("the request must be a JSON object", field="body")
     unknown = sorted(str(k) for k in body if k not in allowed)
     if unknown:
         raise ValidationError(
-            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0][:64]
+            f"unknown field {unknown[0][:64]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0][:64]
         )
 
 
