@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -169,11 +168,12 @@ def _caller(inv: events.Invocation) -> str:
 
 
 def _error_answer(inv: events.Invocation, error: SmsError) -> Any:
+    """The error shape: plain JSON for a direct invoke, the trigger's HTTP answer otherwise."""
     if inv.http is None:
         return error.to_body()
-    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
-    if error.retry_after is not None:
-        headers["Retry-After"] = str(error.retry_after)
+    from shared.http import JSON, encode, error_answer  # the same answer a route's error gets
+
+    answer = error_answer(error)
     return events.shape_http_response(
-        inv, error.status, json.dumps(error.to_body(), ensure_ascii=False), headers
+        inv, answer.status, encode(answer.body), {"Content-Type": JSON, **answer.headers}
     )

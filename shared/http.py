@@ -37,6 +37,11 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return JsonAnswer(status, body, {"Cache-Control": "no-store", **(headers or {})})
 
 
+def encode(body: Any) -> str:
+    """The JSON text of an answer body (UTF-8 kept, compact)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 def error_answer(error: SmsError) -> JsonAnswer:
     """The error shape, with `Retry-After` when known."""
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else {}
@@ -83,10 +88,7 @@ def _build(routes: list[tuple[str, str, RouteFunction]]) -> APIGatewayRestResolv
 
     def to_response(answer: JsonAnswer) -> Response:
         return Response(
-            status_code=answer.status,
-            content_type=JSON,
-            headers=answer.headers,
-            body=json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")),
+            status_code=answer.status, content_type=JSON, headers=answer.headers, body=encode(answer.body)
         )
 
     @app.exception_handler(SmsError)
