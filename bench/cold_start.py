@@ -62,6 +62,37 @@ def installed_kb(distributions: list[str]) -> int:
     return total // 1024
 
 
+def package_bytecode(runs: int) -> None:
+    """A built Lambda package (`make build`) imported as Lambda would, with the bytecode it ships and
+    with that bytecode removed (a read-only code folder cannot cache what it compiles)."""
+    import shutil
+    import tempfile
+
+    package = ROOT / "build" / "aws" / "send_single"
+    if not (package / "functions").exists():
+        print("(no build/aws/send_single: run `make build` to compare bytecode against source)")
+        return
+    sys.path.insert(0, str(ROOT))
+    from scripts.build import TARGET_PYTHON, find_interpreter
+
+    python = find_interpreter(TARGET_PYTHON["aws"])  # the bytecode is for Lambda's Python, not this one
+    code = "import sys; sys.path.insert(0, '.'); import functions.send_single.handler, httpx"
+    with tempfile.TemporaryDirectory() as scratch:
+        source_only = Path(scratch) / "send_single"
+        shutil.copytree(package, source_only, ignore=shutil.ignore_patterns("__pycache__"))
+        for label, folder in (("with its bytecode", package), ("source only", source_only)):
+            samples = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                subprocess.run([*python.argv, "-S", "-B", "-c", code], cwd=folder, env=python.env, check=True)
+                samples.append((time.perf_counter() - started) * 1000)
+            name = f"build/aws/send_single, {label}"
+            print(
+                f"{name:<44} {statistics.median(samples):>18.0f}  (Python {python.version}: handler + httpx, "
+                "start-up included)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,6 +122,7 @@ def main() -> None:
         ("powertools Logger + Metrics", "from aws_lambda_powertools import Logger, Metrics"),
     ]:
         print(f"{label:<44} {wall_ms(code, args.runs) - baseline:>18.0f}")
+    package_bytecode(args.runs)
     print()
     print(f"installed size, httpx and its dependencies: {installed_kb(HTTP_STACK)} KiB")
     print(f"installed size, tencentcloud-sdk-python-sms + -common + requests: {installed_kb(SDK_STACK)} KiB")
