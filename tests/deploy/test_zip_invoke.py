@@ -90,7 +90,7 @@ def invoke(
 
 
 @pytest.fixture
-def function_env(sms_emulator: Emulator, tmp_path: Path) -> dict[str, str]:
+def zip_env(sms_emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     """A deployed function's environment, pointing at the emulator and a fresh SQLite store."""
     return {
         **emulator_env(sms_emulator.url),
@@ -124,14 +124,14 @@ def _body(response: dict[str, Any]) -> dict[str, Any]:
 def test_scf_function_url_sends_through_the_emulator(
     unpacked: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     sms_emulator: Emulator,
 ) -> None:
     answer = invoke(
         pythons["scf"],
         unpacked["scf", "send_single"],
         HANDLER["scf"],
-        function_env,
+        zip_env,
         EVENTS / "scf-function-url.json",
         EVENTS / "scf-context.json",
     )
@@ -145,14 +145,14 @@ def test_scf_function_url_sends_through_the_emulator(
 def test_cloudbase_mini_program_call_gets_plain_json(
     unpacked: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     sms_emulator: Emulator,
 ) -> None:
     answer = invoke(
         pythons["cloudbase"],
         unpacked["cloudbase", "send_single"],
         HANDLER["cloudbase"],
-        function_env,
+        zip_env,
         EVENTS / "wx-cloud-function.json",
         EVENTS / "wx-cloud-function-context.json",
     )
@@ -166,14 +166,14 @@ def test_cloudbase_mini_program_call_gets_plain_json(
 def test_scf_timer_pulls_receipts_into_the_store(
     unpacked: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     sms_emulator: Emulator,
 ) -> None:
     sent = invoke(
         pythons["scf"],
         unpacked["scf", "send_single"],
         HANDLER["scf"],
-        function_env,
+        zip_env,
         EVENTS / "scf-function-url.json",
         EVENTS / "scf-context.json",
     )
@@ -182,7 +182,7 @@ def test_scf_timer_pulls_receipts_into_the_store(
         pythons["scf"],
         unpacked["scf", "pull_status"],
         HANDLER["scf"],
-        function_env,
+        zip_env,
         EVENTS / "scf-timer.json",
         EVENTS / "scf-context.json",
     )
@@ -195,14 +195,14 @@ def test_scf_timer_pulls_receipts_into_the_store(
 def test_lambda_http_api_sends_through_the_emulator(
     unpacked: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     sms_emulator: Emulator,
 ) -> None:
     answer = invoke(
         pythons["aws"],
         unpacked["aws", "send_single"],
         HANDLER["aws"].format(fn="send_single"),
-        function_env,
+        zip_env,
         EVENTS / "aws-http-api.json",
         "aws:sms-functions-test-send_single",
     )
@@ -216,7 +216,7 @@ def test_lambda_http_api_sends_through_the_emulator(
 def test_lambda_schedule_input_pulls_both_kinds(
     unpacked: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     """The EventBridge rule delivers its `input` ({"max": 100}) as the whole event."""
@@ -226,7 +226,7 @@ def test_lambda_schedule_input_pulls_both_kinds(
         pythons["aws"],
         unpacked["aws", "pull_status"],
         HANDLER["aws"].format(fn="pull_status"),
-        function_env,
+        zip_env,
         event,
         "aws:sms-functions-test-pull_status",
     )
@@ -279,12 +279,12 @@ def postgres_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[st
 def test_with_postgres_packages_use_a_postgresql_store(
     postgres_packages: dict[tuple[str, str], Path],
     pythons: dict[str, str],
-    function_env: dict[str, str],
+    zip_env: dict[str, str],
     fresh_postgres_url: str,
     sms_emulator: Emulator,
 ) -> None:
     """`--with-postgres` vendors psycopg (binary) for the target Python; the scheduled pull stores there."""
-    env = {**function_env, "SMS_STORE_URL": fresh_postgres_url}
+    env = {**zip_env, "SMS_STORE_URL": fresh_postgres_url}
     sent = invoke(
         pythons["scf"],
         postgres_packages["scf", "send_single"],

@@ -7,25 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.local_run import ROOT, LocalRun, free_port, local_run
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    """Poll until predicate() is truthy (bounded); return its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+from tests.helpers import free_port, wait_for
+from tests.local_run import ROOT, LocalRun, local_run
 
 
 @pytest.fixture

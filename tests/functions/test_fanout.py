@@ -17,16 +17,9 @@ from local.emulator import Emulator
 from local.gateway import Gateway
 from shared import signing
 from tests.conftest import API_KEY, load_event
-from tests.functions.test_send_handlers import AwsContext, answer_body, handler, set_body, set_header
+from tests.helpers import AwsContext, answer_body, handler, set_body, set_header, wait_for
 
 NUMBERS = [f"+86139{i:08d}" for i in range(1000)]
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture

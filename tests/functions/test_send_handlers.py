@@ -3,9 +3,7 @@ emulator recorded as sent."""
 
 from __future__ import annotations
 
-import base64
 import copy
-import importlib
 import json
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY, load_event
+from tests.helpers import AwsContext, answer_body, handler, set_body, set_header
 
 SAMPLE_KEY = "local-dev-key-3f9a1c"  # the key the shared samples carry
 HTTP_SAMPLES = [
@@ -25,53 +24,10 @@ HTTP_SAMPLES = [
 ]
 
 
-def handler(name: str) -> Any:
-    return importlib.import_module(f"functions.{name}.handler")
-
-
-class AwsContext:
-    function_name = "sms-functions-test-send_single"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    aws_request_id = "11111111-2222-3333-4444-555555555555"
-    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:send_single"
-    log_group_name = "/aws/lambda/send_single"
-    log_stream_name = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def context_for(sample: str) -> Any:
     if sample.startswith(("scf", "cloudbase", "wx")):
         return load_event("wx-cloud-function-context.json" if sample.startswith("wx") else "scf-context.json")
     return AwsContext()
-
-
-def set_header(event: dict[str, Any], name: str, value: str | None) -> None:
-    for key in ("headers", "multiValueHeaders"):
-        headers = event.get(key)
-        if not isinstance(headers, dict):
-            continue
-        for existing in [k for k in headers if k.lower() == name.lower()]:
-            del headers[existing]
-        if value is not None:
-            headers[name] = [value] if key == "multiValueHeaders" else value
-
-
-def set_body(event: dict[str, Any], body: Any, *, base64_encoded: bool = False) -> None:
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    if base64_encoded:
-        event["body"], event["isBase64Encoded"] = base64.b64encode(text.encode()).decode(), True
-    else:
-        event["body"] = text
-
-
-def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
-    body = answer["body"]
-    if answer.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode()
-    return json.loads(body)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -11,15 +11,8 @@ import pytest
 from local.emulator import Emulator
 from shared.deadletter import read_file_sink
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
-from tests.functions.test_send_handlers import (
-    HTTP_SAMPLES,
-    AwsContext,
-    answer_body,
-    context_for,
-    handler,
-    set_body,
-    set_header,
-)
+from tests.functions.test_send_handlers import HTTP_SAMPLES, context_for
+from tests.helpers import AwsContext, answer_body, handler, set_body, set_header
 
 RECEIPT_PUSH = [
     {

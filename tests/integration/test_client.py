@@ -3,7 +3,6 @@ domestic and international numbers, chunking, and every injected fault."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import httpx
@@ -22,6 +21,7 @@ from shared.errors import (
 from shared.models import Message
 from shared.transport import Transport, TransportOptions
 from tests.conftest import emulator_env
+from tests.helpers import free_port
 
 CODE = Message(template_id="7839", params=("5678",), sign="腾讯云")
 INTERNATIONAL = Message(template_id="7841", params=("5678",))
@@ -228,14 +228,8 @@ def wait_until_accepted(emulator: Emulator, count: int, timeout: float = 10.0) -
     assert emulator.accepted_count == count
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_connection_refused_is_retried_then_unavailable(protocol: str) -> None:
-    settings = load_settings(emulator_env(f"http://127.0.0.1:{_closed_port()}", protocol))
+    settings = load_settings(emulator_env(f"http://127.0.0.1:{free_port()}", protocol))
     attempts = []
 
     class Counting(httpx.HTTPTransport):

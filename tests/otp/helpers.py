@@ -16,26 +16,16 @@ OTHER_OPEN_ID = "oOTHERuser00000000000000000"
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{4,8})(?![0-9])")
 
 
+def wrong(code: str) -> str:
+    """A code of the same length that is not `code`."""
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
 def code_in(text: str) -> str:
     """The code in a rendered SMS (`【腾讯云】您的验证码是123456，5分钟内有效。`)."""
     found = _DIGITS.search(text)
     assert found, f"no code in {text!r}"
     return found.group(1)
-
-
-class AwsContext:
-    """A Lambda context for in-process invocations."""
-
-    function_name = "sms-functions-test-otp"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    aws_request_id = "11111111-2222-3333-4444-555555555555"
-    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:otp"
-    log_group_name = "/aws/lambda/otp"
-    log_stream_name = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 def http_event(path: str, body: Any, *, key: str | None = API_KEY) -> dict[str, Any]:

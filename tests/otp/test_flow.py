@@ -11,7 +11,9 @@ import pytest
 from local.emulator import Emulator
 from shared import otp
 from shared.errors import SmsError
+from tests.helpers import free_port
 from tests.otp.conftest import OTP_SECRET, Clock, Leaks
+from tests.otp.helpers import wrong
 
 KEY_CALLER = "key:0123456789abcdef"
 WX_CALLER = "wx:oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
@@ -31,10 +33,6 @@ def refused(call: Any, *args: Any, **kwargs: Any) -> SmsError:
     with pytest.raises(SmsError) as caught:
         call(*args, **kwargs)
     return caught.value
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def test_send_then_verify(sms_emulator: Emulator, leaks: Leaks, clock: Clock) -> None:
@@ -211,13 +209,10 @@ def test_refused_send_leaves_no_code_and_frees_the_window(
 def test_unreachable_tencent_leaves_no_code(
     sms_emulator: Emulator, leaks: Leaks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import socket
 
     from shared.runtime import runtime
 
-    with socket.socket() as sock:  # a port nobody listens on: the connection is refused
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on: the connection is refused
     monkeypatch.setenv("TENCENT_SMS_ENDPOINT", closed)
     runtime.reset()
     phone = leaks.new_phone()
@@ -301,7 +296,7 @@ def test_scheduled_purge_removes_expired_codes(sms_emulator: Emulator, leaks: Le
     from functions.pull_status.handler import handler
     from shared.runtime import runtime
     from tests.conftest import load_event
-    from tests.otp.helpers import AwsContext
+    from tests.helpers import AwsContext
 
     phone = leaks.new_phone()
     clock.advance(-1000)  # issued long ago: expired by now

@@ -12,7 +12,7 @@ import pytest
 
 from tests import local_run as local_run_module
 from tests.otp.conftest import OTP_SECRET, Leaks
-from tests.otp.helpers import code_in
+from tests.otp.helpers import code_in, wrong
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,10 +46,6 @@ def run(local_run: LocalRun, leaks: Leaks) -> LocalRun:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=20) as client:
         yield client
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def test_send_then_verify_once(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:

@@ -10,8 +10,17 @@ import pytest
 
 from functions.otp import handler as otp_function
 from local.emulator import Emulator
+from tests.helpers import AwsContext
 from tests.otp.conftest import Clock, Leaks
-from tests.otp.helpers import OPEN_ID, OTHER_OPEN_ID, AwsContext, answer_of, http_event, wx_context, wx_event
+from tests.otp.helpers import (
+    OPEN_ID,
+    OTHER_OPEN_ID,
+    answer_of,
+    http_event,
+    wrong,
+    wx_context,
+    wx_event,
+)
 
 pytestmark = pytest.mark.usefixtures("otp_env")
 
@@ -23,10 +32,6 @@ def post(path: str, body: Any, **kwargs: Any) -> tuple[int, dict[str, Any], dict
 def call(action: str | None, open_id: str = OPEN_ID, **fields: Any) -> dict[str, Any]:
     answer: dict[str, Any] = otp_function.main_handler(wx_event(action, **fields), wx_context(open_id))
     return answer
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -12,7 +12,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY, load_event
-from tests.functions.test_send_handlers import AwsContext, answer_body, handler, set_body, set_header
+from tests.helpers import AwsContext, answer_body, handler, set_body, set_header
 
 PARALLEL = 16
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY, load_event
-from tests.functions.test_send_handlers import AwsContext, handler
+from tests.helpers import AwsContext, handler
 
 FIELDS = [
     "phone",

@@ -7,7 +7,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import load_event
-from tests.functions.test_send_handlers import AwsContext, handler
+from tests.helpers import AwsContext, handler
 from tests.security.test_concurrency import http_send
 
 BODY = {"phone": "+8613800000007", "template_id": "7839", "params": ["1"]}

@@ -14,7 +14,7 @@ import pytest
 from local.emulator import Emulator
 from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_KEY
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
-from tests.functions.test_send_handlers import AwsContext, handler, set_body, set_header
+from tests.helpers import AwsContext, handler, set_body, set_header
 
 PHONES = ["+8613800000000", "+8613800000001", "+8613811112222", "+14155552671"]
 UNMASKED = re.compile(r"(?<![\d*])(\+?86)?1[3-9]\d{9}(?!\d)|\+1415555\d{4}")

@@ -1,0 +1,79 @@
+"""Small helpers the test folders share: invoking handlers in-process, editing and reading events,
+free ports and bounded waits."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def handler(name: str) -> Any:
+    """The `functions/<name>/handler.py` module, imported as the runtimes do."""
+    return importlib.import_module(f"functions.{name}.handler")
+
+
+class AwsContext:
+    """A Lambda context for in-process invocations (set `aws_request_id` per call to tell them apart)."""
+
+    function_name = "sms-functions-test-send_single"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    aws_request_id = "11111111-2222-3333-4444-555555555555"
+    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:send_single"
+    log_group_name = "/aws/lambda/send_single"
+    log_stream_name = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def set_header(event: dict[str, Any], name: str, value: str | None) -> None:
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if not isinstance(headers, dict):
+            continue
+        for existing in [k for k in headers if k.lower() == name.lower()]:
+            del headers[existing]
+        if value is not None:
+            headers[name] = [value] if key == "multiValueHeaders" else value
+
+
+def set_body(event: dict[str, Any], body: Any, *, base64_encoded: bool = False) -> None:
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    if base64_encoded:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(text.encode()).decode(), True
+    else:
+        event["body"] = text
+
+
+def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
+    body = answer["body"]
+    if answer.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05) -> T:
+    """Poll until `predicate()` is truthy (bounded); return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
