@@ -9,9 +9,11 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def handler(name: str) -> Any:

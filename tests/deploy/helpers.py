@@ -10,9 +10,8 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import free_port  # noqa: F401 - the deploy tests import it from here
+from tests.helpers import ROOT, free_port  # noqa: F401 - the deploy tests import it from here
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BUILD = ROOT / "build"
 EVENTS = ROOT / "tests" / "data" / "events"

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from local.emulator import DEFAULT_APPKEY, DEFAULT_SECRET_KEY
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 20.0
 
 

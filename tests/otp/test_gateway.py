@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +12,6 @@ import pytest
 from tests import local_run as local_run_module
 from tests.otp.conftest import OTP_SECRET, Leaks
 from tests.otp.helpers import code_in, wrong
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class LocalRun(local_run_module.LocalRun):

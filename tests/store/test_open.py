@@ -15,8 +15,7 @@ from shared.errors import ConfigurationError
 from shared.store import close_stores, default_url, get_store, open_store
 from shared.store.base import redact_url, scrub, url_secrets
 from shared.store.sqlite import SqliteStore, parse_sqlite_url
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def test_import_does_not_load_drivers() -> None:

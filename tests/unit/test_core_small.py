@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +20,7 @@ from shared.errors import (
     classify_tencent_code,
     is_retryable,
 )
+from tests.helpers import ROOT
 
 
 @pytest.mark.parametrize(
@@ -194,3 +198,24 @@ def test_mainland_fast_path_agrees_with_phonenumbers(number: str) -> None:
     assert accepted == expected
     if accepted:
         assert phone.region_of(number) == "CN" and phone.split(number) == ("86", number[3:])
+
+
+def test_copied_mainland_pattern_is_the_pinned_librarys() -> None:
+    """phone.CN_MOBILE_RE is a copy of phonenumbers' CN mobile pattern; an upgrade that changes it
+    must update the copy."""
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None and metadata.mobile is not None
+    assert phone.CN_MOBILE_RE.pattern == metadata.mobile.national_number_pattern
+
+
+def test_a_mainland_mobile_is_validated_without_importing_phonenumbers() -> None:
+    code = (
+        "import sys; from shared import phone; "
+        "assert phone.normalize('13800000000') == '+8613800000000'; "
+        "assert phone.region_of('+8613800000000') == 'CN'; "
+        "assert 'phonenumbers' not in sys.modules, 'phonenumbers was imported'; "
+        "phone.normalize('+14155552671'); assert 'phonenumbers' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
