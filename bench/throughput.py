@@ -425,7 +425,7 @@ def run_cold(
         tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle,
     ):
         out = handle.name
-        env = {**os.environ, **_support.function_env(emulator.url, store)}
+        env = _support.with_bytecode({**os.environ, **_support.function_env(emulator.url, store)})
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "bench")])
         code = COLD_CODE.format(module=module, event=event, out=out)
         subprocess.run(
