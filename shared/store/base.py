@@ -69,7 +69,8 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class RateCheck:
-    """At most `limit` hits per `window_seconds` (sliding) for one `key` under rule `name`."""
+    """At most `limit` hits per `window_seconds` (sliding; by the second up to 100 hits, in 1/100
+    window steps above) for one `key` under rule `name`."""
 
     name: str
     key: str
@@ -194,7 +195,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
-        """Give back the most recent hit of each check (the send failed before Tencent)."""
+        """Give back the hit each check recorded at `now` (the send failed before Tencent)."""
 
     # -- one-time codes ---------------------------------------------------------------------
     @abc.abstractmethod

@@ -110,6 +110,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX otp_codes_phone ON otp_codes (phone, purpose, status, created_at);
     CREATE INDEX otp_codes_expires ON otp_codes (expires_at);
     """,
+    # 2: rate limits as counters per time bucket instead of a row per hit (see sql.bucket_width);
+    # the hits in flight carry over as one-second buckets
+    """
+    CREATE TABLE rate_counts (
+        name TEXT NOT NULL,
+        rkey TEXT NOT NULL,
+        bucket_at BIGINT NOT NULL,
+        hits INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (name, rkey, bucket_at)
+    );
+    CREATE INDEX rate_counts_expires ON rate_counts (expires_at);
+    INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at)
+        SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
+    DROP TABLE rate_hits;
+    """,
 )
 
 
@@ -250,7 +266,7 @@ class PostgresStore(SqlStore):
         # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them
         total = self._run(
             lambda tx: tx.execute(
-                "DELETE FROM rate_hits WHERE id IN (SELECT id FROM rate_hits WHERE expires_at <= ?"
+                "DELETE FROM rate_counts WHERE ctid IN (SELECT ctid FROM rate_counts WHERE expires_at <= ?"
                 " FOR UPDATE SKIP LOCKED)",
                 (now,),
             )

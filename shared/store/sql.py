@@ -163,6 +163,61 @@ def _check_rates(checks: Sequence[RateCheck]) -> None:
             raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
 
 
+# Rate limits count hits in rows of `bucket_width` seconds, so a check reads and writes a bounded
+# number of rows however busy its key is (a row per hit made a global daily cap scan every hit of
+# the day on every send). Limits up to EXACT_LIMIT use one-second rows: exact, as timestamps are
+# whole seconds. Larger caps use 1/WINDOW_STEPS of their window: a hit then leaves the window up to
+# one row's width late — conservative, never more than `limit` in any window.
+EXACT_LIMIT = 100
+WINDOW_STEPS = 100
+
+
+def bucket_width(check: RateCheck) -> int:
+    """Seconds one counter row of this check covers."""
+    return 1 if check.limit <= EXACT_LIMIT else max(1, check.window_seconds // WINDOW_STEPS)
+
+
+def _bucket(check: RateCheck, now: int) -> tuple[int, int]:
+    """(start of the row a hit at `now` goes to, when that row leaves the window)."""
+    width = bucket_width(check)
+    start = now - now % width
+    return start, start + width - 1 + check.window_seconds
+
+
+def _stale_up_to(check: RateCheck, now: int) -> int:
+    """Rows starting at or before this second hold only hits outside the window."""
+    return now - check.window_seconds - bucket_width(check) + 1
+
+
+def _live_counts(tx: Tx, checks: Sequence[RateCheck], now: int) -> list[int]:
+    """Hits inside each check's window, in one query."""
+    select = (
+        "SELECT CAST(? AS INTEGER), COALESCE(SUM(hits), 0) FROM rate_counts"
+        " WHERE name = ? AND rkey = ? AND bucket_at > ?"
+    )
+    params = [v for i, c in enumerate(checks) for v in (i, c.name, c.key, _stale_up_to(c, now))]
+    rows = tx.all(" UNION ALL ".join([select] * len(checks)), params)
+    counts = dict((int(index), int(total)) for index, total in rows)
+    return [counts[index] for index in range(len(checks))]
+
+
+def _retry_after(tx: Tx, check: RateCheck, count: int, now: int) -> int:
+    """Seconds until enough of the check's hits leave its window for one more to fit."""
+    if check.limit == 0:
+        return check.window_seconds
+    rows = tx.all(
+        "SELECT bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at > ?"
+        " ORDER BY bucket_at",
+        (check.name, check.key, _stale_up_to(check, now)),
+    )
+    must_leave, left = count - check.limit + 1, 0
+    for start, hits in rows:
+        left += int(hits)
+        if left >= must_leave:
+            return max(1, int(start) + bucket_width(check) - 1 + check.window_seconds - now)
+    return check.window_seconds
+
+
 class SqlStore(Store):
     """Everything but connections, transactions and locks."""
 
@@ -387,35 +442,23 @@ class SqlStore(Store):
 
         def hit(tx: Tx) -> RateDecision:
             self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
-            for name, key in sorted({(c.name, c.key) for c in checks}):
-                tx.execute(
-                    "DELETE FROM rate_hits WHERE name = ? AND rkey = ? AND expires_at <= ?", (name, key, now)
-                )
+            stale: dict[tuple[str, str], int] = {}
             for c in checks:
-                since = now - c.window_seconds
-                row = tx.one(
-                    "SELECT COUNT(*) FROM rate_hits WHERE name = ? AND rkey = ? AND hit_at > ?",
-                    (c.name, c.key, since),
-                )
-                count = int(row[0]) if row else 0
-                if count < c.limit:
-                    continue
-                retry_after = c.window_seconds
-                if c.limit > 0:
-                    # the hit whose expiry brings the count back under the limit
-                    oldest = tx.one(
-                        "SELECT hit_at FROM rate_hits WHERE name = ? AND rkey = ? AND hit_at > ?"
-                        " ORDER BY hit_at LIMIT 1 OFFSET ?",
-                        (c.name, c.key, since, count - c.limit),
-                    )
-                    if oldest is not None:
-                        retry_after = int(oldest[0]) + c.window_seconds - now
-                return RateDecision(allowed=False, check=c, retry_after=max(1, retry_after))
-            for c in checks:
-                tx.execute(
-                    "INSERT INTO rate_hits (name, rkey, hit_at, expires_at) VALUES (?, ?, ?, ?)",
-                    (c.name, c.key, now, now + c.window_seconds),
-                )
+                key = (c.name, c.key)
+                stale[key] = min(stale.get(key, _stale_up_to(c, now)), _stale_up_to(c, now))
+            tx.execute_many(
+                "DELETE FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at <= ?",
+                [(name, key, up_to) for (name, key), up_to in sorted(stale.items())],
+            )
+            counts = _live_counts(tx, checks, now)
+            for c, count in zip(checks, counts, strict=True):
+                if count >= c.limit:
+                    return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, count, now))
+            tx.execute_many(
+                "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, 1, ?)"
+                " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + 1",
+                [(c.name, c.key, *_bucket(c, now)) for c in checks],
+            )
             return RateDecision(allowed=True)
 
         return self._run(hit)
@@ -426,12 +469,11 @@ class SqlStore(Store):
 
         def undo(tx: Tx) -> None:
             self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
-            for c in checks:
-                tx.execute(
-                    "DELETE FROM rate_hits WHERE id = (SELECT id FROM rate_hits WHERE name = ? AND rkey = ?"
-                    " AND hit_at <= ? ORDER BY hit_at DESC, id DESC LIMIT 1)",
-                    (c.name, c.key, now),
-                )
+            tx.execute_many(
+                "UPDATE rate_counts SET hits = hits - 1 WHERE name = ? AND rkey = ? AND bucket_at = ?"
+                " AND hits > 0",
+                [(c.name, c.key, _bucket(c, now)[0]) for c in checks],
+            )
 
         self._run(undo)
 
@@ -514,7 +556,7 @@ class SqlStore(Store):
 
     # -- housekeeping -----------------------------------------------------------------------
     def purge_expired(self, now: int) -> int:
-        total = self._run(lambda tx: tx.execute("DELETE FROM rate_hits WHERE expires_at <= ?", (now,)))
+        total = self._run(lambda tx: tx.execute("DELETE FROM rate_counts WHERE expires_at <= ?", (now,)))
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
         return total + self.otp_purge_expired(now)
 

@@ -28,6 +28,25 @@ def raw_rows(url: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(conn.execute(sql.replace("?", "%s"), tuple(params)).fetchall())
 
 
+def raw_script(url: str, script: Sequence[str]) -> None:
+    """Run statements on the store's database over a separate connection, in one transaction."""
+    if url.startswith("sqlite"):
+        target, uri, _ = parse_sqlite_url(url)
+        lite = sqlite3.connect(target, uri=uri)
+        try:
+            with lite:
+                for statement in script:
+                    lite.execute(statement)
+        finally:
+            lite.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        for statement in script:
+            conn.execute(statement)
+
+
 class InjectedFailure(RuntimeError):
     """Raised by `FailingTx` in the middle of a transaction."""
 

@@ -1,10 +1,16 @@
-"""Sliding-window rate limits."""
+"""Sliding-window rate limits: exact for small limits, in steps of 1/100 window for big caps."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from shared.store import RateCheck, Store
+from shared.store import RateCheck, Store, open_store
+from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
+from shared.store.sql import WINDOW_STEPS, bucket_width, statements
+from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from tests.store.helpers import raw_rows, raw_script
 
 PER_MINUTE = RateCheck("phone-minute", "+8613800000000", limit=2, window_seconds=60)
 PER_HOUR = RateCheck("phone-hour", "+8613800000000", limit=3, window_seconds=3600)
@@ -64,3 +70,56 @@ def test_purge_removes_expired_hits(store: Store) -> None:
     assert store.purge_expired(now=59) == 0
     assert store.purge_expired(now=60) == 1
     assert store.purge_expired(now=3600) == 1
+
+
+BIG_CAP = RateCheck("global:daily", "all", limit=150, window_seconds=86400)  # counted in 864 s rows
+
+
+def test_a_big_cap_counts_in_steps_of_its_window(store: Store) -> None:
+    assert bucket_width(BIG_CAP) == 864 and bucket_width(PER_HOUR) == 1
+    for _ in range(150):
+        assert store.hit_rate_limits([BIG_CAP], now=10).allowed
+    blocked = store.hit_rate_limits([BIG_CAP], now=20)
+    # the hits at 10 share the row [0, 864): they count until its last second, 863, leaves the window
+    assert not blocked.allowed and blocked.check == BIG_CAP and blocked.retry_after == 863 + 86400 - 20
+    assert not store.hit_rate_limits([BIG_CAP], now=862 + 86400).allowed
+    assert store.hit_rate_limits([BIG_CAP], now=863 + 86400).allowed
+
+
+def test_a_big_cap_never_admits_more_than_its_limit_in_any_window(store: Store) -> None:
+    check = RateCheck("caller:day", "app:1", limit=120, window_seconds=3600)  # 36 s rows
+    rng = random.Random(7)
+    moments = sorted(rng.randrange(0, 4 * 3600) for _ in range(900))
+    admitted = [t for t in moments if store.hit_rate_limits([check], now=t).allowed]
+    assert len(admitted) >= 3 * 120  # it does admit (about 4 windows' worth, less one row per window)
+    for t in admitted:
+        assert sum(1 for u in admitted if t - 3600 < u <= t) <= 120
+
+
+def test_rows_per_key_stay_bounded_however_busy_the_key(store_url: str, store: Store) -> None:
+    for second in range(0, 2 * 86400, 97):  # ~1,800 sends over two days
+        assert store.hit_rate_limits([RateCheck("global:daily", "all", 10**9, 86400)], now=second).allowed
+    (rows,) = raw_rows(store_url, "SELECT COUNT(*) FROM rate_counts WHERE name = 'global:daily'")
+    assert rows[0] <= WINDOW_STEPS + 1
+
+
+def test_hits_recorded_before_the_counter_schema_still_count(store_url: str) -> None:
+    """Migration 2 carries the per-hit rows of migration 1 over into counters."""
+    legacy = SQLITE_MIGRATIONS[0] if store_url.startswith("sqlite") else PG_MIGRATIONS[0]
+    raw_script(
+        store_url,
+        [
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            *statements(legacy),
+            "INSERT INTO schema_version (version, applied_at) VALUES (1, 0)",
+            "INSERT INTO rate_hits (name, rkey, hit_at, expires_at)"
+            " VALUES ('phone-minute', '+8613800000000', 0, 60), ('phone-minute', '+8613800000000', 10, 70)",
+        ],
+    )
+    store = open_store(store_url)
+    try:
+        blocked = store.hit_rate_limits([PER_MINUTE], now=20)
+        assert not blocked.allowed and blocked.retry_after == 40
+        assert store.hit_rate_limits([PER_MINUTE], now=60).allowed
+    finally:
+        store.close()
