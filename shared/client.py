@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -93,6 +92,8 @@ class SmsClient:
         if workers == 1:
             chunk_results = [run(chunk) for chunk in plan.chunks]
         else:
+            from concurrent.futures import ThreadPoolExecutor  # not needed by single sends' cold start
+
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 chunk_results = list(pool.map(run, plan.chunks))
         by_phone = {r.phone: r for results in chunk_results for r in results}

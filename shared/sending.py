@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from shared import fanout, idempotency, limits, validation
+from shared import idempotency, limits, validation
 from shared.errors import SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
@@ -113,6 +113,8 @@ def send_multi(
         return multi_status(outcome), outcome.to_dict()
 
     def fan_out() -> tuple[int, dict[str, Any]]:
+        from shared import fanout  # only lists above the fan-out threshold need it
+
         limits.reserve(limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False))
         batch_id = fanout.new_batch_id(f"{caller}\n{client_key}" if client_key else "")
         chunks = fanout.chunks_for(

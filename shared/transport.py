@@ -62,27 +62,23 @@ class Transport:
         self._clock = clock
         self._sleep = sleep
         opts = self.options
-        if http_transport is None and not opts.proxy:
-            http_transport = PoolSet(
-                max_connections=opts.max_connections,
-                pool_size=opts.pool_size,
-                socket_options=_NODELAY if opts.tcp_nodelay else (),
+        if http_transport is None:
+            http_transport = (
+                _proxy_transport(opts)
+                if opts.proxy
+                else PoolSet(
+                    max_connections=opts.max_connections,
+                    pool_size=opts.pool_size,
+                    socket_options=_NODELAY if opts.tcp_nodelay else (),
+                )
             )
-        # Behind a proxy httpx's own proxy transport is used (one pool of max_connections).
-        self._client = httpx.Client(
-            limits=httpx.Limits(  # for the proxy's pool; a PoolSet sizes its own pools
-                max_connections=opts.max_connections,
-                max_keepalive_connections=opts.max_connections,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            ),
-            proxy=opts.proxy or None,
-            transport=http_transport,
-            trust_env=False,  # the proxy comes from our settings only
-        )
+        # Requests go straight to the transport: httpx.Client's layer (cookie jar, redirects, auth,
+        # default headers) has nothing to do for a signed POST and cost ~70 µs of CPU per call.
+        self._http = http_transport
         self._default_timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout).as_dict()
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def post(
         self,
@@ -106,7 +102,11 @@ class Transport:
                 extensions={"timeout": self._timeout(deadline)},
             )
             try:
-                response = self._client.send(prepared)
+                response = self._http.handle_request(prepared)
+                try:
+                    content = response.read()
+                finally:
+                    response.close()
             except _NOT_SENT as exc:
                 if attempt >= opts.attempts or not self._can_wait(
                     deadline, opts.backoff * 2 ** (attempt - 1)
@@ -131,7 +131,7 @@ class Transport:
                     f"Tencent SMS answered HTTP {response.status_code}",
                     details={"http_status": response.status_code},
                 )
-            return response.content
+            return content
 
     def _timeout(self, deadline: float | None) -> dict[str, float | None]:
         opts = self.options
@@ -173,6 +173,21 @@ def _after_sending(
 
 
 _NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+
+
+def _proxy_transport(opts: TransportOptions) -> httpx.HTTPTransport:
+    """Behind a proxy: httpx's own transport through it, one pool of `max_connections`."""
+    return httpx.HTTPTransport(
+        proxy=opts.proxy,
+        trust_env=False,  # the proxy comes from our settings only
+        limits=httpx.Limits(
+            max_connections=opts.max_connections,
+            max_keepalive_connections=opts.max_connections,
+            keepalive_expiry=_KEEPALIVE_EXPIRY,
+        ),
+    )
+
+
 _KEEPALIVE_EXPIRY = 60.0
 
 

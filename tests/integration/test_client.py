@@ -3,6 +3,8 @@ domestic and international numbers, chunking, and every injected fault."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 
 import httpx
@@ -19,6 +21,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.models import Message
+from shared.payloads import HttpRequest
 from shared.transport import Transport, TransportOptions
 from tests.conftest import emulator_env
 from tests.helpers import free_port
@@ -254,18 +257,42 @@ def test_warm_client_reuses_one_connection(settings: Settings, sms_emulator: Emu
     assert sms_emulator.connections - before == 1
 
 
-def test_proxy_setting_reaches_httpx() -> None:
-    settings = load_settings(
-        {
-            "TENCENTCLOUD_SECRETID": "a",
-            "TENCENTCLOUD_SECRETKEY": "b",
-            "TENCENT_SMS_APPID": "1",
-            "TENCENT_SMS_PROXY": "http://127.0.0.1:3128",
-        }
-    )
-    from shared.client import transport_options
+def test_requests_go_through_the_configured_proxy() -> None:
+    """TENCENT_SMS_PROXY: the request is sent to the proxy (a loopback stand-in that answers
+    itself, so nothing leaves this machine) with the absolute Tencent URL as its target."""
+    seen: list[str] = []
 
-    assert transport_options(settings).proxy == "http://127.0.0.1:3128"
-    transport = Transport(transport_options(settings))
-    mounts = transport._client._mounts  # httpx keeps the proxy transports here
-    assert any("3128" in str(getattr(t, "_pool", t)._proxy_url) for t in mounts.values() if t is not None)
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.requestline)
+            body = b'{"Response": {"RequestId": "proxied"}}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = load_settings(
+            {
+                "TENCENTCLOUD_SECRETID": "a",
+                "TENCENTCLOUD_SECRETKEY": "b",
+                "TENCENT_SMS_APPID": "1",
+                "TENCENT_SMS_PROXY": f"http://127.0.0.1:{server.server_port}",
+            }
+        )
+        from shared.client import transport_options
+
+        transport = Transport(transport_options(settings))
+        request = HttpRequest("http://sms.tencentcloudapi.com/", {"Content-Type": "application/json"}, b"{}")
+        assert transport.post(request, is_send=False) == b'{"Response": {"RequestId": "proxied"}}'
+        transport.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["POST http://sms.tencentcloudapi.com/ HTTP/1.1"]
