@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from shared import idempotency, limits, validation
@@ -93,10 +92,10 @@ def send_multi(
             limits.reserve(
                 limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
             )
-        store_as_they_come = partial(_record, message=command.message, caller=caller)
-        outcome = runtime.client.send_plan(
-            plan, command.message, deadline=deadline, on_chunk=store_as_they_come
-        )
+        with ChunkRecorder(command.message, caller) as recorder:
+            outcome = runtime.client.send_plan(
+                plan, command.message, deadline=deadline, on_chunk=recorder.add
+            )
         _count(outcome.results)
         logger.info(
             "multi send done",
@@ -208,6 +207,53 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
                 "messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in accepted],
             },
         )
+
+
+class ChunkRecorder:
+    """Stores a multi send's chunk results as they come, from one writer thread that takes every
+    chunk waiting at once (up to `max_rows`) into one transaction: the send workers never wait for
+    the store, and 100,000 numbers take tens of commits rather than one per chunk. Leaving the
+    `with` block waits until everything handed over is written (or logged as not recorded)."""
+
+    def __init__(self, message: Message, caller: str, *, max_rows: int = 2000) -> None:
+        import queue
+        import threading
+
+        self._message, self._caller, self._max_rows = message, caller, max_rows
+        self._queue: queue.SimpleQueue[list[SendResult] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_all, name="sms-recorder", daemon=True)
+
+    def __enter__(self) -> ChunkRecorder:
+        self._writer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._writer.join()
+
+    def add(self, results: list[SendResult]) -> None:
+        """Hand over one chunk's results (called from the send workers; never blocks on the store)."""
+        self._queue.put(results)
+
+    def _write_all(self) -> None:
+        done = False
+        while not done:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            while len(batch) < self._max_rows and not self._queue.empty():
+                more = self._queue.get()
+                if more is None:
+                    done = True
+                    break
+                batch = batch + more
+            try:
+                _record(batch, self._message, self._caller)
+            except Exception:  # the writer must outlive a bug: later chunks still get written
+                logger.exception(
+                    "sent but not recorded",
+                    extra={"messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in batch]},
+                )
 
 
 def _count(results: Sequence[SendResult]) -> None:

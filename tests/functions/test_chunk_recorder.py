@@ -1,0 +1,84 @@
+"""send_multi stores chunk results from one writer thread, several chunks per transaction."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from shared import sending
+from shared.errors import StoreUnavailableError
+from shared.models import Message, SendResult
+from shared.runtime import runtime
+
+MESSAGE = Message(template_id="7839", params=("1",), sign="腾讯云")
+
+
+def chunk(index: int, size: int = 200) -> list[SendResult]:
+    return [
+        SendResult(
+            phone=f"+86138{index * size + i:08d}",
+            message_id=f"2019:{index:06d}{i:04d}",
+            status="submitted",
+            fee=1,
+            code="Ok",
+            message="send success",
+        )
+        for i in range(size)
+    ]
+
+
+def test_every_chunk_is_stored_in_fewer_transactions(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = runtime.store
+    calls: list[int] = []
+    record = store.record_sends
+    release, writing = threading.Event(), threading.Event()
+
+    def counted(results: Any, **kwargs: Any) -> None:
+        calls.append(len(results))
+        if len(calls) == 1:  # hold the writer on its first batch so that the next chunks pile up
+            writing.set()
+            release.wait(10)
+        record(results, **kwargs)
+
+    monkeypatch.setattr(store, "record_sends", counted)
+    with sending.ChunkRecorder(MESSAGE, "app:1", max_rows=1000) as recorder:
+        recorder.add(chunk(0))
+        assert writing.wait(10)
+        for index in range(1, 25):
+            recorder.add(chunk(index))
+        release.set()
+    assert calls == [200, 1000, 1000, 1000, 1000, 800]  # the waiting chunks, up to max_rows at a time
+    for index in (0, 7, 24):
+        stored = store.get_message(f"2019:{index:06d}0199")
+        assert stored is not None and stored.phone == f"+86138{index * 200 + 199:08d}"
+
+
+def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, captured_logs: Any
+) -> None:
+    store = runtime.store
+    record = store.record_sends
+    failures = iter([StoreUnavailableError("store down"), RuntimeError("a bug")])
+
+    def failing_twice(results: Any, **kwargs: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        record(results, **kwargs)
+
+    monkeypatch.setattr(store, "record_sends", failing_twice)
+    with sending.ChunkRecorder(MESSAGE, "app:1", max_rows=200) as recorder:
+        for index in range(3):
+            recorder.add(chunk(index))  # max_rows=200: one chunk per batch
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    unrecorded = [line for line in lines if line["message"] == "sent but not recorded"]
+    assert len(unrecorded) == 2
+    assert all(len(line["messages"]) == 200 for line in unrecorded)
+    assert all("****" in m["phone"] for line in unrecorded for m in line["messages"])
+    stored = [store.get_message(f"2019:{index:06d}0000") for index in range(3)]
+    assert sum(message is not None for message in stored) == 1  # the third batch, after two failures
