@@ -6,6 +6,8 @@ nationcode + mobile form exists only on the wire (`payloads`) and at the edge (`
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -68,17 +70,21 @@ class MultiSendResult:
     duplicates: tuple[str, ...] = ()
     requests: int = 0
 
+    @functools.cached_property
+    def _counts(self) -> Counter[str]:
+        return Counter(r.status for r in self.results)
+
     @property
     def submitted(self) -> int:
-        return sum(1 for r in self.results if r.status == "submitted")
+        return self._counts["submitted"]
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self.results if r.status == "failed")
+        return self._counts["failed"]
 
     @property
     def unknown(self) -> int:
-        return sum(1 for r in self.results if r.status == "unknown")
+        return self._counts["unknown"]
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -522,8 +522,10 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
         else:
             seen[e164] = index
     numbers = tuple(seen)
-    mainland = [n for n in numbers if phones.is_mainland(n)]
-    international = [n for n in numbers if not phones.is_mainland(n)]
+    mainland: list[str] = []
+    international: list[str] = []
+    for number in numbers:
+        (mainland if phones.is_mainland(number) else international).append(number)
     chunks = [
         tuple(group[i : i + chunk_size])
         for group in (mainland, international)

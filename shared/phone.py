@@ -22,6 +22,15 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     Accepts `+<cc><number>`, `00<cc><number>`, a bare mainland number (11 digits starting with 1),
     or the legacy pair: `nationcode` + national `raw`.
     """
+    # the common case, a mainland mobile already in E.164: nothing to clean, one match
+    if (
+        type(raw) is str
+        and len(raw) == 14
+        and raw[:3] == "+86"
+        and nationcode is None
+        and CN_MOBILE_RE.fullmatch(raw, 3)
+    ):
+        return _remember(raw, "CN")
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ValidationError(f"{field} must be a string", field=field)
     text = re.sub(r"[\s\-()]", "", str(raw))

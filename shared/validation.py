@@ -68,8 +68,12 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: b
         raise ValidationError("phones must be a non-empty list of phone numbers", field="phones")
     message = parse_message(body, settings)
     plan = plan_multi_send(raw)
+    checked: set[str] = set()  # a number passes or fails check_destination by its region alone
     for number, position in zip(plan.numbers, plan.positions, strict=True):
-        check_destination(number, message, settings, field=f"phones[{position}]")
+        region = phones.region_of(number)
+        if region not in checked:
+            check_destination(number, message, settings, field=f"phones[{position}]")
+            checked.add(region)
     chunk_key = f"chunk:{batch_id}:{chunk}" if batch_id is not None else ""
     return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan, chunk_key)
 
