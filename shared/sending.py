@@ -257,11 +257,14 @@ class ChunkRecorder:
 
 
 def _count(results: Sequence[SendResult]) -> None:
-    submitted = sum(1 for r in results if r.ok)
+    submitted = fee = 0
+    for result in results:
+        submitted += result.status == "submitted"
+        fee += result.fee
     failed = len(results) - submitted
     if submitted:
         metrics.add_metric(name="MessagesSubmitted", unit="Count", value=submitted)
-        metrics.add_metric(name="Fee", unit="Count", value=sum(r.fee for r in results))
+        metrics.add_metric(name="Fee", unit="Count", value=fee)
     if failed:
         metrics.add_metric(name="MessagesFailed", unit="Count", value=failed)
 
