@@ -341,16 +341,12 @@ def parse_v3_send(answer: Any, call: ApiCall) -> list[SendResult]:
 
 
 def _v3_result(e164: str, item: dict[str, Any]) -> SendResult:
-    ok = item.get("Code") == OK_CODE and bool(item.get("SerialNo"))
-    return SendResult(
-        phone=e164,
-        message_id=str(item.get("SerialNo", "")) if ok else "",
-        status="submitted" if ok else "failed",
-        fee=_int(item.get("Fee")) if ok else 0,
-        code=str(item.get("Code", "")),
-        message=str(item.get("Message", "")),
-        session_context=str(item.get("SessionContext", "") or ""),
-    )
+    # positional, and each field read once: this runs for every number of every send
+    code, serial = item.get("Code", ""), item.get("SerialNo")
+    message, context = str(item.get("Message", "")), str(item.get("SessionContext", "") or "")
+    if code == OK_CODE and serial:
+        return SendResult(e164, str(serial), "submitted", _int(item.get("Fee")), OK_CODE, message, context)
+    return SendResult(e164, "", "failed", 0, str(code), message, context)
 
 
 def parse_legacy_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
