@@ -28,7 +28,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import _support
 import httpx
@@ -52,9 +51,9 @@ def make_transport(layout: str, concurrency: int) -> Transport:
         )
         return Transport(base, http_transport=httpx.HTTPTransport(limits=limits))
     if layout == "1 pool, nodelay":
-        return Transport(replace(base, pool_size=concurrency, tcp_nodelay=True))
+        return Transport(base._replace(pool_size=concurrency, tcp_nodelay=True))
     size = 8 if layout == "pools of 8, nodelay" else 4
-    return Transport(replace(base, pool_size=size, tcp_nodelay=True))
+    return Transport(base._replace(pool_size=size, tcp_nodelay=True))
 
 
 def main() -> None:

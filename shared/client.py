@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from shared import payloads
@@ -106,9 +105,9 @@ class SmsClient:
                 raise ValidationError(
                     "template_id is required (no TENCENT_SMS_TEMPLATE_ID default is set)", field="template_id"
                 )
-            message = replace(message, template_id=self.settings.default_template_id)
+            message = message._replace(template_id=self.settings.default_template_id)
         if not message.sign and self.settings.default_sign:
-            message = replace(message, sign=self.settings.default_sign)
+            message = message._replace(sign=self.settings.default_sign)
         if message.is_content and self.settings.api != "legacy":
             raise ValidationError(
                 "plain-content sends need the legacy API (TENCENT_SMS_API=legacy)", field="content"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 from shared.errors import ConfigurationError
 
@@ -64,8 +65,10 @@ DEFAULT_OTP_TEMPLATE_ID = "7840"  # the emulator's `您的验证码是{1}，{2}�
 OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
 
-@dataclass(frozen=True)
-class TemplateSpec:
+NO_SECRET = Secret("")
+
+
+class TemplateSpec(NamedTuple):
     """What we know of an approved template: how many parameters it takes, and where it may go."""
 
     params: int
@@ -73,16 +76,18 @@ class TemplateSpec:
     text: str = ""
 
 
-@dataclass(frozen=True)
-class Settings:
+NO_TEMPLATES: Mapping[str, TemplateSpec] = MappingProxyType({})
+
+
+class Settings(NamedTuple):
     """Everything the functions read from the environment (see README, "Environment")."""
 
     api: Api
     legacy_appid: str = ""
-    legacy_appkey: Secret = field(default_factory=lambda: Secret(""))
+    legacy_appkey: Secret = NO_SECRET
     secret_id: str = ""
-    secret_key: Secret = field(default_factory=lambda: Secret(""))
-    session_token: Secret = field(default_factory=lambda: Secret(""))
+    secret_key: Secret = NO_SECRET
+    session_token: Secret = NO_SECRET
     sdk_app_id: str = ""
     region: str = "ap-guangzhou"
     endpoint: str = ""
@@ -95,16 +100,16 @@ class Settings:
     read_timeout: float = 10.0
     send_concurrency: int = 32
     allowed_countries: frozenset[str] = frozenset({"CN"})  # ISO regions; "*" allows every country
-    templates: Mapping[str, TemplateSpec] = field(default_factory=dict)  # empty: not checked locally
+    templates: Mapping[str, TemplateSpec] = NO_TEMPLATES  # empty: not checked locally
     max_param_length: int = 12
     max_body_bytes: int = 1024 * 1024
-    callback_token: Secret = field(default_factory=lambda: Secret(""))
+    callback_token: Secret = NO_SECRET
     limit_per_phone: tuple[Rate, ...] = ()
     limit_per_caller: tuple[Rate, ...] = ()
     limit_per_end_user: tuple[Rate, ...] = ()
     limit_global_daily: int = 10000
     idempotency_ttl: int = 86400
-    otp_secret: Secret = field(default_factory=lambda: Secret(""))  # HMAC key for stored code hashes
+    otp_secret: Secret = NO_SECRET  # HMAC key for stored code hashes
     otp_template_id: str = DEFAULT_OTP_TEMPLATE_ID
     otp_length: int = 6
     otp_ttl: int = 300

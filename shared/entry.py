@@ -12,8 +12,7 @@ import contextvars
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared import events
 from shared.context import FunctionContext, wrap_context
@@ -28,8 +27,7 @@ PUBLIC_PATHS = ("/openapi.json",)
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What a function's code gets: the parsed invocation, its context, who called, and the deadline."""
 
     invocation: events.Invocation

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from shared.context import FunctionContext, wrap_context
@@ -91,8 +91,7 @@ class HttpRequest:
     path_params: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class QueueRecord:
+class QueueRecord(NamedTuple):
     """One message of a queue batch."""
 
     message_id: str
@@ -100,8 +99,7 @@ class QueueRecord:
     receive_count: int = 1
 
 
-@dataclass(frozen=True)
-class WxIdentity:
+class WxIdentity(NamedTuple):
     """The mini-program caller. `trusted` is True when it came from the platform's context."""
 
     app_id: str | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shared.config import Rate, Settings
 from shared.errors import RateLimitedError
@@ -19,8 +19,7 @@ from shared.store.base import RateCheck
 END_USER_PREFIXES = ("wx:", "ip:")
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(NamedTuple):
     """Hits recorded for one send; `release()` gives them back when nothing went out."""
 
     checks: tuple[RateCheck, ...]

@@ -6,10 +6,9 @@ nationcode + mobile form exists only on the wire (`payloads`) and at the edge (`
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 SendStatus = Literal["submitted", "failed", "unknown"]
 ReceiptStatus = Literal["delivered", "failed", "unknown"]
@@ -18,8 +17,7 @@ PullKind = Literal["receipts", "replies"]
 OK_CODE = "Ok"  # API 3.0's per-number success code; legacy result 0 is mapped to it too
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """What to send: a template with parameters, or (legacy API only) plain content."""
 
     template_id: str = ""
@@ -62,45 +60,44 @@ class SendResult:
         }
 
 
-@dataclass(frozen=True)
-class MultiSendResult:
+class MultiSendResult(NamedTuple):
     """Per-number results of a multi send, in the caller's order, with what pre-flight removed."""
 
     results: tuple[SendResult, ...]
     duplicates: tuple[str, ...] = ()
     requests: int = 0
 
-    @functools.cached_property
-    def _counts(self) -> Counter[str]:
+    def counts(self) -> Counter[str]:
+        """How many results have each status."""
         return Counter(r.status for r in self.results)
 
     @property
     def submitted(self) -> int:
-        return self._counts["submitted"]
+        return self.counts()["submitted"]
 
     @property
     def failed(self) -> int:
-        return self._counts["failed"]
+        return self.counts()["failed"]
 
     @property
     def unknown(self) -> int:
-        return self._counts["unknown"]
+        return self.counts()["unknown"]
 
     def to_dict(self) -> dict[str, Any]:
+        counts = self.counts()
         body: dict[str, Any] = {
             "results": [r.to_dict() for r in self.results],
-            "submitted": self.submitted,
-            "failed": self.failed,
+            "submitted": counts["submitted"],
+            "failed": counts["failed"],
         }
-        if self.unknown:
-            body["unknown"] = self.unknown
+        if counts["unknown"]:
+            body["unknown"] = counts["unknown"]
         if self.duplicates:
             body["duplicates_removed"] = list(self.duplicates)
         return body
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):
     """A delivery report for one message."""
 
     message_id: str
@@ -112,11 +109,10 @@ class Receipt:
     session_context: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """An inbound SMS (uplink) from a handset."""
 
     phone: str
@@ -126,7 +122,7 @@ class Reply:
     replied_at: int
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ class PullResult:
     kind: PullKind
     receipts: tuple[Receipt, ...] = ()
     replies: tuple[Reply, ...] = ()
-    unparsed: tuple[dict[str, Any], ...] = field(default=())  # items that did not parse, kept whole
+    unparsed: tuple[dict[str, Any], ...] = ()  # items that did not parse, kept whole
 
     @property
     def count(self) -> int:

@@ -20,8 +20,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import limits, validation
 from shared.config import OTP_LENGTHS, Settings
@@ -95,8 +94,7 @@ class OtpResendTooSoonError(RateLimitedError):
 # ---------------------------------------------------------------------------- requests
 
 
-@dataclass(frozen=True)
-class SendRequest:
+class SendRequest(NamedTuple):
     """A validated `POST /otp/send`."""
 
     phone: str
@@ -104,8 +102,7 @@ class SendRequest:
     length: int
 
 
-@dataclass(frozen=True)
-class VerifyRequest:
+class VerifyRequest(NamedTuple):
     """A validated `POST /otp/verify`."""
 
     phone: str

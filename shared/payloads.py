@@ -11,9 +11,8 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared import phone as phones
@@ -63,8 +62,7 @@ _LEGACY_REQUEST_LEVEL = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ApiCall:
+class ApiCall(NamedTuple):
     """One Tencent operation before signing."""
 
     operation: str  # legacy path segment (`sendsms`) or API 3.0 action (`SendSms`)
@@ -74,8 +72,7 @@ class ApiCall:
     legacy_mobiles: tuple[str, ...] | None = None  # the national numbers the legacy sig covers
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """A signed request, byte-exact."""
 
     url: str
@@ -492,14 +489,13 @@ def _malformed(call: ApiCall) -> Exception:
 # --------------------------------------------------------------------------- multi-send pre-flight
 
 
-@dataclass(frozen=True)
-class SendPlan:
+class SendPlan(NamedTuple):
     """Numbers normalised, de-duplicated, split by region class and chunked to ≤200."""
 
     numbers: tuple[str, ...]  # unique E.164 numbers in first-seen order
     chunks: tuple[tuple[str, ...], ...]
-    duplicates: tuple[str, ...] = field(default=())
-    positions: tuple[int, ...] = field(default=())  # index in the caller's list of each of `numbers`
+    duplicates: tuple[str, ...] = ()
+    positions: tuple[int, ...] = ()  # index in the caller's list of each of `numbers`
 
 
 def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS_PER_REQUEST) -> SendPlan:

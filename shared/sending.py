@@ -97,13 +97,14 @@ def send_multi(
                 plan, command.message, deadline=deadline, on_chunk=recorder.add
             )
         _count(outcome.results)
+        counts = outcome.counts()
         logger.info(
             "multi send done",
             extra={
                 "numbers": len(outcome.results),
-                "submitted": outcome.submitted,
-                "failed": outcome.failed,
-                "unknown": outcome.unknown,
+                "submitted": counts["submitted"],
+                "failed": counts["failed"],
+                "unknown": counts["unknown"],
                 "requests": outcome.requests,
                 "caller": caller,
                 "chunk": command.chunk_key,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 TC3_ALGORITHM = "TC3-HMAC-SHA256"
 
@@ -71,8 +71,7 @@ def tc3_string_to_sign(timestamp: int, service: str, canonical_request: str) -> 
     return "\n".join([TC3_ALGORITHM, str(timestamp), scope, sha256_hex(canonical_request.encode("utf-8"))])
 
 
-@dataclass(frozen=True)
-class Tc3Signature:
+class Tc3Signature(NamedTuple):
     authorization: str
     signature: str
     canonical_request: str
@@ -144,8 +143,7 @@ def tc3_headers(
     return headers
 
 
-@dataclass(frozen=True)
-class Tc3Authorization:
+class Tc3Authorization(NamedTuple):
     """A parsed `Authorization: TC3-HMAC-SHA256 …` header."""
 
     secret_id: str

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import httpx
 
@@ -33,8 +33,7 @@ _NOT_SENT = (
 )
 
 
-@dataclass(frozen=True)
-class TransportOptions:
+class TransportOptions(NamedTuple):
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
     proxy: str = ""

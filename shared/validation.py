@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import phone as phones
 from shared.config import Settings
@@ -28,8 +27,7 @@ class CountryNotAllowedError(SmsError):
     status, code = 403, "country_not_allowed"
 
 
-@dataclass(frozen=True)
-class SendCommand:
+class SendCommand(NamedTuple):
     """A validated send: E.164 numbers (unique, in order) and the message."""
 
     phones: tuple[str, ...]
@@ -161,8 +159,7 @@ def parse_pull(body: Mapping[str, Any]) -> tuple[PullKind, int]:
     return _kind(body.get("kind", "receipts")), _max(body.get("max", MAX_PULL))
 
 
-@dataclass(frozen=True)
-class StatusQuery:
+class StatusQuery(NamedTuple):
     kind: PullKind
     phone: str
     begin: int

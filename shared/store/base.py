@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -26,8 +25,7 @@ RECEIPT_STATUSES: tuple[str, ...] = ("delivered", "failed", "unknown")
 SOURCES: tuple[str, ...] = ("pull", "callback", "phone_pull")
 
 
-@dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(NamedTuple):
     """One sent message as the store knows it, with the delivery report that decides its status.
 
     That report is the newest definitive one (delivered/failed); an `unknown` report counts
@@ -50,13 +48,12 @@ class StoredMessage:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `GET /sms/messages/{message_id}`."""
-        body = asdict(self)
+        body = self._asdict()
         body["latest_receipt"] = self.latest_receipt.to_dict() if self.latest_receipt else None
         return body
 
 
-@dataclass(frozen=True)
-class IdempotencyRecord:
+class IdempotencyRecord(NamedTuple):
     """Someone else's claim on an idempotency key (in progress, or completed with its response)."""
 
     key: str
@@ -67,8 +64,7 @@ class IdempotencyRecord:
     expires_at: int
 
 
-@dataclass(frozen=True)
-class RateCheck:
+class RateCheck(NamedTuple):
     """At most `limit` hits per `window_seconds` (sliding; by the second up to 100 hits, in 1/100
     window steps above) for one `key` under rule `name`."""
 
@@ -78,8 +74,7 @@ class RateCheck:
     window_seconds: int
 
 
-@dataclass(frozen=True)
-class RateDecision:
+class RateDecision(NamedTuple):
     """Whether a hit was allowed; when not, the first check that blocked it and when to retry."""
 
     allowed: bool
@@ -87,8 +82,7 @@ class RateDecision:
     retry_after: int = 0
 
 
-@dataclass(frozen=True)
-class OtpRecord:
+class OtpRecord(NamedTuple):
     """One issued verification code (only its hash is kept)."""
 
     id: str

@@ -89,13 +89,13 @@ def test_stale_timestamp_is_signature_expire(wire: Wire) -> None:
 
 def test_tampered_body_is_signature_failure(wire: Wire) -> None:
     request = wire.v3_request(build_v3_send([MOBILE], CODE, APP))
-    tampered = replace(request, content=request.content.replace(b"5678", b"9999"))
+    tampered = request._replace(content=request.content.replace(b"5678", b"9999"))
     assert error_code(wire.v3_send(tampered)) == "AuthFailure.SignatureFailure"
 
 
 def test_signature_covers_the_received_host(wire: Wire) -> None:
     request = wire.v3_request(build_v3_send([MOBILE], CODE, APP))
-    other_host = replace(request, headers={**request.headers, "Host": "sms.tencentcloudapi.com"})
+    other_host = request._replace(headers={**request.headers, "Host": "sms.tencentcloudapi.com"})
     assert error_code(wire.v3_send(other_host)) == "AuthFailure.SignatureFailure"
 
 
@@ -158,7 +158,7 @@ def test_unsigned_payload_is_supported(wire: Wire) -> None:
 )
 def test_malformed_authorization(wire: Wire, authorization: str, code: str) -> None:
     request = wire.v3_request(build_v3_send([MOBILE], CODE, APP))
-    broken = replace(request, headers={**request.headers, "Authorization": authorization})
+    broken = request._replace(headers={**request.headers, "Authorization": authorization})
     assert error_code(wire.v3_send(broken)) == code
 
 
@@ -167,7 +167,7 @@ def test_credential_date_must_be_the_utc_date_of_the_timestamp(wire: Wire) -> No
     auth = request.headers["Authorization"]
     date = auth.split("/")[1]
     wrong = auth.replace(f"/{date}/", "/2001-01-01/")
-    response = wire.v3_send(replace(request, headers={**request.headers, "Authorization": wrong}))
+    response = wire.v3_send(request._replace(headers={**request.headers, "Authorization": wrong}))
     assert error_code(response) == "AuthFailure.InvalidAuthorization"
 
 
@@ -221,7 +221,7 @@ def _with_header(wire: Wire, call: ApiCall, name: str, value: str | None) -> dic
     headers = {k: v for k, v in request.headers.items() if k != name}
     if value is not None:
         headers[name] = value
-    return wire.v3_send(replace(request, headers=headers))
+    return wire.v3_send(request._replace(headers=headers))
 
 
 @pytest.mark.parametrize(
@@ -268,7 +268,7 @@ def test_missing_parameters(wire: Wire) -> None:
 
 def test_wrong_parameter_type_is_invalid_parameter(wire: Wire) -> None:
     call = v3_send_call([MOBILE])
-    response = wire.v3(replace(call, body={**call.body, "TemplateParamSet": [5678]}))
+    response = wire.v3(call._replace(body={**call.body, "TemplateParamSet": [5678]}))
     assert error_code(response) == "InvalidParameter"
 
 
@@ -442,7 +442,7 @@ def test_receipts_cross_protocols_within_one_app(timed: Wire, clock: FakeClock) 
 
 def test_limit_over_100(wire: Wire) -> None:
     call = build_v3_pull("receipts", 10, APP)
-    response = wire.v3(replace(call, body={**call.body, "Limit": 101}))
+    response = wire.v3(call._replace(body={**call.body, "Limit": 101}))
     assert error_code(response) == "InvalidParameterValue.LimitVerifyFail"
 
 
@@ -482,7 +482,7 @@ def test_per_number_pull_before_receipts_are_due(timed: Wire) -> None:
 def test_per_number_pull_parameter_checks(timed: Wire, change: dict[str, object], code: str) -> None:
     call = build_v3_pull_for_phone("receipts", MOBILE, 1_700_000_000 - 3600, 1_700_000_000, 10, APP)
     body = {k: v for k, v in {**call.body, **change}.items() if v is not None}
-    assert error_code(timed.v3(replace(call, body=body))) == code
+    assert error_code(timed.v3(call._replace(body=body))) == code
 
 
 def test_failure_rate_is_deterministic(catalogue: Catalogue, http: httpx.Client) -> None:
