@@ -12,14 +12,13 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from local.emulator import codes
 from local.emulator.catalogue import Catalogue, FrequencyLimits, Template
 from local.emulator.codes import Rejected, Rejection
+from local.emulator.numbers import Destination
 from shared import phone as phones
-from shared.errors import ValidationError
 from shared.payloads import (
     MAX_NUMBERS_PER_REQUEST,
     render_template,
@@ -35,50 +34,6 @@ _URL = re.compile(
 )
 _DAY = 86_400
 _BEIJING_OFFSET = 8 * 3600
-
-
-@dataclass(frozen=True)
-class Destination:
-    """One number of a send as the request gave it, and what it parses to."""
-
-    raw: str
-    e164: str | None  # None when the number is not valid
-    mainland: bool  # for an invalid number: a best guess from its form
-    nationcode: str
-    mobile: str
-
-    @classmethod
-    def from_legacy(cls, nationcode: object, mobile: object) -> Destination:
-        code, number = str(nationcode).strip().lstrip("+"), str(mobile).strip()
-        parsed = _parse_number(number, code)
-        e164 = None if parsed is None else parsed[0]
-        return cls(
-            raw=str(mobile), e164=e164, mainland=code == phones.MAINLAND_CODE, nationcode=code, mobile=number
-        )
-
-    @classmethod
-    def from_v3(cls, raw: str) -> Destination:
-        """API 3.0 takes E.164, and for mainland numbers also `0086…`, `86…` and bare 11 digits."""
-        text = raw.strip()
-        candidate = "+" + text if text.isdigit() and len(text) == 13 and text.startswith("861") else text
-        parsed = _parse_number(candidate, None)
-        if parsed is None:
-            mainland = text.startswith(("+86", "0086", "86")) or (text.isdigit() and len(text) == 11)
-            return cls(raw=raw, e164=None, mainland=mainland, nationcode="", mobile="")
-        e164, code, number = parsed
-        return cls(raw=raw, e164=e164, mainland=phones.is_mainland(e164), nationcode=code, mobile=number)
-
-
-@lru_cache(maxsize=65_536)
-def _parse_number(text: str, nationcode: str | None) -> tuple[str, str, str] | None:
-    """(E.164, country code, national number) of a valid number, else None. Cached: parsing is
-    the costliest step of a send, and load tests repeat numbers."""
-    try:
-        e164 = phones.normalize(text, nationcode=nationcode, field="mobile")
-    except ValidationError:
-        return None
-    code, number = phones.split(e164)
-    return e164, code, number
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 
 from local.emulator import codes
 from local.emulator.codes import Rejected
-from local.emulator.engine import Destination, Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.engine import Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.numbers import Destination, legacy_destinations
 from shared.payloads import unix_to_beijing
 from shared.signing import legacy_sig
 
@@ -92,7 +93,7 @@ def _destinations(operation: str, data: dict[str, Any]) -> tuple[Destination, ..
             raise Rejected(codes.BAD_BODY, "every tel needs a nationcode and a mobile")
     if not tels:
         raise Rejected(codes.EMPTY_NUMBERS)
-    return tuple(Destination.from_legacy(t["nationcode"], t["mobile"]) for t in tels)
+    return legacy_destinations((t["nationcode"], t["mobile"]) for t in tels)
 
 
 def _verify(

@@ -10,15 +10,14 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from local.emulator import codes
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected
-from local.emulator.engine import Destination, Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.engine import Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.numbers import Destination, iso_code, v3_destinations
 from shared.payloads import MAX_PULL, V3_SERVICE, V3_VERSION
-from shared.phone import region_of
 from shared.signing import parse_tc3_authorization, sign_tc3, tc3_date
 
 TIME_TOLERANCE = 300  # seconds
@@ -171,7 +170,7 @@ def _send_sms(engine: Engine, credential: Credential, data: dict[str, Any]) -> d
         protocol="v3",
         operation="SendSms",
         app_id=app_id,
-        destinations=tuple(Destination.from_v3(n) for n in numbers),
+        destinations=v3_destinations(numbers),
         template_id=template_id,
         params=tuple(_get(data, "TemplateParamSet", "strings", required=False) or ()),
         sign=_get(data, "SignName", "str", required=False) or "",
@@ -202,14 +201,8 @@ def _send_status(outcome: Outcome, session_context: str) -> dict[str, Any]:
         "SessionContext": session_context,
         "Code": "Ok",
         "Message": "send success",
-        "IsoCode": _iso_code(message.phone),
+        "IsoCode": iso_code(message.phone),
     }
-
-
-@lru_cache(maxsize=65_536)
-def _iso_code(e164: str) -> str:
-    region = region_of(e164)
-    return "DEF" if region == "ZZ" else region
 
 
 def _pull_send_status(engine: Engine, credential: Credential, data: dict[str, Any]) -> dict[str, Any]:
