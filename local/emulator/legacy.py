@@ -9,12 +9,12 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from local.emulator import codes
-from local.emulator.codes import Rejected
-from local.emulator.engine import Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.codes import Rejected, Rejection
+from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
 from local.emulator.numbers import Destination, legacy_destinations
 from shared.payloads import unix_to_beijing
 from shared.signing import legacy_sig
@@ -150,8 +150,8 @@ def _send(
     )
     outcomes = engine.send(spec)
     if operation == "sendsms":
-        return _detail(outcomes[0], with_number=False)
-    return {"result": 0, "errmsg": "OK", "detail": [_detail(o, with_number=True) for o in outcomes]}
+        return _detail(outcomes.results[0], outcomes.fee)
+    return {"result": 0, "errmsg": "OK", "detail": details(destinations, outcomes)}
 
 
 def _match_content(
@@ -177,16 +177,36 @@ def _match_content(
     return template.id, params, sign
 
 
-def _detail(outcome: Outcome, *, with_number: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    if outcome.message is not None:
-        item.update(result=0, errmsg="OK", sid=outcome.message.message_id, fee=outcome.message.fee)
-    else:
-        assert outcome.rejection is not None
-        item.update(result=outcome.rejection.legacy, errmsg=outcome.rejection.message, sid="", fee=0)
-    if with_number:
-        item.update(mobile=outcome.destination.mobile, nationcode=outcome.destination.nationcode)
-    return item
+def _detail(result: str | Rejection, fee: int) -> dict[str, Any]:
+    """A `sendsms` answer's fields for its one number."""
+    if isinstance(result, Rejection):
+        return {"result": result.legacy, "errmsg": result.message, "sid": "", "fee": 0}
+    return {"result": 0, "errmsg": "OK", "sid": result, "fee": fee}
+
+
+def details(destinations: Sequence[Destination], outcomes: Outcomes) -> list[dict[str, Any]]:
+    """A `sendmultisms2` answer's `detail`: one item per number in request order."""
+    fee = outcomes.fee
+    return [
+        {
+            "result": result.legacy,
+            "errmsg": result.message,
+            "sid": "",
+            "fee": 0,
+            "mobile": destination.mobile,
+            "nationcode": destination.nationcode,
+        }
+        if isinstance(result, Rejection)
+        else {
+            "result": 0,
+            "errmsg": "OK",
+            "sid": result,
+            "fee": fee,
+            "mobile": destination.mobile,
+            "nationcode": destination.nationcode,
+        }
+        for destination, result in zip(destinations, outcomes.results, strict=True)
+    ]
 
 
 def _pull(engine: Engine, operation: str, appid: str, data: dict[str, Any]) -> dict[str, Any]:

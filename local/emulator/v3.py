@@ -9,13 +9,13 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from local.emulator import codes
 from local.emulator.catalogue import Credential
-from local.emulator.codes import Rejected
-from local.emulator.engine import Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.codes import Rejected, Rejection
+from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
 from local.emulator.numbers import Destination, iso_code, v3_destinations
 from shared.payloads import MAX_PULL, V3_SERVICE, V3_VERSION
 from shared.signing import parse_tc3_authorization, sign_tc3, tc3_date
@@ -178,30 +178,40 @@ def _send_sms(engine: Engine, credential: Credential, data: dict[str, Any]) -> d
         session_context=_get(data, "SessionContext", "str", required=False) or "",
     )
     outcomes = engine.send(spec)
-    return {"SendStatusSet": [_send_status(o, spec.session_context) for o in outcomes]}
+    return {"SendStatusSet": send_statuses(spec.destinations, outcomes, spec.session_context)}
 
 
-def _send_status(outcome: Outcome, session_context: str) -> dict[str, Any]:
-    message, destination = outcome.message, outcome.destination
-    if message is None:
-        assert outcome.rejection is not None
-        return {
-            "SerialNo": "",
-            "PhoneNumber": destination.e164 or destination.raw,
-            "Fee": 0,
+def send_statuses(
+    destinations: Sequence[Destination], outcomes: Outcomes, session_context: str
+) -> list[dict[str, Any]]:
+    """The `SendStatusSet` items, one per number in request order."""
+    fee = outcomes.fee
+    return [
+        refused_status(destination, result, session_context)
+        if isinstance(result, Rejection)
+        else {
+            "SerialNo": result,
+            "PhoneNumber": destination.e164,
+            "Fee": fee,
             "SessionContext": session_context,
-            "Code": outcome.rejection.code,
-            "Message": outcome.rejection.message,
-            "IsoCode": "",
+            "Code": "Ok",
+            "Message": "send success",
+            "IsoCode": iso_code(destination.e164 or ""),
         }
+        for destination, result in zip(destinations, outcomes.results, strict=True)
+    ]
+
+
+def refused_status(destination: Destination, rejection: Rejection, session_context: str) -> dict[str, Any]:
+    """A `SendStatusSet` item for a number that was not sent to."""
     return {
-        "SerialNo": message.message_id,
-        "PhoneNumber": message.phone,
-        "Fee": message.fee,
+        "SerialNo": "",
+        "PhoneNumber": destination.e164 or destination.raw,
+        "Fee": 0,
         "SessionContext": session_context,
-        "Code": "Ok",
-        "Message": "send success",
-        "IsoCode": iso_code(message.phone),
+        "Code": rejection.code,
+        "Message": rejection.message,
+        "IsoCode": "",
     }
 
 
