@@ -15,6 +15,7 @@ from typing import Any
 from local.emulator import codes
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
+from local.emulator.jsontext import EncodedItems, plain, string
 from local.emulator.numbers import Destination, legacy_destinations
 from shared.payloads import unix_to_beijing
 from shared.signing import legacy_sig
@@ -184,29 +185,18 @@ def _detail(result: str | Rejection, fee: int) -> dict[str, Any]:
     return {"result": 0, "errmsg": "OK", "sid": result, "fee": fee}
 
 
-def details(destinations: Sequence[Destination], outcomes: Outcomes) -> list[dict[str, Any]]:
-    """A `sendmultisms2` answer's `detail`: one item per number in request order."""
+def details(destinations: Sequence[Destination], outcomes: Outcomes) -> EncodedItems:
+    """A `sendmultisms2` answer's `detail`: one item per number in request order, as JSON text."""
     fee = outcomes.fee
-    return [
-        {
-            "result": result.legacy,
-            "errmsg": result.message,
-            "sid": "",
-            "fee": 0,
-            "mobile": destination.mobile,
-            "nationcode": destination.nationcode,
-        }
-        if isinstance(result, Rejection)
-        else {
-            "result": 0,
-            "errmsg": "OK",
-            "sid": result,
-            "fee": fee,
-            "mobile": destination.mobile,
-            "nationcode": destination.nationcode,
-        }
-        for destination, result in zip(destinations, outcomes.results, strict=True)
-    ]
+    items = EncodedItems()
+    for destination, result in zip(destinations, outcomes.results, strict=True):
+        number = f'"mobile":{string(destination.mobile)},"nationcode":{string(destination.nationcode)}}}'
+        if isinstance(result, Rejection):
+            head = plain({"result": result.legacy, "errmsg": result.message, "sid": "", "fee": 0})
+            items.append(f"{head[:-1]},{number}")
+        else:
+            items.append(f'{{"result":0,"errmsg":"OK","sid":{string(result)},"fee":{fee},{number}')
+    return items
 
 
 def _pull(engine: Engine, operation: str, appid: str, data: dict[str, Any]) -> dict[str, Any]:

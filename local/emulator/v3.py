@@ -16,6 +16,7 @@ from local.emulator import codes
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
+from local.emulator.jsontext import EncodedItems, plain, string
 from local.emulator.numbers import Destination, iso_code, v3_destinations
 from shared.payloads import MAX_PULL, V3_SERVICE, V3_VERSION
 from shared.signing import parse_tc3_authorization, sign_tc3, tc3_date
@@ -183,23 +184,23 @@ def _send_sms(engine: Engine, credential: Credential, data: dict[str, Any]) -> d
 
 def send_statuses(
     destinations: Sequence[Destination], outcomes: Outcomes, session_context: str
-) -> list[dict[str, Any]]:
-    """The `SendStatusSet` items, one per number in request order."""
-    fee = outcomes.fee
-    return [
-        refused_status(destination, result, session_context)
-        if isinstance(result, Rejection)
-        else {
-            "SerialNo": result,
-            "PhoneNumber": destination.e164,
-            "Fee": fee,
-            "SessionContext": session_context,
-            "Code": "Ok",
-            "Message": "send success",
-            "IsoCode": iso_code(destination.e164 or ""),
-        }
-        for destination, result in zip(destinations, outcomes.results, strict=True)
-    ]
+) -> EncodedItems:
+    """The `SendStatusSet` items, one per number in request order, written as JSON text."""
+    accepted_tail = (
+        f'"Fee":{outcomes.fee},"SessionContext":{string(session_context)},'
+        '"Code":"Ok","Message":"send success","IsoCode":'
+    )
+    items = EncodedItems()
+    for destination, result in zip(destinations, outcomes.results, strict=True):
+        if isinstance(result, Rejection):
+            items.append(plain(refused_status(destination, result, session_context)))
+        else:
+            e164 = destination.e164 or ""
+            items.append(
+                f'{{"SerialNo":{string(result)},"PhoneNumber":{string(e164)},'
+                f"{accepted_tail}{string(iso_code(e164))}}}"
+            )
+    return items
 
 
 def refused_status(destination: Destination, rejection: Rejection, session_context: str) -> dict[str, Any]:
