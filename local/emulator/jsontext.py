@@ -8,7 +8,7 @@ strings that vary, and `dumps` splices them in. The bytes are those `json.dumps`
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from json.encoder import encode_basestring
 from typing import Any
@@ -21,9 +21,8 @@ class EncodedItems(list[str]):
     """A JSON array whose items are JSON text already."""
 
 
-def string(value: str) -> str:
-    """A JSON string literal, exactly as `plain` writes it."""
-    return encode_basestring(value)
+string: Callable[[str], str] = encode_basestring
+"""A JSON string literal, exactly as `plain` writes it."""
 
 
 def dumps(answer: Mapping[str, Any]) -> bytes:

@@ -89,12 +89,13 @@ def _destinations(operation: str, data: dict[str, Any]) -> tuple[Destination, ..
         raise Rejected(
             codes.BAD_BODY, "tel must be an object" if operation == "sendsms" else "tel must be a list"
         )
-    for t in tels:
-        if not (_is_scalar(t.get("nationcode")) and _is_scalar(t.get("mobile"))):
+    pairs = [(t.get("nationcode"), t.get("mobile")) for t in tels]
+    for code, mobile in pairs:
+        if not (type(code) is str and type(mobile) is str) and not (_is_scalar(code) and _is_scalar(mobile)):
             raise Rejected(codes.BAD_BODY, "every tel needs a nationcode and a mobile")
-    if not tels:
+    if not pairs:
         raise Rejected(codes.EMPTY_NUMBERS)
-    return legacy_destinations((t["nationcode"], t["mobile"]) for t in tels)
+    return legacy_destinations(pairs)
 
 
 def _verify(
