@@ -1,9 +1,9 @@
 """CPU the emulator spends per number of a multi-number send, for each protocol.
 
     python bench/emulator_cpu.py                          # 100,000 numbers per protocol
-    python bench/emulator_cpu.py --numbers 20000 --protocols v3 --server emulator
+    python bench/emulator_cpu.py --numbers 20000 --protocols v3 --repeat 5
 
-Starts the emulator in its own process (`--server`, as in `bench/throughput.py`), signs every
+Starts the emulator in its own process (`python -m local.emulator`), signs every
 request up front (API 3.0 `SendSms` / legacy `sendmultisms2`, 200 distinct mainland numbers each,
 built by `shared.payloads` exactly as the functions build them), warms the server up, then sends
 them over `--connections` keep-alive connections and reads the server process's user + system CPU
@@ -124,17 +124,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--protocols", default="v3,legacy", help="comma-separated: v3, legacy")
     parser.add_argument("--connections", type=int, default=4, help="requests in flight")
     parser.add_argument("--repeat", type=int, default=3, help="runs per protocol (median, lowest)")
-    parser.add_argument("--server", choices=_support.SERVERS, default="plain")
     args = parser.parse_args(argv)
     if args.numbers % CHUNK:
         parser.error(f"--numbers must be a multiple of {CHUNK}")
     protocols = [p for p in args.protocols.split(",") if p]
     if any(p not in ("v3", "legacy") for p in protocols):
         parser.error("--protocols takes v3 and/or legacy")
-    pool_size = args.numbers + CHUNK * args.connections * 4
-    with _support.emulator_process(0.0, pool_size, server=args.server) as emulator:
+    with _support.emulator_process(0.0) as emulator:
         idle = idle_cpu(emulator)
-        print(f"server: {args.server}; idle CPU {idle * 100:.1f} % of a core", flush=True)
+        print(f"emulator idle CPU {idle * 100:.1f} % of a core", flush=True)
         for protocol in protocols:
             runs = [measure(emulator, protocol, args.numbers, args.connections) for _ in range(args.repeat)]
             per_number = [r["per_number_us"] for r in runs]
