@@ -129,6 +129,11 @@ _ID_PREFIX = "2019:"
 _ID_RANDOM_DIGITS = 10
 
 
+def _message_id(prefix: str, sequence: int) -> str:
+    """`2019:` and random digits (one draw per send), then the engine's sequence number."""
+    return f"{prefix}{sequence:09d}"
+
+
 @dataclass(eq=False)
 class _Batch:
     """The numbers one send was accepted for: what they share once, and one entry per number.
@@ -147,7 +152,7 @@ class _Batch:
     failed: frozenset[int]  # indexes of the numbers whose delivery fails
 
     def message_id(self, index: int) -> str:
-        return f"{self.id_prefix}{self.first + index:09d}"
+        return _message_id(self.id_prefix, self.first + index)
 
     def message(self, index: int) -> SentMessage:
         spec, number = self.spec, self.numbers[index]
@@ -297,8 +302,8 @@ class Engine:
         accepted: list[Destination] = []
         with self.lock:
             now = self.clock()
-            prefix = (
-                f"{_ID_PREFIX}{self._id_rng.randrange(10 ** (_ID_RANDOM_DIGITS - 1), 10**_ID_RANDOM_DIGITS)}"
+            prefix = _ID_PREFIX + str(
+                self._id_rng.randrange(10 ** (_ID_RANDOM_DIGITS - 1), 10**_ID_RANDOM_DIGITS)
             )
             sequence = first = self._sequence + 1
             for destination in spec.destinations:
@@ -314,7 +319,7 @@ class Engine:
                 else:
                     if limited:
                         self._send_times[e164].append(now)
-                    results.append(f"{prefix}{sequence:09d}")
+                    results.append(_message_id(prefix, sequence))
                     accepted.append(destination)
                     sequence += 1
             if accepted:
