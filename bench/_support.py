@@ -106,19 +106,14 @@ SERVERS = ("emulator", "plain", "canned")
 
 
 @contextmanager
-def emulator_process(
-    latency_ms: float = 0.0, warm_pool: int = DEFAULT_NUMBERS, server: str = "emulator"
-) -> Iterator[EmulatorProcess]:
+def emulator_process(latency_ms: float = 0.0, server: str = "emulator") -> Iterator[EmulatorProcess]:
     """Start a Tencent stand-in in its own process on a free port, and stop it afterwards:
-    `emulator` the project's emulator with the pool's numbers pre-parsed (`bench/fast_emulator.py`),
-    `plain` the emulator as is (`python -m local.emulator`), `canned` `bench/canned_server.py`."""
-    if server == "plain":
+    `emulator` the project's emulator as is (`python -m local.emulator`; `plain` is the same, the
+    name from when `emulator` meant a benchmark-patched copy), `canned` `bench/canned_server.py`."""
+    if server in ("emulator", "plain"):
         command = [python(), "-m", "local.emulator", "--port", "0"]
     elif server == "canned":
         command = [python(), str(ROOT / "bench" / "canned_server.py"), "--port", "0"]
-    elif server == "emulator":
-        command = [python(), str(ROOT / "bench" / "fast_emulator.py"), "--port", "0"]
-        command += ["--pool", str(warm_pool)]
     else:
         raise ValueError(f"server must be one of {SERVERS}")
     if latency_ms:

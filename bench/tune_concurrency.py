@@ -8,9 +8,9 @@ concurrency part of `send_multi`, without validation and the store — to the pr
 its own process with `--latency-ms` per request, for every concurrency × pool layout, and prints
 numbers/s (counted by the emulator, median of `--repeat` runs) and the client's CPU per number.
 The raw asyncio client of `bench/raw_client.py` with as many requests in flight is the reference.
-Against the emulator (default) every layout soon meets the emulator's own ceiling (~45,000
-numbers/s on its one core); `--server canned` (`bench/canned_server.py`) has capacity to spare, so
-the pool's own cost shows.
+Against the emulator (default) the emulator's own CPU (~5 µs per number on its one core,
+`bench/emulator_cpu.py`) puts a ceiling near 200,000 numbers/s; `--server canned`
+(`bench/canned_server.py`) checks nothing and has capacity to spare, so the pool's own cost shows.
 
 Pool layouts:
   1 pool (0.28 default)  one httpx/httpcore pool of 2×concurrency connections, Nagle on:
@@ -71,9 +71,8 @@ def main() -> None:
     layouts = [LAYOUTS[int(i)] for i in args.layouts.split(",")]
     numbers = _support.pool(args.numbers)
     plan = payloads.plan_multi_send(numbers)
-    warm_pool = args.numbers + 200 * max(levels)
     started = time.perf_counter()
-    with _support.emulator_process(args.latency_ms, warm_pool, server=args.server) as emulator:
+    with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
         _support.apply_env(_support.function_env(emulator.url, tempfile.mkdtemp()))
         settings = load_settings()
         credentials = raw_client.credentials_from_env()

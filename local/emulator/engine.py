@@ -9,17 +9,17 @@ from __future__ import annotations
 import random
 import re
 import threading
+from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from local.emulator import codes
-from local.emulator.catalogue import Catalogue, FrequencyLimits, Template
+from local.emulator.catalogue import Catalogue, FrequencyLimits
 from local.emulator.codes import Rejected, Rejection
+from local.emulator.numbers import Destination
 from shared import phone as phones
-from shared.errors import ValidationError
 from shared.payloads import (
     MAX_NUMBERS_PER_REQUEST,
     render_template,
@@ -35,50 +35,6 @@ _URL = re.compile(
 )
 _DAY = 86_400
 _BEIJING_OFFSET = 8 * 3600
-
-
-@dataclass(frozen=True)
-class Destination:
-    """One number of a send as the request gave it, and what it parses to."""
-
-    raw: str
-    e164: str | None  # None when the number is not valid
-    mainland: bool  # for an invalid number: a best guess from its form
-    nationcode: str
-    mobile: str
-
-    @classmethod
-    def from_legacy(cls, nationcode: object, mobile: object) -> Destination:
-        code, number = str(nationcode).strip().lstrip("+"), str(mobile).strip()
-        parsed = _parse_number(number, code)
-        e164 = None if parsed is None else parsed[0]
-        return cls(
-            raw=str(mobile), e164=e164, mainland=code == phones.MAINLAND_CODE, nationcode=code, mobile=number
-        )
-
-    @classmethod
-    def from_v3(cls, raw: str) -> Destination:
-        """API 3.0 takes E.164, and for mainland numbers also `0086…`, `86…` and bare 11 digits."""
-        text = raw.strip()
-        candidate = "+" + text if text.isdigit() and len(text) == 13 and text.startswith("861") else text
-        parsed = _parse_number(candidate, None)
-        if parsed is None:
-            mainland = text.startswith(("+86", "0086", "86")) or (text.isdigit() and len(text) == 11)
-            return cls(raw=raw, e164=None, mainland=mainland, nationcode="", mobile="")
-        e164, code, number = parsed
-        return cls(raw=raw, e164=e164, mainland=phones.is_mainland(e164), nationcode=code, mobile=number)
-
-
-@lru_cache(maxsize=65_536)
-def _parse_number(text: str, nationcode: str | None) -> tuple[str, str, str] | None:
-    """(E.164, country code, national number) of a valid number, else None. Cached: parsing is
-    the costliest step of a send, and load tests repeat numbers."""
-    try:
-        e164 = phones.normalize(text, nationcode=nationcode, field="mobile")
-    except ValidationError:
-        return None
-    code, number = phones.split(e164)
-    return e164, code, number
 
 
 @dataclass(frozen=True)
@@ -162,12 +118,80 @@ class InboundReply:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What happened to one number of a send: a message, or a rejection."""
+class Outcomes:
+    """What became of each number of a send, in request order: its message id, or why it was refused."""
 
-    destination: Destination
-    message: SentMessage | None = None
-    rejection: Rejection | None = None
+    results: list[str | Rejection]
+    fee: int  # parts billed for each accepted number
+
+
+_ID_PREFIX = "2019:"
+_ID_RANDOM_DIGITS = 10
+
+
+def _message_id(prefix: str, sequence: int) -> str:
+    """`2019:` and random digits (one draw per send), then the engine's sequence number."""
+    return f"{prefix}{sequence:09d}"
+
+
+@dataclass(eq=False)
+class _Batch:
+    """The numbers one send was accepted for: what they share once, and one entry per number.
+
+    Messages and receipts are built from it when asked for; a send only stores this.
+    """
+
+    spec: SendSpec
+    text: str
+    fee: int
+    submitted_at: float
+    due_at: float
+    id_prefix: str  # `2019:` and random digits, shared by the batch
+    first: int  # the sequence number of numbers[0]; the others follow on
+    numbers: list[Destination]  # the accepted ones, in request order
+    failed: frozenset[int]  # indexes of the numbers whose delivery fails
+
+    def message_id(self, index: int) -> str:
+        return _message_id(self.id_prefix, self.first + index)
+
+    def message(self, index: int) -> SentMessage:
+        spec, number = self.spec, self.numbers[index]
+        return SentMessage(
+            message_id=self.message_id(index),
+            app_id=spec.app_id,
+            phone=number.e164 or "",
+            nationcode=number.nationcode,
+            mobile=number.mobile,
+            sign=spec.sign,
+            template_id=spec.template_id,
+            params=spec.params,
+            text=self.text,
+            fee=self.fee,
+            protocol=spec.protocol,
+            operation=spec.operation,
+            session_context=spec.session_context,
+            extend=spec.extend,
+            submitted_at=self.submitted_at,
+        )
+
+    def receipt(self, index: int) -> Receipt:
+        failed = index in self.failed
+        return Receipt(
+            message=self.message(index),
+            due_at=self.due_at,
+            received_at=int(self.due_at),
+            status="FAIL" if failed else "SUCCESS",
+            carrier_code="MK:0001" if failed else "DELIVRD",
+            description="用户号码状态异常" if failed else "用户短信送达成功",
+        )
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A batch in an app's receipt queue and how many of its receipts were handed out."""
+
+    batch: _Batch
+    taken: int = 0
 
 
 @dataclass
@@ -209,11 +233,11 @@ class Engine:
 
     def _reset_state(self) -> None:
         self._outcome_rng = random.Random(self.seed)
-        self._messages: list[SentMessage] = []
-        self._messages_by_phone: defaultdict[str, list[SentMessage]] = defaultdict(list)
-        self._receipts: dict[str, Receipt] = {}
-        self._receipt_queue: defaultdict[str, deque[Receipt]] = defaultdict(deque)
-        self._receipts_by_phone: defaultdict[tuple[str, str], list[Receipt]] = defaultdict(list)
+        self._batches: list[_Batch] = []
+        self._firsts: list[int] = []  # each batch's first sequence number, for look-ups by id
+        self._receipt_queue: defaultdict[str, deque[_Pending]] = defaultdict(deque)
+        self._by_phone: defaultdict[str, list[tuple[_Batch, int]]] = defaultdict(list)
+        self._indexed = 0  # batches in _by_phone so far: it is brought up to date when read
         self._reply_queue: defaultdict[str, deque[InboundReply]] = defaultdict(deque)
         self._replies_by_phone: defaultdict[tuple[str, str], list[InboundReply]] = defaultdict(list)
         self._send_times: defaultdict[str, deque[float]] = defaultdict(deque)
@@ -245,8 +269,8 @@ class Engine:
         """The region class of a request: its valid numbers', else a guess from the first number."""
         return next((d.mainland for d in destinations if d.e164 is not None), destinations[0].mainland)
 
-    def send(self, spec: SendSpec) -> list[Outcome]:
-        """Apply the sending rules; raise `Rejected` for the request, else one outcome per number."""
+    def send(self, spec: SendSpec) -> Outcomes:
+        """Apply the sending rules; raise `Rejected` for the request, else one result per number."""
         catalogue = self.catalogue
         self.check_numbers(spec.destinations)
         mainland = self.is_mainland(spec.destinations)
@@ -267,34 +291,61 @@ class Engine:
                 raise Rejected(codes.URL_IN_PARAM, f"template parameter {param!r} contains a URL")
         text = signed_text(spec.sign, render_template(template.text, spec.params))
         fee = segment_count(text, international=not mainland)
-        outcomes: list[Outcome] = []
+        international = template.international
+        wrong_region = (
+            codes.GLOBAL_TEMPLATE_TO_MAINLAND if international else codes.MAINLAND_TEMPLATE_TO_GLOBAL
+        )
+        params_fit = len(spec.params) == template.param_count
+        limits = catalogue.frequency_limits
+        limited = limits.enabled
+        results: list[str | Rejection] = []
+        accepted: list[Destination] = []
         with self.lock:
             now = self.clock()
+            prefix = _ID_PREFIX + str(
+                self._id_rng.randrange(10 ** (_ID_RANDOM_DIGITS - 1), 10**_ID_RANDOM_DIGITS)
+            )
+            sequence = first = self._sequence + 1
             for destination in spec.destinations:
-                rejection = self._number_rejection(destination, template, spec, now)
-                if rejection is not None:
-                    outcomes.append(Outcome(destination, rejection=rejection))
-                    continue
-                message = self._record(spec, destination, text, fee, now)
-                outcomes.append(Outcome(destination, message=message))
-            self.counters.rejected += sum(1 for o in outcomes if o.rejection is not None)
-        return outcomes
+                e164 = destination.e164
+                if e164 is None:
+                    results.append(codes.BAD_NUMBER)
+                elif destination.mainland == international:
+                    results.append(wrong_region)
+                elif not params_fit:
+                    results.append(codes.PARAM_COUNT)
+                elif limited and (refused := self._frequency_rejection(e164, limits, now)) is not None:
+                    results.append(refused)
+                else:
+                    if limited:
+                        self._send_times[e164].append(now)
+                    results.append(_message_id(prefix, sequence))
+                    accepted.append(destination)
+                    sequence += 1
+            if accepted:
+                self._store(spec, text, fee, now, prefix, first, accepted)
+            self.counters.rejected += len(results) - len(accepted)
+        return Outcomes(results, fee)
 
-    def _number_rejection(
-        self, destination: Destination, template: Template, spec: SendSpec, now: float
-    ) -> Rejection | None:
-        if destination.e164 is None:
-            return codes.BAD_NUMBER
-        if destination.mainland and template.international:
-            return codes.GLOBAL_TEMPLATE_TO_MAINLAND
-        if not destination.mainland and not template.international:
-            return codes.MAINLAND_TEMPLATE_TO_GLOBAL
-        if len(spec.params) != template.param_count:
-            return codes.PARAM_COUNT
-        limits = self.catalogue.frequency_limits
-        if limits.enabled:
-            return self._frequency_rejection(destination.e164, limits, now)
-        return None
+    def _store(
+        self,
+        spec: SendSpec,
+        text: str,
+        fee: int,
+        now: float,
+        prefix: str,
+        first: int,
+        numbers: list[Destination],
+    ) -> None:
+        """Keep one batch for the accepted numbers and queue its receipts (under the lock)."""
+        draw, rate = self._outcome_rng.random, self.failure_rate
+        failed = frozenset(index for index in range(len(numbers)) if draw() < rate)
+        batch = _Batch(spec, text, fee, now, now + self.receipt_delay, prefix, first, numbers, failed)
+        self._sequence = first + len(numbers) - 1
+        self._batches.append(batch)
+        self._firsts.append(first)
+        self._receipt_queue[spec.app_id].append(_Pending(batch))
+        self.counters.accepted += len(numbers)
 
     def _frequency_rejection(self, e164: str, limits: FrequencyLimits, now: float) -> Rejection | None:
         times = self._send_times[e164]
@@ -311,48 +362,6 @@ class Engine:
                 return rejection
         return None
 
-    def _record(
-        self, spec: SendSpec, destination: Destination, text: str, fee: int, now: float
-    ) -> SentMessage:
-        assert destination.e164 is not None
-        self._sequence += 1
-        message = SentMessage(
-            message_id=f"2019:{self._id_rng.randrange(10**9, 10**10)}{self._sequence:09d}",
-            app_id=spec.app_id,
-            phone=destination.e164,
-            nationcode=destination.nationcode,
-            mobile=destination.mobile,
-            sign=spec.sign,
-            template_id=spec.template_id,
-            params=spec.params,
-            text=text,
-            fee=fee,
-            protocol=spec.protocol,
-            operation=spec.operation,
-            session_context=spec.session_context,
-            extend=spec.extend,
-            submitted_at=now,
-        )
-        self._messages.append(message)
-        self._messages_by_phone[message.phone].append(message)
-        if self.catalogue.frequency_limits.enabled:
-            self._send_times[message.phone].append(now)
-        failed = self._outcome_rng.random() < self.failure_rate
-        due = now + self.receipt_delay
-        receipt = Receipt(
-            message=message,
-            due_at=due,
-            received_at=int(due),
-            status="FAIL" if failed else "SUCCESS",
-            carrier_code="MK:0001" if failed else "DELIVRD",
-            description="用户号码状态异常" if failed else "用户短信送达成功",
-        )
-        self._receipts[message.message_id] = receipt
-        self._receipt_queue[spec.app_id].append(receipt)
-        self._receipts_by_phone[(spec.app_id, message.phone)].append(receipt)
-        self.counters.accepted += 1
-        return message
-
     # ------------------------------------------------------------------ pulls
 
     def pull_receipts(self, app_id: str, limit: int) -> list[Receipt]:
@@ -360,8 +369,13 @@ class Engine:
         with self.lock:
             queue, now = self._receipt_queue[app_id], self.clock()
             out: list[Receipt] = []
-            while queue and len(out) < limit and queue[0].due_at <= now:  # due order = submission order
-                out.append(queue.popleft())
+            while queue and len(out) < limit and queue[0].batch.due_at <= now:  # due order = submission order
+                pending = queue[0]
+                batch, start = pending.batch, pending.taken
+                pending.taken = min(len(batch.numbers), start + limit - len(out))
+                out.extend(batch.receipt(index) for index in range(start, pending.taken))
+                if pending.taken == len(batch.numbers):
+                    queue.popleft()
         return out
 
     def pull_replies(self, app_id: str, limit: int) -> list[InboundReply]:
@@ -379,8 +393,11 @@ class Engine:
         """One number's due receipts received within [begin, end], as often as asked."""
         with self.lock:
             now = self.clock()
-            items = self._receipts_by_phone.get((app_id, e164), [])
-            found = [r for r in items if r.due_at <= now and begin <= r.received_at <= end]
+            found = [
+                batch.receipt(index)
+                for batch, index in self._phone_index().get(e164, ())
+                if batch.spec.app_id == app_id and batch.due_at <= now and begin <= int(batch.due_at) <= end
+            ]
         return found[:limit]
 
     def replies_for(self, app_id: str, e164: str, begin: int, end: int, limit: int) -> list[InboundReply]:
@@ -417,16 +434,43 @@ class Engine:
     def messages(self, phone: str | None = None) -> list[SentMessage]:
         """Accepted messages, newest first, optionally for one E.164 number."""
         with self.lock:
-            items = list(self._messages if phone is None else self._messages_by_phone.get(phone, ()))
-        items.reverse()
-        return items
+            if phone is None:
+                entries = [(batch, index) for batch in self._batches for index in range(len(batch.numbers))]
+            else:
+                entries = list(self._phone_index().get(phone, ()))
+            return [batch.message(index) for batch, index in reversed(entries)]
 
     def receipt(self, message_id: str) -> Receipt | None:
         """The receipt of a message once it is due, else None."""
         with self.lock:
-            receipt = self._receipts.get(message_id)
+            found = self._find(message_id)
             now = self.clock()
-        return receipt if receipt is not None and receipt.due_at <= now else None
+            if found is None or found[0].due_at > now:
+                return None
+            return found[0].receipt(found[1])
+
+    def _find(self, message_id: str) -> tuple[_Batch, int] | None:
+        """The batch and index of a message id (under the lock); ids end in the sequence number."""
+        sequence = message_id[len(_ID_PREFIX) + _ID_RANDOM_DIGITS :]
+        if not (sequence.isascii() and sequence.isdigit()):
+            return None
+        position = bisect_right(self._firsts, int(sequence)) - 1
+        if position < 0:
+            return None
+        batch = self._batches[position]
+        index = int(sequence) - batch.first
+        if index >= len(batch.numbers) or batch.message_id(index) != message_id:
+            return None
+        return batch, index
+
+    def _phone_index(self) -> defaultdict[str, list[tuple[_Batch, int]]]:
+        """Accepted messages by E.164 number (under the lock), indexed when first asked for: a
+        send does not pay for it."""
+        for batch in self._batches[self._indexed :]:
+            for index, number in enumerate(batch.numbers):
+                self._by_phone[number.e164 or ""].append((batch, index))
+        self._indexed = len(self._batches)
+        return self._by_phone
 
     def stats(self) -> dict[str, int]:
         with self.lock:

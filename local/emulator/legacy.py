@@ -9,12 +9,14 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from local.emulator import codes
-from local.emulator.codes import Rejected
-from local.emulator.engine import Destination, Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.codes import Rejected, Rejection
+from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
+from local.emulator.jsontext import EncodedItems, plain, string
+from local.emulator.numbers import Destination, legacy_destinations
 from shared.payloads import unix_to_beijing
 from shared.signing import legacy_sig
 
@@ -87,12 +89,13 @@ def _destinations(operation: str, data: dict[str, Any]) -> tuple[Destination, ..
         raise Rejected(
             codes.BAD_BODY, "tel must be an object" if operation == "sendsms" else "tel must be a list"
         )
-    for t in tels:
-        if not (_is_scalar(t.get("nationcode")) and _is_scalar(t.get("mobile"))):
+    pairs = [(t.get("nationcode"), t.get("mobile")) for t in tels]
+    for code, mobile in pairs:
+        if not (type(code) is str and type(mobile) is str) and not (_is_scalar(code) and _is_scalar(mobile)):
             raise Rejected(codes.BAD_BODY, "every tel needs a nationcode and a mobile")
-    if not tels:
+    if not pairs:
         raise Rejected(codes.EMPTY_NUMBERS)
-    return tuple(Destination.from_legacy(t["nationcode"], t["mobile"]) for t in tels)
+    return legacy_destinations(pairs)
 
 
 def _verify(
@@ -149,8 +152,8 @@ def _send(
     )
     outcomes = engine.send(spec)
     if operation == "sendsms":
-        return _detail(outcomes[0], with_number=False)
-    return {"result": 0, "errmsg": "OK", "detail": [_detail(o, with_number=True) for o in outcomes]}
+        return _detail(outcomes.results[0], outcomes.fee)
+    return {"result": 0, "errmsg": "OK", "detail": details(destinations, outcomes)}
 
 
 def _match_content(
@@ -176,16 +179,25 @@ def _match_content(
     return template.id, params, sign
 
 
-def _detail(outcome: Outcome, *, with_number: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    if outcome.message is not None:
-        item.update(result=0, errmsg="OK", sid=outcome.message.message_id, fee=outcome.message.fee)
-    else:
-        assert outcome.rejection is not None
-        item.update(result=outcome.rejection.legacy, errmsg=outcome.rejection.message, sid="", fee=0)
-    if with_number:
-        item.update(mobile=outcome.destination.mobile, nationcode=outcome.destination.nationcode)
-    return item
+def _detail(result: str | Rejection, fee: int) -> dict[str, Any]:
+    """A `sendsms` answer's fields for its one number."""
+    if isinstance(result, Rejection):
+        return {"result": result.legacy, "errmsg": result.message, "sid": "", "fee": 0}
+    return {"result": 0, "errmsg": "OK", "sid": result, "fee": fee}
+
+
+def details(destinations: Sequence[Destination], outcomes: Outcomes) -> EncodedItems:
+    """A `sendmultisms2` answer's `detail`: one item per number in request order, as JSON text."""
+    fee = outcomes.fee
+    items = EncodedItems()
+    for destination, result in zip(destinations, outcomes.results, strict=True):
+        number = f'"mobile":{string(destination.mobile)},"nationcode":{string(destination.nationcode)}}}'
+        if isinstance(result, Rejection):
+            head = plain({"result": result.legacy, "errmsg": result.message, "sid": "", "fee": 0})
+            items.append(f"{head[:-1]},{number}")
+        else:
+            items.append(f'{{"result":0,"errmsg":"OK","sid":{string(result)},"fee":{fee},{number}')
+    return items
 
 
 def _pull(engine: Engine, operation: str, appid: str, data: dict[str, Any]) -> dict[str, Any]:

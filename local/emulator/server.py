@@ -34,6 +34,7 @@ from local.emulator import legacy, v3
 from local.emulator.catalogue import DEFAULT_SIGN, Catalogue
 from local.emulator.engine import Engine, InboundReply, Protocol, SentMessage
 from local.emulator.faults import FaultPlan, Faults
+from local.emulator.jsontext import dumps
 from shared import phone as phones
 from shared.errors import ValidationError
 
@@ -253,7 +254,7 @@ class Emulator:
                 process()
             handler.close_connection = True  # and write nothing
             return
-        content = _dumps(process())
+        content = dumps(process())
         if decision.kind == "malformed":
             content = content[: len(content) // 2]  # a truncated object is never valid JSON
         handler.respond(200, content, JSON)
@@ -430,11 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
     def respond_json(self, status: int, answer: Mapping[str, Any]) -> None:
-        self.respond(status, _dumps(answer), JSON)
-
-
-def _dumps(answer: Mapping[str, Any]) -> bytes:
-    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.respond(status, dumps(answer), JSON)
 
 
 def _json_or_empty(body: bytes) -> dict[str, Any]:

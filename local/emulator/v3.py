@@ -9,16 +9,16 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from local.emulator import codes
 from local.emulator.catalogue import Credential
-from local.emulator.codes import Rejected
-from local.emulator.engine import Destination, Engine, InboundReply, Outcome, Receipt, SendSpec
+from local.emulator.codes import Rejected, Rejection
+from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
+from local.emulator.jsontext import EncodedItems, plain, string
+from local.emulator.numbers import Destination, iso_code, v3_destinations
 from shared.payloads import MAX_PULL, V3_SERVICE, V3_VERSION
-from shared.phone import region_of
 from shared.signing import parse_tc3_authorization, sign_tc3, tc3_date
 
 TIME_TOLERANCE = 300  # seconds
@@ -171,7 +171,7 @@ def _send_sms(engine: Engine, credential: Credential, data: dict[str, Any]) -> d
         protocol="v3",
         operation="SendSms",
         app_id=app_id,
-        destinations=tuple(Destination.from_v3(n) for n in numbers),
+        destinations=v3_destinations(numbers),
         template_id=template_id,
         params=tuple(_get(data, "TemplateParamSet", "strings", required=False) or ()),
         sign=_get(data, "SignName", "str", required=False) or "",
@@ -179,37 +179,41 @@ def _send_sms(engine: Engine, credential: Credential, data: dict[str, Any]) -> d
         session_context=_get(data, "SessionContext", "str", required=False) or "",
     )
     outcomes = engine.send(spec)
-    return {"SendStatusSet": [_send_status(o, spec.session_context) for o in outcomes]}
+    return {"SendStatusSet": send_statuses(spec.destinations, outcomes, spec.session_context)}
 
 
-def _send_status(outcome: Outcome, session_context: str) -> dict[str, Any]:
-    message, destination = outcome.message, outcome.destination
-    if message is None:
-        assert outcome.rejection is not None
-        return {
-            "SerialNo": "",
-            "PhoneNumber": destination.e164 or destination.raw,
-            "Fee": 0,
-            "SessionContext": session_context,
-            "Code": outcome.rejection.code,
-            "Message": outcome.rejection.message,
-            "IsoCode": "",
-        }
+def send_statuses(
+    destinations: Sequence[Destination], outcomes: Outcomes, session_context: str
+) -> EncodedItems:
+    """The `SendStatusSet` items, one per number in request order, written as JSON text."""
+    accepted_tail = (
+        f'"Fee":{outcomes.fee},"SessionContext":{string(session_context)},'
+        '"Code":"Ok","Message":"send success","IsoCode":'
+    )
+    items = EncodedItems()
+    for destination, result in zip(destinations, outcomes.results, strict=True):
+        if isinstance(result, Rejection):
+            items.append(plain(refused_status(destination, result, session_context)))
+        else:
+            e164 = destination.e164 or ""
+            items.append(
+                f'{{"SerialNo":{string(result)},"PhoneNumber":{string(e164)},'
+                f"{accepted_tail}{string(iso_code(e164))}}}"
+            )
+    return items
+
+
+def refused_status(destination: Destination, rejection: Rejection, session_context: str) -> dict[str, Any]:
+    """A `SendStatusSet` item for a number that was not sent to."""
     return {
-        "SerialNo": message.message_id,
-        "PhoneNumber": message.phone,
-        "Fee": message.fee,
+        "SerialNo": "",
+        "PhoneNumber": destination.e164 or destination.raw,
+        "Fee": 0,
         "SessionContext": session_context,
-        "Code": "Ok",
-        "Message": "send success",
-        "IsoCode": _iso_code(message.phone),
+        "Code": rejection.code,
+        "Message": rejection.message,
+        "IsoCode": "",
     }
-
-
-@lru_cache(maxsize=65_536)
-def _iso_code(e164: str) -> str:
-    region = region_of(e164)
-    return "DEF" if region == "ZZ" else region
 
 
 def _pull_send_status(engine: Engine, credential: Credential, data: dict[str, Any]) -> dict[str, Any]:
