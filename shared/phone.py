@@ -13,7 +13,10 @@ _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # phonenumbers' own mainland-mobile pattern (its CN metadata, `mobile.national_number_pattern`),
 # copied so that the common number needs no import of the library (~16 ms of a cold start);
 # tests/unit/test_phone.py fails if the pinned phonenumbers ever disagrees.
-CN_MOBILE_RE = re.compile(r"1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}")
+CN_MOBILE_RE = re.compile(
+    r"1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}",
+    re.ASCII,  # \d must not match other scripts' digits
+)
 
 
 def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -> str:

@@ -10,12 +10,9 @@ region CN (+86 belongs to CN alone). `tests/emulator/test_numbers.py` holds the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
-
-import phonenumbers
 
 from shared import phone as phones
 from shared.errors import ValidationError
@@ -23,15 +20,7 @@ from shared.errors import ValidationError
 MAINLAND = phones.MAINLAND_CODE
 
 
-def _cn_mobile_pattern() -> re.Pattern[str]:
-    """phonenumbers' CN mobile pattern, ASCII digits only (`shared.phone` refuses other digits)."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    mobile = metadata.mobile if metadata is not None else None
-    pattern = mobile.national_number_pattern if mobile is not None else None
-    return re.compile(pattern or r"(?!)", re.ASCII)  # no metadata: never matches, the library decides
-
-
-_CN_MOBILE = _cn_mobile_pattern()
+_CN_MOBILE = phones.CN_MOBILE_RE  # phonenumbers' CN mobile pattern, ASCII digits only
 
 
 class Destination(NamedTuple):

@@ -219,3 +219,9 @@ def test_a_mainland_mobile_is_validated_without_importing_phonenumbers() -> None
         "phone.normalize('+14155552671'); assert 'phonenumbers' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+@pytest.mark.parametrize("digits", ["١٣٨٠٠٠٠٠٠٠٠", "１３８００００００００", "13８00000000"])
+def test_other_scripts_digits_never_pass_the_mainland_fast_path(digits: str) -> None:
+    with pytest.raises(ValidationError):
+        phone.normalize("+86" + digits)
