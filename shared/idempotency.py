@@ -47,11 +47,13 @@ def run_once(
     *,
     deadline: float | None,
     keep: Callable[[Answer], bool] = lambda answer: answer[0] < 500 or answer[0] == 504,
+    kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body,
 ) -> tuple[int, dict[str, Any], bool]:
     """Run `action` once per key: (status, body, replayed).
 
     The answer is kept when `keep` says so (by default: everything but a 5xx that proves nothing
-    was sent — those may be retried with the same key). An exception releases the key.
+    was sent — those may be retried with the same key), as `kept(body)`, which a replay returns.
+    An exception releases the key.
     """
     settings, store = runtime.settings, runtime.store
     print_ = fingerprint(request)
@@ -101,7 +103,7 @@ def run_once(
         raise
     if keep((status, body)):
         store.idempotency_complete(
-            key, {"status": status, "body": body}, now=int(time.time()), ttl=settings.idempotency_ttl
+            key, {"status": status, "body": kept(body)}, now=int(time.time()), ttl=settings.idempotency_ttl
         )
     else:
         store.idempotency_release(key)

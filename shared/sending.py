@@ -165,7 +165,23 @@ def _once(
         status, answer = send()
         return status, answer, False
     request = {k: v for k, v in body.items() if k != "idempotency_key"}
-    return idempotency.run_once(idempotency.scoped_key(scope, caller, key), request, send, deadline=deadline)
+    return idempotency.run_once(
+        idempotency.scoped_key(scope, caller, key),
+        request,
+        send,
+        deadline=deadline,
+        kept=(lambda answer: answer) if client_key else _for_platform_retry,
+    )
+
+
+def _for_platform_retry(answer: dict[str, Any]) -> dict[str, Any]:
+    """What a platform request id keeps of an answer. Only an asynchronous invocation is retried
+    with its request id, and nobody reads its answer: the counts are enough, not 100,000
+    per-number results (~15 MB to encode and store). A client's Idempotency-Key keeps everything."""
+    if "results" not in answer:
+        return answer
+    kept = {name: value for name, value in answer.items() if name != "results"}
+    return {**kept, "results_kept": False}
 
 
 def multi_status(outcome: MultiSendResult) -> int:

@@ -120,3 +120,24 @@ def test_separate_containers_share_limits_and_keys(
     else:  # one request sent; every other 200 is a replay of its answer, the rest were told to retry
         assert set(statuses) <= {200, 409}, statuses
         assert [replayed for status, replayed in answers if status == 200].count(False) == 1, answers
+
+
+def test_platform_retry_of_a_multi_send_replays_its_counts_not_its_results(
+    store_env: dict[str, str], sms_emulator: Emulator
+) -> None:
+    """A request id keeps the counts of a multi send (its answer goes to nobody); a client's
+    idempotency key keeps every per-number result."""
+    context = AwsContext()
+    context.aws_request_id = "async-invoke-1"
+    phones = [f"+86138000010{i:02d}" for i in range(30)]
+    event = {"phones": phones, "template_id": "7839", "params": ["1"]}
+    first = handler("send_multi").main_handler(event, context)
+    retry = handler("send_multi").main_handler(event, context)
+    assert [r["phone"] for r in first["results"]] == phones and first["submitted"] == 30
+    assert retry == {"submitted": 30, "failed": 0, "results_kept": False}
+    keyed = {**event, "phones": [p[:-3] + "2" + p[-2:] for p in phones], "idempotency_key": "batch-7"}
+    context.aws_request_id = "sync-invoke-2"
+    once = handler("send_multi").main_handler(keyed, context)
+    context.aws_request_id = "sync-invoke-3"  # a client retry: a new request id, the same key
+    assert handler("send_multi").main_handler(keyed, context) == once and len(once["results"]) == 30
+    assert sms_emulator.accepted_count == 60
