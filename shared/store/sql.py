@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -78,6 +79,7 @@ _SELECT_LATEST_RECEIPT = (
     f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?"  # noqa: S608
     f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
 )
+_BY_MESSAGE_ID = operator.attrgetter("message_id")
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 
 
@@ -248,7 +250,8 @@ class SqlStore(Store):
         caller: str,
         now: int,
     ) -> None:
-        rows = sorted((r for r in results if r.message_id), key=lambda r: r.message_id)
+        # in id order: concurrent writers (PostgreSQL) take the rows' locks in one order
+        rows = sorted((r for r in results if r.message_id), key=_BY_MESSAGE_ID)
         if not rows:
             return
         params_json = json.dumps(list(params), ensure_ascii=False)

@@ -157,7 +157,7 @@ class _SqliteTx:
         return self._conn.execute(sql, tuple(params)).rowcount
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, [tuple(row) for row in rows])
+        self._conn.executemany(sql, rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row = self._conn.execute(sql, tuple(params)).fetchone()
