@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -49,6 +50,7 @@ _WX_EVENT_KEYS = ("userInfo", "tcbContext")
 _MAX_KEYS_SHOWN = 12
 _MAX_KEY_CHARS = 32
 _DIGIT_RUN = re.compile(r"\d{4,}")
+_NOTHING: Mapping[str, str] = MappingProxyType({})
 
 
 class UnsupportedEventError(ValidationError):
@@ -78,17 +80,16 @@ class InvalidBodyError(ValidationError):
     invocation: Invocation | None = None
 
 
-@dataclass(frozen=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """One HTTP request, whichever gateway delivered it. Header names are lower-case."""
 
     method: str
     path: str
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NOTHING
+    query: Mapping[str, str] = _NOTHING
     body: str = ""
     source_ip: str = ""
-    path_params: dict[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = _NOTHING
 
 
 class QueueRecord(NamedTuple):

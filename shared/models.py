@@ -33,9 +33,8 @@ class Message(NamedTuple):
         return bool(self.content)
 
 
-@dataclass(slots=True)  # not frozen: one is built per number of a send, 0.5 µs against 2.3 µs
-class SendResult:
-    """The outcome for one number of a send (treat as immutable)."""
+class SendResult(NamedTuple):  # one is built per number: 0.3 µs, a frozen dataclass 2.3 µs
+    """The outcome for one number of a send."""
 
     phone: str
     message_id: str
