@@ -64,7 +64,8 @@ def open_store(url: str) -> Store:
             from shared.store.postgres import PostgresStore
         except ImportError as exc:
             raise ConfigurationError(
-                f"a postgresql:// store needs psycopg 3 (pip install 'psycopg[binary]'): {exc}"
+                "a postgresql:// store needs psycopg 3: attach the postgres-layer built by "
+                f"`scripts/build.py --with-postgres` (or pip install 'psycopg[binary]'): {exc}"
             ) from None
 
         return PostgresStore(url)

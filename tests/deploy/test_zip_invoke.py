@@ -70,12 +70,14 @@ def invoke(
     env: dict[str, str],
     event: str | Path = "-",
     context: str | Path = "-",
+    layer: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the handler in a fresh `python -S -E -B` with only `folder` importable; its JSON answer."""
+    """Run the handler in a fresh `python -S -E -B` with only `folder` (and `layer`, where the
+    platform mounts it) importable; its JSON answer."""
     done = subprocess.run(
         [python, "-S", "-E", "-B", "-c", RUNNER, str(folder), spec, str(event), str(context)],
         cwd=folder,
-        env=env,
+        env={**env, "ZIP_RUNNER_LAYERS": str(layer) if layer else ""},
         capture_output=True,
         text=True,
         check=False,
@@ -84,6 +86,9 @@ def invoke(
     assert done.returncode == 0, f"{spec} failed in {folder}:\n{done.stderr[-4000:]}"
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     for module, origin in answer["origins"].items():
+        if module == "psycopg" and origin is not None:
+            assert layer is not None and origin.startswith(str(layer)), f"psycopg came from {origin}"
+            continue
         assert origin is None or origin.startswith(str(folder)), f"{module} came from {origin}, not the zip"
     assert answer["site"] is False
     return answer
@@ -237,7 +242,8 @@ def test_lambda_schedule_input_pulls_both_kinds(
 
 @pytest.fixture(scope="module")
 def postgres_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
-    """send_single and pull_status built `--with-postgres` for SCF and AWS, unpacked."""
+    """send_single and pull_status built `--with-postgres` for SCF and AWS, and each cloud's
+    PostgreSQL layer, unpacked (the layer as the platform mounts it: its `/opt`)."""
     out = tmp_path_factory.mktemp("build-pg")
     for cloud in ("scf", "aws"):
         done = subprocess.run(
@@ -265,13 +271,18 @@ def postgres_packages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[st
         print(done.stdout)
     folders = {}
     for cloud in ("scf", "aws"):
-        for function in ("send_single", "pull_status"):
-            archive = out / cloud / f"{function}.zip"
-            assert archive.stat().st_size < build_script.POSTGRES_MAX_ZIP_MB * 1024 * 1024
-            folder = out / "unpacked" / cloud / function
+        for name in ("send_single", "pull_status", build_script.POSTGRES_LAYER):
+            archive = out / cloud / f"{name}.zip"
+            assert archive.stat().st_size < build_script.DEFAULT_MAX_ZIP_MB * 1024 * 1024  # all under 5 MB
+            folder = out / "unpacked" / cloud / name
             with zipfile.ZipFile(archive) as handle:
                 handle.extractall(folder)
-            folders[cloud, function] = folder
+                names = handle.namelist()
+            if name != build_script.POSTGRES_LAYER:
+                assert not any(n.startswith("psycopg") for n in names)  # the driver is in the layer only
+            folders[cloud, name] = folder
+        layer = folders[cloud, build_script.POSTGRES_LAYER]
+        folders[cloud, "path"] = layer / build_script.LAYER_PATH[cloud]  # /opt/python or /opt
     return folders
 
 
@@ -283,7 +294,8 @@ def test_with_postgres_packages_use_a_postgresql_store(
     fresh_postgres_url: str,
     sms_emulator: Emulator,
 ) -> None:
-    """`--with-postgres` vendors psycopg (binary) for the target Python; the scheduled pull stores there."""
+    """`--with-postgres` builds psycopg (binary) for the target Python as a layer; functions with it
+    mounted send and pull into PostgreSQL, and without it say what is missing."""
     env = {**zip_env, "SMS_STORE_URL": fresh_postgres_url}
     sent = invoke(
         pythons["scf"],
@@ -292,6 +304,7 @@ def test_with_postgres_packages_use_a_postgresql_store(
         env,
         EVENTS / "scf-function-url.json",
         EVENTS / "scf-context.json",
+        layer=postgres_packages["scf", "path"],
     )
     assert _body(sent["result"])["status"] == "submitted"
     pulled = invoke(
@@ -301,6 +314,7 @@ def test_with_postgres_packages_use_a_postgresql_store(
         env,
         EVENTS / "scf-timer.json",
         EVENTS / "scf-context.json",
+        layer=postgres_packages["scf", "path"],
     )
     (run,) = pulled["result"]["runs"]
     assert run["pulled"] == 1 and run["stored"] == 1 and "error" not in run
@@ -311,7 +325,20 @@ def test_with_postgres_packages_use_a_postgresql_store(
         env,
         EVENTS / "aws-http-api.json",
         "aws:sms-functions-test-send_single",
+        layer=postgres_packages["aws", "path"],
     )
     # the same Idempotency-Key as the SCF sample: the Lambda package finds the first send in PostgreSQL
     assert _body(aws["result"])["message_id"] == _body(sent["result"])["message_id"]
+    assert len(sms_emulator.messages("+8613800000000")) == 1
+    unmounted = invoke(
+        pythons["aws"],
+        postgres_packages["aws", "send_single"],
+        HANDLER["aws"].format(fn="send_single"),
+        env,
+        EVENTS / "aws-http-api.json",
+        "aws:sms-functions-test-send_single",
+    )
+    assert unmounted["result"]["statusCode"] == 500  # a deployment mistake, named in the answer
+    error = json.loads(unmounted["result"]["body"])["error"]
+    assert error["code"] == "misconfigured" and "postgres-layer" in error["message"]
     assert len(sms_emulator.messages("+8613800000000")) == 1

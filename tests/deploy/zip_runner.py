@@ -2,8 +2,10 @@
 
     python -S -E -B -c "$(cat zip_runner.py)" FOLDER MODULE.FUNCTION EVENT.json|- CONTEXT.json|aws:NAME
 
-Only <folder> and the standard library are importable (no site-packages). With `-` as the event it
-only imports. Logs go to stderr; the one line on stdout is JSON: {"result", "python", "origins"}.
+Only <folder>, the layer folders in ZIP_RUNNER_LAYERS (os.pathsep-separated; mounted after the
+code, as the platforms mount /opt) and the standard library are importable (no site-packages). With
+`-` as the event it only imports. Logs go to stderr; the one line on stdout is JSON:
+{"result", "python", "origins"}.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class LambdaContext:
 def main(folder: str, spec: str, event_path: str, context_arg: str) -> None:
     out = sys.stdout
     sys.stdout = sys.stderr  # loggers bind the stream at import: keep stdout for the answer
-    sys.path[:] = [folder] + [p for p in sys.path if p not in ("", ".") and "site-packages" not in p]
+    layers = [p for p in os.environ.get("ZIP_RUNNER_LAYERS", "").split(os.pathsep) if p]
+    kept = [p for p in sys.path if p not in ("", ".") and "site-packages" not in p]
+    sys.path[:] = [folder, *layers, *kept]
     module_path, _, function_name = spec.rpartition(".")
     module = __import__(module_path.replace("/", "."), fromlist=[function_name])
     handler = getattr(module, function_name)
@@ -57,7 +61,7 @@ def main(folder: str, spec: str, event_path: str, context_arg: str) -> None:
         result = handler(event, context)
     origins = {
         name: getattr(sys.modules.get(name), "__file__", None)
-        for name in ("shared", "httpx", "aws_lambda_powertools", "phonenumbers", module.__name__)
+        for name in ("shared", "httpx", "aws_lambda_powertools", "phonenumbers", "psycopg", module.__name__)
     }
     out.write(
         json.dumps(
