@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from shared.models import Receipt, ReceiptStatus, Reply, SendResult, SendStatus
 from shared.store import Store
 from shared.store.base import RECEIPT_STATUSES
-from tests.store.helpers import InjectedFailure, fail_statement
+from tests.store.helpers import InjectedFailure, fail_statement, raw_rows
 
 PHONE = "+8613800000000"
 OTHER = "+8613900000000"
@@ -49,6 +49,21 @@ def test_record_sends_and_get_message(store: Store) -> None:
     assert store.get_message("") is None and store.get_message("nope") is None
     body = message.to_dict()
     assert body["message_id"] == "m1" and body["latest_receipt"] is None and body["params"] == ["1234"]
+
+
+def test_a_large_batch_is_stored_whole_and_keeps_earlier_rows(store_url: str, store: Store) -> None:
+    """Rows go in several at a statement; a batch longer than one statement, holding an id that is
+    already stored, stores every new row once and leaves the stored one as it was."""
+    record(store, sent("m-0007", phone=OTHER), now=800)
+    batch = [sent(f"m-{i:04d}", phone=f"+86138{i:08d}") for i in range(250)]
+    record(store, *batch, now=900)
+    (count,) = raw_rows(store_url, "SELECT COUNT(*) FROM messages")
+    assert count[0] == 250
+    for i in (0, 79, 80, 249):
+        message = store.get_message(f"m-{i:04d}")
+        assert message is not None and message.phone == f"+86138{i:08d}" and message.created_at == 900
+    kept = store.get_message("m-0007")
+    assert kept is not None and kept.phone == OTHER and kept.created_at == 800
 
 
 def test_recording_the_same_send_twice_keeps_the_first(store: Store) -> None:
