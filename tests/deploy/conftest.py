@@ -127,10 +127,9 @@ PLANTED_SETTINGS = {
 }
 
 
-@pytest.fixture(scope="session")
-def packaged(node_tools: Path, built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packaged]:
-    """`osls package --stage prod` from the repository, without AWS credentials or network."""
-    folder = tmp_path_factory.mktemp("osls-package")
+def osls_package(node_tools: Path, folder: Path, *params: str) -> Packaged:
+    """`osls package --stage prod [--param=…]` from the repository into `folder`, without AWS
+    credentials or network, with planted secrets in the environment."""
     env = clean_environ(
         **PLANTED_SECRETS,
         **PLANTED_SETTINGS,
@@ -147,6 +146,7 @@ def packaged(node_tools: Path, built: Built, tmp_path_factory: pytest.TempPathFa
             "ap-southeast-1",
             "--package",
             str(folder),
+            *(f"--param={param}" for param in params),
         ],
         cwd=ROOT,
         env=env,
@@ -159,4 +159,10 @@ def packaged(node_tools: Path, built: Built, tmp_path_factory: pytest.TempPathFa
         pytest.fail(f"osls package failed:\n{done.stdout[-5000:]}\n{done.stderr[-5000:]}")
     path = folder / "cloudformation-template-update-stack.json"
     text = path.read_text(encoding="utf-8")
-    yield Packaged(folder, json.loads(text), text)
+    return Packaged(folder, json.loads(text), text)
+
+
+@pytest.fixture(scope="session")
+def packaged(node_tools: Path, built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packaged]:
+    """`osls package --stage prod` from the repository, without AWS credentials or network."""
+    yield osls_package(node_tools, tmp_path_factory.mktemp("osls-package"))

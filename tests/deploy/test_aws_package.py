@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 from scripts import build as build_script
 from tests.conftest import API_KEY, CALLBACK_TOKEN
-from tests.deploy.conftest import PLANTED_SECRETS, PLANTED_SETTINGS, Built, Packaged
+from tests.deploy.conftest import PLANTED_SECRETS, PLANTED_SETTINGS, Built, Packaged, osls_package
 from tests.deploy.helpers import ENV_NAMES, ROUTES, SECRET_NAMES, SECRET_PATTERNS, present_functions
 
 pytestmark = pytest.mark.slow
@@ -171,3 +172,15 @@ def test_no_secret_value_in_any_zip(built: Built, cloud: str) -> None:
         with zipfile.ZipFile(built.zip(cloud, function)) as archive:
             for info in archive.infolist():
                 _assert_clean(archive.read(info), f"{cloud}/{function}.zip:{info.filename}")
+
+
+def test_the_postgresql_layer_is_attached_only_when_asked_for(
+    packaged: Packaged, node_tools: Path, tmp_path: Path
+) -> None:
+    """The default (SQLite) deployment has no layer; `store=postgres` puts the published driver
+    layer on every function."""
+    assert all(not props.get("Layers") for props in _lambdas(packaged).values())
+    arn = "arn:aws:lambda:ap-southeast-1:123456789012:layer:sms-functions-postgres:3"
+    with_layer = osls_package(node_tools, tmp_path / "pg", "store=postgres", f"postgresLayerArn={arn}")
+    lambdas = _lambdas(with_layer)
+    assert set(lambdas) == set(_lambdas(packaged)) and all(p["Layers"] == [arn] for p in lambdas.values())
