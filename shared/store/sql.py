@@ -200,7 +200,7 @@ def _live_counts(tx: Tx, checks: Sequence[RateCheck], now: int) -> list[int]:
     )
     params = [v for i, c in enumerate(checks) for v in (i, c.name, c.key, _stale_up_to(c, now))]
     rows = tx.all(" UNION ALL ".join([select] * len(checks)), params)
-    counts = dict((int(index), int(total)) for index, total in rows)
+    counts = {int(index): int(total) for index, total in rows}
     return [counts[index] for index in range(len(checks))]
 
 
@@ -457,10 +457,10 @@ class SqlStore(Store):
 
         def hit(tx: Tx) -> RateDecision:
             self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
-            stale: dict[tuple[str, str], int] = {}
+            stale: dict[tuple[str, str], int] = {}  # per key, what no check of it still counts
             for c in checks:
-                key = (c.name, c.key)
-                stale[key] = min(stale.get(key, _stale_up_to(c, now)), _stale_up_to(c, now))
+                up_to = _stale_up_to(c, now)
+                stale[c.name, c.key] = min(up_to, stale.get((c.name, c.key), up_to))
             tx.execute_many(
                 "DELETE FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at <= ?",
                 [(name, key, up_to) for (name, key), up_to in sorted(stale.items())],
