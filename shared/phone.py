@@ -11,8 +11,8 @@ MAINLAND_CODE = "86"
 _MASK_RE = re.compile(r"\+?\d{7,15}")
 _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # phonenumbers' own mainland-mobile pattern (its CN metadata, `mobile.national_number_pattern`),
-# copied so that the common number needs no import of the library (~16 ms of a cold start);
-# tests/unit/test_phone.py fails if the pinned phonenumbers ever disagrees.
+# copied so that the common number needs no import of the library at a cold start;
+# tests/unit/test_core_small.py fails if the pinned phonenumbers ever disagrees.
 CN_MOBILE_RE = re.compile(
     r"1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}",
     re.ASCII,  # \d must not match other scripts' digits
@@ -25,15 +25,8 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     Accepts `+<cc><number>`, `00<cc><number>`, a bare mainland number (11 digits starting with 1),
     or the legacy pair: `nationcode` + national `raw`.
     """
-    # the common case, a mainland mobile already in E.164: nothing to clean, one match
-    if (
-        type(raw) is str
-        and len(raw) == 14
-        and raw[:3] == "+86"
-        and nationcode is None
-        and CN_MOBILE_RE.fullmatch(raw, 3)
-    ):
-        return _remember(raw, "CN")
+    if type(raw) is str and nationcode is None and _is_cn_mobile(raw):
+        return _remember(raw, "CN")  # the common case, already in E.164: nothing to clean
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ValidationError(f"{field} must be a string", field=field)
     text = re.sub(r"[\s\-()]", "", str(raw))
@@ -56,8 +49,8 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         raise ValidationError(
             f"{field} is not a phone number in E.164 form (+<country code><number>)", field=field
         )
-    if len(text) == 14 and text.startswith("+861") and CN_MOBILE_RE.fullmatch(text[3:]):
-        return _remember(text, "CN")  # the common case, without importing phonenumbers
+    if _is_cn_mobile(text):
+        return _remember(text, "CN")  # without importing phonenumbers
     phonenumbers = _library()
     try:
         parsed = phonenumbers.parse(text, None)
@@ -67,6 +60,11 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
+
+
+def _is_cn_mobile(text: str) -> bool:
+    """`+86` and a mainland mobile number, by phonenumbers' own pattern."""
+    return len(text) == 14 and text[:3] == "+86" and CN_MOBILE_RE.fullmatch(text, 3) is not None
 
 
 _KNOWN_LIMIT = 250_000

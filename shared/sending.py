@@ -202,8 +202,8 @@ def _error_code(result: SendResult) -> str:
 
 
 def _record(results: Sequence[SendResult], message: Message, caller: str) -> None:
-    """Keep a row per accepted message; a store failure must not turn a sent SMS into an error.
-    (Called from send_multi's worker threads too: the store serialises its own writes.)"""
+    """Keep a row per accepted message. Nothing here may turn a sent SMS into an error, not even
+    a bug: a failure is logged with the messages (phones masked) and the send goes on."""
     accepted = [r for r in results if r.message_id]
     if not accepted:
         return
@@ -216,13 +216,14 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
             caller=caller,
             now=int(time.time()),
         )
-    except SmsError as error:  # raising now would make a retry send these messages again
+    except Exception as error:  # raising now would make a retry send these messages again
         logger.error(
             "sent but not recorded",
             extra={
-                "error_code": error.code,
+                "error_code": error.code if isinstance(error, SmsError) else "internal_error",
                 "messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in accepted],
             },
+            exc_info=not isinstance(error, SmsError),  # a bug: keep its traceback
         )
 
 
@@ -253,24 +254,14 @@ class ChunkRecorder:
         self._queue.put(results)
 
     def _write_all(self) -> None:
-        done = False
-        while not done:
-            batch = self._queue.get()
-            if batch is None:
-                return
+        while (batch := self._queue.get()) is not None:
             while len(batch) < self._max_rows and not self._queue.empty():
                 more = self._queue.get()
                 if more is None:
-                    done = True
+                    self._queue.put(None)  # the end: after this batch
                     break
-                batch = batch + more
-            try:
-                _record(batch, self._message, self._caller)
-            except Exception:  # the writer must outlive a bug: later chunks still get written
-                logger.exception(
-                    "sent but not recorded",
-                    extra={"messages": [{"message_id": r.message_id, "phone": mask(r.phone)} for r in batch]},
-                )
+                batch = batch + more  # a new list: the worker keeps its own
+            _record(batch, self._message, self._caller)  # never raises
 
 
 def _count(results: Sequence[SendResult]) -> None:

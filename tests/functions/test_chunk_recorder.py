@@ -1,4 +1,5 @@
-"""send_multi stores chunk results from one writer thread, several chunks per transaction."""
+"""Message rows after a send: send_multi's writer thread, several chunks per transaction; and a
+store that fails after the SMS went out, which must never turn the send into an error."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from local.emulator import Emulator
 from shared import sending
 from shared.errors import StoreUnavailableError
 from shared.models import Message, SendResult
 from shared.runtime import runtime
+from tests.helpers import AwsContext, handler
 
 MESSAGE = Message(template_id="7839", params=("1",), sign="腾讯云")
 
@@ -82,3 +85,23 @@ def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
     assert all("****" in m["phone"] for line in unrecorded for m in line["messages"])
     stored = [store.get_message(f"2019:{index:06d}0000") for index in range(3)]
     assert sum(message is not None for message in stored) == 1  # the third batch, after two failures
+
+
+def test_a_sent_sms_stays_sent_when_storing_its_row_fails(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, captured_logs: Any, sms_emulator: Emulator
+) -> None:
+    """Even a bug in the store (not a store error) is logged, not raised: raising would release
+    the idempotency key, and a retry would send the SMS again."""
+
+    def broken(results: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runtime.store, "record_sends", broken)
+    context = AwsContext()
+    answer = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)
+    retry = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)
+    assert answer["status"] == "submitted" and retry == answer and sms_emulator.accepted_count == 1
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    (unrecorded,) = [line for line in lines if line["message"] == "sent but not recorded"]
+    assert unrecorded["error_code"] == "internal_error" and "a bug" in unrecorded["exception"]
+    assert unrecorded["messages"] == [{"message_id": answer["message_id"], "phone": "+86138****0009"}]
