@@ -51,8 +51,9 @@ BYTECODE_CACHE = Path(tempfile.gettempdir()) / "sms-functions-bench-pycache"
 def with_bytecode(env: dict[str, str]) -> dict[str, str]:
     """`env` for a cold-start child that reads (and on its first run writes) compiled bytecode, as a
     deployed package ships it (`scripts/build.py`): a machine-wide PYTHONDONTWRITEBYTECODE would
-    otherwise make every child compile the project's own modules again (~35 ms of a cold start)
-    while the SDKs' site-packages keep theirs. One cache for every client, outside the repo."""
+    otherwise make every child compile the project's own modules again, while the SDKs'
+    site-packages keep theirs: the comparison would measure compiling, not starting. One cache
+    for every client, outside the repo."""
     env = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(BYTECODE_CACHE)
     return env

@@ -33,7 +33,7 @@ class Message(NamedTuple):
         return bool(self.content)
 
 
-class SendResult(NamedTuple):  # one is built per number: 0.3 µs, a frozen dataclass 2.3 µs
+class SendResult(NamedTuple):  # one per number of a send: cheaper to build than a frozen dataclass
     """The outcome for one number of a send."""
 
     phone: str

@@ -177,7 +177,7 @@ def _once(
 def _for_platform_retry(answer: dict[str, Any]) -> dict[str, Any]:
     """What a platform request id keeps of an answer. Only an asynchronous invocation is retried
     with its request id, and nobody reads its answer: the counts are enough, not 100,000
-    per-number results (~15 MB to encode and store). A client's Idempotency-Key keeps everything."""
+    per-number results (megabytes to encode and store). A client's Idempotency-Key keeps everything."""
     if "results" not in answer:
         return answer
     kept = {name: value for name, value in answer.items() if name != "results"}

@@ -72,7 +72,7 @@ class Transport:
                 )
             )
         # Requests go straight to the transport: httpx.Client's layer (cookie jar, redirects, auth,
-        # default headers) has nothing to do for a signed POST and cost ~70 µs of CPU per call.
+        # default headers) has nothing to do for a signed POST, and its work is CPU on every call.
         self._http = http_transport
         self._default_timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout).as_dict()
 
