@@ -351,15 +351,18 @@ def build_cloud(
     packages = []
     for function in functions:
         folder = assemble(cloud, function, deps, out, interpreter)
-        package = Package(
-            cloud, function, folder, out / cloud / f"{function}.zip", python=interpreter.version
-        )
-        package.files, package.unzipped_bytes = write_zip(folder, package.zip_path)
-        package.zip_bytes = package.zip_path.stat().st_size
-        package.sha256 = sha256_file(package.zip_path)
-        packages.append(package)
+        packages.append(zip_package(cloud, function, folder, out, interpreter))
     add_to_manifest(out / cloud / "manifest.json", packages)
     return packages
+
+
+def zip_package(cloud: str, name: str, folder: Path, out: Path, interpreter: Interpreter) -> Package:
+    """Zip an assembled folder into `<out>/<cloud>/<name>.zip`, with its size and hash."""
+    package = Package(cloud, name, folder, out / cloud / f"{name}.zip", python=interpreter.version)
+    package.files, package.unzipped_bytes = write_zip(folder, package.zip_path)
+    package.zip_bytes = package.zip_path.stat().st_size
+    package.sha256 = sha256_file(package.zip_path)
+    return package
 
 
 def add_to_manifest(manifest_path: Path, packages: Sequence[Package]) -> None:
@@ -403,12 +406,7 @@ def build_postgres_layer(
             _link_or_copy(str(entry), str(target / entry.name))
     if not any(target.glob("psycopg*")):
         raise BuildError("requirements-postgres.txt installed no psycopg: nothing to put in the layer")
-    package = Package(cloud, POSTGRES_LAYER, folder, out / cloud / f"{POSTGRES_LAYER}.zip")
-    package.python = interpreter.version
-    package.files, package.unzipped_bytes = write_zip(folder, package.zip_path)
-    package.zip_bytes = package.zip_path.stat().st_size
-    package.sha256 = sha256_file(package.zip_path)
-    return package
+    return zip_package(cloud, POSTGRES_LAYER, folder, out, interpreter)
 
 
 def _rel(path: Path) -> str:
@@ -468,7 +466,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-zip-mb",
         type=float,
-        default=None,
+        default=DEFAULT_MAX_ZIP_MB,
         help=f"fail when a zip (function or layer) reaches this size (default: {DEFAULT_MAX_ZIP_MB:g})",
     )
     return parser.parse_args(argv)
@@ -508,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 2
-    limit = args.max_zip_mb or DEFAULT_MAX_ZIP_MB
+    limit = args.max_zip_mb
     over = report(packages + layers, limit)
     if over:
         print(f"build failed: {len(over)} zip(s) over their size limit", file=sys.stderr)
