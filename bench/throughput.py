@@ -138,6 +138,26 @@ def concurrency_in_use() -> int:
     return load_settings().send_concurrency
 
 
+def clock(
+    spent: dict[str, float],
+    name: str,
+    owner: Any,
+    attribute: str,
+    timer: Callable[[], float] = time.perf_counter,
+) -> None:
+    """Replace `owner.attribute` (a function or method) with one that adds its time to `spent[name]`."""
+    function = getattr(owner, attribute)
+
+    def clocked(*args: Any, **kwargs: Any) -> Any:
+        started = timer()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[name] += timer() - started
+
+    setattr(owner, attribute, clocked)
+
+
 def child_a(child: Child) -> None:
     function_env(child)
     import functions.send_multi.handler as handler
@@ -150,22 +170,11 @@ def child_a(child: Child) -> None:
     warm = handler.handler(warm_event, None)
     assert warm.get("submitted"), str(warm)[:500]
     spent: dict[str, float] = {"validation": 0.0, "sending": 0.0, "store": 0.0, "tail": 0.0, "answer": 0.0}
-
-    def clocked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.perf_counter() - started
-
-        return wrapper
-
-    validation.parse_multi_send = clocked("validation", validation.parse_multi_send)
-    SmsClient.send_plan = clocked("sending", SmsClient.send_plan)  # type: ignore[method-assign]
-    sending._record = clocked("store", sending._record)
-    sending.ChunkRecorder.__exit__ = clocked("tail", sending.ChunkRecorder.__exit__)  # type: ignore[method-assign]
-    MultiSendResult.to_dict = clocked("answer", MultiSendResult.to_dict)  # type: ignore[method-assign]
+    clock(spent, "validation", validation, "parse_multi_send")
+    clock(spent, "sending", SmsClient, "send_plan")
+    clock(spent, "store", sending, "_record")
+    clock(spent, "tail", sending.ChunkRecorder, "__exit__")
+    clock(spent, "answer", MultiSendResult, "to_dict")
     event = {"phones": _support.pool(child.args.numbers), "template_id": TEMPLATE, "params": PARAMS}
     answer = child.timed(lambda: handler.handler(event, None))
     child.result.update(
@@ -341,25 +350,12 @@ def _single_parts(child: Child, send: Callable[[str], Any]) -> dict[str, float]:
     from shared.runtime import runtime
 
     spent: dict[str, float] = {"client": 0.0, "store": 0.0, "log": 0.0, "validation": 0.0}
-
-    def clock(name: str, owner: Any, attribute: str) -> None:
-        function = getattr(owner, attribute)
-
-        def clocked(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] += time.process_time() - started
-
-        setattr(owner, attribute, clocked)
-
     store = runtime.store
     for method in ("idempotency_begin", "hit_rate_limits", "record_sends", "idempotency_complete"):
-        clock("store", store, method)
-    clock("client", runtime.client, "send_single")
-    clock("log", logger, "info")
-    clock("validation", validation, "parse_single_send")
+        clock(spent, "store", store, method, time.process_time)
+    clock(spent, "client", runtime.client, "send_single", time.process_time)
+    clock(spent, "log", logger, "info", time.process_time)
+    clock(spent, "validation", validation, "parse_single_send", time.process_time)
     far = child.args.numbers + WARM_SPAN + 10 * (child.args.single_runs + 1000)  # numbers no pass used
     numbers = _support.pool(child.args.single_runs, far)
     cpu = time.process_time()
