@@ -318,27 +318,25 @@ def test_with_postgres_packages_use_a_postgresql_store(
     )
     (run,) = pulled["result"]["runs"]
     assert run["pulled"] == 1 and run["stored"] == 1 and "error" not in run
-    aws = invoke(
-        pythons["aws"],
-        postgres_packages["aws", "send_single"],
-        HANDLER["aws"].format(fn="send_single"),
-        env,
-        EVENTS / "aws-http-api.json",
-        "aws:sms-functions-test-send_single",
-        layer=postgres_packages["aws", "path"],
-    )
+
+    def lambda_send(layer: Path | None) -> dict[str, Any]:
+        answer = invoke(
+            pythons["aws"],
+            postgres_packages["aws", "send_single"],
+            HANDLER["aws"].format(fn="send_single"),
+            env,
+            EVENTS / "aws-http-api.json",
+            "aws:sms-functions-test-send_single",
+            layer=layer,
+        )
+        return dict(answer["result"])
+
+    aws = lambda_send(postgres_packages["aws", "path"])
     # the same Idempotency-Key as the SCF sample: the Lambda package finds the first send in PostgreSQL
-    assert _body(aws["result"])["message_id"] == _body(sent["result"])["message_id"]
+    assert _body(aws)["message_id"] == _body(sent["result"])["message_id"]
     assert len(sms_emulator.messages("+8613800000000")) == 1
-    unmounted = invoke(
-        pythons["aws"],
-        postgres_packages["aws", "send_single"],
-        HANDLER["aws"].format(fn="send_single"),
-        env,
-        EVENTS / "aws-http-api.json",
-        "aws:sms-functions-test-send_single",
-    )
-    assert unmounted["result"]["statusCode"] == 500  # a deployment mistake, named in the answer
-    error = json.loads(unmounted["result"]["body"])["error"]
+    unmounted = lambda_send(None)
+    assert unmounted["statusCode"] == 500  # a deployment mistake, named in the answer
+    error = json.loads(unmounted["body"])["error"]
     assert error["code"] == "misconfigured" and "postgres-layer" in error["message"]
     assert len(sms_emulator.messages("+8613800000000")) == 1
