@@ -65,8 +65,8 @@ class IdempotencyRecord(NamedTuple):
 
 
 class RateCheck(NamedTuple):
-    """At most `limit` hits per `window_seconds` (sliding; by the second up to 100 hits, in 1/100
-    window steps above) for one `key` under rule `name`."""
+    """At most `limit` hits per `window_seconds` (sliding; by the second up to 100 hits, above in
+    steps of 1/100 of the window, at least a second) for one `key` under rule `name`."""
 
     name: str
     key: str
