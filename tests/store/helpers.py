@@ -13,38 +13,31 @@ from shared.store.sql import Row, Tx
 from shared.store.sqlite import parse_sqlite_url
 
 
-def raw_rows(url: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-    """Run one query on the store's database over a separate connection."""
-    if url.startswith("sqlite"):
-        target, uri, _ = parse_sqlite_url(url)
-        lite = sqlite3.connect(target, uri=uri)
-        try:
-            return [tuple(r) for r in lite.execute(sql, tuple(params)).fetchall()]
-        finally:
-            lite.close()
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        return list(conn.execute(sql.replace("?", "%s"), tuple(params)).fetchall())
-
-
-def raw_script(url: str, script: Sequence[str]) -> None:
-    """Run statements on the store's database over a separate connection, in one transaction."""
+def raw_script(url: str, script: Sequence[str], params: Sequence[Any] = ()) -> list[Row]:
+    """Run statements (`?` placeholders; `params` for the last) on the store's database over a
+    separate connection, in one transaction; the last one's rows."""
     if url.startswith("sqlite"):
         target, uri, _ = parse_sqlite_url(url)
         lite = sqlite3.connect(target, uri=uri)
         try:
             with lite:
-                for statement in script:
+                for statement in script[:-1]:
                     lite.execute(statement)
+                return [tuple(r) for r in lite.execute(script[-1], tuple(params)).fetchall()]
         finally:
             lite.close()
-        return
     import psycopg
 
     with psycopg.connect(url) as conn:
-        for statement in script:
+        for statement in script[:-1]:
             conn.execute(statement)
+        cursor = conn.execute(script[-1].replace("?", "%s"), tuple(params))
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def raw_rows(url: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    """Run one query on the store's database over a separate connection."""
+    return raw_script(url, [sql], params)
 
 
 class InjectedFailure(RuntimeError):
