@@ -1,5 +1,10 @@
-"""HTTP to Tencent over httpx: one pooled client per container, deadlines, and a retry policy
-that never duplicates an SMS.
+"""HTTP to Tencent over httpcore, httpx's connection layer: pooled connections per container,
+deadlines, and a retry policy that never duplicates an SMS.
+
+httpx's `Client` layer (URL and header models, cookies, redirects, auth) has nothing to do for a
+signed POST; it added CPU to every call and ~20 ms to every cold start (its import pulls
+`urllib.request`, `http.client` and `email`), so requests go to httpcore's pools directly
+(`bench/cold_start.py` shows both stacks' import times).
 
 A request is retried only when it provably never reached the server (connection refused, DNS
 failure, connect timeout, no pool slot). Anything that fails after the request left this process
@@ -13,24 +18,35 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple, Protocol
 
-import httpx
+import httpcore
 
 from shared.errors import DeadlineExceededError, TencentUnavailableError, UnknownOutcomeError
 from shared.payloads import HttpRequest
 
 USER_AGENT = "sms-functions"
+_USER_AGENT = USER_AGENT.encode("ascii")
 
 # Connection-level failures that happen before a single byte of the request is sent.
 _NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.ProxyError,
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+    httpcore.PoolTimeout,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
 )
+# Everything else httpcore raises for a request (a read or write failing, a malformed answer).
+_TRANSPORT_ERRORS = (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError)
+
+
+class RequestHandler(Protocol):
+    """What `Transport` sends through: an httpcore pool, or a `PoolSet` of them."""
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response: ...
+
+    def close(self) -> None: ...
 
 
 class TransportOptions(NamedTuple):
@@ -53,7 +69,7 @@ class Transport:
         self,
         options: TransportOptions | None = None,
         *,
-        http_transport: httpx.BaseTransport | None = None,
+        http_transport: RequestHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -71,10 +87,9 @@ class Transport:
                     socket_options=_NODELAY if opts.tcp_nodelay else (),
                 )
             )
-        # Requests go straight to the transport: httpx.Client's layer (cookie jar, redirects, auth,
-        # default headers) has nothing to do for a signed POST, and its work is CPU on every call.
         self._http = http_transport
-        self._default_timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout).as_dict()
+        self._default_timeout = _timeouts(opts.read_timeout, opts.connect_timeout)
+        self._targets: dict[str, tuple[httpcore.URL, bytes]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -92,14 +107,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            # a prebuilt request skips httpx's per-call URL and header merging (~0.1 ms of CPU)
-            prepared = httpx.Request(
-                "POST",
-                request.url,
-                content=request.content,
-                headers={**request.headers, "User-Agent": USER_AGENT},
-                extensions={"timeout": self._timeout(deadline)},
-            )
+            prepared = self._prepare(request, deadline)
             try:
                 response = self._http.handle_request(prepared)
                 try:
@@ -116,21 +124,37 @@ class Transport:
                     ) from None
                 self._sleep(opts.backoff * 2 ** (attempt - 1))
                 continue
-            except httpx.TransportError as exc:
+            except _TRANSPORT_ERRORS as exc:
                 raise _after_sending(exc, is_send, phones, deadline_hit=self._past(deadline)) from None
-            if response.status_code != 200:
+            if response.status != 200:
                 if is_send:
                     raise UnknownOutcomeError(
-                        f"Tencent SMS answered HTTP {response.status_code} to a send; the numbers may or may "
+                        f"Tencent SMS answered HTTP {response.status} to a send; the numbers may or may "
                         "not have been sent",
                         phones=phones,
-                        details={"http_status": response.status_code},
+                        details={"http_status": response.status},
                     )
                 raise TencentUnavailableError(
-                    f"Tencent SMS answered HTTP {response.status_code}",
-                    details={"http_status": response.status_code},
+                    f"Tencent SMS answered HTTP {response.status}",
+                    details={"http_status": response.status},
                 )
             return content
+
+    def _prepare(self, request: HttpRequest, deadline: float | None) -> httpcore.Request:
+        """The httpcore request: Host (unless signed in), Content-Length and User-Agent added."""
+        target = self._targets.get(request.url)
+        if target is None:
+            url = httpcore.URL(request.url)
+            default_port = 443 if url.scheme == b"https" else 80
+            host = url.host if url.port in (None, default_port) else b"%b:%d" % (url.host, url.port)
+            target = self._targets[request.url] = (url, host)
+        url, host = target
+        headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in request.headers.items()]
+        if not any(name.lower() == b"host" for name, _ in headers):
+            headers.insert(0, (b"Host", host))
+        headers += [(b"Content-Length", b"%d" % len(request.content)), (b"User-Agent", _USER_AGENT)]
+        timeout = {"timeout": self._timeout(deadline)}
+        return httpcore.Request(b"POST", url, headers=headers, content=request.content, extensions=timeout)
 
     def _timeout(self, deadline: float | None) -> dict[str, float | None]:
         opts = self.options
@@ -141,11 +165,11 @@ class Transport:
             raise DeadlineExceededError(
                 "too little of the invocation's time remains to call Tencent SMS; nothing was sent"
             )
-        return httpx.Timeout(
+        return _timeouts(
             min(opts.read_timeout, remaining),
-            connect=min(opts.connect_timeout, remaining),
+            min(opts.connect_timeout, remaining),
             pool=min(opts.connect_timeout, remaining),
-        ).as_dict()
+        )
 
     def _can_wait(self, deadline: float | None, seconds: float) -> bool:
         if deadline is None:
@@ -156,9 +180,12 @@ class Transport:
         return deadline is not None and self._clock() >= deadline - self.options.deadline_margin - 0.05
 
 
-def _after_sending(
-    exc: httpx.TransportError, is_send: bool, phones: Sequence[str], deadline_hit: bool
-) -> Exception:
+def _timeouts(read: float, connect: float, pool: float | None = None) -> dict[str, float | None]:
+    """httpcore's timeout extension: reads and writes get `read`; the pool wait `pool` (else `read`)."""
+    return {"connect": connect, "read": read, "write": read, "pool": read if pool is None else pool}
+
+
+def _after_sending(exc: Exception, is_send: bool, phones: Sequence[str], deadline_hit: bool) -> Exception:
     reason = "the invocation's time ran out" if deadline_hit else f"{type(exc).__name__}"
     if is_send:
         return UnknownOutcomeError(
@@ -174,24 +201,23 @@ def _after_sending(
 _NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
-def _proxy_transport(opts: TransportOptions) -> httpx.HTTPTransport:
-    """Behind a proxy: httpx's own transport through it, one pool of `max_connections`."""
-    return httpx.HTTPTransport(
-        proxy=opts.proxy,
-        trust_env=False,  # the proxy comes from our settings only
-        limits=httpx.Limits(
-            max_connections=opts.max_connections,
-            max_keepalive_connections=opts.max_connections,
-            keepalive_expiry=_KEEPALIVE_EXPIRY,
-        ),
+def _proxy_transport(opts: TransportOptions) -> httpcore.ConnectionPool:
+    """Behind a proxy (from our settings only, never the environment): one httpcore pool of
+    `max_connections` through it."""
+    return httpcore.ConnectionPool(
+        proxy=httpcore.Proxy(opts.proxy),
+        ssl_context=_tls_context(),
+        max_connections=opts.max_connections,
+        max_keepalive_connections=opts.max_connections,
+        keepalive_expiry=_KEEPALIVE_EXPIRY,
     )
 
 
 _KEEPALIVE_EXPIRY = 60.0
 
 
-class PoolSet(httpx.BaseTransport):
-    """Several small connection pools behind one httpx client; a request goes to the first pool
+class PoolSet:
+    """Several small httpcore connection pools behind one `handle_request`; a request goes to the first pool
     with a free connection (else the least busy), so sequential use always reuses pool 0.
 
     httpcore's pool does bookkeeping over all its connections and queued requests under one lock
@@ -215,15 +241,15 @@ class PoolSet(httpx.BaseTransport):
         self._count = -(-max(1, max_connections) // self._pool_size)
         self._socket_options = list(socket_options)
         self._lock = threading.Lock()
-        self._pools: dict[str, list[httpx.HTTPTransport | None]] = {}
-        self._busy: dict[str, list[int]] = {}
+        self._pools: dict[bytes, list[httpcore.ConnectionPool | None]] = {}
+        self._busy: dict[bytes, list[int]] = {}
         self._closed = False
 
     @property
     def pool_count(self) -> int:
         return self._count
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
         scheme = request.url.scheme
         index, pool = self._acquire(scheme)
         released = False
@@ -240,10 +266,12 @@ class PoolSet(httpx.BaseTransport):
         except BaseException:
             release()
             raise
-        response.stream = _ReleasingStream(response.stream, release)
+        stream = response.stream
+        assert isinstance(stream, Iterable)  # a sync pool's body
+        response.stream = _ReleasingStream(stream, release)
         return response
 
-    def _acquire(self, scheme: str) -> tuple[int, httpx.HTTPTransport]:
+    def _acquire(self, scheme: bytes) -> tuple[int, httpcore.ConnectionPool]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the transport is closed")
@@ -261,15 +289,12 @@ class PoolSet(httpx.BaseTransport):
             busy[index] += 1
             return index, pool
 
-    def _new_pool(self, scheme: str) -> httpx.HTTPTransport:
-        return httpx.HTTPTransport(
-            verify=_tls_context() if scheme == "https" else _no_trust_context(),
-            trust_env=False,
-            limits=httpx.Limits(
-                max_connections=self._pool_size,
-                max_keepalive_connections=self._pool_size,
-                keepalive_expiry=_KEEPALIVE_EXPIRY,
-            ),
+    def _new_pool(self, scheme: bytes) -> httpcore.ConnectionPool:
+        return httpcore.ConnectionPool(
+            ssl_context=_tls_context() if scheme == b"https" else _no_trust_context(),
+            max_connections=self._pool_size,
+            max_keepalive_connections=self._pool_size,
+            keepalive_expiry=_KEEPALIVE_EXPIRY,
             socket_options=self._socket_options or None,
         )
 
@@ -282,13 +307,10 @@ class PoolSet(httpx.BaseTransport):
             pool.close()
 
 
-class _ReleasingStream(httpx.SyncByteStream):
+class _ReleasingStream:
     """The response body; closing it gives the request's slot in its pool back."""
 
-    def __init__(
-        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
-    ) -> None:
-        assert isinstance(stream, httpx.SyncByteStream)
+    def __init__(self, stream: Iterable[bytes], release: Callable[[], None]) -> None:
         self._stream = stream
         self._release = release
 
@@ -297,7 +319,9 @@ class _ReleasingStream(httpx.SyncByteStream):
 
     def close(self) -> None:
         try:
-            self._stream.close()
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
         finally:
             self._release()
 
@@ -307,11 +331,11 @@ _tls_lock = threading.Lock()
 
 
 def _tls_context() -> ssl.SSLContext:
-    """The verifying TLS context (certifi's CA bundle, as httpx's default), made once per process."""
+    """The verifying TLS context (certifi's CA bundle, httpcore's default), made once per process."""
     global _tls
     with _tls_lock:
         if _tls is None:
-            _tls = httpx.create_ssl_context(trust_env=False)
+            _tls = httpcore.default_ssl_context()
         return _tls
 
 

@@ -66,7 +66,8 @@ def test_aws_handler_keeps_its_path(built: Built) -> None:
 def test_packages_hold_shared_and_deps_but_no_junk(built: Built, cloud: str) -> None:
     names = _names(built.zip(cloud, built.functions[0]))
     tops = {n.split("/", 1)[0] for n in names}
-    assert {"shared", "httpx", "aws_lambda_powertools", "phonenumbers"} <= tops
+    assert {"shared", "httpcore", "h11", "aws_lambda_powertools", "phonenumbers"} <= tops
+    assert "httpx" not in tops  # its Client layer is not used at run time (README: Performance)
     assert "shared/__init__.py" in names
     assert not [n for n in names if n.endswith((".pyi", ".pyo"))]
     # bytecode made by the target interpreter, one per module, next to every source
@@ -79,12 +80,16 @@ def test_packages_hold_shared_and_deps_but_no_junk(built: Built, cloud: str) -> 
     assert not [n for n in names if n.startswith(("psycopg/", "psycopg_binary"))], "postgres is opt-in"
 
 
-def test_marker_dependencies_follow_the_target_python(built: Built) -> None:
-    """anyio needs exceptiongroup below Python 3.11: present for SCF (3.10), absent for AWS (3.12)."""
-    scf = {n.split("/", 1)[0] for n in _names(built.zip("scf", built.functions[0]))}
-    aws = {n.split("/", 1)[0] for n in _names(built.zip("aws", built.functions[0]))}
-    assert "exceptiongroup" in scf
-    assert "exceptiongroup" not in aws
+def test_marker_dependencies_follow_the_target_python(tmp_path: Path) -> None:
+    """Each target's own pip installs the requirements, so a dependency behind a Python-version
+    marker lands in the SCF (3.10) build and not in the AWS (3.12) one."""
+    wanted = tmp_path / "requirements.txt"
+    wanted.write_text('exceptiongroup==1.3.2; python_version < "3.11"\nh11==0.16.0\n', encoding="utf-8")
+    for cloud, present in (("scf", True), ("aws", False)):
+        interpreter = build_script.find_interpreter(build_script.TARGET_PYTHON[cloud])
+        folder = build_script.dependencies(interpreter, [wanted], tmp_path / "cache")
+        assert (folder / "h11").is_dir()
+        assert (folder / "exceptiongroup").is_dir() is present, cloud
 
 
 def test_zip_entries_are_sorted_and_timeless(built: Built) -> None:

@@ -7,7 +7,7 @@ import http.server
 import threading
 import time
 
-import httpx
+import httpcore
 import pytest
 
 from local.emulator import Emulator
@@ -235,8 +235,8 @@ def test_connection_refused_is_retried_then_unavailable(protocol: str) -> None:
     settings = load_settings(emulator_env(f"http://127.0.0.1:{free_port()}", protocol))
     attempts = []
 
-    class Counting(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
+    class Counting(httpcore.ConnectionPool):
+        def handle_request(self, request: httpcore.Request) -> httpcore.Response:
             attempts.append(request)
             return super().handle_request(request)
 
