@@ -21,7 +21,7 @@ from shared.observability import logger, metrics
 from shared.runtime import runtime
 
 if TYPE_CHECKING:
-    from shared.http import Routes
+    from shared.http import JsonAnswer, Routes
 
 PUBLIC_PATHS = ("/openapi.json",)
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
@@ -125,10 +125,10 @@ def _serve_http(inv: events.Invocation, ctx: FunctionContext, routes: Routes | N
     request = Request(inv, ctx, caller, ctx.deadline())
     token = _current.set(request)
     try:
-        result = routes.resolver().resolve(events.to_rest_event(inv), ctx)  # type: ignore[arg-type]
+        answer = routes.answer(http.method, http.path)
     finally:
         _current.reset(token)
-    return events.from_resolver_response(inv, result)
+    return _shaped(inv, answer)
 
 
 def authenticate(http: events.HttpRequest) -> str:
@@ -169,9 +169,14 @@ def _error_answer(inv: events.Invocation, error: SmsError) -> Any:
     """The error shape: plain JSON for a direct invoke, the trigger's HTTP answer otherwise."""
     if inv.http is None:
         return error.to_body()
-    from shared.http import JSON, encode, error_answer  # the same answer a route's error gets
+    from shared.http import error_answer  # the same answer a route's error gets
 
-    answer = error_answer(error)
-    return events.shape_http_response(
-        inv, answer.status, encode(answer.body), {"Content-Type": JSON, **answer.headers}
-    )
+    return _shaped(inv, error_answer(error))
+
+
+def _shaped(inv: events.Invocation, answer: JsonAnswer) -> dict[str, Any]:
+    """A route's (or an error's) JSON answer in the response shape of the invocation's trigger."""
+    from shared.http import JSON, encode
+
+    headers = {"Content-Type": JSON, **answer.headers}
+    return events.shape_http_response(inv, answer.status, encode(answer.body), headers)

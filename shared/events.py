@@ -4,9 +4,10 @@
 (AWS API Gateway REST/HTTP API, function URLs, EventBridge schedules, SQS, direct invokes;
 Tencent SCF function URLs, the legacy SCF API gateway, CloudBase HTTP access, SCF timers and
 mini-program `wx.cloud.callFunction` calls) and turns it into an `Invocation`.
-`to_rest_event` rebuilds any HTTP invocation as an API Gateway REST v1 proxy event, so one
-powertools `APIGatewayRestResolver` routes every HTTP trigger; `shape_http_response` and
-`from_resolver_response` give back the response shape the trigger expects.
+`shape_http_response` gives back the response shape the trigger expects; the functions route
+with `shared.http.Routes`. For code that prefers powertools' routing, `to_rest_event` rebuilds any
+HTTP invocation as an API Gateway REST v1 proxy event, so one `APIGatewayRestResolver` routes every
+HTTP trigger, and `from_resolver_response` folds its answer back into the trigger's shape.
 
 Stdlib only (no powertools): cheap to import.
 """

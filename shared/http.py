@@ -1,24 +1,24 @@
-"""HTTP routing for the functions: routes declared at import, the powertools resolver built on the
-first HTTP request (so direct invokes, timers and queue batches never pay for importing it).
+"""HTTP routing for the functions: routes declared at import as small decorated functions, matched
+on the normalised request that `shared.events` makes of every HTTP trigger (AWS REST / HTTP API /
+function URL, SCF function URL and API gateway, CloudBase HTTP access).
 
-Every HTTP trigger (AWS REST / HTTP API / function URL, SCF function URL and API gateway, CloudBase
-HTTP access) is normalised to the REST v1 shape by `shared.events`, so one `APIGatewayRestResolver`
-per function routes them all.
+powertools' `APIGatewayRestResolver` did this before. Importing its package also imports every
+other resolver (AppSync's pulls in asyncio): ~45 ms on the first HTTP request of every container,
+half the cold start, for a method check and a regex match (`bench/throughput.py`, cold start of
+status_callback). `shared.events.to_rest_event` still lets a powertools resolver route any of
+these triggers, for code that wants one.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from shared.errors import NotFoundError, SmsError
 from shared.observability import logger
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 JSON = "application/json"
 
@@ -50,14 +50,22 @@ def error_answer(error: SmsError) -> JsonAnswer:
 
 RouteFunction = Callable[..., JsonAnswer]
 
+# A `<name>` (or `{name}`) path segment: anything but a slash, passed to the route as it arrived.
+_PARAM = re.compile(r"[<{](\w+)[>}]")
+
+
+class Route(NamedTuple):
+    method: str
+    pattern: re.Pattern[str]
+    function: RouteFunction
+
 
 class Routes:
-    """A function's HTTP routes. `@routes.post("/sms/send")` registers; `resolver()` builds once."""
+    """A function's HTTP routes. `@routes.post("/sms/send")` registers; `answer()` serves a request."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, str, RouteFunction]] = [("GET", "/openapi.json", _openapi)]
-        self._resolver: APIGatewayRestResolver | None = None
-        self._lock = threading.Lock()
+        self._routes: list[Route] = []
+        self._add("GET", "/openapi.json")(_openapi)
 
     def get(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("GET", path)
@@ -66,58 +74,38 @@ class Routes:
         return self._add("POST", path)
 
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        parts = _PARAM.split(path)  # literal, name, literal, ..., literal
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+        pattern = re.compile(f"^{regex}/*$")  # trailing slashes are tolerated
+
         def register(function: RouteFunction) -> RouteFunction:
-            self._routes.append((method, path, function))
+            self._routes.append(Route(method, pattern, function))
             return function
 
         return register
 
-    def resolver(self) -> APIGatewayRestResolver:
-        """The powertools resolver for these routes (built on first use, then reused)."""
-        if self._resolver is None:
-            with self._lock:
-                if self._resolver is None:
-                    self._resolver = _build(self._routes)
-        return self._resolver
-
-
-def _build(routes: list[tuple[str, str, RouteFunction]]) -> APIGatewayRestResolver:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-
-    app = APIGatewayRestResolver()
-
-    def to_response(answer: JsonAnswer) -> Response:
-        return Response(
-            status_code=answer.status, content_type=JSON, headers=answer.headers, body=encode(answer.body)
-        )
-
-    @app.exception_handler(SmsError)
-    def _sms_error(error: SmsError) -> Response:
-        log = logger.warning if error.status < 500 else logger.error
-        log(
-            "request failed",
-            extra={"error_code": error.code, "status": error.status, "tencent_code": error.tencent_code},
-        )
-        return to_response(error_answer(error))
-
-    @app.not_found
-    def _not_found(_: Exception) -> Response:
-        event = app.current_event
-        return to_response(
-            error_answer(NotFoundError(f"no route for {event.http_method} {event.path}", code="no_route"))
-        )
-
-    for method, path, function in routes:
-        app.route(path.replace("{", "<").replace("}", ">"), method=method)(_wrap(function, to_response))
-    return app
-
-
-def _wrap(function: RouteFunction, to_response: Callable[[JsonAnswer], Response]) -> Callable[..., Response]:
-    def route(**path_params: str) -> Response:
-        return to_response(function(**path_params))
-
-    route.__name__ = function.__name__
-    return route
+    def answer(self, method: str, path: str) -> JsonAnswer:
+        """Run the route for `method` and `path`; an `SmsError` becomes its error answer, no route a 404."""
+        for route in self._routes:
+            if route.method != method:
+                continue
+            matched = route.pattern.match(path)
+            if matched is None:
+                continue
+            try:
+                return route.function(**matched.groupdict())
+            except SmsError as error:
+                log = logger.warning if error.status < 500 else logger.error
+                log(
+                    "request failed",
+                    extra={
+                        "error_code": error.code,
+                        "status": error.status,
+                        "tencent_code": error.tencent_code,
+                    },
+                )
+                return error_answer(error)
+        return error_answer(NotFoundError(f"no route for {method} {path}", code="no_route"))
 
 
 def _openapi() -> JsonAnswer:

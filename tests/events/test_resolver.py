@@ -1,4 +1,5 @@
-"""One powertools APIGatewayRestResolver routes every HTTP trigger through to_rest_event."""
+"""A powertools APIGatewayRestResolver (for code that prefers it to `shared.http.Routes`) routes every
+HTTP trigger through to_rest_event."""
 
 from __future__ import annotations
 

@@ -1,0 +1,116 @@
+"""Cold start: a fresh interpreter imports a handler and serves its first request without loading
+what that request does not need.
+
+Each case runs in its own process (a warm test process has imported everything already): it
+imports the function, serves one real event against the emulator and a fresh SQLite store, and
+reports which of the heavy modules got loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.emulator import Emulator
+from tests.helpers import ROOT
+
+# Never needed by these requests: httpx's Client layer, powertools' resolvers (AppSync's imports
+# asyncio), the PostgreSQL driver, the OpenAPI document, full phone metadata for a mainland number.
+NEVER = [
+    "httpx",
+    "aws_lambda_powertools.event_handler",
+    "asyncio",
+    "psycopg",
+    "shared.openapi",
+    "phonenumbers",
+]
+
+CHILD = """
+import json, sys
+before = set(sys.modules)
+from functions.{function} import handler
+imported = sorted(set(sys.modules) - before)
+answer = handler.handler(json.loads(sys.argv[1]), None)
+print(json.dumps({{"imported": imported, "after": sorted(sys.modules), "answer": answer}}, default=str))
+"""
+
+
+def http_event(
+    method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An AWS HTTP API (2.0) event, the usual HTTP trigger."""
+    query = query or {}
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
+        "queryStringParameters": query or None,
+        "headers": {"content-type": "application/json", "x-api-key": "lazy-key"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "requestId": "lazy-imports",
+            "stage": "$default",
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+REPORT = [{"user_receive_time": "2026-11-27 10:00:00", "nationcode": "86", "mobile": "13800000001",
+           "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "user received",
+           "sid": "2019:0000000000000000001"}]  # fmt: skip
+
+CASES = [
+    ("send_single", {"phone": "+8613800000001", "params": ["1"]}, lambda a: a["status"] == "submitted"),
+    ("send_single", http_event("POST", "/sms/send", {"phone": "+8613800000002", "params": ["1"]}),
+     lambda a: a["statusCode"] == 200),
+    ("send_multi", http_event("POST", "/sms/send-multi", {"phones": ["+8613800000003"], "params": ["1"]}),
+     lambda a: a["statusCode"] == 200),
+    ("pull_status", {"kind": "receipts"}, lambda a: "runs" in a),
+    ("status_callback", http_event("POST", "/sms/callback/receipts", REPORT, {"token": "lazy-token"}),
+     lambda a: a["statusCode"] == 200),
+    ("otp", http_event("POST", "/otp/send", {"phone": "+8613800000004"}), lambda a: a["statusCode"] == 200),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{c[0]}-{'http' if 'rawPath' in c[1] else 'direct'}" for c in CASES]
+)
+def test_first_request_loads_nothing_it_does_not_use(
+    case: tuple[str, dict[str, Any], Any],
+    function_env: dict[str, str],
+    sms_emulator: Emulator,
+    tmp_path: Path,
+) -> None:
+    function, event, served = case
+    env = {
+        **os.environ,
+        **function_env,
+        "SMS_API_KEYS": "lazy-key",
+        "SMS_CALLBACK_TOKEN": "lazy-token",
+        "SMS_OTP_SECRET": "lazy-otp-secret-0123456789abcdef",
+        "SMS_STORE_URL": f"sqlite:///{tmp_path / 'cold.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD.format(function=function), json.dumps(event)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served(report["answer"]), report["answer"]
+    loaded = [name for name in NEVER if name in report["after"]]
+    assert loaded == [], f"{function} loaded {loaded} for its first request"
+    # importing the handler opens nothing: the HTTP stack and the store driver come with the request
+    assert not {"httpcore", "sqlite3", "h11"} & set(report["imported"])

@@ -1,0 +1,75 @@
+"""`shared.http.Routes`: method and path matching, path parameters, errors as answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import RateLimitedError
+from shared.http import JsonAnswer, Routes, json_response
+
+
+@pytest.fixture
+def routes() -> Routes:
+    routes = Routes()
+
+    @routes.post("/sms/send")
+    def send() -> JsonAnswer:
+        return json_response(200, {"route": "send"})
+
+    @routes.get("/sms/status/<phone>")
+    def status(phone: str) -> JsonAnswer:
+        return json_response(200, {"route": "status", "phone": phone})
+
+    @routes.get("/sms/messages/{message_id}/receipts/<kind>")
+    def receipts(message_id: str, kind: str) -> JsonAnswer:
+        return json_response(200, {"message_id": message_id, "kind": kind})
+
+    @routes.post("/sms/limited")
+    def limited() -> JsonAnswer:
+        raise RateLimitedError("slow down", retry_after=7)
+
+    return routes
+
+
+def test_a_literal_route_matches_its_method_only(routes: Routes) -> None:
+    assert routes.answer("POST", "/sms/send").body == {"route": "send"}
+    assert routes.answer("POST", "/sms/send/").body == {"route": "send"}  # trailing slash tolerated
+    for method, path in (("GET", "/sms/send"), ("POST", "/sms/sendx"), ("POST", "/x/sms/send")):
+        answer = routes.answer(method, path)
+        assert answer.status == 404
+        assert answer.body["error"]["code"] == "no_route"
+        assert f"{method} {path}" in answer.body["error"]["message"]
+
+
+def test_path_parameters_are_passed_as_they_arrived(routes: Routes) -> None:
+    assert routes.answer("GET", "/sms/status/+8613800000000").body["phone"] == "+8613800000000"
+    assert routes.answer("GET", "/sms/status/%2B8613800000000").body["phone"] == "%2B8613800000000"
+    assert routes.answer("GET", "/sms/messages/2019:12/receipts/replies").body == {
+        "message_id": "2019:12",
+        "kind": "replies",
+    }
+    assert routes.answer("GET", "/sms/status/a/b").status == 404  # a parameter is one segment
+    assert routes.answer("GET", "/sms/status/").status == 404
+
+
+def test_literal_parts_are_not_patterns() -> None:
+    routes = Routes()
+
+    @routes.get("/a.b")
+    def dotted() -> JsonAnswer:
+        return json_response(200, {})
+
+    assert routes.answer("GET", "/a.b").status == 200
+    assert routes.answer("GET", "/axb").status == 404
+
+
+def test_an_sms_error_becomes_its_answer(routes: Routes) -> None:
+    answer = routes.answer("POST", "/sms/limited")
+    assert answer.status == 429
+    assert answer.headers["Retry-After"] == "7"
+    assert answer.body["error"]["code"] == "rate_limited"
+
+
+def test_every_function_serves_its_openapi_document(routes: Routes) -> None:
+    answer = routes.answer("GET", "/openapi.json")
+    assert answer.status == 200 and answer.body["openapi"].startswith("3.")
