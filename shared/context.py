@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -126,7 +125,7 @@ class FunctionContext:
             f"qcs::scf:{self.region}:uin/{uin}:namespace/{self.namespace}/function/{self.function_name}"
         )
         self.memory_limit_in_mb = _int(raw.get("memory_limit_in_mb"), _DEFAULT_MEMORY_MB)
-        self.aws_request_id = _text(raw.get("request_id")) or str(uuid.uuid4())
+        self.aws_request_id = _text(raw.get("request_id")) or _new_request_id()
         self.log_group_name = ""
         self.log_stream_name = ""
         limit = _int(raw.get("time_limit_in_ms"), 0)
@@ -139,7 +138,7 @@ class FunctionContext:
         self.function_version = _text(getattr(raw, "function_version", None), "$LATEST")
         self.invoked_function_arn = _text(getattr(raw, "invoked_function_arn", None), "UNDEFINED")
         self.memory_limit_in_mb = _int(getattr(raw, "memory_limit_in_mb", None), _DEFAULT_MEMORY_MB)
-        self.aws_request_id = _text(getattr(raw, "aws_request_id", None)) or str(uuid.uuid4())
+        self.aws_request_id = _text(getattr(raw, "aws_request_id", None)) or _new_request_id()
         self.log_group_name = _text(getattr(raw, "log_group_name", None))
         self.log_stream_name = _text(getattr(raw, "log_stream_name", None))
         self.identity = getattr(raw, "identity", None)
@@ -157,7 +156,7 @@ class FunctionContext:
         self.function_version = "$LATEST"
         self.invoked_function_arn = "local"
         self.memory_limit_in_mb = _DEFAULT_MEMORY_MB
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = _new_request_id()
         self.log_group_name = ""
         self.log_stream_name = ""
         self.region = ""
@@ -205,3 +204,11 @@ def wrap_context(
     if isinstance(context, FunctionContext):
         return context
     return FunctionContext(context, default_budget_ms=default_budget_ms, clock=clock)
+
+
+def _new_request_id() -> str:
+    """A request id where the platform gave none (local runs): a UUID, like the platforms'. Imported
+    here, as deployed functions always get theirs from the platform (`uuid` imports `platform`)."""
+    import uuid
+
+    return str(uuid.uuid4())

@@ -7,6 +7,7 @@ the configured secrets never survive serialisation — a safety net under the co
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -49,8 +50,13 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         return line
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None  # log keys repeat: each is searched once
+
+
 def _scrub(value: Any, key: str = "") -> Any:
-    if key and _SECRET_KEY.search(key) and value not in (None, "", [], {}):
+    if key and _is_secret_key(key) and value not in (None, "", [], {}):
         return _REDACTED
     if isinstance(value, str):
         return mask_phones(value)
