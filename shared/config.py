@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal, NamedTuple
@@ -44,18 +43,17 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
-class Rate:
-    """At most `count` per `seconds` (`5/1h`)."""
+class Rate(NamedTuple):
+    """At most `limit` per `seconds` (`5/1h`)."""
 
-    count: int
+    limit: int
     seconds: int
 
     def __str__(self) -> str:
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
             if self.seconds % size == 0:
-                return f"{self.count}/{self.seconds // size}{unit}"
-        return f"{self.count}/{self.seconds}s"
+                return f"{self.limit}/{self.seconds // size}{unit}"
+        return f"{self.limit}/{self.seconds}s"
 
 
 DEFAULT_LIMIT_PER_PHONE = "1/30s,5/1h,10/1d"  # in the spirit of Tencent's own per-number policy

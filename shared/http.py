@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from shared.errors import NotFoundError, SmsError
@@ -23,13 +23,12 @@ from shared.observability import logger
 JSON = "application/json"
 
 
-@dataclass(frozen=True)
-class JsonAnswer:
+class JsonAnswer(NamedTuple):
     """What a route returns: a status, a JSON body and extra headers."""
 
     status: int
     body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> JsonAnswer:

@@ -45,7 +45,7 @@ def checks_for(
 
 
 def _check(name: str, key: str, rate: Rate) -> RateCheck:
-    return RateCheck(f"{name}:{rate}", key, rate.count, rate.seconds)
+    return RateCheck(f"{name}:{rate}", key, rate.limit, rate.seconds)
 
 
 def reserve(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservation:
