@@ -56,6 +56,7 @@ BULK = ["a", "client", "b", "c", "d"]
 SINGLE = ["single_ours", "single_client", "single_sdk", "single_qcloud"]
 COLD = {  # each handler's first invocation: what it is for
     "send_single": ("functions.send_single.handler", "single"),
+    "send_single (HTTP)": ("functions.send_single.handler", "single_http"),
     "send_multi": ("functions.send_multi.handler", "multi"),
     "pull_status": ("functions.pull_status.handler", "pull"),
     "status_callback": ("functions.status_callback.handler", "callback"),
@@ -63,6 +64,7 @@ COLD = {  # each handler's first invocation: what it is for
     "sdk_handler": ("sdk_handler", "single"),
 }
 COLD_TOKEN, COLD_OTP_SECRET = "bench-callback-token", "bench-otp-secret-0123456789abcdef"
+COLD_API_KEY = "bench-api-key"
 LABELS = {
     "a": "(a) sms-functions `send_multi` handler",
     "client": "(a′) its `SmsClient.send_plan` alone",
@@ -469,7 +471,11 @@ def run_cold(
             {
                 **os.environ,
                 **_support.function_env(
-                    emulator.url, store, SMS_CALLBACK_TOKEN=COLD_TOKEN, SMS_OTP_SECRET=COLD_OTP_SECRET
+                    emulator.url,
+                    store,
+                    SMS_CALLBACK_TOKEN=COLD_TOKEN,
+                    SMS_OTP_SECRET=COLD_OTP_SECRET,
+                    SMS_API_KEYS=COLD_API_KEY,
                 ),
             }
         )
@@ -483,6 +489,9 @@ def run_cold(
     answer = result["answer"]
     ok = {
         "single": lambda: answer.get("status") == "submitted" or answer.get("code") == "Ok",
+        "single_http": lambda: (
+            answer.get("statusCode") == 200 and json.loads(answer["body"])["status"] == "submitted"
+        ),
         "multi": lambda: answer.get("submitted") == 1,
         "pull": lambda: all("error" not in run for run in answer.get("runs", [{"error": "none"}])),
         "callback": lambda: answer.get("statusCode") == 200 and json.loads(answer["body"])["result"] == 0,
@@ -503,23 +512,34 @@ def cold_event(kind: str, number: str) -> dict[str, Any]:
         return {"kind": "receipts"}
     if kind == "otp":  # a mini-program or backend asking for a code
         return {"action": "send", "phone": number}
+    if kind == "single_http":  # a backend calling the send route through an AWS HTTP API
+        return http_api_event("POST", "/sms/send", json.dumps({"phone": number, "params": PARAMS}), "")
     path = "/sms/callback/receipts"  # Tencent pushing a delivery report (AWS HTTP API event)
     report = [{"user_receive_time": "2026-11-27 10:00:00", "nationcode": "86", "mobile": number[3:],
                "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "user received",
                "sid": "2019:0000000000000000001"}]  # fmt: skip
+    return http_api_event("POST", path, json.dumps(report), f"token={COLD_TOKEN}")
+
+
+def http_api_event(method: str, path: str, body: str, query: str) -> dict[str, Any]:
+    """An AWS HTTP API (payload 2.0) event, as API Gateway passes it, with the bench's API key."""
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": f"token={COLD_TOKEN}",
-        "queryStringParameters": {"token": COLD_TOKEN},
-        "headers": {"content-type": "application/json", "user-agent": "Tencent-SMS-Callback"},
+        "rawQueryString": query,
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
+        "headers": {
+            "content-type": "application/json",
+            "user-agent": "Tencent-SMS-Callback" if "callback" in path else "bench",
+            "x-api-key": COLD_API_KEY,
+        },
         "requestContext": {
-            "http": {"method": "POST", "path": path, "sourceIp": "127.0.0.1"},
-            "requestId": "cold-callback",
+            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
+            "requestId": "cold-" + path.rsplit("/", 1)[-1],
             "stage": "$default",
         },
-        "body": json.dumps(report),
+        "body": body,
         "isBase64Encoded": False,
     }
 
@@ -658,8 +678,9 @@ def report(
         emit("")
     if cold:
         emit(
-            f"**Cold start** (fresh interpreter: import + first invocation — a send; for pull_status a "
-            f"scheduled pull, status_callback a pushed report, otp a code sent; median of {args.cold_runs})"
+            f"**Cold start** (fresh interpreter: import + first invocation — a send (direct invoke, or "
+            f"through an AWS HTTP API event); for pull_status a scheduled pull, status_callback a pushed "
+            f"report, otp a code sent; median of {args.cold_runs})"
         )
         emit("")
         emit("| function | import ms | first invocation ms | total ms |")
