@@ -13,7 +13,7 @@ Against the emulator (default) the emulator's own CPU (~5 µs per number on its 
 (`bench/canned_server.py`) checks nothing and has capacity to spare, so the pool's own cost shows.
 
 Pool layouts:
-  1 pool (0.28 default)  one httpx/httpcore pool of 2×concurrency connections, Nagle on:
+  1 pool (0.28 default)  one httpcore pool of 2×concurrency connections, Nagle on (httpx 0.28's):
                          how `shared/transport.py` was configured before this measurement
   1 pool, nodelay        one pool of `concurrency` connections, TCP_NODELAY
   pools of 8, nodelay    `PoolSet`: pools of 8 connections, TCP_NODELAY
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 
 import _support
-import httpx
+import httpcore
 import raw_client
 
 from shared import payloads
@@ -46,10 +46,10 @@ LAYOUTS = ["1 pool (0.28 default)", "1 pool, nodelay", "pools of 8, nodelay", "p
 def make_transport(layout: str, concurrency: int) -> Transport:
     base = TransportOptions(max_connections=concurrency)
     if layout == "1 pool (0.28 default)":
-        limits = httpx.Limits(
+        pool = httpcore.ConnectionPool(  # what httpx.HTTPTransport made of httpx.Limits(2×, 2×, 60)
             max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency, keepalive_expiry=60
         )
-        return Transport(base, http_transport=httpx.HTTPTransport(limits=limits))
+        return Transport(base, http_transport=pool)
     if layout == "1 pool, nodelay":
         return Transport(base._replace(pool_size=concurrency, tcp_nodelay=True))
     size = 8 if layout == "pools of 8, nodelay" else 4

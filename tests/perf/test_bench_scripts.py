@@ -1,0 +1,39 @@
+"""The benchmark scripts still run: each at a tiny size, in its own process, against its own
+emulator. What they print is not checked (timings belong in README, not in tests), only that they
+finish and measure what they say: a clean exit and the table's heading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow
+
+RUNS = [
+    (["throughput.py", "--numbers", "2000", "--repeat", "1", "--single-runs", "20", "--cold-runs", "1",
+      "--phases", "a,client,b,c,d,single,cold"], "**Bulk: 2,000 numbers**"),
+    (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
+     "pools of 4, nodelay"),
+    (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "µs"),
+    (["store_ops.py", "--hits", "200", "--block", "100", "--rows", "400"], "µs"),
+    (["cold_start.py", "--runs", "1"], "shared.client"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", RUNS, ids=[c[0][0] for c in RUNS])
+def test_bench_script_runs(command: tuple[list[str], str]) -> None:
+    args, expected = command
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / args[0]), *args[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert expected in done.stdout, done.stdout[-3000:]
