@@ -1,5 +1,5 @@
 """Small helpers the test folders share: invoking handlers in-process, editing and reading events,
-free ports and bounded waits."""
+free ports, bounded waits and Python in a fresh process."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import base64
 import importlib
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,3 +81,13 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float 
         if time.monotonic() >= deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def run_python(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+    """Run this Python with `args` in the repository, in a new process; its output, once it
+    exited 0 (else the test fails with the end of its errors)."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout

@@ -4,12 +4,9 @@ finish and measure what they say: a clean exit and the table's heading."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +24,5 @@ RUNS = [
 @pytest.mark.parametrize("command", RUNS, ids=[c[0][0] for c in RUNS])
 def test_bench_script_runs(command: tuple[list[str], str]) -> None:
     args, expected = command
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / args[0]), *args[1:]],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert expected in done.stdout, done.stdout[-3000:]
+    out = run_python(str(ROOT / "bench" / args[0]), *args[1:])
+    assert expected in out, out[-3000:]

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.emulator import Emulator
-from tests.helpers import ROOT
+from tests.helpers import run_python
 
 # Never needed by these requests: httpx's Client layer, powertools' resolvers (AppSync's imports
 # asyncio), the PostgreSQL driver, the OpenAPI document, full phone metadata for a mainland number.
@@ -98,17 +96,8 @@ def test_first_request_loads_nothing_it_does_not_use(
         "SMS_OTP_SECRET": "lazy-otp-secret-0123456789abcdef",
         "SMS_STORE_URL": f"sqlite:///{tmp_path / 'cold.db'}",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD.format(function=function), json.dumps(event)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_python("-c", CHILD.format(function=function), json.dumps(event), env=env, timeout=60)
+    report = json.loads(out.strip().splitlines()[-1])
     assert served(report["answer"]), report["answer"]
     loaded = [name for name in NEVER if name in report["after"]]
     assert loaded == [], f"{function} loaded {loaded} for its first request"
