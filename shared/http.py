@@ -4,7 +4,7 @@ function URL, SCF function URL and API gateway, CloudBase HTTP access).
 
 powertools' `APIGatewayRestResolver` did this before. Importing its package also imports every
 other resolver (AppSync's pulls in asyncio): ~40 ms on the first HTTP request of every container,
-half the cold start, for a method check and a regex match (`bench/throughput.py`, cold start of
+a third of that cold start, for a method check and a regex match (`bench/throughput.py`, cold start of
 status_callback). `shared.events.to_rest_event` still lets a powertools resolver route any of
 these triggers, for code that wants one.
 """
