@@ -12,16 +12,14 @@ import contextvars
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from shared import events
 from shared.context import FunctionContext, wrap_context
 from shared.errors import AuthenticationError, NotFoundError, SmsError
+from shared.http import JSON, JsonAnswer, Routes, encode, error_answer
 from shared.observability import logger, metrics
 from shared.runtime import runtime
-
-if TYPE_CHECKING:
-    from shared.http import JsonAnswer, Routes
 
 PUBLIC_PATHS = ("/openapi.json",)
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
@@ -169,14 +167,10 @@ def _error_answer(inv: events.Invocation, error: SmsError) -> Any:
     """The error shape: plain JSON for a direct invoke, the trigger's HTTP answer otherwise."""
     if inv.http is None:
         return error.to_body()
-    from shared.http import error_answer  # the same answer a route's error gets
-
-    return _shaped(inv, error_answer(error))
+    return _shaped(inv, error_answer(error))  # the same answer a route's error gets
 
 
 def _shaped(inv: events.Invocation, answer: JsonAnswer) -> dict[str, Any]:
     """A route's (or an error's) JSON answer in the response shape of the invocation's trigger."""
-    from shared.http import JSON, encode
-
     headers = {"Content-Type": JSON, **answer.headers}
     return events.shape_http_response(inv, answer.status, encode(answer.body), headers)
