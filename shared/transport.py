@@ -89,7 +89,6 @@ class Transport:
             )
         self._http = http_transport
         self._default_timeout = _timeouts(opts.read_timeout, opts.connect_timeout)
-        self._targets: dict[str, tuple[httpcore.URL, bytes]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -142,15 +141,11 @@ class Transport:
 
     def _prepare(self, request: HttpRequest, deadline: float | None) -> httpcore.Request:
         """The httpcore request: Host (unless signed in), Content-Length and User-Agent added."""
-        target = self._targets.get(request.url)
-        if target is None:
-            url = httpcore.URL(request.url)
-            default_port = 443 if url.scheme == b"https" else 80
-            host = url.host if url.port in (None, default_port) else b"%b:%d" % (url.host, url.port)
-            target = self._targets[request.url] = (url, host)
-        url, host = target
+        url = httpcore.URL(request.url)
         headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in request.headers.items()]
         if not any(name.lower() == b"host" for name, _ in headers):
+            default_port = 443 if url.scheme == b"https" else 80
+            host = url.host if url.port in (None, default_port) else b"%b:%d" % (url.host, url.port)
             headers.insert(0, (b"Host", host))
         headers += [(b"Content-Length", b"%d" % len(request.content)), (b"User-Agent", _USER_AGENT)]
         timeout = {"timeout": self._timeout(deadline)}
