@@ -15,6 +15,10 @@ per request) by
       client per thread;
   (d) `bench/raw_client.py`: asyncio streams over keep-alive connections, as many requests in
       flight as (a), TC3-signed requests from `shared.payloads` — the ceiling of one process.
+What-ifs (`--phases a_no_store,a_async,a_async_no_store`, not in the default run): (a) with
+its message rows not stored, with its chunks sent over (d)'s asyncio connections
+(`raw_client.send_plan`: no timeouts, no error handling), and both — how far (a) is from (d)
+because of the store, and because of the thread-pooled httpcore client.
 Numbers/s is what the EMULATOR accepted divided by the wall time of the send, median of `--repeat`
 runs, each in a fresh child process after a warm-up (connections open, code paths primed); ⚠ marks
 a run in which the emulator accepted fewer numbers than were sent.
@@ -53,6 +57,8 @@ import _support
 
 ROOT = _support.ROOT
 BULK = ["a", "client", "b", "c", "d"]
+WHAT_IF = ["a_no_store", "a_async", "a_async_no_store"]  # not the product: see `--phases`
+DEFAULT_PHASES = "a,client,b,c,d,single,cold,size"
 SINGLE = ["single_ours", "single_client", "single_sdk", "single_qcloud"]
 COLD = {  # each handler's first invocation: what it is for
     "send_single": ("functions.send_single.handler", "single"),
@@ -71,6 +77,9 @@ LABELS = {
     "b": "(b) qcloudsms_py 0.1.4 `SmsMultiSender`",
     "c": "(c) tencentcloud-sdk-python `SendSms`",
     "d": "(d) raw asyncio HTTP/1.1 (ceiling)",
+    "a_no_store": "what-if: (a) storing no message rows",
+    "a_async": "what-if: (a) over (d)'s asyncio connections",
+    "a_async_no_store": "what-if: (a) over (d)'s connections, storing no rows",
     "single_ours": "sms-functions `send_single` handler (direct invoke, store, limits)",
     "single_client": "its `SmsClient.send_single` alone",
     "single_sdk": "tencentcloud-sdk-python `SendSms`, 1 number",
@@ -160,7 +169,9 @@ def clock(
     setattr(owner, attribute, clocked)
 
 
-def child_a(child: Child) -> None:
+def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False) -> None:
+    """(a); the what-ifs switch off the message rows (`store=False`) or send the chunks over
+    `bench/raw_client.py`'s connections (`over_raw_client`) — in this child process only."""
     function_env(child)
     import functions.send_multi.handler as handler
     from shared import sending, validation
@@ -168,6 +179,16 @@ def child_a(child: Child) -> None:
     from shared.models import MultiSendResult
 
     in_flight = concurrency_in_use()
+    if not store:
+        sending._record = lambda *args, **kwargs: None
+    if over_raw_client:
+        import raw_client
+
+        def send_plan(self: SmsClient, plan: Any, message: Any, **options: Any) -> MultiSendResult:
+            on_chunk = options.get("on_chunk")
+            return raw_client.send_plan(self, plan, message, in_flight=in_flight, on_chunk=on_chunk)
+
+        SmsClient.send_plan = send_plan  # type: ignore[method-assign]
     warm_event = {"phones": child.warm_numbers(200 * in_flight), "template_id": TEMPLATE, "params": PARAMS}
     warm = handler.handler(warm_event, None)
     assert warm.get("submitted"), str(warm)[:500]
@@ -404,6 +425,9 @@ CHILDREN: dict[str, Callable[[Child], None]] = {
     "b": child_b,
     "c": child_c,
     "d": child_d,
+    "a_no_store": lambda child: child_a(child, store=False),
+    "a_async": lambda child: child_a(child, over_raw_client=True),
+    "a_async_no_store": lambda child: child_a(child, store=False, over_raw_client=True),
     "single_ours": child_single_ours,
     "single_client": child_single_client,
     "single_sdk": child_single_sdk,
@@ -562,7 +586,7 @@ def parent(args: argparse.Namespace) -> None:
     with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
         # rounds interleave the clients, so that a busy moment of the machine hits them all alike
         for attempt in range(args.repeat):
-            for phase in BULK:
+            for phase in BULK + WHAT_IF:
                 if phase in phases:
                     run = run_child(args, emulator, phase)
                     bulk.setdefault(phase, []).append(run)
@@ -607,7 +631,7 @@ def report(
         emit("")
         emit("| client | in flight | numbers/s | (range) | client CPU µs/number | server CPU s |")
         emit("|---|---:|---:|---:|---:|---:|")
-        for phase in BULK:
+        for phase in BULK + WHAT_IF:
             runs = bulk.get(phase)
             if not runs:
                 continue
@@ -633,6 +657,12 @@ def report(
             if "client" in rates and "d" in rates:
                 parts.append(f"a′/d = {rates['client'] / rates['d']:.2f}")
             emit("Ratios: " + "; ".join(parts) + ".")
+            what_ifs = [phase for phase in WHAT_IF if phase in rates]
+            if what_ifs and "d" in rates:
+                ratios = [
+                    f"{LABELS[w].removeprefix('what-if: ')} {rates[w] / rates['d']:.2f}" for w in what_ifs
+                ]
+                emit("What-ifs, over (d): " + "; ".join(ratios) + ".")
             runs = bulk["a"]
             wall = median_of(runs, "wall")
             spent = {k: median_of(runs, k) for k in ("validation", "sending", "store", "tail", "answer")}
@@ -709,6 +739,8 @@ def report(
     command = ["python", "bench/throughput.py", "--numbers", str(args.numbers)]
     if args.server != "emulator":
         command += ["--server", args.server]
+    if args.phases != DEFAULT_PHASES:
+        command += ["--phases", args.phases]
     if args.concurrency:
         command += ["--concurrency", str(args.concurrency)]
     emit(f"Command: `{' '.join(command)}` ({seconds:.0f} s).")
@@ -731,7 +763,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of bulk and single sends (median)")
     parser.add_argument("--single-runs", type=int, default=1000, help="warm single sends measured")
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh interpreters per function")
-    parser.add_argument("--phases", default="a,client,b,c,d,single,cold,size")
+    parser.add_argument(
+        "--phases",
+        default=DEFAULT_PHASES,
+        help="what to run (default: all but the what-ifs a_no_store, a_async, a_async_no_store)",
+    )
     parser.add_argument(
         "--server",
         choices=_support.SERVERS,
