@@ -261,8 +261,32 @@ class PostgresStore(SqlStore):
         )
 
     def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
-        for lock in sorted({lock_id(namespace, key) for key in keys}):
-            tx.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+        locks = sorted({lock_id(namespace, key) for key in keys})
+        if len(locks) == 1:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", locks)
+        elif locks:  # one round trip; PostgreSQL calls a volatile function in the ORDER BY's order
+            tx.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k", (locks,))
+
+    # The statements below pass a batch as one binary array per column (`%b`: psycopg's binary
+    # format; its text format quotes every element in Python). A VALUES or IN list of one
+    # placeholder per value would be too long for psycopg's query cache, so it would parse the
+    # whole text in Python on every call: `bench/store_ops.py --url postgresql://…` measured
+    # 27 µs of CPU a message row that way, 4 this way.
+
+    def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        types = ", ".join("%b::bigint[]" if isinstance(value, int) else "%b::text[]" for value in rows[0])
+        tx.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({types}) ON CONFLICT DO NOTHING",  # noqa: S608
+            arrays,
+        )
+
+    def _with_receipts(self, tx: Tx, message_ids: Sequence[str]) -> list[str]:
+        rows = tx.all(
+            "SELECT DISTINCT message_id FROM receipts WHERE message_id = ANY(%b::text[])",
+            (list(message_ids),),
+        )
+        return [row[0] for row in rows]
 
     def purge_expired(self, now: int) -> int:
         # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them

@@ -84,17 +84,6 @@ _ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 
 
-def _with_receipts(tx: Tx, message_ids: Sequence[str]) -> list[str]:
-    """Those of `message_ids` that already have a receipt."""
-    found: list[str] = []
-    for start in range(0, len(message_ids), _IN_BATCH):
-        batch = message_ids[start : start + _IN_BATCH]
-        marks = ", ".join("?" * len(batch))
-        sql = f"SELECT DISTINCT message_id FROM receipts WHERE message_id IN ({marks})"  # noqa: S608
-        found += [row[0] for row in tx.all(sql, batch)]
-    return found
-
-
 _REFRESH_STATUS = (
     f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
     f" WHERE message_id = ? AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
@@ -240,6 +229,16 @@ class SqlStore(Store):
         prefix, suffix = self._insert_ignore_prefix, self._insert_ignore_suffix
         return f"{prefix} {table} ({columns}) VALUES {marks}{suffix}"
 
+    def _with_receipts(self, tx: Tx, message_ids: Sequence[str]) -> list[str]:
+        """Those of `message_ids` that already have a receipt."""
+        found: list[str] = []
+        for start in range(0, len(message_ids), _IN_BATCH):
+            batch = message_ids[start : start + _IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            sql = f"SELECT DISTINCT message_id FROM receipts WHERE message_id IN ({marks})"  # noqa: S608
+            found += [row[0] for row in tx.all(sql, batch)]
+        return found
+
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert many rows, `_ROWS_PER_INSERT` to a statement: one statement step instead of one
         per row (SQLite releases and re-takes the GIL on every step, which a busy process's other
@@ -279,7 +278,7 @@ class SqlStore(Store):
         def write(tx: Tx) -> None:
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
-            self._refresh_status(tx, _with_receipts(tx, [r.message_id for r in rows]), now)
+            self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
 
         self._run(write)
 

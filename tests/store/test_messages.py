@@ -66,6 +66,26 @@ def test_a_large_batch_is_stored_whole_and_keeps_earlier_rows(store_url: str, st
     assert kept is not None and kept.phone == OTHER and kept.created_at == 800
 
 
+def test_a_batch_of_2000_keeps_every_field_and_applies_early_receipts(store: Store) -> None:
+    """send_multi's writer stores up to 2,000 rows at once: every field survives (PostgreSQL sends
+    them as one array per column), and receipts that came before their sends, anywhere in the
+    batch (past SQLite's 500 ids to an IN list), give those messages their status."""
+    early = {5: "failed", 499: "delivered", 500: "failed", 1999: "delivered"}
+    for i, status in early.items():
+        store.save_receipts([receipt(f"b-{i:04d}", status, code=status.upper())], source="callback", now=800)
+    batch = [sent(f"b-{i:04d}", phone=f"+86138{i:08d}") for i in range(2000)]
+    store.record_sends(batch, template_id="1234567", params=["甲", "b'c\\d\""], sign="腾讯云", caller="app:9",
+                       now=2**40)  # fmt: skip
+    for i in (0, 5, 499, 500, 1234, 1999):
+        message = store.get_message(f"b-{i:04d}")
+        assert message is not None
+        assert (message.phone, message.template_id, message.params, message.sign, message.caller) == (
+            f"+86138{i:08d}", "1234567", ["甲", "b'c\\d\""], "腾讯云", "app:9",
+        )  # fmt: skip
+        assert (message.fee, message.code, message.created_at) == (1, "Ok", 2**40)
+        assert message.status == early.get(i, "submitted")
+
+
 def test_recording_the_same_send_twice_keeps_the_first(store: Store) -> None:
     record(store, sent("m1"), now=900)
     record(store, sent("m1", phone=OTHER), now=950)
