@@ -172,6 +172,35 @@ def function_env(url: str, store_dir: str, **extra: str) -> dict[str, str]:
     return env
 
 
+BENCH_DATABASE_PREFIX = "sms_bench_"
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """The URL of a new, empty database on the PostgreSQL server at `server_url` (its user needs
+    CREATEDB): one per benchmark process, so no run sees another's rows or rate-limit hits."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = BENCH_DATABASE_PREFIX + secrets.token_hex(6)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
+
+
+def drop_bench_databases(server_url: str) -> None:
+    """Drop every database `fresh_postgres_database` made on that server."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (BENCH_DATABASE_PREFIX + "%",)
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def apply_env(env: dict[str, str]) -> None:
     """Replace this process's Tencent/SMS settings with `env`."""
     for name in list(os.environ):

@@ -31,6 +31,10 @@ a scheduled pull, a pushed delivery report, a one-time code — (median of `--co
 `bench/sdk_handler.py` on the official SDK. Sizes: the zips in
 `build/<cloud>/` when `scripts/build.py` has made them.
 
+The functions store in SQLite (a temporary folder per process) unless `--postgres URL` names a
+PostgreSQL server: then each process gets a fresh database of its own there, as a deployment
+whose `SMS_STORE_URL` is `postgresql://…` would store; the databases are dropped at the end.
+
 The emulator runs as `python -m local.emulator`, unpatched: it spends ~5 µs of CPU per number on
 its one core (`bench/emulator_cpu.py`), a ceiling near 200,000 numbers/s, well above what the
 clients reach. `--server canned` swaps in `bench/canned_server.py`, which checks nothing and
@@ -91,6 +95,10 @@ SERVER_NAMES = {
     "plain": "the project's emulator (`python -m local.emulator`)",
     "canned": "the canned stand-in (`bench/canned_server.py`)",
 }
+STORES = {
+    False: "SQLite in a temporary folder",
+    True: "PostgreSQL on the same machine (`--postgres`), a fresh database for each process",
+}
 # pool layout: [0, numbers) the bulk send; then warm-up numbers; then single sends; then cold starts
 WARM_SPAN = 200 * 64
 
@@ -137,10 +145,24 @@ class Child:
 
 
 def function_env(child: Child) -> None:
-    extra = {}
+    extra = store_env(child.args)
     if child.args.concurrency:
         extra["SMS_SEND_CONCURRENCY"] = str(child.args.concurrency)
     _support.apply_env(_support.function_env(child.args.url, tempfile.mkdtemp(prefix="sms-bench-"), **extra))
+
+
+def store_env(args: argparse.Namespace) -> dict[str, str]:
+    """`SMS_STORE_URL` of a fresh PostgreSQL database with `--postgres`, its schema in place as a
+    deployment's would be (a cold start measures no migration); else nothing (SQLite)."""
+    if not args.postgres:
+        return {}
+    from shared.store import open_store
+
+    url = _support.fresh_postgres_database(args.postgres)
+    store = open_store(url)
+    store.ping()  # connects, which migrates
+    store.close()
+    return {"SMS_STORE_URL": url}
 
 
 def concurrency_in_use() -> int:
@@ -473,6 +495,8 @@ def run_child(args: argparse.Namespace, emulator: _support.EmulatorProcess, work
     ]
     if args.concurrency:
         command += ["--concurrency", str(args.concurrency)]
+    if args.postgres:
+        command += ["--postgres", args.postgres]
     try:
         subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=600)
         return dict(json.loads(Path(out).read_text()))
@@ -500,6 +524,7 @@ def run_cold(
                     SMS_CALLBACK_TOKEN=COLD_TOKEN,
                     SMS_OTP_SECRET=COLD_OTP_SECRET,
                     SMS_API_KEYS=COLD_API_KEY,
+                    **store_env(args),
                 ),
             }
         )
@@ -603,6 +628,8 @@ def parent(args: argparse.Namespace) -> None:
                 run_cold(args, emulator, name, 0)  # byte-code and file cache, as on a warm host
                 cold[name] = [run_cold(args, emulator, name, i + 1) for i in range(args.cold_runs)]
                 note(f"cold start {name}: {median_of(cold[name], 'import') * 1000:.0f} ms import")
+    if args.postgres:
+        _support.drop_bench_databases(args.postgres)
     report(args, bulk, single, cold, load, time.perf_counter() - started)
 
 
@@ -619,7 +646,8 @@ def report(
     emit(
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at start; "
         f"server: {SERVER_NAMES[args.server]} in its own process, "
-        f"{args.latency_ms:g} ms latency per request for bulk sends, 0 ms for single sends."
+        f"{args.latency_ms:g} ms latency per request for bulk sends, 0 ms for single sends; "
+        f"the functions' store: {STORES[bool(args.postgres)]}."
     )
     emit("")
     rates: dict[str, float] = {}
@@ -656,7 +684,8 @@ def report(
                     )
             if "client" in rates and "d" in rates:
                 parts.append(f"a′/d = {rates['client'] / rates['d']:.2f}")
-            emit("Ratios: " + "; ".join(parts) + ".")
+            if parts:
+                emit("Ratios: " + "; ".join(parts) + ".")
             what_ifs = [phase for phase in WHAT_IF if phase in rates]
             if what_ifs and "d" in rates:
                 ratios = [
@@ -741,6 +770,8 @@ def report(
         command += ["--server", args.server]
     if args.phases != DEFAULT_PHASES:
         command += ["--phases", args.phases]
+    if args.postgres:
+        command += ["--postgres", "postgresql://…"]
     if args.concurrency:
         command += ["--concurrency", str(args.concurrency)]
     emit(f"Command: `{' '.join(command)}` ({seconds:.0f} s).")
@@ -774,6 +805,12 @@ def main() -> None:
         default="emulator",
         help="emulator (default: python -m local.emulator; plain is the same) or canned "
         "(bench/canned_server.py: no checks, capacity to spare; measures the clients alone)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the functions on the PostgreSQL store: a fresh database on this server for each "
+        "process (its user needs CREATEDB), all dropped at the end; default: SQLite in a temp dir",
     )
     parser.add_argument("--markdown", help="also write the report to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

@@ -39,3 +39,22 @@ def test_throughput_what_ifs_send_every_number() -> None:
     assert len(rows) == 3, out[-3000:]
     assert not [row for row in rows if "⚠" in row], rows
     assert "What-ifs, over (d): (a) storing no message rows" in out
+
+
+@pytest.mark.postgres
+def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
+    """`--postgres`: (a), single sends and a cold start store in PostgreSQL, each process in a
+    database of its own, and none of those databases is left behind."""
+    import psycopg
+
+    out = run_python(
+        str(ROOT / "bench" / "throughput.py"),
+        *("--numbers", "2000", "--repeat", "1", "--single-runs", "20", "--cold-runs", "1"),
+        *("--phases", "a,single,cold", "--postgres", postgres_url),
+    )
+    assert "the functions' store: PostgreSQL" in out, out[-3000:]
+    assert "| (a) sms-functions `send_multi` handler | 32 | " in out and "⚠" not in out, out[-3000:]
+    assert "--postgres postgresql://…" in out and postgres_url not in out  # no password printed
+    with psycopg.connect(postgres_url) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sms_bench_%'").fetchall()
+    assert left == []
