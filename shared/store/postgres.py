@@ -30,6 +30,7 @@ CONNECT_TIMEOUT = 5  # seconds; unless the URL sets connect_timeout
 LOCK_TIMEOUT = "10s"  # longest wait for a row or advisory lock before giving up
 _CONFLICT_RETRIES = 3
 _CONFLICTS = (pg_errors.TransactionRollback, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+_CACHED_PARAMS = 50  # psycopg parses a statement with more parameters anew on every execute
 
 # Ordered migrations; version N is MIGRATIONS[N - 1]. Never edit one that has shipped: append.
 MIGRATIONS: tuple[str, ...] = (
@@ -262,18 +263,23 @@ class PostgresStore(SqlStore):
 
     def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
         locks = sorted({lock_id(namespace, key) for key in keys})
-        if len(locks) == 1:
-            tx.execute("SELECT pg_advisory_xact_lock(?)", locks)
-        elif locks:  # one round trip; PostgreSQL calls a volatile function in the ORDER BY's order
-            tx.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k ORDER BY k", (locks,))
+        for start in range(0, len(locks), _CACHED_PARAMS):  # in one round trip, taken left to right
+            part = locks[start : start + _CACHED_PARAMS]
+            tx.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(?)"] * len(part)), part)
 
-    # The statements below pass a batch as one binary array per column (`%b`: psycopg's binary
-    # format; its text format quotes every element in Python). A VALUES or IN list of one
-    # placeholder per value would be too long for psycopg's query cache, so it would parse the
-    # whole text in Python on every call: `bench/store_ops.py --url postgresql://…` measured
-    # 27 µs of CPU a message row that way, 4 this way.
+    # A batch larger than psycopg's query cache takes (over 50 parameters) goes as one binary
+    # array per column (`%b`; psycopg's text format quotes every element in Python): a VALUES or
+    # IN list of one placeholder a value would make psycopg parse the whole text in Python on every
+    # call — `bench/store_ops.py --url postgresql://…` measured 27 µs of CPU a message row that
+    # way, 4 this way. Small ones keep their placeholders: for a row or two, dumping arrays costs
+    # more than a cached statement.
 
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows) * len(rows[0]) <= _CACHED_PARAMS:
+            tx.execute(
+                self._insert_ignore(table, columns, len(rows[0]), len(rows)), [v for r in rows for v in r]
+            )
+            return
         arrays = [list(column) for column in zip(*rows, strict=True)]
         types = ", ".join("%b::bigint[]" if isinstance(value, int) else "%b::text[]" for value in rows[0])
         tx.execute(
@@ -282,6 +288,8 @@ class PostgresStore(SqlStore):
         )
 
     def _with_receipts(self, tx: Tx, message_ids: Sequence[str]) -> list[str]:
+        if len(message_ids) <= _CACHED_PARAMS:
+            return super()._with_receipts(tx, message_ids)
         rows = tx.all(
             "SELECT DISTINCT message_id FROM receipts WHERE message_id = ANY(%b::text[])",
             (list(message_ids),),
