@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -295,6 +296,26 @@ class PostgresStore(SqlStore):
             (list(message_ids),),
         )
         return [row[0] for row in rows]
+
+    # A rate-limit check's rows in one statement each, not executemany's pipeline: a round trip
+    # less for each, and psycopg's pipeline costs more CPU than a statement (ad hoc, 4 checks).
+
+    def _delete_stale_hits(self, tx: Tx, stale: Sequence[tuple[str, str, int]]) -> None:
+        if len(stale) * 3 > _CACHED_PARAMS:
+            return super()._delete_stale_hits(tx, stale)
+        where = " OR ".join(["(name = ? AND rkey = ? AND bucket_at <= ?)"] * len(stale))
+        tx.execute(f"DELETE FROM rate_counts WHERE {where}", [v for row in stale for v in row])  # noqa: S608
+
+    def _add_hits(self, tx: Tx, hits: Sequence[tuple[str, str, int, int]]) -> None:
+        counted = Counter(hits)  # one row twice in an ON CONFLICT DO UPDATE would be an error
+        if len(counted) * 5 > _CACHED_PARAMS:
+            return super()._add_hits(tx, hits)
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(counted))
+        tx.execute(
+            f"INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES {values}"  # noqa: S608
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
+            [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
+        )
 
     def purge_expired(self, now: int) -> int:
         # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them

@@ -460,22 +460,27 @@ class SqlStore(Store):
             for c in checks:
                 up_to = _stale_up_to(c, now)
                 stale[c.name, c.key] = min(up_to, stale.get((c.name, c.key), up_to))
-            tx.execute_many(
-                "DELETE FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at <= ?",
-                [(name, key, up_to) for (name, key), up_to in sorted(stale.items())],
-            )
+            self._delete_stale_hits(tx, [(name, key, up_to) for (name, key), up_to in sorted(stale.items())])
             counts = _live_counts(tx, checks, now)
             for c, count in zip(checks, counts, strict=True):
                 if count >= c.limit:
                     return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, count, now))
-            tx.execute_many(
-                "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, 1, ?)"
-                " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + 1",
-                [(c.name, c.key, *_bucket(c, now)) for c in checks],
-            )
+            self._add_hits(tx, [(c.name, c.key, *_bucket(c, now)) for c in checks])
             return RateDecision(allowed=True)
 
         return self._run(hit)
+
+    def _delete_stale_hits(self, tx: Tx, stale: Sequence[tuple[str, str, int]]) -> None:
+        """Delete each (name, key)'s counter rows starting at or before its second."""
+        tx.execute_many("DELETE FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at <= ?", stale)
+
+    def _add_hits(self, tx: Tx, hits: Sequence[tuple[str, str, int, int]]) -> None:
+        """One hit on each (name, key, bucket start, expiry) counter row."""
+        tx.execute_many(
+            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, 1, ?)"
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + 1",
+            hits,
+        )
 
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
         if not checks:

@@ -46,6 +46,26 @@ def test_keys_and_names_are_independent(store: Store) -> None:
     assert not store.hit_rate_limits([PER_MINUTE], now=3).allowed
 
 
+def test_the_same_check_twice_in_one_call_counts_twice(store: Store) -> None:
+    """Both stores agree on a call naming one counter twice (PostgreSQL's one-statement upsert
+    counts it once with two hits, where a row twice would be an error)."""
+    per_ten = RateCheck("phone-ten", "+8613800000000", limit=10, window_seconds=60)
+    assert store.hit_rate_limits([per_ten, PER_MINUTE, per_ten], now=0).allowed
+    assert store.hit_rate_limits([per_ten] * 8, now=1).allowed  # 2 + 8 = 10, the limit
+    blocked = store.hit_rate_limits([per_ten], now=2)
+    assert not blocked.allowed and blocked.check == per_ten
+
+
+def test_many_checks_in_one_call(store: Store) -> None:
+    """More checks than one cached statement takes (PostgreSQL then goes back to executemany)."""
+    checks = [RateCheck(f"name-{i}", f"key-{i % 3}", limit=1, window_seconds=60) for i in range(30)]
+    assert store.hit_rate_limits(checks, now=0).allowed
+    for check in (checks[0], checks[17], checks[29]):
+        blocked = store.hit_rate_limits([check], now=30)
+        assert not blocked.allowed and blocked.retry_after == 30
+    assert store.hit_rate_limits(checks, now=60).allowed  # every earlier hit left its window
+
+
 def test_zero_limit_and_empty_checks(store: Store) -> None:
     closed = RateCheck("closed", "x", limit=0, window_seconds=30)
     decision = store.hit_rate_limits([closed], now=5)
