@@ -384,8 +384,15 @@ class SqlStore(Store):
     def idempotency_begin(
         self, key: str, *, fingerprint: str, now: int, in_progress_ttl: int, ttl: int
     ) -> IdempotencyRecord | None:
+        claim_new_key = self._insert_ignore(
+            "idempotency", "fingerprint, status, ttl, created_at, expires_at, idem_key", 6
+        )
+
         def claim(tx: Tx) -> IdempotencyRecord | None:
             self._lock(tx, "idempotency", [key])
+            values = (fingerprint, ttl, now, now + in_progress_ttl, key)
+            if tx.execute(claim_new_key, (fingerprint, "in_progress", ttl, now, now + in_progress_ttl, key)):
+                return None  # a key never seen (the usual case): claimed in one statement
             row = tx.one(
                 "SELECT fingerprint, status, response, created_at, expires_at FROM idempotency"
                 " WHERE idem_key = ?",
@@ -400,19 +407,11 @@ class SqlStore(Store):
                     created_at=int(row[3]),
                     expires_at=int(row[4]),
                 )
-            values = (fingerprint, ttl, now, now + in_progress_ttl, key)
-            if row is not None:
-                tx.execute(
-                    "UPDATE idempotency SET fingerprint = ?, status = 'in_progress', response = NULL,"
-                    " ttl = ?, created_at = ?, expires_at = ? WHERE idem_key = ?",
-                    values,
-                )
-            else:
-                tx.execute(
-                    "INSERT INTO idempotency (fingerprint, status, ttl, created_at, expires_at, idem_key)"
-                    " VALUES (?, 'in_progress', ?, ?, ?, ?)",
-                    values,
-                )
+            tx.execute(  # the stored answer has expired: the key starts over
+                "UPDATE idempotency SET fingerprint = ?, status = 'in_progress', response = NULL,"
+                " ttl = ?, created_at = ?, expires_at = ? WHERE idem_key = ?",
+                values,
+            )
             return None
 
         return self._run(claim)
@@ -424,15 +423,12 @@ class SqlStore(Store):
 
         def complete(tx: Tx) -> None:
             self._lock(tx, "idempotency", [key])
-            row = tx.one("SELECT ttl FROM idempotency WHERE idem_key = ?", (key,))
-            keep = ttl if ttl is not None else (int(row[0]) if row else DEFAULT_IDEMPOTENCY_TTL)
-            if row is not None:
-                tx.execute(
-                    "UPDATE idempotency SET status = 'completed', response = ?, expires_at = ?"
-                    " WHERE idem_key = ?",
-                    (body, now + keep, key),
-                )
-            else:
+            if not tx.execute(  # kept for `ttl`, else for the ttl the claim stored
+                "UPDATE idempotency SET status = 'completed', response = ?, expires_at = ? + COALESCE(?, ttl)"
+                " WHERE idem_key = ?",
+                (body, now, ttl, key),
+            ):
+                keep = ttl if ttl is not None else DEFAULT_IDEMPOTENCY_TTL
                 tx.execute(
                     "INSERT INTO idempotency (idem_key, fingerprint, status, response, ttl, created_at,"
                     " expires_at) VALUES (?, '', 'completed', ?, ?, ?, ?)",
