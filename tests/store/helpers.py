@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -67,6 +67,10 @@ class FailingTx:
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._tick()
         return self._tx.one(sql, params)
+
+    def copy_in(self, copy_sql: str, rows: Iterable[Sequence[Any]]) -> None:  # PostgreSQL's Tx only
+        self._tick()
+        self._tx.copy_in(copy_sql, rows)  # type: ignore[attr-defined]
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._tick()

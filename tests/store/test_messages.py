@@ -193,6 +193,19 @@ def test_sends_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> 
     assert store.get_message("a") is None and store.get_message("b") is None
 
 
+def test_a_big_batch_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch past one statement (SQLite: 80 rows to a statement; PostgreSQL: COPY, then an
+    insert from the copy) failing at its third statement stores none of its rows; again, all."""
+    batch = [sent(f"big-{i:03d}", phone=f"+86138{i:08d}") for i in range(300)]
+    fail_statement(monkeypatch, store, fail_at=3)
+    with pytest.raises(InjectedFailure):
+        record(store, *batch)
+    monkeypatch.undo()
+    assert store.get_message("big-000") is None and store.get_message("big-299") is None
+    record(store, *batch)
+    assert all(store.get_message(f"big-{i:03d}") is not None for i in (0, 80, 160, 240, 299))
+
+
 def test_replies_idempotent_and_filtered(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     first = Reply(PHONE, "退订", "腾讯云", "", 100)
     second = Reply(PHONE, "TD", "腾讯云", "01", 200)
