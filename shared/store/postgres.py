@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 
 from shared.errors import ConfigurationError, SmsError, StoreUnavailableError
 from shared.store.base import redact_url, scrub, url_secrets
-from shared.store.sql import Row, SqlStore, Tx, statements
+from shared.store.sql import Row, SqlStore, Tx, refresh_status_sql, statements
 
 T = TypeVar("T")
 
@@ -32,6 +32,7 @@ LOCK_TIMEOUT = "10s"  # longest wait for a row or advisory lock before giving up
 _CONFLICT_RETRIES = 3
 _CONFLICTS = (pg_errors.TransactionRollback, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _CACHED_PARAMS = 50  # psycopg parses a statement with more parameters anew on every execute
+_REFRESH_STATUSES = refresh_status_sql("message_id = ANY(%b::text[])")
 
 # Ordered migrations; version N is MIGRATIONS[N - 1]. Never edit one that has shipped: append.
 MIGRATIONS: tuple[str, ...] = (
@@ -290,14 +291,44 @@ class PostgresStore(SqlStore):
                 self._insert_ignore(table, columns, len(rows[0]), len(rows)), [v for r in rows for v in r]
             )
             return
-        batch = f"sms_batch_{table}"  # emptied at every commit; created once per connection
+        batch = self._copy_to_batch(tx, table, columns, rows)
         tx.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {batch} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
+            " ON CONFLICT DO NOTHING"
         )
-        cast(_CopyingTx, tx).copy_in(f"COPY {batch} ({columns}) FROM STDIN", rows)
+
+    def _insert_new(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        if len(rows) <= 2:  # as fast as one statement: the same work as SQLite's
+            return super()._insert_new(tx, table, columns, rows)
+        batch = self._copy_to_batch(tx, table, columns, rows)
+        return [
+            row[0]
+            for row in tx.all(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
+                f" ON CONFLICT DO NOTHING RETURNING {columns.partition(',')[0]}",
+            )
+        ]
+
+    def _copy_to_batch(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> str:
+        """COPY the rows, numbered in column `n`, into this session's batch table for `table` (made
+        on first use, emptied at every commit, so it also works behind a transaction-pooling
+        proxy); its name. Inserting from it `ORDER BY n` takes the rows' locks in their order."""
+        batch = f"sms_batch_{table}"
         tx.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {batch} ON CONFLICT DO NOTHING"  # noqa: S608
+            f"CREATE TEMP TABLE IF NOT EXISTS {batch} ON COMMIT DELETE ROWS AS"  # noqa: S608
+            f" SELECT {columns}, 0::bigint AS n FROM {table} WITH NO DATA"
         )
+        cast(_CopyingTx, tx).copy_in(
+            f"COPY {batch} ({columns}, n) FROM STDIN", [(*row, n) for n, row in enumerate(rows)]
+        )
+        return batch
+
+    def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
+        ids = sorted(set(message_ids))
+        if len(ids) > 1:  # one statement; PostgreSQL scans = ANY(…) in key order: locks in one order
+            tx.execute(_REFRESH_STATUSES, (now, ids))
+        elif ids:
+            super()._refresh_status(tx, ids, now)
 
     def _with_receipts(self, tx: Tx, message_ids: Sequence[str]) -> list[str]:
         if len(message_ids) <= _CACHED_PARAMS:

@@ -84,10 +84,16 @@ _ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 
 
-_REFRESH_STATUS = (
-    f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
-    f" WHERE message_id = ? AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
-)
+def refresh_status_sql(which: str) -> str:
+    """The UPDATE giving the messages `which` selects (a condition on message_id) the status of
+    their deciding receipt, where it differs; its one parameter before `which`'s is `updated_at`."""
+    return (
+        f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
+        f" WHERE {which} AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
+    )
+
+
+_REFRESH_STATUS = refresh_status_sql("message_id = ?")
 _SELECT_RECEIPTS = f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ? ORDER BY received_at, id"  # noqa: S608
 _SELECT_REPLIES = (
     f"SELECT {_REPLY_COLUMNS} FROM replies WHERE phone = ? AND replied_at >= ?"  # noqa: S608
@@ -239,6 +245,12 @@ class SqlStore(Store):
             found += [row[0] for row in tx.all(sql, batch)]
         return found
 
+    def _insert_new(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Insert each row, in order, unless a unique key already has it: the first column of the
+        rows that were new (a row twice counts once)."""
+        insert = self._insert_ignore(table, columns, len(rows[0]))
+        return [row[0] for row in rows if tx.execute(insert, row)]
+
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert many rows, `_ROWS_PER_INSERT` to a statement: one statement step instead of one
         per row (SQLite releases and re-takes the GIL on every step, which a busy process's other
@@ -321,24 +333,14 @@ class SqlStore(Store):
             return 0
         # one order for every writer, so concurrent overlapping batches cannot deadlock
         ordered = sorted(receipts, key=lambda r: (r.message_id, r.status, r.carrier_code, r.received_at))
-        insert = self._insert_ignore("receipts", _RECEIPT_COLUMNS + ", source, stored_at", 9)
+        rows = [
+            (r.message_id, r.phone, r.status, r.carrier_code, r.description, int(r.received_at),
+             r.session_context, source, now)
+            for r in ordered
+        ]  # fmt: skip
 
         def write(tx: Tx) -> int:
-            new: list[str] = []
-            for r in ordered:
-                values = (
-                    r.message_id,
-                    r.phone,
-                    r.status,
-                    r.carrier_code,
-                    r.description,
-                    int(r.received_at),
-                    r.session_context,
-                    source,
-                    now,
-                )
-                if tx.execute(insert, values):
-                    new.append(r.message_id)
+            new = self._insert_new(tx, "receipts", _RECEIPT_COLUMNS + ", source, stored_at", rows)
             self._refresh_status(tx, new, now)
             return len(new)
 
@@ -359,16 +361,9 @@ class SqlStore(Store):
         if not replies:
             return 0
         keyed = sorted((_reply_key(r), r) for r in replies)
-        insert = self._insert_ignore("replies", "reply_key, " + _REPLY_COLUMNS + ", source, stored_at", 8)
-
-        def write(tx: Tx) -> int:
-            count = 0
-            for key, r in keyed:
-                values = (key, r.phone, r.text, r.sign, r.extend, int(r.replied_at), source, now)
-                count += tx.execute(insert, values)
-            return count
-
-        return self._run(write)
+        rows = [(key, r.phone, r.text, r.sign, r.extend, int(r.replied_at), source, now) for key, r in keyed]
+        columns = "reply_key, " + _REPLY_COLUMNS + ", source, stored_at"
+        return self._run(lambda tx: len(self._insert_new(tx, "replies", columns, rows)))
 
     def replies_for(self, phone: str, since: int = 0) -> list[Reply]:
         rows = self._run(

@@ -106,6 +106,32 @@ def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
     assert message.to_dict()["latest_receipt"]["carrier_code"] == "DELIVRD"
 
 
+def test_one_batch_of_receipts_decides_each_message(store: Store) -> None:
+    """Receipts for several stored messages in one batch (PostgreSQL updates them in one
+    statement): each message gets the status its own deciding receipt gives."""
+    record(store, *[sent(f"s-{i}") for i in range(6)], now=900)
+    batch = [
+        receipt("s-0", "delivered"),
+        receipt("s-1", "failed", code="UNDELIV"),
+        receipt("s-2", "unknown", code=""),
+        receipt("s-3", "delivered", at=1000),
+        receipt("s-3", "failed", at=1010, code="UNDELIV"),  # the later one decides
+        receipt("s-4", "unknown", at=1010, code=""),
+        receipt("s-4", "delivered", at=1000),  # a definitive one decides over a later unknown
+        receipt("nobody", "delivered"),  # a receipt whose send is not stored (yet)
+    ]
+    assert store.save_receipts(batch, source="pull", now=2000) == 8
+    messages = {f"s-{i}": store.get_message(f"s-{i}") for i in range(6)}
+    assert {k: m.status for k, m in messages.items() if m} == {
+        "s-0": "delivered", "s-1": "failed", "s-2": "unknown", "s-3": "failed", "s-4": "delivered",
+        "s-5": "submitted",
+    }  # fmt: skip
+    assert {k: m.updated_at for k, m in messages.items() if m} == {
+        **{f"s-{i}": 2000 for i in range(5)},
+        "s-5": 900,
+    }
+
+
 def test_duplicates_within_one_batch_count_once(store: Store) -> None:
     batch = [receipt("m1"), receipt("m1"), receipt("m1", at=1001), receipt("m2", "failed", code="UNDELIV")]
     assert store.save_receipts(batch, source="pull", now=1) == 3
