@@ -6,7 +6,9 @@ Rate limits: `hits_rate_limits` with what one `send_single` checks (the three de
 limits and the global daily cap; every send a new number, all within one day), CPU per call for
 each block of `--block` calls — a figure that must not grow with the hits already recorded.
 Message rows: `record_sends` of `--rows` accepted results in batches of 2,000 (send_multi's writer
-thread), CPU per row. Default store: SQLite in a temporary folder.
+thread), CPU per row. Receipts: `save_receipts` of a delivery report for each of those messages,
+in batches of 100 (what one pull hands out), CPU and wall time per receipt. Default store: SQLite
+in a temporary folder.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import _support  # noqa: F401 - puts the repository on sys.path
 
 from shared import limits
 from shared.config import load_settings
-from shared.models import SendResult
+from shared.models import Receipt, SendResult
 from shared.store import open_store
 
 
@@ -67,6 +69,19 @@ def main() -> None:
         store.record_sends(batch, template_id="7839", params=["1"], sign="腾讯云", caller="direct", now=now)
     spent = (time.process_time() - began) / args.rows
     print(f"message rows: {args.rows:,} in batches of 2,000 {spent * 1e6:7.1f} µs CPU a row")
+    receipts = [
+        Receipt(r.message_id, r.phone, "delivered", "DELIVRD", "user received", now + 5)
+        for batch in batches
+        for r in batch
+    ]
+    began, wall = time.process_time(), time.perf_counter()
+    for start in range(0, len(receipts), 100):
+        assert store.save_receipts(receipts[start : start + 100], source="pull", now=now + 10) > 0
+    spent, wall = (time.process_time() - began) / len(receipts), (time.perf_counter() - wall) / len(receipts)
+    print(
+        f"receipts: {len(receipts):,} in batches of 100    {spent * 1e6:7.1f} µs CPU a receipt"
+        f" ({wall * 1e6:.1f} µs wall)"
+    )
     store.close()
 
 

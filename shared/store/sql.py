@@ -320,8 +320,11 @@ class SqlStore(Store):
 
     def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
         """Give each message the status of its latest receipt, if it has one and it differs."""
-        for message_id in sorted(set(message_ids)):
-            tx.execute(_REFRESH_STATUS, (now, message_id))
+        ids = sorted(set(message_ids))
+        for start in range(0, len(ids), _IN_BATCH):
+            batch = ids[start : start + _IN_BATCH]
+            which = "message_id = ?" if len(batch) == 1 else f"message_id IN ({', '.join('?' * len(batch))})"
+            tx.execute(refresh_status_sql(which), (now, *batch))
 
     # -- receipts and replies ---------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:

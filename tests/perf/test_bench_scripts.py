@@ -16,7 +16,7 @@ RUNS = [
     (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
      "pools of 4, nodelay"),
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
-    (["store_ops.py", "--hits", "200", "--block", "100", "--rows", "400"], "message rows: 400 in batches"),
+    (["store_ops.py", "--hits", "200", "--block", "100", "--rows", "400"], "receipts: 400 in batches of 100"),
     (["cold_start.py", "--runs", "1"], "shared.client"),
 ]  # fmt: skip
 
