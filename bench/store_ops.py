@@ -18,12 +18,12 @@ import random
 import tempfile
 import time
 
-import _support  # noqa: F401 - puts the repository on sys.path
+import _support  # also puts the repository on sys.path
 
 from shared import limits
 from shared.config import load_settings
 from shared.models import Receipt, SendResult
-from shared.store import open_store
+from shared.store import Store, open_store
 
 
 def accepted(index: int, prefix: int) -> SendResult:
@@ -42,12 +42,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", help="the store (default: SQLite in a temporary folder)")
+    parser.add_argument(
+        "--url",
+        help="the store (default: SQLite in a temporary folder); postgresql://… names a server: a fresh "
+        "database is made on it (its user needs CREATEDB) and dropped at the end",
+    )
     parser.add_argument("--hits", type=int, default=8000, help="rate-limited sends in all")
     parser.add_argument("--block", type=int, default=2000, help="sends per reported block")
     parser.add_argument("--rows", type=int, default=100_000, help="message rows to record")
     args = parser.parse_args()
-    store = open_store(args.url or f"sqlite:///{tempfile.mkdtemp(prefix='sms-store-bench-')}/store.db")
+    postgres = args.url if args.url and args.url.startswith(("postgresql://", "postgres://")) else ""
+    url = _support.fresh_postgres_database(postgres) if postgres else args.url
+    try:
+        measure(args, open_store(url or f"sqlite:///{tempfile.mkdtemp(prefix='sms-store-bench-')}/store.db"))
+    finally:
+        if postgres:
+            _support.drop_bench_databases(postgres)
+
+
+def measure(args: argparse.Namespace, store: Store) -> None:
+    """Print the rate-limit, message-row and receipt figures of `store`."""
     settings = load_settings({"SMS_LIMIT_PER_CALLER": "off", "SMS_LIMIT_GLOBAL_DAILY": "1000000000"})
     checks = limits.checks_for(settings, caller="direct", phones=["+8613800000000"])
     print("checks per send:", ", ".join(f"{c.name} ({c.limit} per {c.window_seconds} s)" for c in checks))

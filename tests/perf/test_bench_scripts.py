@@ -58,3 +58,15 @@ def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sms_bench_%'").fetchall()
     assert left == []
+
+
+@pytest.mark.postgres
+def test_store_ops_measures_postgres_in_a_database_of_its_own(postgres_url: str) -> None:
+    import psycopg
+
+    args = ("--hits", "200", "--block", "100", "--rows", "400", "--url", postgres_url)
+    out = run_python(str(ROOT / "bench" / "store_ops.py"), *args)
+    assert "receipts: 400 in batches of 100" in out, out[-3000:]
+    with psycopg.connect(postgres_url) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sms_bench_%'").fetchall()
+    assert left == []
