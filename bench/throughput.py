@@ -608,28 +608,30 @@ def parent(args: argparse.Namespace) -> None:
         print(f"[{time.perf_counter() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
-        # rounds interleave the clients, so that a busy moment of the machine hits them all alike
-        for attempt in range(args.repeat):
-            for phase in BULK + WHAT_IF:
-                if phase in phases:
+    try:
+        with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
+            # rounds interleave the clients, so that a busy moment of the machine hits them all alike
+            for attempt in range(args.repeat):
+                for phase in BULK + WHAT_IF:
+                    if phase in phases:
+                        run = run_child(args, emulator, phase)
+                        bulk.setdefault(phase, []).append(run)
+                        rate = run["accepted"] / run["wall"]
+                        note(f"round {attempt + 1}/{args.repeat}, {phase}: {rate:,.0f} numbers/s")
+            emulator.set_latency(0)
+            for attempt in range(args.repeat if "single" in phases else 0):
+                for phase in SINGLE:
                     run = run_child(args, emulator, phase)
-                    bulk.setdefault(phase, []).append(run)
-                    rate = run["accepted"] / run["wall"]
-                    note(f"round {attempt + 1}/{args.repeat}, {phase}: {rate:,.0f} numbers/s")
-        emulator.set_latency(0)
-        for attempt in range(args.repeat if "single" in phases else 0):
-            for phase in SINGLE:
-                run = run_child(args, emulator, phase)
-                single.setdefault(phase, []).append(run)
-                note(f"round {attempt + 1}/{args.repeat}, {phase}: {run['cpu_ms']:.2f} ms CPU per call")
-        if "cold" in phases:
-            for name in COLD:
-                run_cold(args, emulator, name, 0)  # byte-code and file cache, as on a warm host
-                cold[name] = [run_cold(args, emulator, name, i + 1) for i in range(args.cold_runs)]
-                note(f"cold start {name}: {median_of(cold[name], 'import') * 1000:.0f} ms import")
-    if args.postgres:
-        _support.drop_bench_databases(args.postgres)
+                    single.setdefault(phase, []).append(run)
+                    note(f"round {attempt + 1}/{args.repeat}, {phase}: {run['cpu_ms']:.2f} ms CPU per call")
+            if "cold" in phases:
+                for name in COLD:
+                    run_cold(args, emulator, name, 0)  # byte-code and file cache, as on a warm host
+                    cold[name] = [run_cold(args, emulator, name, i + 1) for i in range(args.cold_runs)]
+                    note(f"cold start {name}: {median_of(cold[name], 'import') * 1000:.0f} ms import")
+    finally:
+        if args.postgres:
+            _support.drop_bench_databases(args.postgres)
     report(args, bulk, single, cold, load, time.perf_counter() - started)
 
 

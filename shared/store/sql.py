@@ -388,8 +388,8 @@ class SqlStore(Store):
 
         def claim(tx: Tx) -> IdempotencyRecord | None:
             self._lock(tx, "idempotency", [key])
-            values = (fingerprint, ttl, now, now + in_progress_ttl, key)
-            if tx.execute(claim_new_key, (fingerprint, "in_progress", ttl, now, now + in_progress_ttl, key)):
+            expires = now + in_progress_ttl
+            if tx.execute(claim_new_key, (fingerprint, "in_progress", ttl, now, expires, key)):
                 return None  # a key never seen (the usual case): claimed in one statement
             row = tx.one(
                 "SELECT fingerprint, status, response, created_at, expires_at FROM idempotency"
@@ -408,7 +408,7 @@ class SqlStore(Store):
             tx.execute(  # the stored answer has expired: the key starts over
                 "UPDATE idempotency SET fingerprint = ?, status = 'in_progress', response = NULL,"
                 " ttl = ?, created_at = ?, expires_at = ? WHERE idem_key = ?",
-                values,
+                (fingerprint, ttl, now, expires, key),
             )
             return None
 
