@@ -62,6 +62,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, store: Store) -> None:
     """Print the rate-limit, message-row and receipt figures of `store`."""
+    print(f"store: {store.dialect}")
     settings = load_settings({"SMS_LIMIT_PER_CALLER": "off", "SMS_LIMIT_GLOBAL_DAILY": "1000000000"})
     checks = limits.checks_for(settings, caller="direct", phones=["+8613800000000"])
     print("checks per send:", ", ".join(f"{c.name} ({c.limit} per {c.window_seconds} s)" for c in checks))

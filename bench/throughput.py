@@ -144,8 +144,10 @@ class Child:
         return answer
 
 
-def function_env(child: Child) -> None:
-    extra = store_env(child.args)
+def function_env(child: Child, *, store: bool = True) -> None:
+    """The deployed functions' environment; `store=False` for a child that never touches the store
+    (no PostgreSQL database is made for it)."""
+    extra = store_env(child.args) if store else {}
     if child.args.concurrency:
         extra["SMS_SEND_CONCURRENCY"] = str(child.args.concurrency)
     _support.apply_env(_support.function_env(child.args.url, tempfile.mkdtemp(prefix="sms-bench-"), **extra))
@@ -163,6 +165,13 @@ def store_env(args: argparse.Namespace) -> dict[str, str]:
     store.ping()  # connects, which migrates
     store.close()
     return {"SMS_STORE_URL": url}
+
+
+def store_in_use() -> str:
+    """The dialect of the store this process's functions wrote to (`sqlite`, `postgresql`)."""
+    from shared.runtime import runtime
+
+    return str(runtime.store.dialect)
 
 
 def concurrency_in_use() -> int:
@@ -225,10 +234,11 @@ def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False) 
     child.result.update(
         spent, in_flight=in_flight, reported=answer.get("submitted"), error=answer.get("error")
     )
+    child.result["store_dialect"] = store_in_use()
 
 
 def child_client(child: Child) -> None:
-    function_env(child)
+    function_env(child, store=False)
     from shared import payloads
     from shared.models import Message
     from shared.runtime import runtime
@@ -340,7 +350,7 @@ def child_c(child: Child) -> None:
 
 
 def child_d(child: Child) -> None:
-    function_env(child)
+    function_env(child, store=False)
     import raw_client
 
     from shared import payloads
@@ -385,6 +395,7 @@ def child_single_ours(child: Child) -> None:
 
     _per_call(child, send)
     child.result["parts"] = _single_parts(child, send)
+    child.result["store_dialect"] = store_in_use()
 
 
 def _single_parts(child: Child, send: Callable[[str], Any]) -> dict[str, float]:
@@ -412,7 +423,7 @@ def _single_parts(child: Child, send: Callable[[str], Any]) -> dict[str, float]:
 
 
 def child_single_client(child: Child) -> None:
-    function_env(child)
+    function_env(child, store=False)
     from shared.models import Message
     from shared.runtime import runtime
 
@@ -473,6 +484,14 @@ with open({out!r}, "w") as out:
 
 
 def run_child(args: argparse.Namespace, emulator: _support.EmulatorProcess, worker: str) -> dict[str, Any]:
+    run = _run_child(args, emulator, worker)
+    expected = "postgresql" if args.postgres else "sqlite"
+    if run.get("store_dialect", expected) != expected:
+        raise RuntimeError(f"{worker} ran on the {run['store_dialect']} store, not {expected}")
+    return run
+
+
+def _run_child(args: argparse.Namespace, emulator: _support.EmulatorProcess, worker: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
     command = [
