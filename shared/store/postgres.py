@@ -287,10 +287,7 @@ class PostgresStore(SqlStore):
 
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         if len(rows) * len(rows[0]) <= _CACHED_PARAMS:
-            tx.execute(
-                self._insert_ignore(table, columns, len(rows[0]), len(rows)), [v for r in rows for v in r]
-            )
-            return
+            return super()._insert_ignore_rows(tx, table, columns, rows)  # one cached statement
         batch = self._copy_to_batch(tx, table, columns, rows)
         tx.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
