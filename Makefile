@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint typecheck unit bench build clean
+.PHONY: run test unit lint fmt typecheck bench build clean
 
 $(VENV)/.installed: requirements.txt requirements-postgres.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,28 @@ test: $(VENV)/.installed lint typecheck
 build: $(VENV)/.installed
 	$(PY) scripts/build.py $(ARGS)
 
+## unit: the fast tests (no servers beyond loopback ones started in-process), under a minute
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit tests/events $(PYTEST_ARGS)
+
+## lint: ruff's checks and its format check (what CI runs)
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## fmt: apply ruff's formatting and its safe fixes
+fmt: $(VENV)/.installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## typecheck: mypy over the code that ships and the local run
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy functions shared local scripts
 
+## bench: the bulk, single-send, cold-start and size figures of docs/performance.md (a few minutes)
+bench: $(VENV)/.installed
+	$(PY) bench/throughput.py $(ARGS)
+
+## clean: remove virtualenvs, builds and caches
 clean:
 	rm -rf $(VENV) .venv-3.10 .venv-3.12 build .local .pytest_cache .mypy_cache .ruff_cache
