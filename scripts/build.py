@@ -49,7 +49,7 @@ RUNTIME_LABEL = {"aws": "python3.12", "scf": "Python3.10", "cloudbase": "Python3
 DEFAULT_MAX_ZIP_MB = 5.0
 POSTGRES_LAYER = "postgres-layer"
 LAYER_PATH = {"aws": "python", "scf": "", "cloudbase": ""}  # where the platform looks under /opt
-MB = 1024 * 1024
+MB = 1024 * 1024  # sizes are reported in MiB (2**20 bytes), as the platforms' limits count them
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 CACHE_FORMAT = "2+pyc"  # bump when the install or prune steps change
 
@@ -423,10 +423,10 @@ def report(packages: Sequence[Package], max_zip_mb: float) -> list[Package]:
         flag = ""
         if p.zip_bytes >= max_zip_mb * MB:
             over.append(p)
-            flag = f"  OVER the {max_zip_mb:g} MB limit"
+            flag = f"  OVER the {max_zip_mb:g} MiB limit"
         print(
-            f"{p.cloud:<9} {p.function:<16} {p.zip_bytes / MB:6.2f} MB zip  {p.unzipped_bytes / MB:6.2f} MB "
-            f"unzipped  {p.files:5d} files  {_rel(p.zip_path)}{flag}"
+            f"{p.cloud:<9} {p.function:<16} {p.zip_bytes / MB:6.2f} MiB zip  "
+            f"{p.unzipped_bytes / MB:6.2f} MiB unzipped  {p.files:5d} files  {_rel(p.zip_path)}{flag}"
         )
     return over
 
@@ -467,7 +467,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--max-zip-mb",
         type=float,
         default=DEFAULT_MAX_ZIP_MB,
-        help=f"fail when a zip (function or layer) reaches this size (default: {DEFAULT_MAX_ZIP_MB:g})",
+        help=f"fail when a zip (function or layer) reaches this many MiB (default: {DEFAULT_MAX_ZIP_MB:g})",
     )
     return parser.parse_args(argv)
 

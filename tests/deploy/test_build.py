@@ -33,7 +33,7 @@ def test_every_function_is_built_for_every_cloud(built: Built) -> None:
 def test_zips_stay_under_5_mb(built: Built, cloud: str) -> None:
     for function in built.functions:
         size = built.zip(cloud, function).stat().st_size
-        print(f"{cloud}/{function}.zip: {size / 1024 / 1024:.2f} MB")
+        print(f"{cloud}/{function}.zip: {size / 1024 / 1024:.2f} MiB")
         assert size < MAX_ZIP_BYTES, f"{cloud}/{function}.zip is {size} bytes"
         assert built.manifests[cloud][function]["bytes"] == size
 
