@@ -128,14 +128,34 @@ class SmsClient:
     # ------------------------------------------------------------------ pulls
 
     def pull(
-        self, kind: PullKind, limit: int = payloads.MAX_PULL, *, deadline: float | None = None
+        self,
+        kind: PullKind,
+        limit: int = payloads.MAX_PULL,
+        *,
+        deadline: float | None = None,
+        keep_raw: Callable[[str, bytes], object] | None = None,
     ) -> PullResult:
-        """Drain up to `limit` items from Tencent's receipt or reply queue (each is handed out once)."""
+        """Drain up to `limit` items from Tencent's receipt or reply queue (each is handed out once).
+
+        An answer that arrived but cannot be parsed goes to `keep_raw(operation, bytes)` before the
+        error is raised: the items it held are gone from Tencent's queue."""
         if self.settings.api == "legacy":
             call = payloads.build_legacy_pull(kind, limit)
-            return payloads.parse_legacy_pull(self._call(call, deadline), call, kind)
-        call = payloads.build_v3_pull(kind, limit, self.settings.sdk_app_id)
-        return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
+            parse = payloads.parse_legacy_pull
+        else:
+            call = payloads.build_v3_pull(kind, limit, self.settings.sdk_app_id)
+            parse = payloads.parse_v3_pull
+        content = self._post(call, deadline)
+        try:
+            return parse(payloads.decode_json(content, call), call, kind)
+        except SmsError as error:
+            if keep_raw is not None and error.code == payloads.BAD_ANSWER_CODE:
+                keep_raw(call.operation, content)
+            raise
+        except Exception:  # a shape no parser foresaw: still malformed, still kept
+            if keep_raw is not None:
+                keep_raw(call.operation, content)
+            raise payloads.malformed(call) from None
 
     def pull_for_phone(
         self,
@@ -182,9 +202,11 @@ class SmsClient:
         )
 
     def _call(self, call: ApiCall, deadline: float | None) -> Any:
+        return payloads.decode_json(self._post(call, deadline), call)
+
+    def _post(self, call: ApiCall, deadline: float | None) -> bytes:
         request = self.sign(call)
-        content = self.transport.post(request, is_send=call.is_send, phones=call.phones, deadline=deadline)
-        return payloads.decode_json(content, call)
+        return self.transport.post(request, is_send=call.is_send, phones=call.phones, deadline=deadline)
 
 
 def _failed_result(phone: str, error: SmsError) -> SendResult:

@@ -65,6 +65,12 @@ OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
 NO_SECRET = Secret("")
 
+# Most receipts come within seconds; a message still `submitted` after 15 minutes lost its receipt
+# or waits on a handset that is off, and is asked for per number (then again at doubling ages).
+DEFAULT_RECONCILE_AFTER = 900
+MIN_RECONCILE_AFTER = 60
+MAX_RECONCILE_PULL_RATE = 20.0  # Tencent's own limit for each per-number pull action
+
 
 class TemplateSpec(NamedTuple):
     """What we know of an approved template: how many parameters it takes, and where it may go."""
@@ -116,6 +122,9 @@ class Settings(NamedTuple):
     fanout_queue_url: str = ""
     fanout_threshold: int = 5000
     max_inline_numbers: int = 20000  # one answer must fit a synchronous invoke's 6 MB
+    reconcile_after: int = DEFAULT_RECONCILE_AFTER  # seconds a message may stay `submitted`; 0 = off
+    reconcile_batch: int = 500  # messages looked at per scheduled run
+    reconcile_pull_rate: float = 10.0  # per-number pulls a second (Tencent allows 20 per action)
 
     @property
     def base_url(self) -> str:
@@ -231,7 +240,34 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
+        reconcile_after=_reconcile_after(get("SMS_RECONCILE_AFTER")),
+        reconcile_batch=_int(env, "SMS_RECONCILE_BATCH", 500),
+        reconcile_pull_rate=_reconcile_pull_rate(_float(env, "SMS_RECONCILE_PULL_RATE", 10.0)),
     )
+
+
+def _reconcile_after(raw: str) -> int:
+    """`SMS_RECONCILE_AFTER`: seconds (`900`) or with a unit (`15m`, `1h`); `off` disables."""
+    if not raw:
+        return DEFAULT_RECONCILE_AFTER
+    if raw.lower() in ("off", "none", "0"):
+        return 0
+    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
+    if not number.isascii() or not number.isdigit() or int(number) * _UNITS[unit] < MIN_RECONCILE_AFTER:
+        raise ConfigurationError(
+            f"SMS_RECONCILE_AFTER takes seconds or 15m/1h form, at least {MIN_RECONCILE_AFTER} s "
+            f"(or off), got {raw!r}"
+        )
+    return int(number) * _UNITS[unit]
+
+
+def _reconcile_pull_rate(value: float) -> float:
+    if value > MAX_RECONCILE_PULL_RATE:
+        raise ConfigurationError(
+            f"SMS_RECONCILE_PULL_RATE must be at most Tencent's {MAX_RECONCILE_PULL_RATE:g} a second,"
+            f" got {value:g}"
+        )
+    return value
 
 
 def _otp_template_id(raw: str) -> str:

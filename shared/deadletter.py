@@ -5,10 +5,14 @@ every log line) and, in full, to the durable sink named by `SMS_DEAD_LETTER_URL`
 - `file:///path/dead-letter.jsonl` (default: `sms-functions-dead-letter.jsonl` in the temp dir), one
   JSON object per line, appended and fsynced;
 - `https://sqs.<region>.amazonaws.com/<account>/<queue>`: an SQS queue (boto3, which Lambda ships).
+
+A pull answer that arrived but cannot be parsed is kept whole (`dead_letter_raw`): its items were
+handed out by Tencent and exist nowhere else.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -36,6 +40,29 @@ def dead_letter(kind: str, items: Sequence[dict[str, Any]], reason: str) -> bool
     entry = {"kind": kind, "reason": reason, "at": int(time.time()), "items": list(items)}
     logger.error("dead-lettered", extra={"dead_letter": entry, "count": len(items)})
     metrics.add_metric(name="ItemsDeadLettered", unit="Count", value=len(items))
+    return _write(entry, len(items))
+
+
+def dead_letter_raw(kind: str, operation: str, content: bytes, reason: str = "unparseable_answer") -> bool:
+    """Keep the exact bytes of an answer that could not be parsed (`raw_base64` in the sink; the
+    log line has them as text, phone numbers masked). Never raises; True when the sink took them."""
+    entry: dict[str, Any] = {
+        "kind": kind,
+        "reason": reason,
+        "at": int(time.time()),
+        "operation": operation,
+        "items": [],
+        "raw_bytes": len(content),
+    }
+    logger.error(
+        "dead-lettered an answer that could not be parsed",
+        extra={"dead_letter": {**entry, "raw_text": content.decode("utf-8", "replace")}},
+    )
+    metrics.add_metric(name="AnswersDeadLettered", unit="Count", value=1)
+    return _write({**entry, "raw_base64": base64.b64encode(content).decode("ascii")}, 1)
+
+
+def _write(entry: dict[str, Any], count: int) -> bool:
     url = sink_url()
     try:
         if url.startswith("file://"):
@@ -47,7 +74,7 @@ def dead_letter(kind: str, items: Sequence[dict[str, Any]], reason: str) -> bool
     except Exception as exc:
         logger.critical(
             "dead-letter sink failed; the items are only in the log line above",
-            extra={"sink_error": type(exc).__name__, "count": len(items)},
+            extra={"sink_error": type(exc).__name__, "count": count},
         )
         return False
     return True

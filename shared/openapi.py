@@ -109,6 +109,7 @@ _SCHEMAS: dict[str, Any] = {
             "stored": {"type": "integer"},
             "pulled": {"type": "integer"},
             "dead_lettered": {"type": "integer"},
+            "raw_dead_lettered": {"type": "integer"},
         },
     },
     "Message": {
@@ -121,6 +122,7 @@ _SCHEMAS: dict[str, Any] = {
             "fee": {"type": "integer"},
             "created_at": {"type": "integer"},
             "latest_receipt": {"type": ["object", "null"]},
+            "status_reason": {"type": "string"},
         },
     },
     "CallbackAnswer": {

@@ -34,6 +34,7 @@ V3_SERVICE = "sms"
 LEGACY_PATH = "/v5/tlssmssvr/"
 MAX_NUMBERS_PER_REQUEST = 200
 MAX_PULL = 100
+BAD_ANSWER_CODE = "tencent_bad_response"  # an answer that arrived but does not parse
 BEIJING = timezone(timedelta(hours=8))
 
 # Legacy result codes that fail the whole request rather than one number.
@@ -256,14 +257,14 @@ def decode_json(content: bytes, call: ApiCall) -> Any:
                 phones=call.phones,
             ) from None
         raise TencentError(
-            "MalformedResponse", "the answer was not JSON", status=502, code="tencent_bad_response"
+            "MalformedResponse", "the answer was not JSON", status=502, code=BAD_ANSWER_CODE
         ) from None
 
 
 def parse_legacy_send(answer: Any, call: ApiCall) -> list[SendResult]:
     """Results of `sendsms` / `sendmultisms2`, one per number of the call, in order."""
     if not isinstance(answer, dict) or not isinstance(answer.get("result"), int):
-        raise _malformed(call)
+        raise malformed(call)
     result, errmsg = answer["result"], str(answer.get("errmsg", ""))
     detail = answer.get("detail")
     if call.operation == "sendsms":
@@ -273,7 +274,7 @@ def parse_legacy_send(answer: Any, call: ApiCall) -> list[SendResult]:
     if not isinstance(detail, list) or not detail:
         if result != 0:
             raise TencentError(str(result), errmsg, phones=call.phones)
-        raise _malformed(call)
+        raise malformed(call)
     by_phone = {
         "+" + str(i.get("nationcode", "")) + str(i.get("mobile", "")): i
         for i in detail
@@ -314,7 +315,7 @@ def _legacy_result(e164: str, item: dict[str, Any], ext: str) -> SendResult:
 def parse_v3_envelope(answer: Any, call: ApiCall) -> dict[str, Any]:
     """The `Response` object, raising `TencentError` for `Response.Error`."""
     if not isinstance(answer, dict) or not isinstance(answer.get("Response"), dict):
-        raise _malformed(call)
+        raise malformed(call)
     response = answer["Response"]
     error = response.get("Error")
     if isinstance(error, dict):
@@ -332,7 +333,7 @@ def parse_v3_send(answer: Any, call: ApiCall) -> list[SendResult]:
     response = parse_v3_envelope(answer, call)
     items = response.get("SendStatusSet")
     if not isinstance(items, list):
-        raise _malformed(call)
+        raise malformed(call)
     by_phone = {str(i.get("PhoneNumber", "")): i for i in items if isinstance(i, dict)}
     return _in_call_order(call, by_phone, _v3_result)
 
@@ -349,12 +350,12 @@ def _v3_result(e164: str, item: dict[str, Any]) -> SendResult:
 def parse_legacy_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
     """`pullstatus` / `pullstatus4mobile`: every item handed out ends up parsed or kept whole."""
     if not isinstance(answer, dict) or not isinstance(answer.get("result"), int):
-        raise _malformed(call)
+        raise malformed(call)
     if answer["result"] != 0:
         raise TencentError(str(answer["result"]), str(answer.get("errmsg", "")))
     data = answer.get("data") or []
     if not isinstance(data, list):
-        raise _malformed(call)
+        raise malformed(call)
     parse = legacy_receipt if kind == "receipts" else legacy_reply
     return collect_items(kind, data, parse)
 
@@ -364,7 +365,7 @@ def parse_v3_pull(answer: Any, call: ApiCall, kind: PullKind) -> PullResult:
     key = "PullSmsSendStatusSet" if kind == "receipts" else "PullSmsReplyStatusSet"
     data = response.get(key) or []
     if not isinstance(data, list):
-        raise _malformed(call)
+        raise malformed(call)
     parse = v3_receipt if kind == "receipts" else v3_reply
     return collect_items(kind, data, parse)
 
@@ -472,7 +473,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _malformed(call: ApiCall) -> Exception:
+def malformed(call: ApiCall) -> Exception:
     if call.is_send:
         return UnknownOutcomeError(
             "Tencent's answer did not have the expected shape; the numbers may or may not have been sent",
@@ -482,7 +483,7 @@ def _malformed(call: ApiCall) -> Exception:
         "MalformedResponse",
         "the answer did not have the expected shape",
         status=502,
-        code="tencent_bad_response",
+        code=BAD_ANSWER_CODE,
     )
 
 

@@ -2,8 +2,10 @@
 
 A pulled item is handed out by Tencent once. So each pulled batch is committed to the store before
 the next pull is made; a batch the store cannot take goes to the dead-letter sink and pulling stops,
-leaving the rest queued at Tencent. Once items were pulled, a run never ends in an exception that
-would hide them: it reports what it stored and dead-lettered.
+leaving the rest queued at Tencent. An answer that arrived but cannot be parsed is dead-lettered
+as raw bytes before the error goes further, and pulling stops. Once items were pulled, a run never
+ends in an exception that would hide them: it reports what it stored and dead-lettered. What a
+fault still loses (an answer that never arrived) is found again by `shared.reconcile`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared import payloads
-from shared.deadletter import dead_letter
+from shared.deadletter import dead_letter, dead_letter_raw
 from shared.errors import (
     AuthenticationError,
     NotFoundError,
@@ -44,7 +46,9 @@ class PullSummary:
     duplicates: int = 0
     dead_lettered: int = 0
     batches: int = 0
-    stopped: str = ""  # empty | deadline | store_unavailable | connection_lost | tencent_error | batch_limit
+    # empty | deadline | store_unavailable | connection_lost | bad_answer | tencent_error | batch_limit
+    stopped: str = ""
+    raw_dead_lettered: int = 0  # answers kept as raw bytes (their items unknown until reconciled)
     error: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
 
@@ -69,6 +73,11 @@ def pull_into_store(
     """Pull batches of `limit` until the queue is empty, time runs low, or `max_batches` is reached."""
     summary = PullSummary(kind)
     client = runtime.client
+
+    def keep_raw(operation: str, content: bytes) -> None:
+        dead_letter_raw(kind, operation, content)
+        summary.raw_dead_lettered += 1
+
     while True:
         if max_batches is not None and summary.batches >= max_batches:
             summary.stopped = "batch_limit"
@@ -77,9 +86,15 @@ def pull_into_store(
             summary.stopped = "deadline"
             break
         try:
-            result = client.pull(kind, limit, deadline=deadline)
+            result = client.pull(kind, limit, deadline=deadline, keep_raw=keep_raw)
         except SmsError as error:
-            summary.stopped = "connection_lost" if isinstance(error, UnknownOutcomeError) else "tencent_error"
+            summary.stopped = (
+                "connection_lost"
+                if isinstance(error, UnknownOutcomeError)
+                else "bad_answer"
+                if error.code == payloads.BAD_ANSWER_CODE
+                else "tencent_error"
+            )
             summary.error = error.to_body()["error"]
             logger.error(
                 "pull stopped",

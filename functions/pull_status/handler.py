@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared import entry, events, tracking, validation
+from shared import entry, events, reconcile, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
 
 routes = Routes()
@@ -36,12 +36,17 @@ def message(message_id: str) -> JsonAnswer:
 
 
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
-    """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store."""
+    """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store,
+    then reconcile messages whose receipts are overdue (see `shared.reconcile`)."""
     payload = {k: v for k, v in request.payload.items() if k in ("kind", "max")}
     kinds = [validation.parse_pull(payload)[0]] if "kind" in payload else ["receipts", "replies"]
     limit = validation.parse_pull({"max": payload.get("max", 100)})[1]
     runs = [tracking.pull_into_store(kind, limit, deadline=request.deadline) for kind in kinds]  # type: ignore[arg-type]
-    return {"runs": [run.to_dict() for run in runs], "purged": tracking.purge_expired()}
+    answer: dict[str, Any] = {"runs": [run.to_dict() for run in runs]}
+    if "receipts" in kinds:
+        answer["reconciled"] = reconcile.reconcile(deadline=request.deadline).to_dict()
+    answer["purged"] = tracking.purge_expired()
+    return answer
 
 
 def handler(event: Any, context: Any) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, NamedTuple
 
-FaultKind = Literal["fail", "drop", "malformed"]
+FaultKind = Literal["fail", "drop", "malformed", "stall"]
 
 
 class FaultDecision(NamedTuple):
@@ -17,6 +17,7 @@ class FaultDecision(NamedTuple):
     kind: FaultKind | None
     process: bool = True  # for a drop: whether the request is acted on before the connection closes
     status: int = 503  # for a fail: the HTTP status to answer
+    stall: float = 0.0  # for a stall: seconds to wait after processing, before answering
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Faults:
         (unless `drop_after_processing` is False) and then the connection is closed unanswered.
     malformed_count: the next `malformed_count` matching requests are processed and answered HTTP 200
         with invalid JSON.
+    stall_count / stall_ms: the next `stall_count` matching requests are processed (a pull hands its
+        items out) and answered only `stall_ms` later, past a client's read timeout.
     operations: limit the faults to these operations (legacy paths such as `sendsms`, API 3.0
         actions such as `SendSms`); None means all.
     """
@@ -41,6 +44,8 @@ class Faults:
     drop_after_processing: bool = True
     malformed_count: int = 0
     operations: frozenset[str] | None = None
+    stall_count: int = 0
+    stall_ms: float = 0.0
 
     @classmethod
     def build(
@@ -52,17 +57,22 @@ class Faults:
         drop_after_processing: bool = True,
         malformed_count: int = 0,
         operations: Iterable[str] | None = None,
+        stall_count: int = 0,
+        stall_ms: float = 0.0,
     ) -> Faults:
         """Validated faults; `fail_count` without `fail_status` means 503."""
         for name, value in (
             ("fail_count", fail_count),
             ("drop_count", drop_count),
             ("malformed_count", malformed_count),
+            ("stall_count", stall_count),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer")
         if not isinstance(latency_ms, (int, float)) or isinstance(latency_ms, bool) or latency_ms < 0:
             raise ValueError("latency_ms must be a non-negative number")
+        if not isinstance(stall_ms, (int, float)) or isinstance(stall_ms, bool) or stall_ms < 0:
+            raise ValueError("stall_ms must be a non-negative number")
         if fail_status is not None and (not isinstance(fail_status, int) or not 100 <= fail_status <= 599):
             raise ValueError("fail_status must be an HTTP status code")
         if isinstance(operations, str):
@@ -75,6 +85,8 @@ class Faults:
             drop_after_processing=bool(drop_after_processing),
             malformed_count=malformed_count,
             operations=None if operations is None else frozenset(str(o) for o in operations),
+            stall_count=stall_count,
+            stall_ms=float(stall_ms),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,4 +127,7 @@ class FaultPlan:
             if faults.malformed_count:
                 self._faults = replace(faults, malformed_count=faults.malformed_count - 1)
                 return FaultDecision(latency, "malformed")
+            if faults.stall_count:
+                self._faults = replace(faults, stall_count=faults.stall_count - 1)
+                return FaultDecision(latency, "stall", stall=faults.stall_ms / 1000.0)
             return FaultDecision(latency, None)

@@ -206,6 +206,8 @@ class Emulator:
         drop_after_processing: bool = True,
         malformed_count: int = 0,
         operations: Iterable[str] | None = None,
+        stall_count: int = 0,
+        stall_ms: float = 0.0,
     ) -> Faults:
         """Replace the faults (see `Faults`); returns the new setting."""
         faults = Faults.build(
@@ -216,6 +218,8 @@ class Emulator:
             drop_after_processing=drop_after_processing,
             malformed_count=malformed_count,
             operations=operations,
+            stall_count=stall_count,
+            stall_ms=stall_ms,
         )
         self._faults.set(faults)
         return faults
@@ -255,6 +259,8 @@ class Emulator:
             handler.close_connection = True  # and write nothing
             return
         content = dumps(process())
+        if decision.kind == "stall":
+            time.sleep(decision.stall)  # the items are handed out; the answer comes too late
         if decision.kind == "malformed":
             content = content[: len(content) // 2]  # a truncated object is never valid JSON
         handler.respond(200, content, JSON)

@@ -45,12 +45,21 @@ class StoredMessage(NamedTuple):
     updated_at: int
     latest_receipt: Receipt | None = None
     session_context: str = ""
+    status_reason: str = ""  # why the status is what it is when no receipt says (see `give_up_unconfirmed`)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `GET /sms/messages/{message_id}`."""
         body = self._asdict()
         body["latest_receipt"] = self.latest_receipt.to_dict() if self.latest_receipt else None
         return body
+
+
+class Unconfirmed(NamedTuple):
+    """A message still `submitted` (no receipt yet) that is due for reconciliation."""
+
+    message_id: str
+    phone: str
+    created_at: int
 
 
 class IdempotencyRecord(NamedTuple):
@@ -159,6 +168,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def replies_for(self, phone: str, since: int = 0) -> list[Reply]:
         """Replies from `phone` with replied_at >= since, oldest first."""
+
+    # -- reconciliation ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def unconfirmed_messages(self, *, now: int, older_than: int, limit: int) -> list[Unconfirmed]:
+        """At most `limit` messages still `submitted` that were created at or before
+        `now - older_than` and are due: never deferred, or deferred until at or before `now` (see
+        `defer_reconcile`). Oldest first (created_at, then message_id). Must not scan every
+        message: SQL stores keep an index of the `submitted` ones."""
+
+    @abc.abstractmethod
+    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:
+        """For each (message_id, due_at): a message still `submitted` is not returned by
+        `unconfirmed_messages` again before `due_at`. Others are left alone."""
+
+    @abc.abstractmethod
+    def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
+        """Mark those of `message_ids` still `submitted` `unknown`, with `status_reason = reason`
+        and `updated_at = now`; return how many. A receipt stored later still sets the status
+        (and clears the reason), as for any message."""
 
     # -- idempotency ------------------------------------------------------------------------
     @abc.abstractmethod

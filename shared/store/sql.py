@@ -27,6 +27,7 @@ from shared.store.base import (
     RateDecision,
     Store,
     StoredMessage,
+    Unconfirmed,
 )
 
 T = TypeVar("T")
@@ -74,7 +75,7 @@ _LATEST_RECEIPT_STATUS = (
 
 
 # Whole statements built once from the constant column lists above (no input is ever formatted in).
-_SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ?"  # noqa: S608
+_SELECT_MESSAGE = f"SELECT {_MESSAGE_COLUMNS}, status_reason FROM messages WHERE message_id = ?"  # noqa: S608
 _SELECT_LATEST_RECEIPT = (
     f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ?"  # noqa: S608
     f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
@@ -88,12 +89,17 @@ def refresh_status_sql(which: str) -> str:
     """The UPDATE giving the messages `which` selects (a condition on message_id) the status of
     their deciding receipt, where it differs; its one parameter before `which`'s is `updated_at`."""
     return (
-        f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, updated_at = ?"  # noqa: S608
+        f"UPDATE messages SET status = {_LATEST_RECEIPT_STATUS}, status_reason = '', updated_at = ?"  # noqa: S608
         f" WHERE {which} AND status <> COALESCE({_LATEST_RECEIPT_STATUS}, status)"
     )
 
 
 _REFRESH_STATUS = refresh_status_sql("message_id = ?")
+_SELECT_UNCONFIRMED = (
+    "SELECT message_id, phone, created_at FROM messages"
+    " WHERE status = 'submitted' AND created_at <= ? AND (reconcile_at IS NULL OR reconcile_at <= ?)"
+    " ORDER BY created_at, message_id LIMIT ?"
+)
 _SELECT_RECEIPTS = f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ? ORDER BY received_at, id"  # noqa: S608
 _SELECT_REPLIES = (
     f"SELECT {_REPLY_COLUMNS} FROM replies WHERE phone = ? AND replied_at >= ?"  # noqa: S608
@@ -313,6 +319,7 @@ class SqlStore(Store):
                 created_at=int(row[9]),
                 updated_at=int(row[10]),
                 session_context=row[11],
+                status_reason=row[12],
                 latest_receipt=_receipt(latest) if latest else None,
             )
 
@@ -325,6 +332,43 @@ class SqlStore(Store):
             batch = ids[start : start + _IN_BATCH]
             which = "message_id = ?" if len(batch) == 1 else f"message_id IN ({', '.join('?' * len(batch))})"
             tx.execute(refresh_status_sql(which), (now, *batch))
+
+    # -- reconciliation ---------------------------------------------------------------------
+    def unconfirmed_messages(self, *, now: int, older_than: int, limit: int) -> list[Unconfirmed]:
+        rows = self._run(
+            lambda tx: tx.all(_SELECT_UNCONFIRMED, (now - older_than, now, max(0, int(limit)))),
+            write=False,
+        )
+        return [Unconfirmed(row[0], row[1], int(row[2])) for row in rows]
+
+    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:
+        rows = sorted((message_id, int(at)) for message_id, at in due)
+
+        def write(tx: Tx) -> None:
+            for message_id, at in rows:
+                tx.execute(
+                    "UPDATE messages SET reconcile_at = ? WHERE message_id = ? AND status = 'submitted'",
+                    (at, message_id),
+                )
+
+        if rows:
+            self._run(write)
+
+    def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
+        ids = sorted(set(message_ids))
+
+        def write(tx: Tx) -> int:
+            changed = 0
+            for start in range(0, len(ids), _IN_BATCH):
+                batch = ids[start : start + _IN_BATCH]
+                changed += tx.execute(
+                    "UPDATE messages SET status = 'unknown', status_reason = ?, updated_at = ?"  # noqa: S608
+                    f" WHERE status = 'submitted' AND message_id IN ({', '.join('?' * len(batch))})",
+                    (reason, now, *batch),
+                )
+            return changed
+
+        return self._run(write) if ids else 0
 
     # -- receipts and replies ---------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:

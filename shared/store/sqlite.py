@@ -121,6 +121,14 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
     DROP TABLE rate_hits;
     """,
+    # 3: reconciliation (see shared/reconcile.py): when a `submitted` message is next due for a
+    # per-number pull, why a message ended `unknown` without a receipt, and an index of the
+    # `submitted` messages only (a message leaves it when its receipt comes).
+    """
+    ALTER TABLE messages ADD COLUMN reconcile_at INTEGER;
+    ALTER TABLE messages ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+    CREATE INDEX messages_submitted ON messages (created_at) WHERE status = 'submitted';
+    """,
 )
 
 

@@ -70,6 +70,24 @@ def test_malformed_answer_is_processed_but_not_json(wire: Wire, emulator: Emulat
     assert wire.post(wire.v3_request(call)).json()["Response"]["SendStatusSet"][0]["Code"] == "Ok"
 
 
+def test_stall_hands_pulled_items_out_then_answers_too_late(wire: Wire, emulator: Emulator) -> None:
+    wire.post(wire.legacy_request(build_legacy_send([MOBILE], CODE)))
+    emulator.set_faults(stall_count=1, stall_ms=1500, operations=["pullstatus"])
+    request = wire.legacy_request(build_legacy_pull("receipts", 10))
+
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up before the answer comes
+        wire.http.post(request.url, headers=request.headers, content=request.content, timeout=0.3)
+    after = wire.post(wire.legacy_request(build_legacy_pull("receipts", 10))).json()
+
+    assert after["result"] == 0 and after["data"] == []  # the stalled pull took the receipt
+    assert emulator.faults.stall_count == 0
+
+
+@pytest.mark.parametrize("body", [{"stall_count": -1}, {"stall_ms": -5}, {"stall_ms": True}])
+def test_bad_stall_faults_are_refused(wire: Wire, emulator: Emulator, body: dict[str, object]) -> None:
+    assert wire.http.post(emulator.url + "/_emulator/faults", json=body).status_code == 400
+
+
 def test_operations_limit_which_requests_are_faulted(wire: Wire, emulator: Emulator) -> None:
     emulator.set_faults(fail_status=503, fail_count=1, operations=["pullstatus", "PullSmsSendStatus"])
     send = wire.post(wire.legacy_request(build_legacy_send([MOBILE], CODE)))
@@ -112,6 +130,8 @@ def test_faults_over_http(wire: Wire, emulator: Emulator) -> None:
         "drop_after_processing": True,
         "malformed_count": 0,
         "operations": ["SendSms"],
+        "stall_count": 0,
+        "stall_ms": 0.0,
     }
     assert failed.status_code == 502
     assert cleared["fail_count"] == 0

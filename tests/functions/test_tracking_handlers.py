@@ -353,3 +353,33 @@ def test_status_and_callbacks_over_every_http_trigger(
         _retarget(sample, "POST", "/sms/pull", {"kind": "replies"}, {}), context
     )
     assert pulled["statusCode"] == 200 and answer_body(pulled)["pulled"] == 0
+
+
+@pytest.mark.parametrize("operation", ["PullSmsSendStatus", "pullstatus"])
+def test_unparseable_pull_answer_is_dead_lettered_raw_and_pulling_stops(
+    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    import base64
+
+    from shared.runtime import runtime
+
+    if operation == "pullstatus":
+        monkeypatch.setenv("TENCENT_SMS_API", "legacy")
+        runtime.reset()
+    send([f"+86138{i:08d}" for i in range(15)])
+    sms_emulator.set_faults(malformed_count=1, operations=[operation])
+    run = timer({"kind": "receipts", "max": 10})["runs"][0]
+
+    assert run["stopped"] == "bad_answer" and run["error"]["code"] == "tencent_bad_response"
+    assert (run["batches"], run["pulled"], run["raw_dead_lettered"]) == (0, 0, 1)
+    [entry] = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    assert (entry["kind"], entry["reason"]) == ("receipts", "unparseable_answer")
+    assert entry["operation"] == operation
+    raw = base64.b64decode(entry["raw_base64"])
+    assert len(raw) == entry["raw_bytes"] > 0 and isinstance(entry["at"], int)
+    with pytest.raises(ValueError):
+        json.loads(raw)
+    sent = {m.message_id for m in sms_emulator.messages()}
+    assert sum(raw.decode("utf-8", "replace").count(i) for i in sent) >= 1  # what Tencent handed out
+    rest = timer({"kind": "receipts", "max": 10})["runs"][0]
+    assert rest["pulled"] == 5  # pulling stopped after the bad answer: the rest stayed queued
