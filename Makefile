@@ -11,7 +11,8 @@ $(VENV)/.installed: requirements.txt requirements-postgres.txt requirements-dev.
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: the Tencent SMS emulator + local HTTP gateway + scheduled pull (no credentials)
+## run: the Tencent SMS emulator + local HTTP gateway + scheduled pull (no credentials);
+##      ARGS="--store-url postgresql://…" (or dynamodb://…) runs it on another store
 run: $(VENV)/.installed
 	$(PY) -m local $(ARGS)
 

@@ -43,6 +43,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--templates", help="JSON file replacing the emulator's signs and templates")
     parser.add_argument("--state-dir", default=".local", help="where the SQLite store and dead letters go")
+    parser.add_argument(
+        "--store-url",
+        help="the store: sqlite:///…, postgresql://…, dynamodb://… (default: SMS_STORE_URL, "
+        "else the embedded SQLite file in --state-dir)",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,7 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         receipt_delay=args.receipt_delay,
         failure_rate=args.failure_rate,
     ).start()
+    if args.store_url:
+        os.environ["SMS_STORE_URL"] = args.store_url
     generated = prepare_environment(os.environ, emulator.url, state_dir)
+    problem = store_problem(os.environ["SMS_STORE_URL"])
+    if problem:
+        emulator.stop()
+        print(problem, file=sys.stderr, flush=True)
+        return 2
 
     from local.gateway import Gateway
 
@@ -110,18 +122,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def store_problem(url: str) -> str | None:
+    """Why the store at `url` cannot be used (opened and pinged once), or None; says it before the
+    first request would, and names the URL without its password."""
+    from shared.store import open_store
+    from shared.store.base import redact_url, scrub, url_secrets
+
+    try:
+        with open_store(url) as store:
+            store.ping()
+    except Exception as exc:  # whatever the driver raises: one clear line instead of a traceback
+        return f"python -m local: cannot use the store {redact_url(url)}: {scrub(str(exc), url_secrets(url))}"
+    return None
+
+
 def print_banner(
     gateway_url: str, emulator_url: str, generated: dict[str, bool], pull_interval: float
 ) -> None:
+    from shared.store.base import redact_url
+
     key = os.environ["SMS_API_KEYS"].split(",")[0].strip()
     body = json.dumps(
         {"phone": "+8613800000000", "template_id": "7839", "params": ["5678"]}, ensure_ascii=False
     )
     lines = [
-        "sms-functions running locally (Tencent SMS emulator, embedded store, no credentials)",
+        "sms-functions running locally (Tencent SMS emulator, no credentials)",
         f"  HTTP API          {gateway_url}   (OpenAPI: {gateway_url}/openapi.json)",
         f"  Tencent emulator  {emulator_url}   (inbox: {emulator_url}/_emulator/messages)",
-        f"  store             {os.environ['SMS_STORE_URL']}",
+        f"  store             {redact_url(os.environ['SMS_STORE_URL'])}",
         f"  scheduled pull    every {pull_interval:g} s" if pull_interval > 0 else "  scheduled pull    off",
     ]
     if generated.get("SMS_API_KEYS"):

@@ -56,6 +56,7 @@ class Runtime:
             with self._lock:
                 if self._store is None:
                     self._store = get_store(settings.store_url)
+                    _warn_if_per_container(settings.store_url)
         return self._store
 
     def reset(self) -> None:
@@ -63,6 +64,14 @@ class Runtime:
             self._settings = None
             self._client = None
             self._store = None
+
+
+def _warn_if_per_container(url: str) -> None:
+    """Once per container, at the store's creation: a SQLite store on a cloud platform is split."""
+    from shared.hosting import warn_if_store_is_per_container
+
+    scheme = (url.strip() or "sqlite:").partition(":")[0].lower()  # empty: the default SQLite file
+    warn_if_store_is_per_container(scheme)
 
 
 def _secret_values(settings: Settings) -> list[str]:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +44,12 @@ class LocalRun:
 
 @contextmanager
 def local_run(
-    state: Path, env: Mapping[str, str] | None = None, *, pull_interval: str = "0.5", timeout: float = 30
+    state: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    pull_interval: str = "0.5",
+    timeout: float = 30,
+    args: Sequence[str] = (),
 ) -> Iterator[LocalRun]:
     """Start `python -m local` (generated API key), wait for its banner, stop its process group after."""
     port, emulator_port = free_port(), free_port()
@@ -53,7 +58,8 @@ def local_run(
     with log.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "local", "--port", str(port), "--emulator-port", str(emulator_port),
-             "--pull-interval", pull_interval, "--receipt-delay", "0.2", "--state-dir", str(state / "state")],
+             "--pull-interval", pull_interval, "--receipt-delay", "0.2", "--state-dir", str(state / "state"),
+             *args],
             cwd=ROOT, env={**clean, **(env or {})}, stdout=sink, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip

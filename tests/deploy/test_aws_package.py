@@ -13,13 +13,75 @@ from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_
 from scripts import build as build_script
 from tests.conftest import API_KEY, CALLBACK_TOKEN
 from tests.deploy.conftest import PLANTED_SECRETS, PLANTED_SETTINGS, Built, Packaged, osls_package
-from tests.deploy.helpers import ENV_NAMES, ROUTES, SECRET_NAMES, SECRET_PATTERNS, present_functions
+from tests.deploy.helpers import (
+    DEPLOY,
+    ENV_NAMES,
+    ROUTES,
+    SECRET_NAMES,
+    SECRET_PATTERNS,
+    load_yaml,
+    present_functions,
+)
 
 pytestmark = pytest.mark.slow
 
+TABLE_ARNS = [
+    {"Fn::GetAtt": ["SmsStoreTable", "Arn"]},
+    {"Fn::Join": ["", [{"Fn::GetAtt": ["SmsStoreTable", "Arn"]}, "/index/gsi1"]]},
+]
+# What each function's store calls need on DynamoDB (see deploy/aws/dynamodb-access.yml), stated
+# here on its own so that a change to the mapping file shows up as a failing test.
+ITEM_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+}
+STORE_ACTIONS = {
+    "send_single": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+    "send_multi": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+    "otp": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
+    "pull_status": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
+    "status_callback": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
+}
+
+
+def _evaluate(template: dict[str, Any], node: Any) -> Any:
+    """`node` as CloudFormation would see it: Fn::If decided by the template's Conditions
+    (Fn::Equals of two literals, all osls writes here) and AWS::NoValue dropped."""
+    conditions = template.get("Conditions", {})
+
+    def holds(name: str) -> bool:
+        left, right = conditions[name]["Fn::Equals"]
+        return bool(left == right)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Fn::If"}:
+                name, yes, no = value["Fn::If"]
+                return walk(yes if holds(name) else no)
+            return {k: walk(v) for k, v in value.items() if walk(v) != _NO_VALUE}
+        if isinstance(value, list):
+            return [walk(v) for v in value if walk(v) != _NO_VALUE]
+        return value
+
+    return walk(node)
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
 
 def _resources(packaged: Packaged, kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in packaged.template["Resources"].items() if v["Type"] == kind}
+    """The resources of `kind` CloudFormation would create, their conditions evaluated."""
+    template = packaged.template
+    conditions = template.get("Conditions", {})
+    created = {
+        k: v
+        for k, v in template["Resources"].items()
+        if "Condition" not in v or _evaluate(template, {"Fn::If": [v["Condition"], True, False]})
+    }
+    assert all(not v.get("Condition") or v["Condition"] in conditions for v in created.values())
+    return {k: _evaluate(template, v) for k, v in created.items() if v["Type"] == kind}
 
 
 def _function_of(packaged: Packaged, target: Any) -> str:
@@ -89,7 +151,11 @@ def test_environment_names_and_secret_references(packaged: Packaged) -> None:
     for function, props in _lambdas(packaged).items():
         variables = props["Environment"]["Variables"]
         assert set(variables) == ENV_NAMES, function
-        for name in SECRET_NAMES:
+        # store=dynamodb (the default): the stack's table in the stack's region, not the secret
+        assert variables["SMS_STORE_URL"] == {
+            "Fn::Join": ["", ["dynamodb://", {"Ref": "SmsStoreTable"}, "?region=", {"Ref": "AWS::Region"}]]
+        }
+        for name in SECRET_NAMES - {"SMS_STORE_URL"}:
             assert (
                 variables[name]
                 == f"{{{{resolve:secretsmanager:sms-functions/prod:SecretString:{name}:AWSCURRENT}}}}"
@@ -111,16 +177,20 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
         for statement in statements:
             assert statement["Effect"] == "Allow"
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resource = statement["Resource"]
-            assert resource != "*" and "*" not in json.dumps(resource).replace(":*", ""), statement
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            for resource in resources:
+                assert resource != "*" and "*" not in json.dumps(resource).replace(":*", ""), statement
             assert not any("*" in action for action in actions), statement
-            grants |= {(action, json.dumps(resource)) for action in actions}
+            grants |= {(action, json.dumps(resource)) for action in actions for resource in resources}
         allowed[function] = grants
     log_actions = {"logs:CreateLogStream", "logs:PutLogEvents"}
     for function, grants in allowed.items():
         assert {a for a, _ in grants} >= log_actions
         extra = {(a, r) for a, r in grants if a not in log_actions}
         queue = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]})  # noqa: E731
+        extra -= {(a, r) for a in STORE_ACTIONS[function] for r in map(json.dumps, TABLE_ARNS)}
         if function == "send_multi":
             assert extra == {
                 ("sqs:SendMessage", queue("SmsBatchQueue")),
@@ -132,6 +202,12 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
             assert extra == {("sqs:SendMessage", queue("SmsDeadLetterQueue"))}
         else:
             assert extra == set(), function
+        # exactly the store actions, each on the table and its index, nothing more
+        table_grants = {a for a, r in grants if a.startswith("dynamodb:")}
+        assert table_grants == STORE_ACTIONS[function], function
+        for resource in map(json.dumps, TABLE_ARNS):
+            assert {a for a, r in grants if r == resource} == STORE_ACTIONS[function], function
+        assert "dynamodb:CreateTable" not in table_grants and "dynamodb:Scan" not in table_grants
 
 
 def test_logs_are_kept_for_a_bounded_time(packaged: Packaged) -> None:
@@ -177,10 +253,78 @@ def test_no_secret_value_in_any_zip(built: Built, cloud: str) -> None:
 def test_the_postgresql_layer_is_attached_only_when_asked_for(
     packaged: Packaged, node_tools: Path, tmp_path: Path
 ) -> None:
-    """The default (SQLite) deployment has no layer; `store=postgres` puts the published driver
+    """The default (DynamoDB) deployment has no layer; `store=postgres` puts the published driver
     layer on every function."""
     assert all(not props.get("Layers") for props in _lambdas(packaged).values())
     arn = "arn:aws:lambda:ap-southeast-1:123456789012:layer:sms-functions-postgres:3"
     with_layer = osls_package(node_tools, tmp_path / "pg", "store=postgres", f"postgresLayerArn={arn}")
     lambdas = _lambdas(with_layer)
     assert set(lambdas) == set(_lambdas(packaged)) and all(p["Layers"] == [arn] for p in lambdas.values())
+
+
+def test_the_store_table_is_on_demand_expiring_recoverable_encrypted_and_retained(packaged: Packaged) -> None:
+    (name,) = _resources(packaged, "AWS::DynamoDB::Table")
+    table = packaged.template["Resources"][name]
+    assert name == "SmsStoreTable"
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["TableName"] == "sms-functions-prod-store"
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index == {
+        "IndexName": "gsi1",
+        "KeySchema": [
+            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"pk": "S", "sk": "S", "gsi1pk": "S", "gsi1sk": "S"}
+    # every function's URL names this table in the stack's region, and never asks to create it
+    for props in _lambdas(packaged).values():
+        url = props["Environment"]["Variables"]["SMS_STORE_URL"]
+        assert {"Ref": name} in url["Fn::Join"][1] and "create" not in json.dumps(url)
+
+
+def test_the_dynamodb_access_file_is_the_union_of_its_methods() -> None:
+    """deploy/aws/dynamodb-access.yml: each role's list is exactly what its store methods need."""
+    access = load_yaml(DEPLOY / "aws" / "dynamodb-access.yml")
+    assert set(access["functions"]) == set(access["roles"]) == set(STORE_ACTIONS)
+    for function, methods in access["functions"].items():
+        union = {f"dynamodb:{action}" for method in methods for action in access["methods"][method]}
+        assert sorted(union) == access["roles"][function], function
+        assert union == STORE_ACTIONS[function], function
+
+
+def test_the_aws_zips_carry_no_boto3(built: Built) -> None:
+    """boto3/botocore are in the Lambda runtime: shipping them would only grow the cold start."""
+    for function in built.functions:
+        with zipfile.ZipFile(built.zip("aws", function)) as archive:
+            tops = {name.split("/", 1)[0].lower() for name in archive.namelist()}
+        assert not {t for t in tops if t.startswith(("boto3", "botocore", "s3transfer"))}, function
+
+
+@pytest.mark.parametrize("store", ["postgres", "sqlite"])
+def test_other_stores_get_no_table_and_no_table_rights(
+    packaged: Packaged, node_tools: Path, tmp_path: Path, store: str
+) -> None:
+    """store=postgres/sqlite: no table is created, no role may touch one, the URL is the secret's."""
+    params = [f"store={store}"]
+    if store == "postgres":
+        params.append("postgresLayerArn=arn:aws:lambda:ap-southeast-1:123456789012:layer:pg:1")
+    other = osls_package(node_tools, tmp_path / store, *params)
+    assert _resources(other, "AWS::DynamoDB::Table") == {}
+    assert "dynamodb:" not in json.dumps(_resources(other, "AWS::IAM::Role"))
+    for props in _lambdas(other).values():
+        variables = _evaluate(other.template, props["Environment"]["Variables"])
+        assert variables["SMS_STORE_URL"] == (
+            "{{resolve:secretsmanager:sms-functions/prod:SecretString:SMS_STORE_URL:AWSCURRENT}}"
+        )
