@@ -131,6 +131,15 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
     DROP TABLE rate_hits;
     """,
+    # 3: short-lived answers shared by every container (the per-number status read-through).
+    """
+    CREATE TABLE read_cache (
+        ckey TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX read_cache_expires ON read_cache (expires_at);
+    """,
 )
 
 
@@ -366,6 +375,7 @@ class PostgresStore(SqlStore):
             )
         )
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
+        total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
         return total + self.otp_purge_expired(now)
 
     def close(self) -> None:

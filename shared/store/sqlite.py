@@ -121,6 +121,15 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
     DROP TABLE rate_hits;
     """,
+    # 3: short-lived answers shared by every container (the per-number status read-through).
+    """
+    CREATE TABLE read_cache (
+        ckey TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX read_cache_expires ON read_cache (expires_at);
+    """,
 )
 
 
