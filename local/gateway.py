@@ -1,20 +1,33 @@
 """A local API gateway: HTTP on 127.0.0.1 → the API Gateway (REST v1) event the handlers get in the
 cloud → the handler, in-process → the HTTP answer. It also fires the scheduled pull every N seconds.
+
+The HTTP itself is waitress's (pure Python, no dependencies, no C build; well kept): it reads
+chunked bodies, refuses a bad `Content-Length` with a 400, buffers a whole request before a worker
+thread sees it (a slow or lying client holds a socket, never a thread), closes idle connections
+after `channel_timeout`, and stops accepting above `connection_limit`. Its own error answers are
+turned into the project's error shape here.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import importlib
 import json
 import queue
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import waitress
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -31,6 +44,11 @@ ROUTES: tuple[tuple[str, str], ...] = (
 )
 FUNCTIONS = ("send_single", "send_multi", "pull_status", "status_callback", "otp")
 MAX_BODY = 8 * 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024
+CHANNEL_TIMEOUT = 15  # seconds a connection may sit idle (or mid-request) before it is closed
+CONNECTION_LIMIT = 100  # open connections; above it new ones wait in the listen backlog
+WORKER_THREADS = 8  # requests served at once (handlers run in-process)
+SERVER_NAME = "sms-functions-local"  # the Server header: no Python or library version
 QUEUE_PATH = "/_local/queue"  # the local stand-in for SQS (SMS_FANOUT_QUEUE_URL=local+http://…)
 MAX_RECEIVES = 5
 REDELIVERY_DELAY = 1.0
@@ -144,8 +162,50 @@ def schedule_event() -> dict[str, Any]:
     }
 
 
+_ERROR_CODES = {413: "payload_too_large", 431: "headers_too_large"}
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The project's error shape, as bytes."""
+    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+
+
+class _JsonErrorTask(ErrorTask):
+    """waitress's answer to a request it could not parse, in the error shape (always a 4xx). Its
+    detail is kept only when it quotes nothing from the request (a header line may hold a number)."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        status = error.code if 400 <= error.code < 500 else 400
+        detail = str(error.body)
+        if '"' in detail or "'" in detail:
+            detail = "malformed request line or header"
+        reason = error.reason if status == error.code else "Bad Request"
+        body = error_body(_ERROR_CODES.get(status, "malformed_request"), f"{reason}: {detail}")
+        self.status = f"{status} {reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers from a WSGI environ (`HTTP_X_API_KEY` → `X-Api-Key`)."""
+    headers: dict[str, str] = {}
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            headers[name[5:].replace("_", "-").title()] = value
+        elif name in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[name.replace("_", "-").title()] = value
+    return headers
+
+
 class Gateway:
-    """The local HTTP server plus the schedule thread."""
+    """The local HTTP server plus the schedule thread and the stand-in for SQS."""
 
     def __init__(
         self,
@@ -155,6 +215,8 @@ class Gateway:
         pull_interval: float = 0,
         loader: Callable[[str], Handler] = load_handler,
         timeout_s: float = 30.0,
+        channel_timeout: int = CHANNEL_TIMEOUT,
+        connection_limit: int = CONNECTION_LIMIT,
     ) -> None:
         self._loader = loader
         self._handlers: dict[str, Handler] = {}
@@ -165,27 +227,30 @@ class Gateway:
         self._stop = threading.Event()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self.dead_letters: list[dict[str, Any]] = []
-        gateway = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "sms-functions-local"
-
-            def do_GET(self) -> None:
-                gateway._serve(self)
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet: the handlers log JSON
-                return
-
-        self._server = ThreadingHTTPServer((host, port), RequestHandler)
-        self._server.daemon_threads = True
+        # the gateway's own fan-out (already limited when its request was) carries this token
+        self._queue_token = secrets.token_urlsafe(24)
+        self._map: dict[int, Any] = {}
+        self._server = waitress.create_server(
+            self._wsgi,
+            map=self._map,
+            host=host,
+            port=port,
+            ident=SERVER_NAME,
+            threads=WORKER_THREADS,
+            connection_limit=connection_limit,
+            channel_timeout=channel_timeout,
+            cleanup_interval=max(1, min(30, channel_timeout // 2)),
+            max_request_body_size=MAX_BODY,
+            max_request_header_size=MAX_HEADER_BYTES,
+            expose_tracebacks=False,
+            log_socket_errors=False,
+        )
+        self._server.channel_class = _Channel
         self._threads: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.effective_host, self._server.effective_port
         return f"http://{host!s}:{port}"
 
     def handler(self, name: str) -> Handler:
@@ -195,7 +260,7 @@ class Gateway:
             return self._handlers[name]
 
     def start(self) -> Gateway:
-        serve = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        serve = threading.Thread(target=self._server.run, name="gateway", daemon=True)
         serve.start()
         self._threads.append(serve)
         if self.pull_interval > 0:
@@ -209,8 +274,13 @@ class Gateway:
 
     @property
     def queue_url(self) -> str:
-        """Where `SMS_FANOUT_QUEUE_URL` points for a local run."""
-        return f"local+{self.url}{QUEUE_PATH}"
+        """Where `SMS_FANOUT_QUEUE_URL` points for a local run (with this gateway's own token)."""
+        return f"local+{self.url}{QUEUE_PATH}?token={self._queue_token}"
+
+    @property
+    def connections(self) -> int:
+        """Client connections open now (the server bounds them by `connection_limit`)."""
+        return sum(1 for dispatcher in list(self._map.values()) if isinstance(dispatcher, HTTPChannel))
 
     def queue_idle(self) -> bool:
         return self._queue.unfinished_tasks == 0
@@ -249,8 +319,8 @@ class Gateway:
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._map)  # the serve loop ends once no socket is left
 
     def run_scheduled_pull(self) -> Any:
         """Invoke pull_status with a scheduled event, as EventBridge would."""
@@ -265,37 +335,47 @@ class Gateway:
             except Exception:  # the handler logs its own failures; keep the schedule alive
                 time.sleep(0)
 
-    def _serve(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        if urlsplit(request.path).path == QUEUE_PATH and request.command == "POST" and length <= MAX_BODY:
-            records = json.loads(request.rfile.read(length) or b"{}").get("records", [])
-            for record in records:
-                self._queue.put({"messageId": str(record["messageId"]), "body": str(record["body"])})
-            self._write(
-                request,
-                200,
-                {"Content-Type": "application/json"},
-                json.dumps({"queued": len(records)}).encode(),
-            )
-            return
-        if length > MAX_BODY:
-            self._write(
-                request,
-                413,
-                {"Content-Type": "application/json"},
-                json.dumps({"error": {"code": "payload_too_large", "message": "body too large"}}).encode(),
-            )
-            request.close_connection = True
-            return
-        body = request.rfile.read(length) if length else b""
-        path = urlsplit(request.path).path
+    # ------------------------------------------------------------------------------ HTTP
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """One whole request (waitress has read and bounded it) → the handler → the answer."""
+        method = environ["REQUEST_METHOD"]
+        raw_uri = environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/"
+        split = urlsplit(raw_uri)
+        path = split.path or "/"
+        raw_path = path + (f"?{split.query}" if split.query else "")
+        headers = _request_headers(environ)
+        body = environ["wsgi.input"].read()
+        try:
+            if path == QUEUE_PATH:
+                status, out_headers, data = self._enqueue(method, split.query, headers, body, environ)
+            else:
+                status, out_headers, data = self._invoke(
+                    method, path, raw_path, headers, body, environ.get("REMOTE_ADDR", "")
+                )
+        except Exception as exc:  # a handler bug: logged by type only, never with the request
+            from shared.observability import logger
+
+            logger.error("local gateway failure", extra={"error_type": type(exc).__name__})
+            status, out_headers = 500, {"Content-Type": "application/json"}
+            data = error_body("internal_error", "an internal error occurred; it has been logged")
+        reason = _reason(status)
+        skip = ("content-length", "connection", "transfer-encoding", "server", "date")
+        pairs = [(k, v) for k, v in out_headers.items() if k.lower() not in skip]
+        start_response(f"{status} {reason}".strip(), [*pairs, ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _invoke(
+        self, method: str, path: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
         name = function_for(path)
         if name is None:
-            message = {"error": {"code": "no_route", "message": f"no function serves {path}"}}
-            self._write(request, 404, {"Content-Type": "application/json"}, json.dumps(message).encode())
-            return
-        headers = {k: v for k, v in request.headers.items()}
-        event = rest_event(request.command, request.path, headers, body, request.client_address[0])
+            return (
+                404,
+                {"Content-Type": "application/json"},
+                error_body("no_route", "no function serves this path"),
+            )
+        event = rest_event(method, raw_path, headers, body, source_ip)
         answer = self.handler(name)(event, LocalContext(name, self.timeout_s))
         status = int(answer.get("statusCode", 200))
         out_headers = {
@@ -306,14 +386,69 @@ class Gateway:
             out_headers.setdefault(key, ", ".join(str(v) for v in values))
         payload = answer.get("body") or ""
         data = base64.b64decode(payload) if answer.get("isBase64Encoded") else str(payload).encode("utf-8")
-        self._write(request, status, out_headers, data)
+        return status, out_headers, data
 
-    @staticmethod
-    def _write(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes) -> None:
-        request.send_response(status)
-        for key, value in headers.items():
-            if key.lower() not in ("content-length", "connection"):
-                request.send_header(key, value)
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+    def _enqueue(
+        self, method: str, query: str, headers: dict[str, str], body: bytes, environ: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """`POST /_local/queue`: the stand-in for SQS. The gateway's own fan-out shows its token;
+        anyone else needs an API key and passes the limits of `POST /sms/send-multi`."""
+        from shared import entry, events, limits
+        from shared.errors import SmsError, ValidationError
+        from shared.http import encode, error_answer
+        from shared.runtime import runtime
+
+        json_type = {"Content-Type": "application/json"}
+        try:
+            if method != "POST":
+                raise ValidationError("the queue takes POST only", code="method_not_allowed")
+            token = parse_qs(query).get("token", [""])[-1]
+            internal = bool(token) and hmac.compare_digest(token.encode(), self._queue_token.encode())
+            if not internal:
+                request = events.HttpRequest(
+                    method=method, path=QUEUE_PATH, headers={k.lower(): v for k, v in headers.items()}
+                )
+                caller = entry.authenticate(request)
+            records = _queue_records(body)
+            if not internal:
+                settings = runtime.settings
+                limits.reserve(
+                    limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+                )
+        except SmsError as error:
+            answer = error_answer(error)
+            return answer.status, {**json_type, **answer.headers}, encode(answer.body).encode("utf-8")
+        for record in records:
+            self._queue.put(record)
+        return 200, json_type, json.dumps({"queued": len(records)}).encode()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _queue_records(body: bytes) -> list[dict[str, Any]]:
+    """`{"records": [{"messageId": str, "body": str}, …]}`, or a ValidationError saying what is wrong."""
+    from shared.errors import ValidationError
+
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValidationError("the queue body is not JSON", code="invalid_json") from None
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list) or not records:
+        raise ValidationError('the queue body must be {"records": [...]} with records', code="invalid_body")
+    out = []
+    for record in records:
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("messageId"), str)
+            and isinstance(record.get("body"), str)
+            and record["messageId"]
+        ):
+            raise ValidationError("every record needs a messageId and a body (strings)", code="invalid_body")
+        out.append({"messageId": record["messageId"], "body": record["body"]})
+    return out

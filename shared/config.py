@@ -59,6 +59,8 @@ class Rate(NamedTuple):
 DEFAULT_LIMIT_PER_PHONE = "1/30s,5/1h,10/1d"  # in the spirit of Tencent's own per-number policy
 DEFAULT_LIMIT_PER_CALLER = "120/1m,5000/1d"  # an API key or a direct invoker (a backend)
 DEFAULT_LIMIT_PER_END_USER = "5/10m,20/1d"  # a mini-program openId or a client IP
+DEFAULT_STATUS_LIMIT_PER_CALLER = "60/1m"  # GET /sms/status/{phone} per caller (Tencent: 20/s in all)
+DEFAULT_STATUS_CACHE_TTL = 10  # seconds a per-number answer is reused for the same number and window
 DEFAULT_OTP_TEMPLATE_ID = "7840"  # the emulator's `您的验证码是{1}，{2}分钟内有效。`
 OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
@@ -125,6 +127,8 @@ class Settings(NamedTuple):
     reconcile_after: int = DEFAULT_RECONCILE_AFTER  # seconds a message may stay `submitted`; 0 = off
     reconcile_batch: int = 500  # messages looked at per scheduled run
     reconcile_pull_rate: float = 10.0  # per-number pulls a second (Tencent allows 20 per action)
+    status_limit_per_caller: tuple[Rate, ...] = ()
+    status_cache_ttl: int = DEFAULT_STATUS_CACHE_TTL
 
     @property
     def base_url(self) -> str:
@@ -243,6 +247,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_after=_reconcile_after(get("SMS_RECONCILE_AFTER")),
         reconcile_batch=_int(env, "SMS_RECONCILE_BATCH", 500),
         reconcile_pull_rate=_reconcile_pull_rate(_float(env, "SMS_RECONCILE_PULL_RATE", 10.0)),
+        status_limit_per_caller=parse_rates(
+            "SMS_STATUS_LIMIT_PER_CALLER",
+            get("SMS_STATUS_LIMIT_PER_CALLER") or DEFAULT_STATUS_LIMIT_PER_CALLER,
+        ),
+        status_cache_ttl=(
+            0
+            if get("SMS_STATUS_CACHE_TTL").lower() in ("0", "off")
+            else _int(env, "SMS_STATUS_CACHE_TTL", DEFAULT_STATUS_CACHE_TTL)
+        ),
     )
 
 

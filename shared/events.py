@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from shared.context import FunctionContext, wrap_context
 from shared.errors import PayloadTooLargeError, ValidationError
@@ -52,6 +52,10 @@ _MAX_KEYS_SHOWN = 12
 _MAX_KEY_CHARS = 32
 _DIGIT_RUN = re.compile(r"\d{4,}")
 _NOTHING: Mapping[str, str] = MappingProxyType({})
+# What a path keeps as it is when one that arrived decoded is encoded again (RFC 3986 pchar + "/").
+# Every other gateway hands over the path as the client sent it (percent-encoded); the router
+# decodes each segment once (`shared.http.path_segments`).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class UnsupportedEventError(ValidationError):
@@ -82,7 +86,8 @@ class InvalidBodyError(ValidationError):
 
 
 class HttpRequest(NamedTuple):
-    """One HTTP request, whichever gateway delivered it. Header names are lower-case."""
+    """One HTTP request, whichever gateway delivered it. Header names are lower-case; `path` is
+    percent-encoded as the client sent it (segments are decoded once, when routed)."""
 
     method: str
     path: str
@@ -320,6 +325,8 @@ def _parse_v2(event: dict[str, Any]) -> tuple[str, HttpRequest, str | None, Inva
             path = path[len(prefix) :] or "/"
     domain = str(rc.get("domainName") or "")
     trigger = AWS_FUNCTION_URL if ".lambda-url." in domain else AWS_HTTP_API
+    if trigger == AWS_HTTP_API:  # HTTP APIs hand over the path already decoded: make it raw again
+        path = quote(path, safe=_PATH_SAFE)
     headers = _headers(event.get("headers"))
     cookies = event.get("cookies")
     if isinstance(cookies, list) and "cookie" not in headers:

@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
-from shared.errors import NotFoundError, SmsError
+from shared.errors import NotFoundError, SmsError, ValidationError
 from shared.observability import logger
 
 JSON = "application/json"
@@ -49,14 +50,31 @@ def error_answer(error: SmsError) -> JsonAnswer:
 
 RouteFunction = Callable[..., JsonAnswer]
 
-# A `<name>` (or `{name}`) path segment: anything but a slash, passed to the route as it arrived.
-_PARAM = re.compile(r"[<{](\w+)[>}]")
+# A `<name>` (or `{name}`) path segment: one whole segment, passed to the route percent-decoded.
+_PARAM = re.compile(r"^[<{](\w+)[>}]$")
 
 
 class Route(NamedTuple):
     method: str
-    pattern: re.Pattern[str]
+    segments: tuple[tuple[bool, str], ...]  # (is a parameter, its name or the literal text)
     function: RouteFunction
+
+
+def path_segments(path: str) -> list[str]:
+    """The segments of a request path (percent-encoded, as it came over the wire), each decoded once.
+
+    `%2B` becomes `+` and `%252B` becomes `%2B` (never `+`); `+` stays `+` (it means a space only
+    in query strings); an encoded `/` stays inside its segment. Trailing slashes are dropped.
+    Bad encoding (not UTF-8) is a 400, not a garbled value.
+    """
+    trimmed = path.rstrip("/")
+    raw = trimmed.split("/")[1:] if trimmed.startswith("/") else trimmed.split("/")
+    try:
+        return [unquote(segment, errors="strict") if "%" in segment else segment for segment in raw]
+    except UnicodeDecodeError:
+        raise ValidationError(
+            "the path is not valid percent-encoded UTF-8", code="invalid_path", field="path"
+        ) from None
 
 
 class Routes:
@@ -73,38 +91,50 @@ class Routes:
         return self._add("POST", path)
 
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
-        parts = _PARAM.split(path)  # literal, name, literal, ..., literal
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
-        pattern = re.compile(f"^{regex}/*$")  # trailing slashes are tolerated
+        segments = []
+        for part in path.strip("/").split("/"):
+            param = _PARAM.match(part)
+            segments.append((True, param.group(1)) if param else (False, part))
 
         def register(function: RouteFunction) -> RouteFunction:
-            self._routes.append(Route(method, pattern, function))
+            self._routes.append(Route(method, tuple(segments), function))
             return function
 
         return register
 
     def answer(self, method: str, path: str) -> JsonAnswer:
-        """Run the route for `method` and `path`; an `SmsError` becomes its error answer, no route a 404."""
-        for route in self._routes:
-            if route.method != method:
-                continue
-            matched = route.pattern.match(path)
-            if matched is None:
-                continue
-            try:
-                return route.function(**matched.groupdict())
-            except SmsError as error:
-                log = logger.warning if error.status < 500 else logger.error
-                log(
-                    "request failed",
-                    extra={
-                        "error_code": error.code,
-                        "status": error.status,
-                        "tencent_code": error.tencent_code,
-                    },
-                )
-                return error_answer(error)
+        """Run the route for `method` and `path` (percent-encoded; see `path_segments`); an `SmsError`
+        becomes its error answer, no route a 404."""
+        try:
+            for route in self._routes:
+                if route.method != method:
+                    continue
+                values = _match(route, path_segments(path))
+                if values is not None:
+                    return route.function(**values)
+        except SmsError as error:
+            log = logger.warning if error.status < 500 else logger.error
+            log(
+                "request failed",
+                extra={"error_code": error.code, "status": error.status, "tencent_code": error.tencent_code},
+            )
+            return error_answer(error)
         return error_answer(NotFoundError(f"no route for {method} {path}", code="no_route"))
+
+
+def _match(route: Route, segments: list[str]) -> dict[str, str] | None:
+    """The route's parameters from decoded `segments`, or None when the path is not the route's."""
+    if len(segments) != len(route.segments):
+        return None
+    values: dict[str, str] = {}
+    for (is_param, text), segment in zip(route.segments, segments, strict=True):
+        if is_param:
+            if not segment:
+                return None
+            values[text] = segment
+        elif segment != text:
+            return None
+    return values
 
 
 def _openapi() -> JsonAnswer:

@@ -62,3 +62,8 @@ def reserve(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservati
             details={"limit": check.name, "limit_kind": kind.split(":")[-1], "rate": rate},
         )
     return Reservation(tuple(checks), at)
+
+
+def caller_checks(rates: Sequence[Rate], *, caller: str, scope: str) -> list[RateCheck]:
+    """One caller's limits on something other than sending (e.g. `status` reads)."""
+    return [_check(f"{scope}:caller", caller, rate) for rate in rates]

@@ -110,6 +110,10 @@ _SCHEMAS: dict[str, Any] = {
             "pulled": {"type": "integer"},
             "dead_lettered": {"type": "integer"},
             "raw_dead_lettered": {"type": "integer"},
+            "cached": {
+                "type": "boolean",
+                "description": "per-number reads: a recent answer for the same number and window, reused",
+            },
         },
     },
     "Message": {
@@ -241,7 +245,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/sms/status/{phone}": {
                 "get": _op(
-                    "One number's receipts or replies, read through to Tencent",
+                    "One number's receipts or replies, read through to Tencent (limited per caller; "
+                    "an answer is reused for SMS_STATUS_CACHE_TTL seconds, default 10)",
                     "PullResult",
                     params=[
                         {"name": "phone", "in": "path", "required": True, "schema": _PHONE},

@@ -159,8 +159,24 @@ def _count(summary: PullSummary) -> None:
         metrics.add_metric(name="ItemsStored", unit="Count", value=summary.stored)
 
 
-def status_for_phone(query: StatusQuery, *, deadline: float | None) -> dict[str, Any]:
-    """Read one number's receipts or replies through to Tencent, storing what comes back."""
+def status_for_phone(
+    query: StatusQuery, *, deadline: float | None, cache_key: str | None = None
+) -> dict[str, Any]:
+    """Read one number's receipts or replies through to Tencent, storing what comes back.
+
+    With `cache_key`, an answer given for the same key less than `SMS_STATUS_CACHE_TTL` seconds ago
+    (by any container: it is kept in the store) is given again instead of calling Tencent, whose
+    per-number pulls allow 20 calls a second in all. Such an answer says `"cached": true`.
+    """
+    ttl = runtime.settings.status_cache_ttl
+    now = int(time.time())
+    if cache_key and ttl:
+        try:
+            cached = runtime.store.cache_get(cache_key, now=now)
+        except StoreUnavailableError:
+            cached = None  # read through instead
+        if cached is not None:
+            return {**cached, "stored": 0, "cached": True}
     result = runtime.client.pull_for_phone(
         query.kind, query.phone, query.begin, query.end, query.limit, deadline=deadline
     )
@@ -170,7 +186,13 @@ def status_for_phone(query: StatusQuery, *, deadline: float | None) -> dict[str,
         stored = save_items(query.kind, items, source="phone_pull")
     except StoreUnavailableError:
         logger.warning("per-number pull not stored", extra={"phone": mask(query.phone), "count": len(items)})
-    return {"phone": query.phone, "kind": query.kind, "items": result.items(), "stored": stored}
+    answer = {"phone": query.phone, "kind": query.kind, "items": result.items(), "stored": stored}
+    if cache_key and ttl:
+        try:
+            runtime.store.cache_put(cache_key, answer, now=now, ttl=ttl)
+        except StoreUnavailableError:
+            logger.warning("per-number answer not cached", extra={"phone": mask(query.phone)})
+    return {**answer, "cached": False}
 
 
 def message_status(message_id: str) -> dict[str, Any]:

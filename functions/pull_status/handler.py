@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared import entry, events, reconcile, tracking, validation
+from shared import entry, events, limits, reconcile, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
+from shared.runtime import runtime
 
 routes = Routes()
 
@@ -24,10 +25,22 @@ def pull() -> JsonAnswer:
 
 @routes.get("/sms/status/<phone>")
 def status_for_phone(phone: str) -> JsonAnswer:
+    """Limited per caller (`SMS_STATUS_LIMIT_PER_CALLER`); a recent answer for the same number and
+    window is reused (`SMS_STATUS_CACHE_TTL`)."""
     request = entry.current()
     assert request.invocation.http is not None
-    query = validation.parse_status_query(phone, request.invocation.http.query, int(time.time()))
-    return json_response(200, tracking.status_for_phone(query, deadline=request.deadline))
+    raw = request.invocation.http.query
+    query = validation.parse_status_query(phone, raw, int(time.time()))
+    settings = runtime.settings
+    limits.reserve(
+        limits.caller_checks(settings.status_limit_per_caller, caller=request.caller, scope="status")
+    )
+    # the default window ends "now": the same request a few seconds later means the same window
+    window = ":".join(str(v) if k in raw else "-" for k, v in (("begin", query.begin), ("end", query.end)))
+    cache_key = f"status:{query.kind}:{query.phone}:{window}:{query.limit}"
+    return json_response(
+        200, tracking.status_for_phone(query, deadline=request.deadline, cache_key=cache_key)
+    )
 
 
 @routes.get("/sms/messages/<message_id>")

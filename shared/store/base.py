@@ -219,6 +219,20 @@ class Store(abc.ABC):
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
         """Give back the hit each check recorded at `now` (the send failed before Tencent)."""
 
+    # -- short-lived answers ------------------------------------------------------------------
+    @abc.abstractmethod
+    def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:
+        """The JSON object last put under `key`, or None when there is none or it expired at `now`.
+
+        A key-value with expiry, shared by every container (e.g. a per-number status answer reused
+        for a few seconds). A DynamoDB backend: one item per key with a TTL attribute, and a read
+        that ignores items whose `expires_at <= now` (DynamoDB deletes expired items late).
+        """
+
+    @abc.abstractmethod
+    def cache_put(self, key: str, value: dict[str, Any], *, now: int, ttl: int) -> None:
+        """Store (or replace) `value` under `key` until `now + ttl`."""
+
     # -- one-time codes ---------------------------------------------------------------------
     @abc.abstractmethod
     def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:
@@ -244,7 +258,7 @@ class Store(abc.ABC):
     # -- housekeeping -----------------------------------------------------------------------
     @abc.abstractmethod
     def purge_expired(self, now: int) -> int:
-        """Delete expired rate-limit hits, idempotency records and codes; return how many."""
+        """Delete expired rate-limit hits, idempotency records, codes and cached answers; return how many."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -139,6 +139,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
     CREATE INDEX messages_submitted ON messages (created_at) WHERE status = 'submitted';
     """,
+    # 4: short-lived answers shared by every container (the per-number status read-through).
+    """
+    CREATE TABLE read_cache (
+        ckey TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX read_cache_expires ON read_cache (expires_at);
+    """,
 )
 
 
@@ -374,6 +383,7 @@ class PostgresStore(SqlStore):
             )
         )
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
+        total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
         return total + self.otp_purge_expired(now)
 
     def close(self) -> None:

@@ -611,9 +611,29 @@ class SqlStore(Store):
     def otp_purge_expired(self, now: int) -> int:
         return self._run(lambda tx: tx.execute("DELETE FROM otp_codes WHERE expires_at <= ?", (now,)))
 
+    # -- short-lived answers ------------------------------------------------------------------
+    def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:
+        row = self._run(
+            lambda tx: tx.one("SELECT value FROM read_cache WHERE ckey = ? AND expires_at > ?", (key, now)),
+            write=False,
+        )
+        value = json.loads(row[0]) if row is not None else None
+        return value if isinstance(value, dict) else None
+
+    def cache_put(self, key: str, value: dict[str, Any], *, now: int, ttl: int) -> None:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        self._run(
+            lambda tx: tx.execute(
+                "INSERT INTO read_cache (ckey, value, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (ckey) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                (key, text, now + ttl),
+            )
+        )
+
     # -- housekeeping -----------------------------------------------------------------------
     def purge_expired(self, now: int) -> int:
         total = self._run(lambda tx: tx.execute("DELETE FROM rate_counts WHERE expires_at <= ?", (now,)))
+        total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
         return total + self.otp_purge_expired(now)
 

@@ -129,6 +129,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
     CREATE INDEX messages_submitted ON messages (created_at) WHERE status = 'submitted';
     """,
+    # 4: short-lived answers shared by every container (the per-number status read-through).
+    """
+    CREATE TABLE read_cache (
+        ckey TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX read_cache_expires ON read_cache (expires_at);
+    """,
 )
 
 

@@ -41,15 +41,26 @@ def test_a_literal_route_matches_its_method_only(routes: Routes) -> None:
         assert f"{method} {path}" in answer.body["error"]["message"]
 
 
-def test_path_parameters_are_passed_as_they_arrived(routes: Routes) -> None:
+def test_path_parameters_are_decoded_once(routes: Routes) -> None:
     assert routes.answer("GET", "/sms/status/+8613800000000").body["phone"] == "+8613800000000"
-    assert routes.answer("GET", "/sms/status/%2B8613800000000").body["phone"] == "%2B8613800000000"
-    assert routes.answer("GET", "/sms/messages/2019:12/receipts/replies").body == {
+    assert routes.answer("GET", "/sms/status/%2B8613800000000").body["phone"] == "+8613800000000"
+    assert routes.answer("GET", "/sms/status/%2b8613800000000").body["phone"] == "+8613800000000"
+    assert routes.answer("GET", "/sms/status/%252B8613800000000").body["phone"] == "%2B8613800000000"
+    assert routes.answer("GET", "/sms/messages/2019%3A12/receipts/replies").body == {
         "message_id": "2019:12",
         "kind": "replies",
     }
+    assert routes.answer("GET", "/sms/messages/2019:12/receipts/replies").body["message_id"] == "2019:12"
+    assert routes.answer("GET", "/sms/status/a%2Fb").body["phone"] == "a/b"  # still one segment
+    assert routes.answer("GET", "/sms/%73tatus/x").body["phone"] == "x"  # literals are compared decoded
     assert routes.answer("GET", "/sms/status/a/b").status == 404  # a parameter is one segment
     assert routes.answer("GET", "/sms/status/").status == 404
+
+
+def test_a_path_that_is_not_utf8_is_a_400(routes: Routes) -> None:
+    answer = routes.answer("GET", "/sms/status/%FF%FE")
+    assert answer.status == 400
+    assert answer.body["error"]["code"] == "invalid_path"
 
 
 def test_literal_parts_are_not_patterns() -> None:
