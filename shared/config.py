@@ -201,7 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_sign=get("TENCENT_SMS_SIGN"),
         default_template_id=get("TENCENT_SMS_TEMPLATE_ID"),
         store_url=get("SMS_STORE_URL"),
-        api_keys=tuple(Secret(k.strip()) for k in get("SMS_API_KEYS").split(",") if k.strip()),
+        api_keys=_api_keys(get("SMS_API_KEYS")),
         proxy=get("TENCENT_SMS_PROXY") or get("HTTPS_PROXY") or get("https_proxy"),
         connect_timeout=_float(env, "TENCENT_SMS_CONNECT_TIMEOUT", 3.0),
         read_timeout=_float(env, "TENCENT_SMS_READ_TIMEOUT", 10.0),
@@ -232,6 +232,39 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
     )
+
+
+HASHED_KEY_PREFIX = "sha256:"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _api_keys(raw: str) -> tuple[Secret, ...]:
+    """`SMS_API_KEYS`: comma-separated keys, each plain or `sha256:<64 hex>` (the hash of the key).
+
+    A hashed entry matches only a presented key whose sha256 it is; a plain entry only itself. A bare
+    64-hex entry is a plain key, with a warning: it looks like a hash written without its marker."""
+    keys = []
+    for position, entry in enumerate(e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        if entry[: len(HASHED_KEY_PREFIX)].lower() == HASHED_KEY_PREFIX:
+            digest = entry[len(HASHED_KEY_PREFIX) :].strip().lower()
+            if len(digest) != 64 or not _HEX.issuperset(digest):
+                raise ConfigurationError(
+                    f"SMS_API_KEYS entry {position + 1} starts with sha256: but is not followed by the "
+                    "64 hex digits of a sha256"
+                )
+            entry = HASHED_KEY_PREFIX + digest
+        elif len(entry) == 64 and _HEX.issuperset(entry.lower()):
+            from shared.observability import logger  # only here: config stays import-light
+
+            logger.warning(
+                "an SMS_API_KEYS entry looks like an unmarked sha256; it is used as a plain key. "
+                "Write hashed keys as sha256:<hex>",
+                extra={"entry": position + 1},
+            )
+        keys.append(Secret(entry))
+    return tuple(keys)
 
 
 def _otp_template_id(raw: str) -> str:
