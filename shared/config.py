@@ -116,6 +116,9 @@ class Settings(NamedTuple):
     fanout_queue_url: str = ""
     fanout_threshold: int = 5000
     max_inline_numbers: int = 20000  # one answer must fit a synchronous invoke's 6 MB
+    callback_max_bytes: int = 256 * 1024  # a push body; Tencent's batches are far smaller
+    receipt_max_skew: int = 300  # seconds a receipt's time may lie ahead of ours and still count
+    orphan_receipt_ttl: int = 7 * 86400  # receipts of messages this store never sent are kept this long
 
     @property
     def base_url(self) -> str:
@@ -231,6 +234,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
+        callback_max_bytes=_int(env, "SMS_CALLBACK_MAX_BYTES", 256 * 1024),
+        receipt_max_skew=_int(env, "SMS_RECEIPT_MAX_SKEW", 300),
+        orphan_receipt_ttl=_int(env, "SMS_ORPHAN_RECEIPT_TTL", 7 * 86400),
     )
 
 
