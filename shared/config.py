@@ -129,6 +129,9 @@ class Settings(NamedTuple):
     reconcile_pull_rate: float = 10.0  # per-number pulls a second (Tencent allows 20 per action)
     status_limit_per_caller: tuple[Rate, ...] = ()
     status_cache_ttl: int = DEFAULT_STATUS_CACHE_TTL
+    callback_max_bytes: int = 256 * 1024  # a push body; Tencent's batches are far smaller
+    receipt_max_skew: int = 300  # seconds a receipt's time may lie ahead of ours and still count
+    orphan_receipt_ttl: int = 7 * 86400  # receipts of messages this store never sent are kept this long
 
     @property
     def base_url(self) -> str:
@@ -214,7 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_sign=get("TENCENT_SMS_SIGN"),
         default_template_id=get("TENCENT_SMS_TEMPLATE_ID"),
         store_url=get("SMS_STORE_URL"),
-        api_keys=tuple(Secret(k.strip()) for k in get("SMS_API_KEYS").split(",") if k.strip()),
+        api_keys=_api_keys(get("SMS_API_KEYS")),
         proxy=get("TENCENT_SMS_PROXY") or get("HTTPS_PROXY") or get("https_proxy"),
         connect_timeout=_float(env, "TENCENT_SMS_CONNECT_TIMEOUT", 3.0),
         read_timeout=_float(env, "TENCENT_SMS_READ_TIMEOUT", 10.0),
@@ -256,6 +259,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             if get("SMS_STATUS_CACHE_TTL").lower() in ("0", "off")
             else _int(env, "SMS_STATUS_CACHE_TTL", DEFAULT_STATUS_CACHE_TTL)
         ),
+        callback_max_bytes=_int(env, "SMS_CALLBACK_MAX_BYTES", 256 * 1024),
+        receipt_max_skew=_int(env, "SMS_RECEIPT_MAX_SKEW", 300),
+        orphan_receipt_ttl=_int(env, "SMS_ORPHAN_RECEIPT_TTL", 7 * 86400),
     )
 
 
@@ -281,6 +287,39 @@ def _reconcile_pull_rate(value: float) -> float:
             f" got {value:g}"
         )
     return value
+
+
+HASHED_KEY_PREFIX = "sha256:"
+_HEX = frozenset("0123456789abcdef")
+
+
+def _api_keys(raw: str) -> tuple[Secret, ...]:
+    """`SMS_API_KEYS`: comma-separated keys, each plain or `sha256:<64 hex>` (the hash of the key).
+
+    A hashed entry matches only a presented key whose sha256 it is; a plain entry only itself. A bare
+    64-hex entry is a plain key, with a warning: it looks like a hash written without its marker."""
+    keys = []
+    for position, entry in enumerate(e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        if entry[: len(HASHED_KEY_PREFIX)].lower() == HASHED_KEY_PREFIX:
+            digest = entry[len(HASHED_KEY_PREFIX) :].strip().lower()
+            if len(digest) != 64 or not _HEX.issuperset(digest):
+                raise ConfigurationError(
+                    f"SMS_API_KEYS entry {position + 1} starts with sha256: but is not followed by the "
+                    "64 hex digits of a sha256"
+                )
+            entry = HASHED_KEY_PREFIX + digest
+        elif len(entry) == 64 and _HEX.issuperset(entry.lower()):
+            from shared.observability import logger  # only here: config stays import-light
+
+            logger.warning(
+                "an SMS_API_KEYS entry looks like an unmarked sha256; it is used as a plain key. "
+                "Write hashed keys as sha256:<hex>",
+                extra={"entry": position + 1},
+            )
+        keys.append(Secret(entry))
+    return tuple(keys)
 
 
 def _otp_template_id(raw: str) -> str:

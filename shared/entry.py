@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from shared import events
+from shared.config import HASHED_KEY_PREFIX
 from shared.context import FunctionContext, wrap_context
 from shared.errors import AuthenticationError, NotFoundError, SmsError
 from shared.http import JSON, JsonAnswer, Routes, encode, error_answer
@@ -143,13 +144,17 @@ def authenticate(http: events.HttpRequest) -> str:
         )
     if not presented:
         raise AuthenticationError("an API key is required: send it as X-Api-Key or Authorization: Bearer")
-    digest = hashlib.sha256(presented.encode("utf-8")).hexdigest()
+    raw = presented.encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest()
     matched = False
     for key in keys:
-        # compare against both the plain key and its sha256, always doing both comparisons
-        plain = hmac.compare_digest(presented.encode("utf-8"), key.reveal().encode("utf-8"))
-        hashed = hmac.compare_digest(digest.encode(), key.reveal().lower().encode("utf-8"))
-        matched |= plain | hashed
+        # a hashed entry matches only the hash of what was presented, a plain one only itself:
+        # knowing a configured hash is not knowing a key
+        stored = key.reveal()
+        if stored.startswith(HASHED_KEY_PREFIX):
+            matched |= hmac.compare_digest(digest.encode(), stored[len(HASHED_KEY_PREFIX) :].encode())
+        else:
+            matched |= hmac.compare_digest(raw, stored.encode("utf-8"))
     if not matched:
         raise AuthenticationError("the API key is not valid")
     return "key:" + digest[:16]

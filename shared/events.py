@@ -96,6 +96,7 @@ class HttpRequest(NamedTuple):
     body: str = ""
     source_ip: str = ""
     path_params: Mapping[str, str] = _NOTHING
+    repeated_query: frozenset[str] = frozenset()  # query names given more than once (`?a=1&a=2`)
 
 
 class QueueRecord(NamedTuple):
@@ -235,6 +236,20 @@ def _query(*sources: Any) -> dict[str, str]:
     return out
 
 
+def _repeated(*sources: Any) -> frozenset[str]:
+    """Query names given more than once in any one source: a raw query string, or a map whose value
+    is a list of several (REST `multiValueQueryStringParameters`, SCF / CloudBase maps)."""
+    names: set[str] = set()
+    for source in sources:
+        if isinstance(source, str):
+            seen: set[str] = set()
+            for key, _ in parse_qsl(source.lstrip("?"), keep_blank_values=True):
+                (names if key in seen else seen).add(key)
+        elif isinstance(source, dict):
+            names.update(str(k) for k, v in source.items() if isinstance(v, (list, tuple)) and len(v) > 1)
+    return frozenset(names)
+
+
 def _params(value: Any) -> dict[str, str]:
     """Path parameters as a str→str dict."""
     return {str(k): t for k, v in _dict(value).items() if (t := _scalar(v)) is not None}
@@ -337,6 +352,8 @@ def _parse_v2(event: dict[str, Any]) -> tuple[str, HttpRequest, str | None, Inva
     query = _query(event.get("queryStringParameters"))
     if not query and isinstance(event.get("rawQueryString"), str):
         query = _query(event["rawQueryString"])
+    # payload 2.0 joins a repeated parameter's values with commas: only the raw string tells
+    repeated = _repeated(event.get("rawQueryString"), event.get("queryStringParameters"))
     request = HttpRequest(
         method=method,
         path=path,
@@ -345,6 +362,7 @@ def _parse_v2(event: dict[str, Any]) -> tuple[str, HttpRequest, str | None, Inva
         body=body,
         source_ip=_text(http.get("sourceIp")) or _first_hop(headers.get("x-forwarded-for")),
         path_params=_params(event.get("pathParameters")),
+        repeated_query=repeated,
     )
     return trigger, request, _text(rc.get("requestId")), body_error
 
@@ -372,6 +390,11 @@ def _parse_v1(
         event.get("queryStringParameters"),
         event.get("queryString"),  # SCF: the real query string
     )
+    repeated = _repeated(
+        event.get("multiValueQueryStringParameters"),
+        event.get("queryStringParameters"),
+        event.get("queryString"),
+    )
     body, body_error = _read_body(event)
     request_id = _text(rc.get("requestId"))
     if request_id is None and trigger == SCF_APIGW:
@@ -389,6 +412,7 @@ def _parse_v1(
         body=body,
         source_ip=source_ip,
         path_params=_params(event.get("pathParameters")),
+        repeated_query=repeated,
     )
     return trigger, request, request_id, body_error
 

@@ -207,7 +207,7 @@ def openapi_document() -> dict[str, Any]:
         "schema": {"type": "string", "maxLength": 128},
         "description": "a retried request with the same key is answered once",
     }
-    token = _query("token", {"type": "string"}, "the callback secret (SMS_CALLBACK_TOKEN)")
+    token = _query("token", {"type": "string"}, "the callback secret (SMS_CALLBACK_TOKEN), given once")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -273,7 +273,7 @@ def openapi_document() -> dict[str, Any]:
                     "CallbackAnswer",
                     auth=False,
                     params=[token],
-                    codes=(400, 401, 503),
+                    codes=(400, 401, 413, 503),
                 )
             },
             "/sms/callback/replies": {
@@ -282,7 +282,7 @@ def openapi_document() -> dict[str, Any]:
                     "CallbackAnswer",
                     auth=False,
                     params=[token],
-                    codes=(400, 401, 503),
+                    codes=(400, 401, 413, 503),
                 )
             },
             "/otp/send": {

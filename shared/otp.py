@@ -122,7 +122,7 @@ def parse_send(body: Mapping[str, Any], settings: Settings) -> SendRequest:
             f"length may not be shorter than the configured {settings.otp_length} digits (SMS_OTP_LENGTH)",
             field="length",
         )
-    return SendRequest(validation.phone_of(body), _purpose(body), length)
+    return SendRequest(validation.receiving_phone_of(body), _purpose(body), length)
 
 
 def parse_verify(body: Mapping[str, Any]) -> VerifyRequest:

@@ -56,9 +56,12 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
         raise ValidationError(f"{field} could not be parsed as a phone number", field=field) from None
-    if not phonenumbers.is_valid_number(parsed):
+    # number_type is is_valid_number's own test (UNKNOWN: not valid), and says whether it takes SMS
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    _receiving_type(e164, kind)
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
 
 
@@ -84,6 +87,48 @@ def _library() -> Any:
     import phonenumbers
 
     return phonenumbers
+
+
+# phonenumbers' PhoneNumberType values that can receive an SMS: MOBILE (1), and FIXED_LINE_OR_MOBILE
+# (2) where a country's numbering does not tell the two apart (US, CA, …).
+_RECEIVING_TYPES = frozenset({1, 2})
+_TYPE_NAMES = {
+    0: "a fixed-line number",
+    3: "a toll-free number",
+    4: "a premium-rate number",
+    5: "a shared-cost number",
+    6: "a VoIP number",
+    7: "a personal (forwarding) number",
+    8: "a pager number",
+    9: "a universal access number",
+    10: "a voicemail access number",
+}
+_kinds: dict[str, int] = {}  # numbers normalize() typed → their PhoneNumberType (no second parse)
+
+
+def _receiving_type(e164: str, kind: int) -> int:
+    if len(_kinds) >= _KNOWN_LIMIT:
+        _kinds.clear()
+    _kinds[e164] = kind
+    return kind
+
+
+def check_receives_sms(e164: str, *, field: str) -> None:
+    """Refuse (400 `not_mobile`, naming `field`) a valid number that cannot receive SMS: landlines,
+    toll-free, premium-rate, shared-cost, VoIP, pager, UAN… and numbers of no known type."""
+    if _is_cn_mobile(e164):
+        return  # the mainland pattern is phonenumbers' mobile pattern: no lookup needed
+    kind = _kinds.get(e164)
+    if kind is None:
+        phonenumbers = _library()
+        kind = _receiving_type(e164, phonenumbers.number_type(phonenumbers.parse(e164, None)))
+    if kind not in _RECEIVING_TYPES:
+        what = _TYPE_NAMES.get(kind, "not known to be a mobile number")
+        raise ValidationError(
+            f"{field} is {what} and cannot receive SMS; send only to mobile numbers",
+            field=field,
+            code="not_mobile",
+        )
 
 
 def split(e164: str) -> tuple[str, str]:

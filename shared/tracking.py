@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ from shared.deadletter import dead_letter, dead_letter_raw
 from shared.errors import (
     AuthenticationError,
     NotFoundError,
+    PayloadTooLargeError,
     SmsError,
     StoreUnavailableError,
     UnknownOutcomeError,
@@ -127,7 +129,8 @@ def _keep(result: PullResult, summary: PullSummary) -> bool:
     if result.unparsed:
         dead_letter(summary.kind, list(result.unparsed), "unparsed")
         summary.dead_lettered += len(result.unparsed)
-    parsed = list(result.receipts) + list(result.replies)
+    parsed, set_aside = admissible(summary.kind, [*result.receipts, *result.replies])
+    summary.dead_lettered += set_aside
     if not parsed:
         return True
     try:
@@ -143,7 +146,49 @@ def _keep(result: PullResult, summary: PullSummary) -> bool:
     return True
 
 
+# Per-receipt bounds: what a push or pull may make the store keep for one item.
+MAX_MESSAGE_ID = 128
+MAX_RECEIPT_PHONE = 32
+MAX_CARRIER_CODE = 64
+MAX_DESCRIPTION = 256
+MAX_RECEIPT_CONTEXT = 512
+
+
+def admissible(kind: PullKind, items: Sequence[Receipt | Reply]) -> tuple[list[Receipt | Reply], int]:
+    """The items the store may take, and how many were dead-lettered instead: a receipt dated beyond
+    now + `SMS_RECEIPT_MAX_SKEW` (or before 1970) would decide its message's status for good, so it
+    is set aside as `implausible_time`; one whose message id or phone is over the per-item bounds is
+    set aside as `oversized_item`; longer text fields are cut to their bounds."""
+    if kind != "receipts":
+        return list(items), 0
+    latest = int(time.time()) + runtime.settings.receipt_max_skew
+    kept: list[Receipt | Reply] = []
+    implausible: list[dict[str, Any]] = []
+    oversized: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Receipt):
+            continue
+        if not 0 <= item.received_at <= latest:
+            implausible.append(item.to_dict())
+        elif not 0 < len(item.message_id) <= MAX_MESSAGE_ID or len(item.phone) > MAX_RECEIPT_PHONE:
+            oversized.append({k: str(v)[:MAX_DESCRIPTION] for k, v in item.to_dict().items()})
+        else:
+            kept.append(
+                item._replace(
+                    carrier_code=item.carrier_code[:MAX_CARRIER_CODE],
+                    description=item.description[:MAX_DESCRIPTION],
+                    session_context=item.session_context[:MAX_RECEIPT_CONTEXT],
+                )
+            )
+    if implausible:
+        dead_letter(kind, implausible, "implausible_time")
+    if oversized:
+        dead_letter(kind, oversized, "oversized_item")
+    return kept, len(implausible) + len(oversized)
+
+
 def save_items(kind: PullKind, items: Sequence[Receipt | Reply], *, source: str) -> int:
+    """Store admissible items (see `admissible`); return how many were new."""
     now = int(time.time())
     if kind == "receipts":
         return runtime.store.save_receipts(
@@ -180,7 +225,7 @@ def status_for_phone(
     result = runtime.client.pull_for_phone(
         query.kind, query.phone, query.begin, query.end, query.limit, deadline=deadline
     )
-    items = list(result.receipts) + list(result.replies)
+    items, _ = admissible(query.kind, [*result.receipts, *result.replies])
     stored = 0
     try:
         stored = save_items(query.kind, items, source="phone_pull")
@@ -210,13 +255,22 @@ def message_status(message_id: str) -> dict[str, Any]:
 CALLBACK_OK = {"result": 0, "errmsg": "OK"}
 
 
-def check_callback_token(presented: str | None) -> None:
-    """Tencent does not sign pushes: the callback URL carries our secret token (`?token=`)."""
+MAX_CALLBACK_DEPTH = 8  # a push is an array of flat objects: depth 2
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # strings (skipped) and brackets
+
+
+def check_callback_token(presented: str | None, *, repeated: bool = False) -> None:
+    """Tencent does not sign pushes: the callback URL carries our secret token (`?token=`), exactly
+    once: a repeated token is refused (400) whatever its values, so no guess rides along a right one."""
     expected = runtime.settings.callback_token.reveal()
     if not expected:
         raise AuthenticationError(
             "callbacks are not enabled: set SMS_CALLBACK_TOKEN and put it in the callback URL",
             code="not_configured",
+        )
+    if repeated:
+        raise ValidationError(
+            "the token query parameter is given more than once", field="token", code="repeated_parameter"
         )
     if not presented or not hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8")):
         raise AuthenticationError("the callback token is missing or wrong")
@@ -225,17 +279,14 @@ def check_callback_token(presented: str | None) -> None:
 def receive_callback(kind: PullKind, body_text: str) -> tuple[int, dict[str, Any]]:
     """Store one push (reports: an array; replies: an object or array). Malformed items are set aside
     one by one; the answer is what Tencent expects, and a non-zero result only if the store failed."""
-    try:
-        data = json.loads(body_text)
-    except ValueError:
-        raise ValidationError("the callback body is not JSON", code="invalid_json") from None
+    data = _callback_json(body_text)
     raw_items = data if isinstance(data, list) else [data]
     parse = payloads.legacy_receipt if kind == "receipts" else payloads.legacy_reply
     parsed = payloads.collect_items(kind, raw_items, parse)
-    good: list[Receipt | Reply] = [*parsed.receipts, *parsed.replies]
     bad = list(parsed.unparsed)
     if bad:
         dead_letter(kind, bad, "malformed_callback_item")
+    good, set_aside = admissible(kind, [*parsed.receipts, *parsed.replies])
     try:
         stored = save_items(kind, good, source="callback") if good else 0
     except StoreUnavailableError:
@@ -244,15 +295,52 @@ def receive_callback(kind: PullKind, body_text: str) -> tuple[int, dict[str, Any
     metrics.add_metric(name="CallbackItems", unit="Count", value=len(raw_items))
     logger.info(
         "callback stored",
-        extra={"kind": kind, "items": len(raw_items), "stored": stored, "rejected": len(bad)},
+        extra={"kind": kind, "items": len(raw_items), "stored": stored, "rejected": len(bad) + set_aside},
     )
     return 200, dict(CALLBACK_OK)
 
 
-def purge_expired() -> int:
-    """Drop expired idempotency records and one-time codes (run by the schedule)."""
+def _callback_json(body_text: str) -> Any:
+    """The push body parsed, once it is known to be small enough (413) and shallow enough (400) that
+    parsing cannot exhaust memory or the recursion limit."""
+    limit = runtime.settings.callback_max_bytes
+    size = len(body_text) if len(body_text) > limit else len(body_text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise PayloadTooLargeError(f"the callback body is over {limit} bytes (SMS_CALLBACK_MAX_BYTES)")
+    if _nests_deeper(body_text, MAX_CALLBACK_DEPTH):
+        raise ValidationError(
+            f"the callback body nests deeper than {MAX_CALLBACK_DEPTH} levels", code="too_deep"
+        )
     try:
-        return runtime.store.purge_expired(int(time.time()))
+        return json.loads(body_text)
+    except (ValueError, RecursionError):
+        raise ValidationError("the callback body is not JSON", code="invalid_json") from None
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """Whether JSON `text` opens more than `limit` arrays/objects inside one another (brackets
+    inside strings do not count)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def purge_expired() -> int:
+    """Drop expired idempotency records and one-time codes, and receipts of messages this store never
+    recorded once `SMS_ORPHAN_RECEIPT_TTL` has passed (run by the schedule)."""
+    try:
+        return runtime.store.purge_expired(
+            int(time.time()), orphan_receipt_ttl=runtime.settings.orphan_receipt_ttl
+        )
     except StoreUnavailableError as error:
         logger.warning("purge skipped", extra={"error_code": error.code})
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -19,8 +20,30 @@ CHUNK_FIELDS = frozenset({"batch_id", "chunk"})  # only on queued chunks (intern
 MAX_PARAMS = 20
 MAX_CONTENT = 500
 MAX_SESSION_CONTEXT_BYTES = 511
-_URL = re.compile(r"(https?://|www\.|\b[a-z0-9-]+\.(com|cn|net|org|io|me|cc|top|xyz)\b)", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What a handset would turn into a link, after folding fullwidth / ideographic dots to `.`:
+# a scheme, `www.`, a punycode label, an IPv4 or IPv6 literal, `host.tld` with a country-code
+# (any two letters) or common generic TLD, a Chinese-script TLD, or `host.word/path`.
+_GENERIC_TLDS = (
+    "com|net|org|info|biz|xyz|top|site|online|shop|store|club|vip|app|dev|link|click|live|life|"
+    "pro|win|bid|icu|fun|wang|ren|work|tech|cloud|email|asia|mobi|name|ink|group|news|"
+    "space|website|today|red|art|love|kim|run|gov|edu|int|mil|tel|xin|cyou|buzz|rest|monster|sbs|cfd"
+)
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
+_LINK = re.compile(
+    r"[a-z][a-z0-9+.-]*:/{1,3}|www\.|xn--"
+    rf"|(?<![0-9.])(?:{_OCTET}\.){{3}}{_OCTET}(?![0-9]|\.[0-9])"
+    r"|(?<![0-9a-f:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![0-9a-f:])"
+    r"|(?<![\w:])(?:[0-9a-f]{1,4}:)*[0-9a-f]{0,4}::[0-9a-f]{1,4}(?![\w:])"
+    rf"|[\w-]\.(?:[a-z]{{2}}|{_GENERIC_TLDS})(?![a-z0-9])"
+    r"|[\w-]\.(?:中国|中國|公司|网络|網絡|在线|商城|网址|网店|香港|台湾|台灣)(?!\w)"
+    r"|[a-z0-9-]\.[a-z]{2,63}[/:?#]",
+    re.IGNORECASE,
+)
+_DOTS = str.maketrans({"\u3002": ".", "\uff61": ".", "\ufe12": "."})  # NFKC leaves these ideographic stops
+# Characters no parameter may hold (Unicode categories): controls, format characters (zero-width
+# and bidi controls among them), line and paragraph separators, lone surrogates.
+_FORBIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_LAYOUT = frozenset("\t\n\r")  # what plain content, a sign or `ext` may still hold
 
 
 class CountryNotAllowedError(SmsError):
@@ -41,7 +64,7 @@ class SendCommand(NamedTuple):
 def parse_single_send(body: Mapping[str, Any], settings: Settings) -> SendCommand:
     """`POST /sms/send` or the direct-invoke / mini-program event."""
     only_fields(body, SINGLE_FIELDS)
-    number = phone_of(body)
+    number = receiving_phone_of(body)
     message = parse_message(body, settings)
     check_destination(number, message, settings, field="phone")
     return SendCommand((number,), message, idempotency_key=_idempotency_key(body))
@@ -68,6 +91,7 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: b
     plan = plan_multi_send(raw)
     checked: set[str] = set()  # a number passes or fails check_destination by its region alone
     for number, position in zip(plan.numbers, plan.positions, strict=True):
+        phones.check_receives_sms(number, field=f"phones[{position}]")
         region = phones.region_of(number)
         if region not in checked:
             check_destination(number, message, settings, field=f"phones[{position}]")
@@ -193,6 +217,13 @@ def phone_of(body: Mapping[str, Any]) -> str:
     raise ValidationError("phone (E.164) or mobile + nationcode is required", field="phone")
 
 
+def receiving_phone_of(body: Mapping[str, Any]) -> str:
+    """`phone_of`, refusing numbers that cannot receive SMS (landlines, toll-free, premium-rate…)."""
+    number = phone_of(body)
+    phones.check_receives_sms(number, field="phone" if "phone" in body else "mobile")
+    return number
+
+
 def only_fields(body: Mapping[str, Any], allowed: frozenset[str] | set[str]) -> None:
     """Refuse anything but a JSON object holding only `allowed` keys, naming the first stranger."""
     if not isinstance(body, Mapping):
@@ -223,9 +254,13 @@ def _params(raw: Any, settings: Settings) -> tuple[str, ...]:
                 "(SMS_MAX_PARAM_LENGTH, Tencent's limit)",
                 field=field,
             )
-        if _URL.search(text):
-            raise ValidationError("Tencent does not allow links in template parameters", field=field)
-        _no_control(text, field)
+        _no_control(text, field, allow=frozenset())
+        if has_link(text):
+            raise ValidationError(
+                "Tencent does not allow links (web addresses, domain names, IP addresses) in template "
+                "parameters",
+                field=field,
+            )
         values.append(text)
     return tuple(values)
 
@@ -261,9 +296,24 @@ def idempotency_key_value(key: Any, field: str) -> str:
     return key
 
 
-def _no_control(text: str, field: str) -> None:
-    if _CONTROL.search(text):
-        raise ValidationError("control characters are not allowed", field=field)
+def has_link(text: str) -> bool:
+    """Whether `text` holds something a handset would show as a link, in any spelling."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_DOTS)
+    return _LINK.search(text) is not None
+
+
+def _no_control(text: str, field: str, *, allow: frozenset[str] = _LAYOUT) -> None:
+    """Refuse control, format (zero-width, bidi), separator and surrogate characters; `allow`
+    names the few layout controls the field may keep."""
+    if text.isprintable():  # C speed; only non-printables need a closer look (a space is printable)
+        return
+    for char in text:
+        if char not in allow and not char.isprintable() and unicodedata.category(char) in _FORBIDDEN:
+            raise ValidationError(
+                f"character U+{ord(char):04X} (control, invisible, bidi or separator) is not allowed",
+                field=field,
+            )
 
 
 def _kind(raw: Any) -> PullKind:

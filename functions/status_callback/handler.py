@@ -22,7 +22,7 @@ def callback(kind: str) -> JsonAnswer:
     assert http is not None
     if kind not in ("receipts", "replies"):
         raise NotFoundError("callbacks are /sms/callback/receipts and /sms/callback/replies", code="no_route")
-    tracking.check_callback_token(http.query.get("token"))
+    tracking.check_callback_token(http.query.get("token"), repeated="token" in http.repeated_query)
     status, answer = tracking.receive_callback(kind, http.body)  # type: ignore[arg-type]
     return json_response(status, answer)
 

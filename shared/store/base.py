@@ -23,6 +23,8 @@ OtpAttemptStatus = Literal["verified", "active", "locked", "used", "superseded",
 MESSAGE_STATUSES: tuple[str, ...] = ("submitted", "delivered", "failed", "unknown")
 RECEIPT_STATUSES: tuple[str, ...] = ("delivered", "failed", "unknown")
 SOURCES: tuple[str, ...] = ("pull", "callback", "phone_pull")
+#: how long a receipt for a message this store never recorded is kept (a send recorded late finds it)
+ORPHAN_RECEIPT_TTL = 7 * 86400
 
 
 class StoredMessage(NamedTuple):
@@ -257,8 +259,10 @@ class Store(abc.ABC):
 
     # -- housekeeping -----------------------------------------------------------------------
     @abc.abstractmethod
-    def purge_expired(self, now: int) -> int:
-        """Delete expired rate-limit hits, idempotency records, codes and cached answers; return how many."""
+    def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
+        """Delete expired rate-limit hits, idempotency records, codes and cached answers, and receipts
+        of messages the store has no record of that were stored `orphan_receipt_ttl` seconds ago or
+        more; return how many."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -22,7 +22,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 
 from shared.errors import ConfigurationError, SmsError, StoreUnavailableError
-from shared.store.base import redact_url, scrub, url_secrets
+from shared.store.base import ORPHAN_RECEIPT_TTL, redact_url, scrub, url_secrets
 from shared.store.sql import Row, SqlStore, Tx, refresh_status_sql, statements
 
 T = TypeVar("T")
@@ -373,7 +373,7 @@ class PostgresStore(SqlStore):
             [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
         )
 
-    def purge_expired(self, now: int) -> int:
+    def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
         # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them
         total = self._run(
             lambda tx: tx.execute(
@@ -384,7 +384,7 @@ class PostgresStore(SqlStore):
         )
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
         total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
-        return total + self.otp_purge_expired(now)
+        return total + self.otp_purge_expired(now) + self._purge_orphan_receipts(now - orphan_receipt_ttl)
 
     def close(self) -> None:
         with self._mutex:

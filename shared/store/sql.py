@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from shared.models import Receipt, Reply, SendResult
 from shared.store.base import (
     MESSAGE_STATUSES,
+    ORPHAN_RECEIPT_TTL,
     RECEIPT_STATUSES,
     SOURCES,
     IdempotencyRecord,
@@ -99,6 +100,10 @@ _SELECT_UNCONFIRMED = (
     "SELECT message_id, phone, created_at FROM messages"
     " WHERE status = 'submitted' AND created_at <= ? AND (reconcile_at IS NULL OR reconcile_at <= ?)"
     " ORDER BY created_at, message_id LIMIT ?"
+)
+_PURGE_ORPHAN_RECEIPTS = (
+    "DELETE FROM receipts WHERE stored_at <= ?"
+    " AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.message_id = receipts.message_id)"
 )
 _SELECT_RECEIPTS = f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE message_id = ? ORDER BY received_at, id"  # noqa: S608
 _SELECT_REPLIES = (
@@ -631,11 +636,15 @@ class SqlStore(Store):
         )
 
     # -- housekeeping -----------------------------------------------------------------------
-    def purge_expired(self, now: int) -> int:
+    def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
         total = self._run(lambda tx: tx.execute("DELETE FROM rate_counts WHERE expires_at <= ?", (now,)))
         total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
         total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
-        return total + self.otp_purge_expired(now)
+        return total + self.otp_purge_expired(now) + self._purge_orphan_receipts(now - orphan_receipt_ttl)
+
+    def _purge_orphan_receipts(self, stored_before: int) -> int:
+        """Delete receipts stored at or before `stored_before` whose message the store never recorded."""
+        return self._run(lambda tx: tx.execute(_PURGE_ORPHAN_RECEIPTS, (stored_before,)))
 
     def ping(self) -> None:
         self._run(lambda tx: tx.one("SELECT 1"), write=False)

@@ -89,7 +89,7 @@ def test_bearer_token_and_hashed_keys(
 
     from shared.runtime import runtime
 
-    monkeypatch.setenv("SMS_API_KEYS", hashlib.sha256(b"hashed-secret-key").hexdigest())
+    monkeypatch.setenv("SMS_API_KEYS", "sha256:" + hashlib.sha256(b"hashed-secret-key").hexdigest())
     runtime.reset()
     event = load_event("aws-http-api.json")
     set_header(event, "x-api-key", None)

@@ -298,3 +298,23 @@ def test_reply_batches_round_trip(store: Store, replies: list[Reply]) -> None:
     assert store.save_replies(replies, source="pull", now=1) == len(unique)
     assert store.save_replies(replies, source="callback", now=2) == 0
     assert sorted(store.replies_for(phone), key=repr) == sorted(unique, key=repr)
+
+
+def test_receipts_of_unknown_messages_are_kept_until_they_expire(store: Store) -> None:
+    """A receipt whose message this store never recorded is kept (its send may be recorded late) for
+    `orphan_receipt_ttl` after it was stored, then purged; receipts of known messages stay."""
+    from shared.store.base import ORPHAN_RECEIPT_TTL
+
+    record(store, sent("known"))
+    assert store.save_receipts([receipt("known"), receipt("stray")], source="callback", now=1000) == 2
+    assert store.save_receipts([receipt("late")], source="callback", now=5000) == 1
+    assert store.purge_expired(1000 + ORPHAN_RECEIPT_TTL - 1) == 0
+    assert store.receipts_for("stray") and store.receipts_for("late")
+    assert store.purge_expired(1000 + ORPHAN_RECEIPT_TTL) == 1
+    assert store.receipts_for("stray") == [] and store.receipts_for("late")
+    assert store.purge_expired(5000 + 60, orphan_receipt_ttl=60) == 1
+    assert store.receipts_for("late") == []
+    assert [r.message_id for r in store.receipts_for("known")] == ["known"]  # a known message's stay
+    assert store.purge_expired(10**9) == 0
+    message = store.get_message("known")
+    assert message is not None and message.status == "delivered"
