@@ -31,6 +31,9 @@ CONNECT_TIMEOUT = 5  # seconds; unless the URL sets connect_timeout
 LOCK_TIMEOUT = "10s"  # longest wait for a row or advisory lock before giving up
 _CONFLICT_RETRIES = 3
 _CONFLICTS = (pg_errors.TransactionRollback, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# Rate-limit counters are locked by stripe: a multi send of 20,000 numbers names 60,000 counters,
+# and advisory locks share the server's lock table (64 × max_connections by default).
+RATE_LOCK_STRIPES = 256
 _CACHED_PARAMS = 50  # psycopg parses a statement with more parameters anew on every execute
 _REFRESH_STATUSES = refresh_status_sql("message_id = ANY(%b::text[])")
 
@@ -274,6 +277,9 @@ class PostgresStore(SqlStore):
         )
 
     def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
+        if namespace == "rate":  # one lock per counter would overflow the server's lock table
+            keys = {str(lock_id(namespace, key) % RATE_LOCK_STRIPES) for key in keys}  # on big sends
+            namespace = "rate-stripe"
         locks = sorted({lock_id(namespace, key) for key in keys})
         for start in range(0, len(locks), _CACHED_PARAMS):  # in one round trip, taken left to right
             part = locks[start : start + _CACHED_PARAMS]
@@ -354,6 +360,34 @@ class PostgresStore(SqlStore):
             f"INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES {values}"  # noqa: S608
             " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
             [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
+        )
+
+    # A multi send's counters: per rule, one DELETE and one SELECT over an array of keys, and one
+    # upsert of every new hit from arrays (one round trip each, whatever the number of keys).
+
+    def _live_rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, int, Sequence[str]]]
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for name, up_to, keys in rules:
+            tx.execute(
+                "DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey = ANY(%b::text[])",
+                (name, up_to, list(keys)),
+            )
+            for key, bucket_at, hits in tx.all(
+                "SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ANY(%b::text[])",
+                (name, list(keys)),
+            ):
+                found.setdefault((name, key), []).append((int(bucket_at), int(hits)))
+        return found
+
+    def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        columns = list(zip(*hits, strict=True))
+        tx.execute(
+            "INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits)"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::int[])"
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
+            [list(column) for column in columns],
         )
 
     def purge_expired(self, now: int) -> int:

@@ -12,6 +12,7 @@ import abc
 import hashlib
 import json
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -82,6 +83,7 @@ _SELECT_LATEST_RECEIPT = (
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
 _ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.32 (older runtimes link it)
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
+_ALLOWED = RateDecision(allowed=True)
 
 
 def refresh_status_sql(which: str) -> str:
@@ -208,7 +210,13 @@ def _retry_after(tx: Tx, check: RateCheck, count: int, now: int) -> int:
         " ORDER BY bucket_at",
         (check.name, check.key, _stale_up_to(check, now)),
     )
-    must_leave, left = count - check.limit + 1, 0
+    return _retry_from_rows(check, rows, count - check.limit + 1, now)
+
+
+def _retry_from_rows(check: RateCheck, rows: Iterable[Row], must_leave: int, now: int) -> int:
+    """Seconds until `must_leave` of the hits in these (bucket start, hits) rows, oldest first,
+    have left the check's window (the whole window when they never do)."""
+    left = 0
     for start, hits in rows:
         left += int(hits)
         if left >= must_leave:
@@ -479,16 +487,112 @@ class SqlStore(Store):
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
         if not checks:
             return
+        # a counter named many times (a multi send's global cap) is one statement, not one a name
+        given_back = Counter((c.name, c.key, _bucket(c, now)[0]) for c in checks)
 
         def undo(tx: Tx) -> None:
-            self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, _ in given_back])
             tx.execute_many(
-                "UPDATE rate_counts SET hits = hits - 1 WHERE name = ? AND rkey = ? AND bucket_at = ?"
-                " AND hits > 0",
-                [(c.name, c.key, _bucket(c, now)[0]) for c in checks],
+                "UPDATE rate_counts SET hits = CASE WHEN hits > ? THEN hits - ? ELSE 0 END"
+                " WHERE name = ? AND rkey = ? AND bucket_at = ? AND hits > 0",
+                [(n, n, *counter) for counter, n in sorted(given_back.items())],
             )
 
         self._run(undo)
+
+    def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
+        counters: dict[tuple[str, str], RateCheck] = {}
+        for group in groups:
+            for check in group:
+                if (check.name, check.key) not in counters:
+                    _check_rates((check,))
+                    counters[check.name, check.key] = check
+        if not counters:
+            return [_ALLOWED] * len(groups)
+        # per rule, the oldest second no check of it still counts (rules have one window each)
+        stale: dict[str, int] = {}
+        for (name, _), check in counters.items():
+            stale[name] = min(_stale_up_to(check, now), stale.get(name, _stale_up_to(check, now)))
+
+        def hit(tx: Tx) -> list[RateDecision]:
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key in counters])
+            by_rule: dict[str, list[str]] = {}
+            for name, key in counters:
+                by_rule.setdefault(name, []).append(key)
+            rules = sorted((name, stale[name], sorted(keys)) for name, keys in by_rule.items())
+            rows = self._live_rate_rows(tx, rules)
+            live = {
+                counter: [row for row in rows.get(counter, ()) if row[0] > _stale_up_to(c, now)]
+                for counter, c in counters.items()
+            }
+            count = {counter: sum(hits for _, hits in found) for counter, found in live.items()}
+            added: Counter[tuple[str, str]] = Counter()
+            retry_cache: dict[tuple[tuple[str, str], int], int] = {}
+            decisions: list[RateDecision] = []
+            for group in groups:
+                need: dict[tuple[str, str], int] = {}
+                blocked: RateCheck | None = None
+                for check in group:
+                    counter = (check.name, check.key)
+                    need[counter] = need.get(counter, 0) + 1
+                    if count[counter] + need[counter] > check.limit:
+                        blocked = check
+                        break
+                if blocked is None:
+                    for counter, n in need.items():
+                        count[counter] += n
+                        added[counter] += n
+                    decisions.append(_ALLOWED)
+                    continue
+                counter = (blocked.name, blocked.key)
+                must_leave = count[counter] + need[counter] - blocked.limit
+                retry = retry_cache.get((counter, must_leave))
+                if retry is None:
+                    with_ours = sorted(live[counter] + [(_bucket(blocked, now)[0], added[counter])])
+                    retry = (
+                        blocked.window_seconds
+                        if blocked.limit == 0
+                        else _retry_from_rows(blocked, with_ours, must_leave, now)
+                    )
+                    retry_cache[counter, must_leave] = retry
+                decisions.append(RateDecision(allowed=False, check=blocked, retry_after=retry))
+            new_hits = [
+                (name, key, *_bucket(counters[name, key], now), n) for (name, key), n in sorted(added.items())
+            ]
+            if new_hits:
+                self._add_hit_counts(tx, new_hits)
+            return decisions
+
+        return self._run(hit)
+
+    def _live_rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, int, Sequence[str]]]
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """For each (rule name, stale up to, keys): delete the keys' rows starting at or before that
+        second and read the rest, as {(name, key): [(bucket start, hits)]}."""
+        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for name, up_to, keys in rules:
+            for start in range(0, len(keys), _IN_BATCH):
+                batch = list(keys[start : start + _IN_BATCH])
+                marks = ", ".join("?" * len(batch))
+                tx.execute(
+                    f"DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey IN ({marks})",  # noqa: S608
+                    (name, up_to, *batch),
+                )
+                for key, bucket_at, hits in tx.all(
+                    f"SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey IN ({marks})",  # noqa: S608
+                    (name, *batch),
+                ):
+                    found.setdefault((name, key), []).append((int(bucket_at), int(hits)))
+        return found
+
+    def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        """`n` hits on each (name, key, bucket start, expiry, n) counter row (each row named once)."""
+        tx.execute_many(
+            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + excluded.hits",
+            [(name, key, start, n, expires) for name, key, start, expires, n in hits],
+        )
 
     # -- one-time codes ---------------------------------------------------------------------
     def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:
