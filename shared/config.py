@@ -59,6 +59,9 @@ class Rate(NamedTuple):
 DEFAULT_LIMIT_PER_PHONE = "1/30s,5/1h,10/1d"  # in the spirit of Tencent's own per-number policy
 DEFAULT_LIMIT_PER_CALLER = "120/1m,5000/1d"  # an API key or a direct invoker (a backend)
 DEFAULT_LIMIT_PER_END_USER = "5/10m,20/1d"  # a mini-program openId or a client IP
+# Numbers a caller's multi sends may reach (each number counts, not each request): an hour holds
+# one SMS_MAX_INLINE_NUMBERS list whole, a day a few; the global daily cap usually binds first.
+DEFAULT_LIMIT_MULTI_PER_CALLER = "20000/1h,50000/1d"
 DEFAULT_OTP_TEMPLATE_ID = "7840"  # the emulator's `您的验证码是{1}，{2}分钟内有效。`
 OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
@@ -116,6 +119,7 @@ class Settings(NamedTuple):
     fanout_queue_url: str = ""
     fanout_threshold: int = 5000
     max_inline_numbers: int = 20000  # one answer must fit a synchronous invoke's 6 MB
+    limit_multi_per_caller: tuple[Rate, ...] = ()  # numbers per caller through multi sends
 
     @property
     def base_url(self) -> str:
@@ -231,6 +235,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
+        limit_multi_per_caller=parse_rates(
+            "SMS_LIMIT_MULTI_PER_CALLER", get("SMS_LIMIT_MULTI_PER_CALLER") or DEFAULT_LIMIT_MULTI_PER_CALLER
+        ),
     )
 
 
