@@ -362,32 +362,41 @@ class PostgresStore(SqlStore):
             [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
         )
 
-    # A multi send's counters: per rule, one DELETE and one SELECT over an array of keys, and one
-    # upsert of every new hit from arrays (one round trip each, whatever the number of keys).
+    # A multi send's counters: per rule, one SELECT (and, for stale rows, one DELETE) over an array
+    # of keys; every new hit COPYed and upserted in one statement, whatever the number of keys.
 
-    def _live_rate_rows(
-        self, tx: Tx, rules: Sequence[tuple[str, int, Sequence[str]]]
-    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
-        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for name, up_to, keys in rules:
-            tx.execute(
-                "DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey = ANY(%b::text[])",
-                (name, up_to, list(keys)),
-            )
+    def _rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, Sequence[str]]]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        for name, keys in rules:
             for key, bucket_at, hits in tx.all(
                 "SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ANY(%b::text[])",
                 (name, list(keys)),
             ):
-                found.setdefault((name, key), []).append((int(bucket_at), int(hits)))
-        return found
+                yield name, key, int(bucket_at), int(hits)
+
+    def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
+        tx.execute(
+            "DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey = ANY(%b::text[])",
+            (name, up_to, list(keys)),
+        )
 
     def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
-        columns = list(zip(*hits, strict=True))
+        if len(hits) * 5 <= _CACHED_PARAMS:
+            return self._add_hits_rows(tx, hits)
+        columns = "name, rkey, bucket_at, expires_at, hits"
+        batch = self._copy_to_batch(tx, "rate_counts", columns, hits)
         tx.execute(
-            "INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits)"
-            " SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::int[])"
+            f"INSERT INTO rate_counts ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits"
+        )
+
+    def _add_hits_rows(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(hits))
+        tx.execute(
+            f"INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits) VALUES {values}"  # noqa: S608
             " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
-            [list(column) for column in columns],
+            [v for row in hits for v in row],
         )
 
     def purge_expired(self, now: int) -> int:

@@ -501,90 +501,99 @@ class SqlStore(Store):
         self._run(undo)
 
     def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
+        # Decided in Python over the counters read once: the per-group loop is the hot path of a
+        # 20,000-number send, so it touches dicts only. Rules (names) share a window, hence one
+        # bucket and one staleness bound each, computed once.
         counters: dict[tuple[str, str], RateCheck] = {}
         for group in groups:
             for check in group:
-                if (check.name, check.key) not in counters:
-                    _check_rates((check,))
-                    counters[check.name, check.key] = check
+                counters.setdefault((check.name, check.key), check)
         if not counters:
             return [_ALLOWED] * len(groups)
-        # per rule, the oldest second no check of it still counts (rules have one window each)
-        stale: dict[str, int] = {}
-        for (name, _), check in counters.items():
-            stale[name] = min(_stale_up_to(check, now), stale.get(name, _stale_up_to(check, now)))
+        _check_rates(list(counters.values()))
+        by_rule: dict[str, list[str]] = {}
+        for name, key in counters:
+            by_rule.setdefault(name, []).append(key)
+        rule_check = {name: counters[name, keys[0]] for name, keys in by_rule.items()}
+        stale = {name: _stale_up_to(check, now) for name, check in rule_check.items()}
+        bucket = {name: _bucket(check, now) for name, check in rule_check.items()}
 
         def hit(tx: Tx) -> list[RateDecision]:
             self._lock(tx, "rate", [f"{name}\x00{key}" for name, key in counters])
-            by_rule: dict[str, list[str]] = {}
-            for name, key in counters:
-                by_rule.setdefault(name, []).append(key)
-            rules = sorted((name, stale[name], sorted(keys)) for name, keys in by_rule.items())
-            rows = self._live_rate_rows(tx, rules)
-            live = {
-                counter: [row for row in rows.get(counter, ()) if row[0] > _stale_up_to(c, now)]
-                for counter, c in counters.items()
-            }
-            count = {counter: sum(hits for _, hits in found) for counter, found in live.items()}
-            added: Counter[tuple[str, str]] = Counter()
-            retry_cache: dict[tuple[tuple[str, str], int], int] = {}
+            rules = sorted(by_rule.items())
+            live: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            expired: dict[str, set[str]] = {}
+            for name, key, bucket_at, hits in self._rate_rows(tx, rules):
+                if bucket_at > stale[name]:
+                    live.setdefault((name, key), []).append((bucket_at, hits))
+                else:
+                    expired.setdefault(name, set()).add(key)
+            for name, keys in sorted(expired.items()):  # what it read, it prunes, as `hit_rate_limits`
+                self._delete_stale_keys(tx, name, stale[name], sorted(keys))
+            count = {counter: sum(hits for _, hits in rows) for counter, rows in live.items()}
+            added: dict[tuple[str, str], int] = {}
             decisions: list[RateDecision] = []
             for group in groups:
                 need: dict[tuple[str, str], int] = {}
                 blocked: RateCheck | None = None
                 for check in group:
                     counter = (check.name, check.key)
-                    need[counter] = need.get(counter, 0) + 1
-                    if count[counter] + need[counter] > check.limit:
+                    n = need[counter] = need.get(counter, 0) + 1
+                    if count.get(counter, 0) + n > check.limit:
                         blocked = check
                         break
                 if blocked is None:
                     for counter, n in need.items():
-                        count[counter] += n
-                        added[counter] += n
+                        count[counter] = count.get(counter, 0) + n
+                        added[counter] = added.get(counter, 0) + n
                     decisions.append(_ALLOWED)
-                    continue
-                counter = (blocked.name, blocked.key)
-                must_leave = count[counter] + need[counter] - blocked.limit
-                retry = retry_cache.get((counter, must_leave))
-                if retry is None:
-                    with_ours = sorted(live[counter] + [(_bucket(blocked, now)[0], added[counter])])
-                    retry = (
-                        blocked.window_seconds
-                        if blocked.limit == 0
-                        else _retry_from_rows(blocked, with_ours, must_leave, now)
-                    )
-                    retry_cache[counter, must_leave] = retry
-                decisions.append(RateDecision(allowed=False, check=blocked, retry_after=retry))
-            new_hits = [
-                (name, key, *_bucket(counters[name, key], now), n) for (name, key), n in sorted(added.items())
-            ]
-            if new_hits:
-                self._add_hit_counts(tx, new_hits)
+                else:
+                    decisions.append(self._refused(blocked, live, count, added, need, now))
+            if added:
+                self._add_hit_counts(tx, [(name, key, *bucket[name], n) for (name, key), n in added.items()])
             return decisions
 
         return self._run(hit)
 
-    def _live_rate_rows(
-        self, tx: Tx, rules: Sequence[tuple[str, int, Sequence[str]]]
-    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
-        """For each (rule name, stale up to, keys): delete the keys' rows starting at or before that
-        second and read the rest, as {(name, key): [(bucket start, hits)]}."""
-        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for name, up_to, keys in rules:
+    @staticmethod
+    def _refused(
+        check: RateCheck,
+        live: dict[tuple[str, str], list[tuple[int, int]]],
+        count: dict[tuple[str, str], int],
+        added: dict[tuple[str, str], int],
+        need: dict[tuple[str, str], int],
+        now: int,
+    ) -> RateDecision:
+        """The decision for a group `check` blocked, with when enough hits (ours too) will have left."""
+        counter = (check.name, check.key)
+        if check.limit == 0:
+            return RateDecision(allowed=False, check=check, retry_after=check.window_seconds)
+        ours = [(_bucket(check, now)[0], added.get(counter, 0))]
+        must_leave = count.get(counter, 0) + need[counter] - check.limit
+        retry = _retry_from_rows(check, sorted(live.get(counter, []) + ours), must_leave, now)
+        return RateDecision(allowed=False, check=check, retry_after=retry)
+
+    def _rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, Sequence[str]]]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        """Every counter row of these (rule name, keys): (name, key, bucket start, hits)."""
+        for name, keys in rules:
             for start in range(0, len(keys), _IN_BATCH):
-                batch = list(keys[start : start + _IN_BATCH])
+                batch = keys[start : start + _IN_BATCH]
                 marks = ", ".join("?" * len(batch))
-                tx.execute(
-                    f"DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey IN ({marks})",  # noqa: S608
-                    (name, up_to, *batch),
-                )
-                for key, bucket_at, hits in tx.all(
-                    f"SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey IN ({marks})",  # noqa: S608
-                    (name, *batch),
-                ):
-                    found.setdefault((name, key), []).append((int(bucket_at), int(hits)))
-        return found
+                sql = f"SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey IN ({marks})"  # noqa: S608
+                for key, bucket_at, hits in tx.all(sql, (name, *batch)):
+                    yield name, key, int(bucket_at), int(hits)
+
+    def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
+        """Delete these keys' rows of rule `name` starting at or before second `up_to`."""
+        for start in range(0, len(keys), _IN_BATCH):
+            batch = keys[start : start + _IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            tx.execute(
+                f"DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey IN ({marks})",  # noqa: S608
+                (name, up_to, *batch),
+            )
 
     def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
         """`n` hits on each (name, key, bucket start, expiry, n) counter row (each row named once)."""
