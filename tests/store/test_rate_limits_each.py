@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from shared.store import RateCheck, Store
+from tests.store.helpers import raw_rows
 
 
 def phone_check(phone: str, limit: int = 1, window: int = 30) -> RateCheck:
@@ -109,3 +110,11 @@ def test_concurrent_calls_never_exceed_a_shared_cap(open_stores: Callable[[], St
     for thread in threads:
         thread.join()
     assert sum(allowed) == 150
+
+
+def test_stale_rows_it_reads_are_pruned(store_url: str, store: Store) -> None:
+    phones = [f"+86137000000{i:02d}" for i in range(40)]
+    assert all(d.allowed for d in store.hit_rate_limits_each([[phone_check(p)] for p in phones], now=0))
+    assert all(d.allowed for d in store.hit_rate_limits_each([[phone_check(p)] for p in phones], now=100))
+    (rows,) = raw_rows(store_url, "SELECT COUNT(*), MIN(bucket_at) FROM rate_counts")
+    assert (rows[0], rows[1]) == (40, 100)  # the rows of second 0 left the window and the table
