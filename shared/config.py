@@ -61,6 +61,9 @@ DEFAULT_LIMIT_PER_CALLER = "120/1m,5000/1d"  # an API key or a direct invoker (a
 DEFAULT_LIMIT_PER_END_USER = "5/10m,20/1d"  # a mini-program openId or a client IP
 DEFAULT_STATUS_LIMIT_PER_CALLER = "60/1m"  # GET /sms/status/{phone} per caller (Tencent: 20/s in all)
 DEFAULT_STATUS_CACHE_TTL = 10  # seconds a per-number answer is reused for the same number and window
+# Numbers a caller's multi sends may reach (each number counts, not each request): an hour holds
+# one SMS_MAX_INLINE_NUMBERS list whole, a day a few; the global daily cap usually binds first.
+DEFAULT_LIMIT_MULTI_PER_CALLER = "20000/1h,50000/1d"
 DEFAULT_OTP_TEMPLATE_ID = "7840"  # the emulator's `您的验证码是{1}，{2}分钟内有效。`
 OTP_LENGTHS = range(4, 9)  # digits in a one-time code
 
@@ -132,6 +135,7 @@ class Settings(NamedTuple):
     callback_max_bytes: int = 256 * 1024  # a push body; Tencent's batches are far smaller
     receipt_max_skew: int = 300  # seconds a receipt's time may lie ahead of ours and still count
     orphan_receipt_ttl: int = 7 * 86400  # receipts of messages this store never sent are kept this long
+    limit_multi_per_caller: tuple[Rate, ...] = ()  # numbers per caller through multi sends
 
     @property
     def base_url(self) -> str:
@@ -262,6 +266,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         callback_max_bytes=_int(env, "SMS_CALLBACK_MAX_BYTES", 256 * 1024),
         receipt_max_skew=_int(env, "SMS_RECEIPT_MAX_SKEW", 300),
         orphan_receipt_ttl=_int(env, "SMS_ORPHAN_RECEIPT_TTL", 7 * 86400),
+        limit_multi_per_caller=parse_rates(
+            "SMS_LIMIT_MULTI_PER_CALLER", get("SMS_LIMIT_MULTI_PER_CALLER") or DEFAULT_LIMIT_MULTI_PER_CALLER
+        ),
     )
 
 

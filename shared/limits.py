@@ -3,18 +3,24 @@
 Limits are per phone number, per caller (an API key or a direct invoker), per end user (a
 mini-program openId or a client IP) and a global daily cap. Exceeding one answers 429 with
 `Retry-After` and the name of the limit.
+
+A number has one budget whatever the route (single send, multi send, queued chunk, code): its
+checks are named `sms:phone:<rate>` everywhere, and the global daily cap counts numbers. A multi
+send reserves its numbers in one store call (`reserve_numbers`): the numbers over a limit stay
+behind, named with that limit, the others go.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from shared.config import Rate, Settings
 from shared.errors import RateLimitedError
+from shared.models import SendResult
 from shared.runtime import runtime
-from shared.store.base import RateCheck
+from shared.store.base import RateCheck, RateDecision
 
 END_USER_PREFIXES = ("wx:", "ip:")
 
@@ -34,14 +40,31 @@ def checks_for(
     settings: Settings, *, caller: str, phones: Sequence[str], scope: str = "sms", global_cap: bool = True
 ) -> list[RateCheck]:
     """The limits one send must pass: every number's, the caller's, and the global daily cap."""
-    checks = [_check(f"{scope}:phone", phone, rate) for phone in phones for rate in settings.limit_per_phone]
+    checks = [check for phone in phones for check in phone_checks(settings, phone)]
     caller_rates = (
         settings.limit_per_end_user if caller.startswith(END_USER_PREFIXES) else settings.limit_per_caller
     )
     checks += [_check(f"{scope}:caller", caller, rate) for rate in caller_rates]
-    if global_cap and settings.limit_global_daily:
-        checks.append(RateCheck("global:daily", "all", settings.limit_global_daily, 86400))
+    if global_cap:
+        checks += global_checks(settings)
     return checks
+
+
+def phone_checks(settings: Settings, phone: str) -> list[RateCheck]:
+    """One number's budget: the same counters on every route."""
+    return [_check("sms:phone", phone, rate) for rate in settings.limit_per_phone]
+
+
+def global_checks(settings: Settings) -> list[RateCheck]:
+    """The daily cap of all SMS together (one hit per number)."""
+    if not settings.limit_global_daily:
+        return []
+    return [RateCheck("global:daily", "all", settings.limit_global_daily, 86400)]
+
+
+def allowance_checks(settings: Settings, caller: str) -> list[RateCheck]:
+    """The numbers a caller's multi sends may reach (`SMS_LIMIT_MULTI_PER_CALLER`)."""
+    return [_check("multi:numbers", caller, rate) for rate in settings.limit_multi_per_caller]
 
 
 def _check(name: str, key: str, rate: Rate) -> RateCheck:
@@ -53,17 +76,81 @@ def reserve(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservati
     at = int(time.time()) if now is None else now
     decision = runtime.store.hit_rate_limits(list(checks), now=at)
     if not decision.allowed:
-        check = decision.check
-        assert check is not None
-        kind, _, rate = check.name.rpartition(":")
-        raise RateLimitedError(
-            f"rate limit {check.name} reached; retry in {decision.retry_after} s",
-            retry_after=max(1, decision.retry_after),
-            details={"limit": check.name, "limit_kind": kind.split(":")[-1], "rate": rate},
-        )
+        raise limited_error(decision)
     return Reservation(tuple(checks), at)
 
 
 def caller_checks(rates: Sequence[Rate], *, caller: str, scope: str) -> list[RateCheck]:
     """One caller's limits on something other than sending (e.g. `status` reads)."""
     return [_check(f"{scope}:caller", caller, rate) for rate in rates]
+def reserve_all(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservation:
+    """`reserve` for checks naming one counter many times (a list's numbers against a caller's
+    allowance): each needs its own free hit, and the store sees each counter once."""
+    at = int(time.time()) if now is None else now
+    decision = runtime.store.hit_rate_limits_each([checks], now=at)[0]
+    if not decision.allowed:
+        raise limited_error(decision)
+    return Reservation(tuple(checks), at)
+
+
+def limited_error(decision: RateDecision, message: str = "") -> RateLimitedError:
+    """The 429 for a refused decision, naming its limit."""
+    check = decision.check
+    assert check is not None
+    kind, _, rate = check.name.rpartition(":")
+    return RateLimitedError(
+        message or f"rate limit {check.name} reached; retry in {decision.retry_after} s",
+        retry_after=max(1, decision.retry_after),
+        details={"limit": check.name, "limit_kind": kind.split(":")[-1], "rate": rate},
+    )
+
+
+class NumberBudget(NamedTuple):
+    """A multi send's numbers after their limits: the refused ones with the decision that refused
+    them, and what each allowed number reserved (to give back for a number provably not sent)."""
+
+    refused: dict[str, RateDecision]
+    reserved: dict[str, tuple[RateCheck, ...]]
+    at: int
+
+    def release(self, phones: Iterable[str]) -> None:
+        """Give back these allowed numbers' hits, in one store call."""
+        checks = [check for phone in phones for check in self.reserved.get(phone, ())]
+        if checks:
+            runtime.store.undo_rate_hits(checks, now=self.at)
+
+
+def reserve_numbers(
+    settings: Settings, phones: Sequence[str], *, caller: str = "", now: int | None = None
+) -> NumberBudget:
+    """Each number's budget, the caller's multi allowance (when `caller` is given) and the global
+    daily cap, for every number at once: allowed numbers record their hits, the others none."""
+    at = int(time.time()) if now is None else now
+    shared = (allowance_checks(settings, caller) if caller else []) + global_checks(settings)
+    groups = [(*phone_checks(settings, phone), *shared) for phone in phones]
+    decisions = runtime.store.hit_rate_limits_each(groups, now=at)
+    refused: dict[str, RateDecision] = {}
+    reserved: dict[str, tuple[RateCheck, ...]] = {}
+    for phone, group, decision in zip(phones, groups, decisions, strict=True):
+        if decision.allowed:
+            reserved[phone] = group
+        else:
+            refused[phone] = decision
+    return NumberBudget(refused, reserved, at)
+
+
+def limited_result(phone: str, decision: RateDecision) -> SendResult:
+    """The per-number result of a number held back by a limit (nothing was sent)."""
+    check = decision.check
+    assert check is not None
+    retry_after = max(1, decision.retry_after)
+    return SendResult(
+        phone=phone,
+        message_id="",
+        status="rate_limited",
+        fee=0,
+        code="rate_limited",
+        message=f"rate limit {check.name} reached; retry in {retry_after} s",
+        limit=check.name,
+        retry_after=retry_after,
+    )

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-SendStatus = Literal["submitted", "failed", "unknown"]
+SendStatus = Literal["submitted", "failed", "unknown", "rate_limited"]  # rate_limited: never sent
 ReceiptStatus = Literal["delivered", "failed", "unknown"]
 PullKind = Literal["receipts", "replies"]
 
@@ -43,13 +43,15 @@ class SendResult(NamedTuple):  # one per number of a send: cheaper to build than
     code: str
     message: str
     session_context: str = ""
+    limit: str = ""  # rate_limited: the limit that held the number back
+    retry_after: int = 0  # rate_limited: seconds until that limit has room
 
     @property
     def ok(self) -> bool:
         return self.status == "submitted"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "message_id": self.message_id,
             "phone": self.phone,
             "status": self.status,
@@ -57,6 +59,9 @@ class SendResult(NamedTuple):  # one per number of a send: cheaper to build than
             "code": self.code,
             "message": self.message,
         }
+        if self.status == "rate_limited":
+            body["limit"], body["retry_after"] = self.limit, self.retry_after
+        return body
 
 
 class MultiSendResult(NamedTuple):
@@ -82,6 +87,10 @@ class MultiSendResult(NamedTuple):
     def unknown(self) -> int:
         return self.counts()["unknown"]
 
+    @property
+    def rate_limited(self) -> int:
+        return self.counts()["rate_limited"]
+
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts()
         body: dict[str, Any] = {
@@ -91,6 +100,8 @@ class MultiSendResult(NamedTuple):
         }
         if counts["unknown"]:
             body["unknown"] = counts["unknown"]
+        if counts["rate_limited"]:
+            body["rate_limited"] = counts["rate_limited"]
         if self.duplicates:
             body["duplicates_removed"] = list(self.duplicates)
         return body

@@ -69,11 +69,13 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "message_id": {"type": "string"},
             "phone": _PHONE,
-            "status": {"type": "string", "enum": ["submitted", "failed", "unknown"]},
+            "status": {"type": "string", "enum": ["submitted", "failed", "unknown", "rate_limited"]},
             "fee": {"type": "integer"},
             "code": {"type": "string"},
             "message": {"type": "string"},
             "error": {"type": "object"},
+            "limit": {"type": "string", "description": "rate_limited: the limit that held the number back"},
+            "retry_after": {"type": "integer", "description": "rate_limited: seconds until it has room"},
         },
     },
     "SendMultiRequest": {
@@ -90,6 +92,7 @@ _SCHEMAS: dict[str, Any] = {
             "submitted": {"type": "integer"},
             "failed": {"type": "integer"},
             "unknown": {"type": "integer"},
+            "rate_limited": {"type": "integer", "description": "numbers a rate limit held back (unsent)"},
             "duplicates_removed": {"type": "array", "items": {"type": "string"}},
         },
     },

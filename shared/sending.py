@@ -6,13 +6,15 @@ Plain functions of a request body and the caller; no event shapes, no HTTP.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared import idempotency, limits, validation
-from shared.errors import SmsError, status_for_code
+from shared.errors import RateLimitedError, SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
+from shared.payloads import SendPlan
 from shared.phone import mask
 from shared.runtime import runtime
 
@@ -88,14 +90,25 @@ def send_multi(
     client_key = command.idempotency_key or idempotency_key
 
     def send() -> tuple[int, dict[str, Any]]:
+        request_hit = None
         if not command.chunk_key:  # the enqueuing request already counted for a chunk's caller
-            limits.reserve(
+            request_hit = limits.reserve(
                 limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
             )
+        # every number's budget before any SMS leaves; a chunk's caller allowance was counted when
+        # its list was queued
+        budget = limits.reserve_numbers(settings, plan.numbers, caller="" if command.chunk_key else caller)
+        if budget.refused and not budget.reserved and not command.chunk_key:
+            if request_hit is not None:
+                request_hit.release()  # nothing goes out: the request is not counted either
+            raise _all_refused(budget)
         with ChunkRecorder(command.message, caller) as recorder:
             outcome = runtime.client.send_plan(
-                plan, command.message, deadline=deadline, on_chunk=recorder.add
+                _without(plan, budget.refused), command.message, deadline=deadline, on_chunk=recorder.add
             )
+        budget.release(r.phone for r in outcome.results if r.status == "failed")  # provably not sent
+        if budget.refused:
+            outcome = _with_refused(plan, outcome, budget)
         _count(outcome.results)
         counts = outcome.counts()
         logger.info(
@@ -105,6 +118,7 @@ def send_multi(
                 "submitted": counts["submitted"],
                 "failed": counts["failed"],
                 "unknown": counts["unknown"],
+                "rate_limited": counts["rate_limited"],
                 "requests": outcome.requests,
                 "caller": caller,
                 "chunk": command.chunk_key,
@@ -115,7 +129,12 @@ def send_multi(
     def fan_out() -> tuple[int, dict[str, Any]]:
         from shared import fanout  # only lists above the fan-out threshold need it
 
-        limits.reserve(limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False))
+        # the request, and the caller's allowance for every number of the list, all or nothing: a
+        # queued number held back by the allowance would have nobody to tell
+        limits.reserve_all(
+            limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+            + limits.allowance_checks(settings, caller) * len(plan.numbers)
+        )
         batch_id = fanout.new_batch_id(f"{caller}\n{client_key}" if client_key else "")
         chunks = fanout.chunks_for(
             batch_id, plan, validation.message_fields(runtime.client.with_defaults(command.message))
@@ -185,10 +204,44 @@ def _for_platform_retry(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def multi_status(outcome: MultiSendResult) -> int:
-    """200 when anything went out; otherwise the status of the first failure."""
+    """200 when anything went out; otherwise the status of the first failure (429 when every
+    number was held back by a limit)."""
     if outcome.submitted or not outcome.results:
         return 200
-    return status_for(outcome.results[0])
+    failure = next((r for r in outcome.results if r.status != "rate_limited"), None)
+    return 429 if failure is None else status_for(failure)
+
+
+def _without(plan: SendPlan, refused: Mapping[str, object]) -> SendPlan:
+    """The plan without the numbers a limit held back (their chunks only get smaller)."""
+    if not refused:
+        return plan
+    chunks = tuple(kept for chunk in plan.chunks if (kept := tuple(p for p in chunk if p not in refused)))
+    numbers = tuple(p for p in plan.numbers if p not in refused)
+    return SendPlan(numbers, chunks, plan.duplicates)
+
+
+def _with_refused(plan: SendPlan, outcome: MultiSendResult, budget: limits.NumberBudget) -> MultiSendResult:
+    """Every number's result in the caller's order, the held-back ones as `rate_limited`."""
+    sent = {r.phone: r for r in outcome.results}
+    results = tuple(
+        limits.limited_result(p, budget.refused[p]) if p in budget.refused else sent[p] for p in plan.numbers
+    )
+    return MultiSendResult(results, outcome.duplicates, outcome.requests)
+
+
+def _all_refused(budget: limits.NumberBudget) -> RateLimitedError:
+    """The 429 of a multi send none of whose numbers may go: the soonest any could, and its limit."""
+    decision = min(budget.refused.values(), key=lambda d: d.retry_after)
+    check = decision.check
+    assert check is not None
+    error = limits.limited_error(
+        decision,
+        f"every number is over a rate limit (first to have room: {check.name}, in "
+        f"{max(1, decision.retry_after)} s); nothing was sent",
+    )
+    error.details["rate_limited"] = len(budget.refused)
+    return error
 
 
 def status_for(result: SendResult) -> int:
@@ -269,7 +322,10 @@ def _count(results: Sequence[SendResult]) -> None:
     for result in results:
         submitted += result.status == "submitted"
         fee += result.fee
-    failed = len(results) - submitted
+    limited = sum(result.status == "rate_limited" for result in results)
+    failed = len(results) - submitted - limited
+    if limited:
+        metrics.add_metric(name="MessagesRateLimited", unit="Count", value=limited)
     if submitted:
         metrics.add_metric(name="MessagesSubmitted", unit="Count", value=submitted)
         metrics.add_metric(name="Fee", unit="Count", value=fee)
@@ -313,6 +369,16 @@ def send_queue_batch(invocation: Any, context: Any, *, deadline: float | None) -
                     "record": record.message_id,
                     "failed": answer["failed"],
                     "unknown": answer.get("unknown", 0),
+                },
+            )
+        if answer.get("rate_limited"):  # a retry would send what the limits held back
+            limited = Counter(r["limit"] for r in answer.get("results", ()) if r["status"] == "rate_limited")
+            logger.warning(
+                "queued chunk: numbers held back by rate limits; not retried",
+                extra={
+                    "record": record.message_id,
+                    "rate_limited": answer["rate_limited"],
+                    "limits": dict(limited),
                 },
             )
 

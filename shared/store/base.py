@@ -218,8 +218,22 @@ class Store(abc.ABC):
         """Atomically record one hit per check if all are under their limits, else nothing."""
 
     @abc.abstractmethod
+    def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
+        """Many sends' limits in one transaction, with partial allow: one decision per group, in order.
+
+        A group (e.g. one number of a multi send: its per-number checks, the caller's allowance,
+        the global daily cap) is allowed when every one of its checks is under its limit counting
+        the hits this call already recorded for earlier groups, and then records one hit per check;
+        otherwise it records nothing and its decision names the first check (in the group's order)
+        that blocked it. A counter (name + key) named by several groups is shared: a caller's
+        allowance of 5 lets 5 groups through. A counter named k times in one group needs k free hits.
+        Backends must not make a round trip per group or per check (20,000 groups is usual).
+        """
+
+    @abc.abstractmethod
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
-        """Give back the hit each check recorded at `now` (the send failed before Tencent)."""
+        """Give back the hit each check recorded at `now` (the send failed before Tencent); a check
+        named k times gives back k hits."""
 
     # -- short-lived answers ------------------------------------------------------------------
     @abc.abstractmethod

@@ -31,6 +31,9 @@ CONNECT_TIMEOUT = 5  # seconds; unless the URL sets connect_timeout
 LOCK_TIMEOUT = "10s"  # longest wait for a row or advisory lock before giving up
 _CONFLICT_RETRIES = 3
 _CONFLICTS = (pg_errors.TransactionRollback, pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# Rate-limit counters are locked by stripe: a multi send of 20,000 numbers names 60,000 counters,
+# and advisory locks share the server's lock table (64 × max_connections by default).
+RATE_LOCK_STRIPES = 256
 _CACHED_PARAMS = 50  # psycopg parses a statement with more parameters anew on every execute
 _REFRESH_STATUSES = refresh_status_sql("message_id = ANY(%b::text[])")
 
@@ -291,6 +294,9 @@ class PostgresStore(SqlStore):
         )
 
     def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
+        if namespace == "rate":  # one lock per counter would overflow the server's lock table
+            keys = {str(lock_id(namespace, key) % RATE_LOCK_STRIPES) for key in keys}  # on big sends
+            namespace = "rate-stripe"
         locks = sorted({lock_id(namespace, key) for key in keys})
         for start in range(0, len(locks), _CACHED_PARAMS):  # in one round trip, taken left to right
             part = locks[start : start + _CACHED_PARAMS]
@@ -371,6 +377,43 @@ class PostgresStore(SqlStore):
             f"INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES {values}"  # noqa: S608
             " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
             [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
+        )
+
+    # A multi send's counters: per rule, one SELECT (and, for stale rows, one DELETE) over an array
+    # of keys; every new hit COPYed and upserted in one statement, whatever the number of keys.
+
+    def _rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, Sequence[str]]]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        for name, keys in rules:
+            for key, bucket_at, hits in tx.all(
+                "SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ANY(%b::text[])",
+                (name, list(keys)),
+            ):
+                yield name, key, int(bucket_at), int(hits)
+
+    def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
+        tx.execute(
+            "DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey = ANY(%b::text[])",
+            (name, up_to, list(keys)),
+        )
+
+    def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        if len(hits) * 5 <= _CACHED_PARAMS:
+            return self._add_hits_rows(tx, hits)
+        columns = "name, rkey, bucket_at, expires_at, hits"
+        batch = self._copy_to_batch(tx, "rate_counts", columns, hits)
+        tx.execute(
+            f"INSERT INTO rate_counts ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits"
+        )
+
+    def _add_hits_rows(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(hits))
+        tx.execute(
+            f"INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits) VALUES {values}"  # noqa: S608
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
+            [v for row in hits for v in row],
         )
 
     def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:

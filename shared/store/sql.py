@@ -12,6 +12,7 @@ import abc
 import hashlib
 import json
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -84,6 +85,7 @@ _SELECT_LATEST_RECEIPT = (
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
 _ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.32 (older runtimes link it)
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
+_ALLOWED = RateDecision(allowed=True)
 
 
 def refresh_status_sql(which: str) -> str:
@@ -219,7 +221,13 @@ def _retry_after(tx: Tx, check: RateCheck, count: int, now: int) -> int:
         " ORDER BY bucket_at",
         (check.name, check.key, _stale_up_to(check, now)),
     )
-    must_leave, left = count - check.limit + 1, 0
+    return _retry_from_rows(check, rows, count - check.limit + 1, now)
+
+
+def _retry_from_rows(check: RateCheck, rows: Iterable[Row], must_leave: int, now: int) -> int:
+    """Seconds until `must_leave` of the hits in these (bucket start, hits) rows, oldest first,
+    have left the check's window (the whole window when they never do)."""
+    left = 0
     for start, hits in rows:
         left += int(hits)
         if left >= must_leave:
@@ -528,16 +536,121 @@ class SqlStore(Store):
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
         if not checks:
             return
+        # a counter named many times (a multi send's global cap) is one statement, not one a name
+        given_back = Counter((c.name, c.key, _bucket(c, now)[0]) for c in checks)
 
         def undo(tx: Tx) -> None:
-            self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, _ in given_back])
             tx.execute_many(
-                "UPDATE rate_counts SET hits = hits - 1 WHERE name = ? AND rkey = ? AND bucket_at = ?"
-                " AND hits > 0",
-                [(c.name, c.key, _bucket(c, now)[0]) for c in checks],
+                "UPDATE rate_counts SET hits = CASE WHEN hits > ? THEN hits - ? ELSE 0 END"
+                " WHERE name = ? AND rkey = ? AND bucket_at = ? AND hits > 0",
+                [(n, n, *counter) for counter, n in sorted(given_back.items())],
             )
 
         self._run(undo)
+
+    def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
+        # Decided in Python over the counters read once: the per-group loop is the hot path of a
+        # 20,000-number send, so it touches dicts only. Rules (names) share a window, hence one
+        # bucket and one staleness bound each, computed once.
+        counters: dict[tuple[str, str], RateCheck] = {}
+        for group in groups:
+            for check in group:
+                counters.setdefault((check.name, check.key), check)
+        if not counters:
+            return [_ALLOWED] * len(groups)
+        _check_rates(list(counters.values()))
+        by_rule: dict[str, list[str]] = {}
+        for name, key in counters:
+            by_rule.setdefault(name, []).append(key)
+        rule_check = {name: counters[name, keys[0]] for name, keys in by_rule.items()}
+        stale = {name: _stale_up_to(check, now) for name, check in rule_check.items()}
+        bucket = {name: _bucket(check, now) for name, check in rule_check.items()}
+
+        def hit(tx: Tx) -> list[RateDecision]:
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key in counters])
+            rules = sorted(by_rule.items())
+            live: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            expired: dict[str, set[str]] = {}
+            for name, key, bucket_at, hits in self._rate_rows(tx, rules):
+                if bucket_at > stale[name]:
+                    live.setdefault((name, key), []).append((bucket_at, hits))
+                else:
+                    expired.setdefault(name, set()).add(key)
+            for name, keys in sorted(expired.items()):  # what it read, it prunes, as `hit_rate_limits`
+                self._delete_stale_keys(tx, name, stale[name], sorted(keys))
+            count = {counter: sum(hits for _, hits in rows) for counter, rows in live.items()}
+            added: dict[tuple[str, str], int] = {}
+            decisions: list[RateDecision] = []
+            for group in groups:
+                need: dict[tuple[str, str], int] = {}
+                blocked: RateCheck | None = None
+                for check in group:
+                    counter = (check.name, check.key)
+                    n = need[counter] = need.get(counter, 0) + 1
+                    if count.get(counter, 0) + n > check.limit:
+                        blocked = check
+                        break
+                if blocked is None:
+                    for counter, n in need.items():
+                        count[counter] = count.get(counter, 0) + n
+                        added[counter] = added.get(counter, 0) + n
+                    decisions.append(_ALLOWED)
+                else:
+                    decisions.append(self._refused(blocked, live, count, added, need, now))
+            if added:
+                self._add_hit_counts(tx, [(name, key, *bucket[name], n) for (name, key), n in added.items()])
+            return decisions
+
+        return self._run(hit)
+
+    @staticmethod
+    def _refused(
+        check: RateCheck,
+        live: dict[tuple[str, str], list[tuple[int, int]]],
+        count: dict[tuple[str, str], int],
+        added: dict[tuple[str, str], int],
+        need: dict[tuple[str, str], int],
+        now: int,
+    ) -> RateDecision:
+        """The decision for a group `check` blocked, with when enough hits (ours too) will have left."""
+        counter = (check.name, check.key)
+        if check.limit == 0:
+            return RateDecision(allowed=False, check=check, retry_after=check.window_seconds)
+        ours = [(_bucket(check, now)[0], added.get(counter, 0))]
+        must_leave = count.get(counter, 0) + need[counter] - check.limit
+        retry = _retry_from_rows(check, sorted(live.get(counter, []) + ours), must_leave, now)
+        return RateDecision(allowed=False, check=check, retry_after=retry)
+
+    def _rate_rows(
+        self, tx: Tx, rules: Sequence[tuple[str, Sequence[str]]]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        """Every counter row of these (rule name, keys): (name, key, bucket start, hits)."""
+        for name, keys in rules:
+            for start in range(0, len(keys), _IN_BATCH):
+                batch = keys[start : start + _IN_BATCH]
+                marks = ", ".join("?" * len(batch))
+                sql = f"SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey IN ({marks})"  # noqa: S608
+                for key, bucket_at, hits in tx.all(sql, (name, *batch)):
+                    yield name, key, int(bucket_at), int(hits)
+
+    def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
+        """Delete these keys' rows of rule `name` starting at or before second `up_to`."""
+        for start in range(0, len(keys), _IN_BATCH):
+            batch = keys[start : start + _IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            tx.execute(
+                f"DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey IN ({marks})",  # noqa: S608
+                (name, up_to, *batch),
+            )
+
+    def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
+        """`n` hits on each (name, key, bucket start, expiry, n) counter row (each row named once)."""
+        tx.execute_many(
+            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + excluded.hits",
+            [(name, key, start, n, expires) for name, key, start, expires, n in hits],
+        )
 
     # -- one-time codes ---------------------------------------------------------------------
     def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:

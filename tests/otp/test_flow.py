@@ -255,7 +255,7 @@ def test_send_limits_apply(
     clock.advance(2)
     error = refused(send, phone)
     assert (error.status, error.code) == (429, "rate_limited")
-    assert error.to_body()["error"]["limit"] == "otp:phone:2/1h"
+    assert error.to_body()["error"]["limit"] == "sms:phone:2/1h"  # one budget per number, every route
     send(leaks.new_phone())
     error = refused(send, leaks.new_phone())
     assert error.to_body()["error"]["limit"] == "otp:caller:3/1h"

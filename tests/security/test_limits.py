@@ -71,11 +71,11 @@ def test_multi_sends_count_per_request(
 
     monkeypatch.setenv("SMS_LIMIT_PER_CALLER", "2/1m")
     runtime.reset()
-    event = {"phones": [f"+86138000003{i:02d}" for i in range(50)], "params": ["1"]}
     answers = []
     for i in range(3):  # three invocations (three request ids) by one direct invoker
         context = AwsContext()
         context.aws_request_id = f"invoke-{i}"
+        event = {"phones": [f"+8613800{i}003{n:02d}" for n in range(50)], "params": ["1"]}  # new numbers
         answers.append(handler("send_multi").handler(event, context))
     first, second, third = answers
     assert first["submitted"] == 50 and second["submitted"] == 50  # 100 numbers, 2 requests: allowed
