@@ -22,10 +22,12 @@ from urllib.parse import urlsplit
 
 from shared import payloads
 from shared.models import Message, MultiSendResult, SendResult
+from shared.outbound import OutboundRequest
+from shared.plan import SendPlan
 
 
 async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: payloads.HttpRequest, host: str
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: OutboundRequest, host: str
 ) -> tuple[bytes, bytes]:
     """One request on a kept-alive connection: (status line, body)."""
     path = urlsplit(request.url).path or "/"
@@ -102,7 +104,7 @@ def run(
 
 def send_plan(
     client: Any,
-    plan: payloads.SendPlan,
+    plan: SendPlan,
     message: Message,
     *,
     in_flight: int,

@@ -239,15 +239,15 @@ def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False) 
 
 def child_client(child: Child) -> None:
     function_env(child, store=False)
-    from shared import payloads
     from shared.models import Message
+    from shared.plan import plan_multi_send
     from shared.runtime import runtime
 
     in_flight = concurrency_in_use()
     message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
     client = runtime.client
-    client.send_plan(payloads.plan_multi_send(child.warm_numbers(200 * in_flight)), message)
-    plan = payloads.plan_multi_send(_support.pool(child.args.numbers))
+    client.send_plan(plan_multi_send(child.warm_numbers(200 * in_flight)), message)
+    plan = plan_multi_send(_support.pool(child.args.numbers))
     outcome = child.timed(lambda: client.send_plan(plan, message))
     child.result.update(in_flight=in_flight, reported=outcome.submitted)
 
@@ -353,15 +353,15 @@ def child_d(child: Child) -> None:
     function_env(child, store=False)
     import raw_client
 
-    from shared import payloads
     from shared.models import Message
+    from shared.plan import plan_multi_send
 
     in_flight = concurrency_in_use()
     message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
     credentials = raw_client.credentials_from_env()
-    warm = payloads.plan_multi_send(child.warm_numbers(200 * in_flight))
+    warm = plan_multi_send(child.warm_numbers(200 * in_flight))
     raw_client.run(child.args.url, warm.chunks, message, credentials, in_flight)
-    chunks = payloads.plan_multi_send(_support.pool(child.args.numbers)).chunks
+    chunks = plan_multi_send(_support.pool(child.args.numbers)).chunks
     reported = child.timed(lambda: raw_client.run(child.args.url, chunks, message, credentials, in_flight))
     child.result.update(in_flight=in_flight, reported=reported)
 

@@ -33,10 +33,10 @@ import _support
 import httpcore
 import raw_client
 
-from shared import payloads
 from shared.client import SmsClient
 from shared.config import load_settings
 from shared.models import Message
+from shared.plan import plan_multi_send
 from shared.transport import Transport, TransportOptions
 
 MESSAGE = Message(template_id="7839", params=("1",), sign="腾讯云")
@@ -70,7 +70,7 @@ def main() -> None:
     levels = [int(k) for k in args.concurrency.split(",")]
     layouts = [LAYOUTS[int(i)] for i in args.layouts.split(",")]
     numbers = _support.pool(args.numbers)
-    plan = payloads.plan_multi_send(numbers)
+    plan = plan_multi_send(numbers)
     started = time.perf_counter()
     with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
         _support.apply_env(_support.function_env(emulator.url, tempfile.mkdtemp()))
@@ -94,7 +94,7 @@ def main() -> None:
 
         results: dict[tuple[str, int], tuple[float, float]] = {}
         for k in levels:
-            warm_plan = payloads.plan_multi_send(_support.pool(200 * k, args.numbers))
+            warm_plan = plan_multi_send(_support.pool(200 * k, args.numbers))
             results[("raw asyncio (d)", k)] = measure(
                 lambda: raw_client.run(emulator.url, plan.chunks, MESSAGE, credentials, k),  # noqa: B023
                 lambda: raw_client.run(emulator.url, warm_plan.chunks, MESSAGE, credentials, k),  # noqa: B023

@@ -12,7 +12,9 @@ from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, UnknownOutcomeError, ValidationError
 from shared.models import Message, MultiSendResult, PullKind, PullResult, SendResult, SendStatus
-from shared.payloads import ApiCall, HttpRequest
+from shared.outbound import OutboundRequest
+from shared.payloads import ApiCall
+from shared.plan import SendPlan, plan_multi_send
 from shared.transport import Transport, TransportOptions, shared_transport
 
 
@@ -57,7 +59,7 @@ class SmsClient:
         calls by region class, sent with bounded concurrency. Results come back in the caller's
         order; a chunk that failed carries its error on each of its numbers, never resent."""
         return self.send_plan(
-            payloads.plan_multi_send(phone_numbers, chunk_size),
+            plan_multi_send(phone_numbers, chunk_size),
             message,
             deadline=deadline,
             concurrency=concurrency,
@@ -65,14 +67,14 @@ class SmsClient:
 
     def send_plan(
         self,
-        plan: payloads.SendPlan,
+        plan: SendPlan,
         message: Message,
         *,
         deadline: float | None = None,
         concurrency: int | None = None,
         on_chunk: Callable[[list[SendResult]], None] | None = None,
     ) -> MultiSendResult:
-        """Send a pre-flighted plan (see `payloads.plan_multi_send`): at most `concurrency` (default
+        """Send a pre-flighted plan (see `plan.plan_multi_send`): at most `concurrency` (default
         `SMS_SEND_CONCURRENCY`) API calls in flight, one worker thread each, over the shared pools.
         `on_chunk` gets each chunk's results in its worker as soon as they are known (e.g. to store
         them while other chunks are still in flight); it must not raise."""
@@ -178,7 +180,7 @@ class SmsClient:
 
     # ------------------------------------------------------------------ wire
 
-    def sign(self, call: ApiCall) -> HttpRequest:
+    def sign(self, call: ApiCall) -> OutboundRequest:
         """The exact signed request for `call` at the current time."""
         s = self.settings
         timestamp = int(self._clock())

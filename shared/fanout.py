@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from shared import payloads, signing
 from shared.errors import ConfigurationError, SmsError
+from shared.outbound import OutboundRequest
+from shared.plan import SendPlan
 from shared.runtime import runtime
 
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
@@ -46,7 +48,7 @@ class Chunk:
     body: dict[str, Any]
 
 
-def chunks_for(batch_id: str, plan: payloads.SendPlan, message_fields: Mapping[str, Any]) -> list[Chunk]:
+def chunks_for(batch_id: str, plan: SendPlan, message_fields: Mapping[str, Any]) -> list[Chunk]:
     """The records for a planned send (mainland and international chunks already apart)."""
     return [
         Chunk(
@@ -143,9 +145,7 @@ def _enqueue_scf(queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
             service="scf",
         )
         try:
-            raw = transport.post(
-                payloads.HttpRequest(endpoint.rstrip("/") + "/", headers, content), is_send=False
-            )
+            raw = transport.post(OutboundRequest(endpoint.rstrip("/") + "/", headers, content), is_send=False)
             answer = json.loads(raw)
             if "Error" in answer.get("Response", {}):
                 failed.append(chunk.index)
@@ -163,7 +163,7 @@ def _enqueue_local(url: str, chunks: Sequence[Chunk]) -> list[int]:
     content = json.dumps({"records": records}, ensure_ascii=False).encode("utf-8")
     try:
         runtime.client.transport.post(
-            payloads.HttpRequest(url, {"Content-Type": "application/json"}, content), is_send=False
+            OutboundRequest(url, {"Content-Type": "application/json"}, content), is_send=False
         )
     except SmsError:
         return [c.index for c in chunks]

@@ -1,15 +1,14 @@
 """Request bodies per operation and protocol, signing them into HTTP requests, and parsing answers.
 
 Builders return an `ApiCall` (operation + JSON body, unsigned); `sign_legacy` / `sign_v3` turn it
-into the exact bytes and headers to send; parsers turn Tencent's JSON into `models` results and
-raise `TencentError` for request-level failures. Nothing here does I/O or reads a clock.
+into the exact bytes and headers to send (an `outbound.OutboundRequest`); parsers turn Tencent's
+JSON into `models` results and raise `TencentError` for request-level failures. Nothing here does
+I/O or reads a clock.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
@@ -28,6 +27,7 @@ from shared.models import (
     Reply,
     SendResult,
 )
+from shared.outbound import OutboundRequest
 
 V3_VERSION = "2021-01-11"
 V3_SERVICE = "sms"
@@ -71,14 +71,6 @@ class ApiCall(NamedTuple):
     phones: tuple[str, ...] = ()  # E.164 numbers a send goes to (named in unknown-outcome errors)
     is_send: bool = False
     legacy_mobiles: tuple[str, ...] | None = None  # the national numbers the legacy sig covers
-
-
-class HttpRequest(NamedTuple):
-    """A signed request, byte-exact."""
-
-    url: str
-    headers: dict[str, str]
-    content: bytes
 
 
 def encode_json(body: dict[str, Any]) -> bytes:
@@ -146,13 +138,13 @@ def _legacy_type(kind: PullKind) -> int:
 
 def sign_legacy(
     call: ApiCall, *, base_url: str, appid: str, appkey: str, timestamp: int, random: int
-) -> HttpRequest:
+) -> OutboundRequest:
     """Fill `sig` and `time` into the body and put `sdkappid` and `random` in the URL."""
     body = dict(call.body)
     body["sig"] = signing.legacy_sig(appkey, random, timestamp, call.legacy_mobiles)
     body["time"] = timestamp
     url = f"{base_url.rstrip('/')}{LEGACY_PATH}{call.operation}?sdkappid={appid}&random={random}"
-    return HttpRequest(url, {"Content-Type": "application/json"}, encode_json(body))
+    return OutboundRequest(url, {"Content-Type": "application/json"}, encode_json(body))
 
 
 # --------------------------------------------------------------------------- API 3.0 builders
@@ -209,7 +201,7 @@ def sign_v3(
     session_token: str,
     region: str,
     timestamp: int,
-) -> HttpRequest:
+) -> OutboundRequest:
     """TC3-sign the body; the signed Host is the one the request will carry."""
     content = encode_json(call.body)
     split = urlsplit(base_url)
@@ -225,7 +217,7 @@ def sign_v3(
         payload=content,
     )
     path = split.path.rstrip("/") + "/"
-    return HttpRequest(f"{split.scheme}://{split.netloc}{path}", headers, content)
+    return OutboundRequest(f"{split.scheme}://{split.netloc}{path}", headers, content)
 
 
 def _pull_limit(limit: int) -> int:
@@ -485,88 +477,3 @@ def malformed(call: ApiCall) -> Exception:
         status=502,
         code=BAD_ANSWER_CODE,
     )
-
-
-# --------------------------------------------------------------------------- multi-send pre-flight
-
-
-class SendPlan(NamedTuple):
-    """Numbers normalised, de-duplicated, split by region class and chunked to ≤200."""
-
-    numbers: tuple[str, ...]  # unique E.164 numbers in first-seen order
-    chunks: tuple[tuple[str, ...], ...]
-    duplicates: tuple[str, ...] = ()
-    positions: tuple[int, ...] = ()  # index in the caller's list of each of `numbers`
-
-
-def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS_PER_REQUEST) -> SendPlan:
-    """Normalise every number (rejecting the whole list if one is bad), drop duplicates, and cut
-    mainland and international numbers into separate chunks of at most `chunk_size`."""
-    if not 1 <= chunk_size <= MAX_NUMBERS_PER_REQUEST:
-        raise ValueError(f"chunk_size must be 1..{MAX_NUMBERS_PER_REQUEST}")
-    if not raw_numbers:
-        raise ValidationError("phones must list at least one number", field="phones")
-    seen: dict[str, int] = {}
-    duplicates: list[str] = []
-    for index, raw in enumerate(raw_numbers):
-        e164 = phones.normalize(raw, field=f"phones[{index}]")
-        if e164 in seen:
-            duplicates.append(e164)
-        else:
-            seen[e164] = index
-    numbers = tuple(seen)
-    mainland: list[str] = []
-    international: list[str] = []
-    for number in numbers:
-        (mainland if phones.is_mainland(number) else international).append(number)
-    chunks = [
-        tuple(group[i : i + chunk_size])
-        for group in (mainland, international)
-        for i in range(0, len(group), chunk_size)
-    ]
-    return SendPlan(numbers, tuple(chunks), tuple(duplicates), tuple(seen.values()))
-
-
-# --------------------------------------------------------------------------- texts and segments
-
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = set("^{}\\[~]|€\f")
-_PLACEHOLDER = re.compile(r"\{(\d+)\}")
-
-
-def render_template(text: str, params: Sequence[str]) -> str:
-    """Substitute `{1}`, `{2}`, … with the parameters (Tencent's placeholder syntax)."""
-    return _PLACEHOLDER.sub(
-        lambda m: params[int(m.group(1)) - 1] if 0 < int(m.group(1)) <= len(params) else m.group(0), text
-    )
-
-
-def placeholder_count(text: str) -> int:
-    """How many distinct parameters a template text takes."""
-    return len({m.group(1) for m in _PLACEHOLDER.finditer(text)})
-
-
-def signed_text(sign: str, text: str) -> str:
-    """The text as the handset shows it: `【sign】text` (the signature counts towards the length)."""
-    return f"【{sign}】{text}" if sign and not text.startswith("【") else text
-
-
-def is_gsm7(text: str) -> bool:
-    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
-
-
-def segment_count(text: str, *, international: bool = False) -> int:
-    """Billed parts of one SMS (reference §5.1): mainland and UCS-2 texts 70 in one part, 67 per
-    part beyond; international GSM-7 texts 160 / 153, extension characters counting double."""
-    if international and is_gsm7(text):
-        length = sum(2 if ch in _GSM7_EXTENSION else 1 for ch in text)
-        single, part = 160, 153
-    else:
-        length = len(text.encode("utf-16-le")) // 2  # characters outside the BMP count as two
-        single, part = 70, 67
-    if length <= single:
-        return 1
-    return math.ceil(length / part)

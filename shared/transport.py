@@ -24,7 +24,7 @@ from typing import NamedTuple, Protocol
 import httpcore
 
 from shared.errors import DeadlineExceededError, TencentUnavailableError, UnknownOutcomeError
-from shared.payloads import HttpRequest
+from shared.outbound import OutboundRequest
 
 USER_AGENT = "sms-functions"
 _USER_AGENT = USER_AGENT.encode("ascii")
@@ -95,7 +95,7 @@ class Transport:
 
     def post(
         self,
-        request: HttpRequest,
+        request: OutboundRequest,
         *,
         is_send: bool,
         phones: Sequence[str] = (),
@@ -139,7 +139,7 @@ class Transport:
                 )
             return content
 
-    def _prepare(self, request: HttpRequest, deadline: float | None) -> httpcore.Request:
+    def _prepare(self, request: OutboundRequest, deadline: float | None) -> httpcore.Request:
         """The httpcore request: Host (unless signed in), Content-Length and User-Agent added."""
         url = httpcore.URL(request.url)
         headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in request.headers.items()]

@@ -11,7 +11,8 @@ from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
 from shared.models import Message, PullKind
-from shared.payloads import MAX_PULL, SendPlan, plan_multi_send
+from shared.payloads import MAX_PULL
+from shared.plan import SendPlan, plan_multi_send
 
 MESSAGE_FIELDS = frozenset({"template_id", "params", "sign", "extend", "ext", "content", "type"})
 SINGLE_FIELDS = MESSAGE_FIELDS | {"phone", "nationcode", "mobile", "idempotency_key"}

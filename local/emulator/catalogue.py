@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from shared.payloads import placeholder_count
+from local.emulator.text import PLACEHOLDER, placeholder_count
 
 DEFAULT_APPID = "1400009099"
 DEFAULT_APPKEY = "local-emulator-appkey-0123456789abcdef"
@@ -37,8 +37,6 @@ DEFAULT_SECRET_ID = "AKIDLOCALEMULATOR0000000000000000000"  # noqa: S105 - publi
 DEFAULT_SECRET_KEY = "local-emulator-secret-key-000000"  # noqa: S105 - public local default
 DEFAULT_SIGN = "腾讯云"
 DEFAULT_MAX_PARAM_LENGTH = 12
-
-_PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Template:
         parts: list[str] = []
         seen: set[str] = set()
         position = 0
-        for match in _PLACEHOLDER.finditer(self.text):
+        for match in PLACEHOLDER.finditer(self.text):
             parts.append(re.escape(self.text[position : match.start()]))
             name = f"p{match.group(1)}"
             parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
@@ -73,7 +71,7 @@ class Template:
         found = self.pattern.fullmatch(text)
         if found is None:
             return None
-        numbers = sorted({int(m.group(1)) for m in _PLACEHOLDER.finditer(self.text)})
+        numbers = sorted({int(m.group(1)) for m in PLACEHOLDER.finditer(self.text)})
         return tuple(found.group(f"p{n}") for n in numbers)
 
 

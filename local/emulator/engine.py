@@ -18,14 +18,8 @@ from typing import Any, Literal
 from local.emulator import codes
 from local.emulator.catalogue import Catalogue, FrequencyLimits
 from local.emulator.codes import Rejected, Rejection
-from local.emulator.numbers import Destination
-from shared import phone as phones
-from shared.payloads import (
-    MAX_NUMBERS_PER_REQUEST,
-    render_template,
-    segment_count,
-    signed_text,
-)
+from local.emulator.numbers import Destination, normalize
+from local.emulator.text import billed_parts, render, with_signature
 
 Protocol = Literal["legacy", "v3"]
 ReportStatus = Literal["SUCCESS", "FAIL"]
@@ -33,6 +27,7 @@ ReportStatus = Literal["SUCCESS", "FAIL"]
 _URL = re.compile(
     r"(?i)(?:[a-z][a-z0-9+.-]*://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org|io|cc|me|top|xyz|info|biz|co)\b)"
 )
+MAX_NUMBERS_PER_REQUEST = 200
 _DAY = 86_400
 _BEIJING_OFFSET = 8 * 3600
 
@@ -289,8 +284,8 @@ class Engine:
                 )
             if _URL.search(param):
                 raise Rejected(codes.URL_IN_PARAM, f"template parameter {param!r} contains a URL")
-        text = signed_text(spec.sign, render_template(template.text, spec.params))
-        fee = segment_count(text, international=not mainland)
+        text = with_signature(spec.sign, render(template.text, spec.params))
+        fee = billed_parts(text, international=not mainland)
         international = template.international
         wrong_region = (
             codes.GLOBAL_TEMPLATE_TO_MAINLAND if international else codes.MAINLAND_TEMPLATE_TO_GLOBAL
@@ -417,13 +412,13 @@ class Engine:
         at: float | None = None,
         app_id: str | None = None,
     ) -> InboundReply:
-        """Queue an inbound SMS from `phone` (any form `shared.phone.normalize` accepts)."""
-        e164 = phones.normalize(phone)
-        code, number = phones.split(e164)
+        """Queue an inbound SMS from `phone` (E.164, or a mainland form API 3.0 accepts); a
+        number that is not valid raises ValueError."""
+        e164, code, national = normalize(phone)
         with self.lock:
             when = int(self.clock() if at is None else at)
             reply = InboundReply(
-                app_id or self.catalogue.default_app_id, e164, code, number, text, sign, extend, when
+                app_id or self.catalogue.default_app_id, e164, code, national, text, sign, extend, when
             )
             self._reply_queue[reply.app_id].append(reply)
             self._replies_by_phone[(reply.app_id, e164)].append(reply)

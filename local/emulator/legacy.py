@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,8 +18,7 @@ from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
 from local.emulator.jsontext import EncodedItems, plain, string
 from local.emulator.numbers import Destination, legacy_destinations
-from shared.payloads import unix_to_beijing
-from shared.signing import legacy_sig
+from local.emulator.sigs import legacy_sig
 
 SEND_OPS = frozenset({"sendsms", "sendmultisms2"})
 PULL_OPS = frozenset({"pullstatus", "pullstatus4mobile"})
@@ -27,6 +27,7 @@ TIME_TOLERANCE = 600  # seconds
 MAX_PULL = 100
 
 _SIGN_PREFIX = re.compile(r"^【([^】]*)】")
+_BEIJING_OFFSET = 8 * 3600
 
 
 def handle(engine: Engine, operation: str, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -232,7 +233,7 @@ def receipt_item(receipt: Receipt) -> dict[str, Any]:
     """A legacy report object (reference §1.5)."""
     message = receipt.message
     return {
-        "user_receive_time": unix_to_beijing(receipt.received_at),
+        "user_receive_time": beijing_time(receipt.received_at),
         "nationcode": message.nationcode,
         "mobile": message.mobile,
         "report_status": receipt.status,
@@ -252,3 +253,8 @@ def reply_item(reply: InboundReply) -> dict[str, Any]:
         "time": reply.time,
         "extend": reply.extend,
     }
+
+
+def beijing_time(timestamp: int) -> str:
+    """`YYYY-MM-DD hh:mm:ss` in Beijing time (UTC+8, no daylight saving): the legacy report clock."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp + _BEIJING_OFFSET))

@@ -1,26 +1,39 @@
-"""Destination numbers as the emulator reads them: a fast path for plain mainland mobiles, and
-`shared.phone` (phonenumbers) for everything else.
+"""Destination numbers as Tencent reads them (reference §2.6 `PhoneNumberSet`, §1.4 `tel`).
 
-A send of 200 numbers parses 200 numbers; with phonenumbers that is most of the emulator's work.
-Plain mainland mobiles (`+86` or `86` + 11 digits, `0086…`, bare 11 digits, legacy nationcode 86)
-are matched against phonenumbers' own CN mobile pattern instead, which yields exactly what the
-library would: E.164 `+86` + the 11 digits, country code 86, the 11 digits as national number,
-region CN (+86 belongs to CN alone). `tests/emulator/test_numbers.py` holds the two paths equal.
+- API 3.0 takes E.164 (`+<country code><number>`); for mainland numbers also `0086…`, `86…` and
+  a bare 11-digit number, all meaning +86. Nothing else: no `00` prefix for other countries, no
+  spaces or dashes inside the number.
+- The legacy API takes a pair: `nationcode` (digits, an optional `+`) and the national `mobile`.
+
+Validity is the `phonenumbers` library's (its metadata, not our code). A send of 200 numbers
+parses 200 numbers, so plain mainland mobiles take a fast path: the library's own CN mobile
+pattern, which yields exactly what the library would (E.164 `+86` + the 11 digits, region CN).
+`tests/emulator/test_numbers.py` holds the two paths equal.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-from shared import phone as phones
-from shared.errors import ValidationError
+import phonenumbers
 
-MAINLAND = phones.MAINLAND_CODE
+MAINLAND = "86"
 
 
-_CN_MOBILE = phones.CN_MOBILE_RE  # phonenumbers' CN mobile pattern, ASCII digits only
+def _cn_mobile_pattern() -> str:
+    """phonenumbers' own mainland-mobile pattern (its CN metadata)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    pattern = None if metadata is None or metadata.mobile is None else metadata.mobile.national_number_pattern
+    if not isinstance(pattern, str):
+        raise RuntimeError("phonenumbers holds no mainland mobile pattern")
+    return pattern
+
+
+_CN_MOBILE = re.compile(_cn_mobile_pattern(), re.ASCII)  # \d must not match other scripts' digits
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
 class Destination(NamedTuple):
@@ -43,30 +56,50 @@ class Destination(NamedTuple):
     def parse_legacy(cls, nationcode: object, mobile: object) -> Destination:
         """`from_legacy` without the mainland fast path: every number through phonenumbers."""
         code, number = str(nationcode).strip().lstrip("+"), str(mobile).strip()
-        parsed = parse_number(number, code)
+        valid = len(code) <= 4 and _DIGITS.fullmatch(code) and _DIGITS.fullmatch(number)
+        parsed = parse_number(f"+{code}{number}") if valid else None
         e164 = None if parsed is None else parsed[0]
         return cls(str(mobile), e164, code == MAINLAND, code, number)
 
     @classmethod
     def from_v3(cls, raw: str) -> Destination:
-        """API 3.0 takes E.164, and for mainland numbers also `0086…`, `86…` and bare 11 digits."""
+        """An API 3.0 `PhoneNumberSet` entry."""
         text = raw.strip()
         national = _mainland_national(text)
         if national is not None and _CN_MOBILE.fullmatch(national):
-            return cls(raw, text if len(text) == 14 else "+86" + national, True, MAINLAND, national)
+            return cls(raw, "+86" + national, True, MAINLAND, national)
         return cls.parse_v3(raw)
 
     @classmethod
     def parse_v3(cls, raw: str) -> Destination:
         """`from_v3` without the mainland fast path: every number through phonenumbers."""
         text = raw.strip()
-        candidate = "+" + text if text.isdigit() and len(text) == 13 and text.startswith("861") else text
-        parsed = parse_number(candidate, None)
+        candidate = _v3_candidate(text)
+        parsed = None if candidate is None else parse_number(candidate)
         if parsed is None:
-            mainland = text.startswith(("+86", "0086", "86")) or (text.isdigit() and len(text) == 11)
+            mainland = text.startswith(("+86", "0086", "86")) or (len(text) == 11 and text.isdigit())
             return cls(raw, None, mainland, "", "")
         e164, code, number = parsed
-        return cls(raw, e164, phones.is_mainland(e164), code, number)
+        return cls(raw, e164, code == MAINLAND, code, number)
+
+
+def _v3_candidate(text: str) -> str | None:
+    """The `+<digits>` text an API 3.0 number stands for, or None when it has no accepted form."""
+    if text.startswith("+"):
+        digits = text[1:]
+    elif not _DIGITS.fullmatch(text):
+        return None
+    elif len(text) == 11:
+        digits = MAINLAND + text
+    elif text.startswith("0086"):
+        digits = text[2:]
+    elif text.startswith(MAINLAND):
+        digits = text
+    else:
+        return None
+    if not _DIGITS.fullmatch(digits) or digits.startswith("0"):
+        return None
+    return "+" + digits
 
 
 def v3_destinations(raws: Iterable[str]) -> tuple[Destination, ...]:
@@ -109,15 +142,28 @@ def _mainland_national(text: str) -> str | None:
 
 
 @lru_cache(maxsize=65_536)
-def parse_number(text: str, nationcode: str | None) -> tuple[str, str, str] | None:
-    """(E.164, country code, national number) of a valid number, else None. Cached: load tests
-    repeat numbers, and this is the slow path."""
-    try:
-        e164 = phones.normalize(text, nationcode=nationcode, field="mobile")
-    except ValidationError:
+def parse_number(candidate: str) -> tuple[str, str, str] | None:
+    """(E.164, country code, national number) of `+<digits>` when phonenumbers holds it valid,
+    else None. Cached: load tests repeat numbers, and this is the slow path."""
+    if len(candidate) > 16:  # `+` and at most 15 digits (E.164)
         return None
-    code, number = phones.split(e164)
-    return e164, code, number
+    try:
+        parsed = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164, str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+
+
+def normalize(raw: str) -> tuple[str, str, str]:
+    """(E.164, country code, national number) of a valid number in any form API 3.0 accepts
+    (inspection routes, injected replies); ValueError otherwise."""
+    destination = Destination.from_v3(raw)
+    if destination.e164 is None:
+        raise ValueError(f"not a valid phone number: {raw!r}")
+    return destination.e164, destination.nationcode, destination.mobile
 
 
 def iso_code(e164: str) -> str:
@@ -130,5 +176,5 @@ def iso_code(e164: str) -> str:
 
 @lru_cache(maxsize=65_536)
 def _other_iso_code(e164: str) -> str:
-    region = phones.region_of(e164)
-    return "DEF" if region == "ZZ" else region
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    return "DEF" if region in (None, "ZZ") else region

@@ -35,8 +35,7 @@ from local.emulator.catalogue import DEFAULT_SIGN, Catalogue
 from local.emulator.engine import Engine, InboundReply, Protocol, SentMessage
 from local.emulator.faults import FaultPlan, Faults
 from local.emulator.jsontext import dumps
-from shared import phone as phones
-from shared.errors import ValidationError
+from local.emulator.numbers import normalize
 
 LEGACY_PREFIX = "/v5/tlssmssvr/"
 INSPECT_PREFIX = "/_emulator/"
@@ -292,7 +291,7 @@ class Emulator:
                     extend=str(data.get("extend", "")),
                     at=data.get("at"),
                 )
-            except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:
                 return 400, {"error": f"a reply needs a valid phone and a text: {exc}"}
             return 200, {"reply": reply.to_dict()}
         if route == "faults":
@@ -462,6 +461,6 @@ def _phone_key(raw: str) -> str:
     if raw[:1] in ("+", " "):
         return "+" + raw.strip().lstrip("+")
     try:
-        return phones.normalize(raw)
-    except ValidationError:
+        return normalize(raw)[0]
+    except ValueError:
         return raw.strip()

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -18,8 +17,11 @@ from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
 from local.emulator.jsontext import EncodedItems, plain, string
 from local.emulator.numbers import Destination, iso_code, v3_destinations
-from shared.payloads import MAX_PULL, V3_SERVICE, V3_VERSION
-from shared.signing import parse_tc3_authorization, sign_tc3, tc3_date
+from local.emulator.sigs import parse_authorization, utc_date, verify_tc3
+
+SERVICE = "sms"
+VERSION = "2021-01-11"
+MAX_PULL = 100
 
 TIME_TOLERANCE = 300  # seconds
 PER_NUMBER_LOOKBACK = 7 * 86_400
@@ -54,7 +56,7 @@ def handle(engine: Engine, method: str, headers: Mapping[str, str], body: bytes)
         version = headers.get("x-tc-version", "")
         if not version:
             raise Rejected(codes.MISSING_PARAMETER, "The header X-TC-Version is missing.")
-        if version != V3_VERSION:
+        if version != VERSION:
             raise Rejected(codes.NO_SUCH_VERSION, f"The API version {version!r} does not exist.")
         region = headers.get("x-tc-region", "")
         if not region:
@@ -77,8 +79,9 @@ def handle(engine: Engine, method: str, headers: Mapping[str, str], body: bytes)
 
 
 def _authenticate(engine: Engine, method: str, headers: Mapping[str, str], body: bytes) -> Credential:
-    """Verify the TC3 signature over the headers it names, as received, and the exact body."""
-    auth = parse_tc3_authorization(headers.get("authorization", ""))
+    """Verify the TC3 signature over the headers it names, as received (the host with or without
+    its port), and the exact body."""
+    auth = parse_authorization(headers.get("authorization", ""))
     if auth is None:
         raise Rejected(codes.INVALID_AUTHORIZATION)
     credential = engine.catalogue.credential(auth.secret_id)
@@ -90,7 +93,7 @@ def _authenticate(engine: Engine, method: str, headers: Mapping[str, str], body:
     timestamp = int(raw_timestamp)
     if abs(engine.clock() - timestamp) > TIME_TOLERANCE:
         raise Rejected(codes.SIGNATURE_EXPIRE)
-    if auth.date != tc3_date(timestamp):
+    if auth.date != utc_date(timestamp):
         raise Rejected(
             codes.INVALID_AUTHORIZATION, "The credential date is not the UTC date of X-TC-Timestamp."
         )
@@ -98,17 +101,9 @@ def _authenticate(engine: Engine, method: str, headers: Mapping[str, str], body:
         raise Rejected(codes.INVALID_AUTHORIZATION, "SignedHeaders must include content-type and host.")
     if any(name not in headers for name in auth.signed_headers):
         raise Rejected(codes.SIGNATURE_FAILURE)
-    unsigned = headers.get("x-tc-content-sha256", "") == "UNSIGNED-PAYLOAD"
-    expected = sign_tc3(
-        secret_id=credential.secret_id,
-        secret_key=credential.secret_key,
-        service=V3_SERVICE,
-        timestamp=timestamp,
-        payload=b"UNSIGNED-PAYLOAD" if unsigned else body,
-        signed_headers={name: headers[name] for name in auth.signed_headers},
-        method=method,
-    )
-    if auth.service != V3_SERVICE or not hmac.compare_digest(expected.signature, auth.signature):
+    if auth.service != SERVICE or not verify_tc3(
+        auth, secret_key=credential.secret_key, timestamp=timestamp, method=method, headers=headers, body=body
+    ):
         raise Rejected(codes.SIGNATURE_FAILURE)
     token = headers.get("x-tc-token", "")
     if token != credential.session_token:

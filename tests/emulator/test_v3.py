@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ from shared.payloads import (
     build_v3_send,
     encode_json,
 )
-from shared.signing import sign_tc3
+from shared.signing import sign_tc3, tc3_headers
 from tests.emulator.wire import (
     GLOBAL_TEMPLATE,
     LIFETIME_TEMPLATE,
@@ -97,6 +98,32 @@ def test_signature_covers_the_received_host(wire: Wire) -> None:
     request = wire.v3_request(build_v3_send([MOBILE], CODE, APP))
     other_host = request._replace(headers={**request.headers, "Host": "sms.tencentcloudapi.com"})
     assert error_code(wire.v3_send(other_host)) == "AuthFailure.SignatureFailure"
+
+
+@pytest.mark.parametrize(("signed_port", "code"), [("", None), (":1", "AuthFailure.SignatureFailure")])
+def test_signature_over_the_host_without_its_port_is_accepted(
+    wire: Wire, signed_port: str, code: str | None
+) -> None:
+    """Tencent's host has no port, so SDKs that drop a custom endpoint's port (Node.js) must pass;
+    another port must not."""
+    content = encode_json(build_v3_send([MOBILE], CODE, APP).body)
+    netloc = urlsplit(wire.emulator.url).netloc
+    headers = tc3_headers(
+        secret_id=DEFAULT_SECRET_ID,
+        secret_key=DEFAULT_SECRET_KEY,
+        host=netloc.rsplit(":", 1)[0] + signed_port,
+        action="SendSms",
+        version="2021-01-11",
+        region="ap-guangzhou",
+        timestamp=wire.now(),
+        payload=content,
+    )
+    headers["Host"] = netloc
+    response = wire.http.post(wire.emulator.url + "/", headers=headers, content=content).json()["Response"]
+    if code is None:
+        assert statuses(response) == ["Ok"]
+    else:
+        assert error_code(response) == code
 
 
 def test_signing_extra_headers_as_the_doc_example_does_is_accepted(wire: Wire) -> None:

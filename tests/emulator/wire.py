@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from local.emulator import DEFAULT_APPID, DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, Emulator
-from shared.payloads import V3_VERSION, ApiCall, HttpRequest, encode_json, sign_legacy, sign_v3
+from shared.outbound import OutboundRequest
+from shared.payloads import V3_VERSION, ApiCall, encode_json, sign_legacy, sign_v3
 from shared.signing import legacy_sig, tc3_headers
 
 SIGN = "腾讯云"
@@ -102,7 +103,7 @@ class Wire:
     def now(self) -> int:
         return int(self.emulator.clock())
 
-    def post(self, request: HttpRequest) -> httpx.Response:
+    def post(self, request: OutboundRequest) -> httpx.Response:
         return self.http.post(request.url, headers=request.headers, content=request.content)
 
     # ------------------------------------------------------------------ legacy
@@ -115,7 +116,7 @@ class Wire:
         appkey: str = DEFAULT_APPKEY,
         timestamp: int | None = None,
         random: int = 123456,
-    ) -> HttpRequest:
+    ) -> OutboundRequest:
         return sign_legacy(
             call,
             base_url=self.emulator.url,
@@ -164,7 +165,7 @@ class Wire:
         token: str = "",
         timestamp: int | None = None,
         region: str = "ap-guangzhou",
-    ) -> HttpRequest:
+    ) -> OutboundRequest:
         return sign_v3(
             call,
             base_url=self.emulator.url,
@@ -191,9 +192,9 @@ class Wire:
             timestamp=self.now(),
             payload=content,
         )
-        return self.v3_send(HttpRequest(self.emulator.url + "/", headers, content))
+        return self.v3_send(OutboundRequest(self.emulator.url + "/", headers, content))
 
-    def v3_send(self, request: HttpRequest) -> dict[str, Any]:
+    def v3_send(self, request: OutboundRequest) -> dict[str, Any]:
         response = self.post(request)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json"

@@ -21,7 +21,7 @@ from shared.errors import (
     ValidationError,
 )
 from shared.models import Message
-from shared.payloads import HttpRequest
+from shared.outbound import OutboundRequest
 from shared.transport import Transport, TransportOptions
 from tests.conftest import emulator_env
 from tests.helpers import free_port
@@ -289,7 +289,9 @@ def test_requests_go_through_the_configured_proxy() -> None:
         from shared.client import transport_options
 
         transport = Transport(transport_options(settings))
-        request = HttpRequest("http://sms.tencentcloudapi.com/", {"Content-Type": "application/json"}, b"{}")
+        request = OutboundRequest(
+            "http://sms.tencentcloudapi.com/", {"Content-Type": "application/json"}, b"{}"
+        )
         assert transport.post(request, is_send=False) == b'{"Response": {"RequestId": "proxied"}}'
         transport.close()
     finally:

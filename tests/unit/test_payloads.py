@@ -1,12 +1,10 @@
-"""Request bodies, answer parsing, pre-flight planning and segment counting."""
+"""Request bodies and answer parsing."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from shared import payloads
 from shared.errors import Category, TencentError, UnknownOutcomeError, ValidationError
@@ -313,72 +311,6 @@ def test_pull_error_codes_raise() -> None:
             {"result": 1021, "errmsg": "time"}, payloads.build_legacy_pull("receipts", 1), "receipts"
         )
     assert err.value.category is Category.ACCOUNT
-
-
-# --------------------------------------------------------------------------- pre-flight
-
-
-def test_plan_normalises_dedupes_splits_and_chunks() -> None:
-    raw = ["13800000000", "+8613800000000", "0014155552671", "+86 138 0000 0001", "+14155552671"]
-    plan = payloads.plan_multi_send(raw)
-    assert plan.numbers == ("+8613800000000", "+14155552671", "+8613800000001")
-    assert plan.duplicates == ("+8613800000000", "+14155552671")
-    assert plan.chunks == (("+8613800000000", "+8613800000001"), ("+14155552671",))
-
-
-def test_plan_of_450_numbers_is_three_chunks() -> None:
-    plan = payloads.plan_multi_send([f"+86138{i:08d}" for i in range(450)])
-    assert [len(c) for c in plan.chunks] == [200, 200, 50]
-
-
-def test_plan_rejects_the_whole_list_naming_the_bad_entry() -> None:
-    with pytest.raises(ValidationError) as err:
-        payloads.plan_multi_send(["+8613800000000", "12345"])
-    assert err.value.field == "phones[1]"
-    with pytest.raises(ValidationError):
-        payloads.plan_multi_send([])
-
-
-@given(st.lists(st.integers(min_value=0, max_value=999), min_size=1, max_size=700))
-def test_plan_chunks_cover_every_unique_number_once(suffixes: list[int]) -> None:
-    raw = [f"+86138{s:08d}" if s % 3 else f"+1415555{s % 1000:04d}" for s in suffixes]
-    plan = payloads.plan_multi_send(raw)
-    flat = [p for chunk in plan.chunks for p in chunk]
-    assert sorted(flat) == sorted(set(flat)) == sorted(plan.numbers)
-    assert all(0 < len(c) <= 200 and len({p.startswith("+86") for p in c}) == 1 for c in plan.chunks)
-    assert len(plan.numbers) + len(plan.duplicates) == len(raw)
-
-
-# --------------------------------------------------------------------------- texts
-
-
-def test_render_and_count_placeholders() -> None:
-    text = "{1}为您的登录验证码，请于{2}分钟内填写。"
-    assert payloads.placeholder_count(text) == 2
-    assert payloads.render_template(text, ["5678", "5"]) == "5678为您的登录验证码，请于5分钟内填写。"
-    assert payloads.signed_text("腾讯云", "hi") == "【腾讯云】hi"
-
-
-@pytest.mark.parametrize(
-    ("text", "international", "parts"),
-    [
-        ("字" * 70, False, 1),
-        ("字" * 71, False, 2),
-        ("字" * 150, False, 3),  # 67 + 67 + 16
-        ("a" * 70, False, 1),  # mainland counts every character the same
-        ("a" * 160, True, 1),
-        ("a" * 161, True, 2),
-        ("a" * 320, True, 3),  # 153 + 153 + 14
-        ("€" * 80, True, 1),  # extension characters count double: 160
-        ("€" * 81, True, 2),
-        ("é" * 160, True, 1),  # é is in the GSM-7 basic set
-        ("ā" * 71, True, 2),  # not GSM-7 → UCS-2 rules
-        ("😀" * 35, False, 1),  # outside the BMP: two units each
-        ("😀" * 36, False, 2),
-    ],
-)
-def test_segment_count(text: str, international: bool, parts: int) -> None:
-    assert payloads.segment_count(text, international=international) == parts
 
 
 def test_encode_json_is_ascii_like_the_sdks() -> None:

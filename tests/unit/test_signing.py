@@ -9,6 +9,7 @@ import pytest
 
 from shared import payloads, signing
 from shared.models import Message
+from shared.outbound import OutboundRequest
 
 # Tencent's worked example ("签名方法 v3"): masked credentials are literally these strings.
 DOC_SECRET_ID = "AKID" + "*" * 32
@@ -229,7 +230,7 @@ def test_legacy_sig_equals_qcloudsms_py(mobiles: list[str] | None, expected: str
 # --------------------------------------------------------------------------- whole legacy requests
 
 
-def _legacy(call: payloads.ApiCall) -> payloads.HttpRequest:
+def _legacy(call: payloads.ApiCall) -> OutboundRequest:
     return payloads.sign_legacy(
         call,
         base_url="https://yun.tim.qq.com",
@@ -347,7 +348,7 @@ def _sdk_request(action: str, request_model):  # type: ignore[no-untyped-def]
     return req
 
 
-def _ours_v3(call: payloads.ApiCall) -> payloads.HttpRequest:
+def _ours_v3(call: payloads.ApiCall) -> OutboundRequest:
     return payloads.sign_v3(
         call,
         base_url=f"https://{SMS_HOST}",
