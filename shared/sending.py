@@ -14,7 +14,7 @@ from shared import idempotency, limits, validation
 from shared.errors import RateLimitedError, SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
-from shared.payloads import SendPlan
+from shared.plan import SendPlan
 from shared.phone import mask
 from shared.runtime import runtime
 
