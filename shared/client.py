@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from shared import payloads
@@ -14,7 +14,7 @@ from shared.errors import SmsError, UnknownOutcomeError, ValidationError
 from shared.models import Message, MultiSendResult, PullKind, PullResult, SendResult, SendStatus
 from shared.outbound import OutboundRequest
 from shared.payloads import ApiCall
-from shared.plan import SendPlan, plan_multi_send
+from shared.plan import SendPlan
 from shared.transport import Transport, TransportOptions, shared_transport
 
 
@@ -45,25 +45,6 @@ class SmsClient:
         """Send to one E.164 number. Request-level failures raise; a per-number failure is a result."""
         message = self.with_defaults(message)
         return self._send_chunk((phones.normalize(phone),), message, deadline)[0]
-
-    def send_multi(
-        self,
-        phone_numbers: Sequence[object],
-        message: Message,
-        *,
-        deadline: float | None = None,
-        concurrency: int | None = None,
-        chunk_size: int = payloads.MAX_NUMBERS_PER_REQUEST,
-    ) -> MultiSendResult:
-        """Send one message to many numbers: normalised, de-duplicated, split into ≤200-number API
-        calls by region class, sent with bounded concurrency. Results come back in the caller's
-        order; a chunk that failed carries its error on each of its numbers, never resent."""
-        return self.send_plan(
-            plan_multi_send(phone_numbers, chunk_size),
-            message,
-            deadline=deadline,
-            concurrency=concurrency,
-        )
 
     def send_plan(
         self,

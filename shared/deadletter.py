@@ -92,11 +92,3 @@ def _send_sqs(url: str, entry: dict[str, Any]) -> None:  # pragma: no cover - ne
     import boto3
 
     boto3.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(entry, ensure_ascii=False))
-
-
-def read_file_sink(path: str) -> list[dict[str, Any]]:
-    """Every entry of a file sink (for replaying it into the store, and for tests)."""
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]

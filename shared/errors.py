@@ -246,11 +246,6 @@ def classify_tencent_code(code: str | int) -> Category:
     return Category.ACCOUNT
 
 
-def is_retryable(category: Category) -> bool:
-    """Whether repeating the same request later is safe and may succeed."""
-    return category in (Category.TRANSIENT, Category.RATE_LIMITED)
-
-
 # Our own codes that can stand in a per-number result when a whole chunk failed.
 _OWN_CODE_STATUS = {
     "tencent_unavailable": 503,

@@ -5,9 +5,7 @@
 Tencent SCF function URLs, the legacy SCF API gateway, CloudBase HTTP access, SCF timers and
 mini-program `wx.cloud.callFunction` calls) and turns it into an `Invocation`.
 `shape_http_response` gives back the response shape the trigger expects; the functions route
-with `shared.http.Routes`. For code that prefers powertools' routing, `to_rest_event` rebuilds any
-HTTP invocation as an API Gateway REST v1 proxy event, so one `APIGatewayRestResolver` routes every
-HTTP trigger, and `from_resolver_response` folds its answer back into the trigger's shape.
+with `shared.http.Routes`.
 
 Stdlib only (no powertools): cheap to import.
 """
@@ -533,35 +531,6 @@ def parse_event(event: Any, context: Any = None) -> Invocation:
     return make(DIRECT, payload=event)
 
 
-def to_rest_event(inv: Invocation) -> dict[str, Any]:
-    """An API Gateway REST v1 proxy event for `inv.http`, for powertools' `APIGatewayRestResolver`."""
-    http = inv.http
-    if http is None:
-        raise ValueError(f"{inv.trigger} invocation has no HTTP request")
-    stage = _dict(inv.raw_event.get("requestContext")).get("stage")
-    return {
-        "resource": http.path,
-        "path": http.path,
-        "httpMethod": http.method,
-        "headers": dict(http.headers),
-        "multiValueHeaders": {k: [v] for k, v in http.headers.items()},
-        "queryStringParameters": dict(http.query) or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in http.query.items()} or None,
-        "pathParameters": dict(http.path_params) or None,
-        "stageVariables": None,
-        "requestContext": {
-            "requestId": inv.request_id,
-            "resourcePath": http.path,
-            "httpMethod": http.method,
-            "path": http.path,
-            "stage": stage if isinstance(stage, str) and stage else "$default",
-            "identity": {"sourceIp": http.source_ip or None},
-        },
-        "body": http.body or None,
-        "isBase64Encoded": False,
-    }
-
-
 def shape_http_response(
     inv: Invocation,
     status: int,
@@ -610,35 +579,6 @@ def shape_http_response(
         "headers": tencent_headers,
         "body": text,
     }
-
-
-def from_resolver_response(inv: Invocation, resolver_result: Mapping[str, Any]) -> dict[str, Any]:
-    """Fold powertools' v1 resolver output into the trigger's shape.
-
-    The resolver answers with `multiValueHeaders` (and maybe no `headers`); both are folded into
-    one header map, `Set-Cookie` values become cookies.
-    """
-    headers: dict[str, str] = {}
-    cookies = [c for c in (resolver_result.get("cookies") or []) if isinstance(c, str)]
-    sources = (resolver_result.get("multiValueHeaders"), resolver_result.get("headers"))
-    for source in sources:
-        for name, value in _dict(source).items():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            texts = [t for t in (_scalar(v) for v in values) if t is not None]
-            if str(name).lower() == "set-cookie":
-                cookies.extend(t for t in texts if t not in cookies)
-            elif texts and name not in headers:
-                headers[str(name)] = ", ".join(texts)
-    status = resolver_result.get("statusCode")
-    body = resolver_result.get("body")
-    return shape_http_response(
-        inv,
-        status if isinstance(status, int) and not isinstance(status, bool) else 200,
-        body if isinstance(body, str) else ("" if body is None else json.dumps(body)),
-        headers,
-        _truthy(resolver_result.get("isBase64Encoded")),
-        cookies=cookies,
-    )
 
 
 def header(http: HttpRequest | Mapping[str, Any], name: str) -> str | None:

@@ -2,11 +2,9 @@
 on the normalised request that `shared.events` makes of every HTTP trigger (AWS REST / HTTP API /
 function URL, SCF function URL and API gateway, CloudBase HTTP access).
 
-powertools' `APIGatewayRestResolver` did this before. Importing its package also imports every
-other resolver (AppSync's pulls in asyncio): ~40 ms on the first HTTP request of every container,
-a third of that cold start, for a method check and a regex match (`bench/throughput.py`, cold start of
-status_callback). `shared.events.to_rest_event` still lets a powertools resolver route any of
-these triggers, for code that wants one.
+Not powertools' `APIGatewayRestResolver`: importing its package imports every other resolver
+(AppSync's pulls in asyncio), a cost on every cold start for a method check and a path match
+(docs/decisions.md).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from typing import Any
 from shared.errors import ValidationError
 
 MAINLAND_CODE = "86"
-_MASK_RE = re.compile(r"\+?\d{7,15}")
 _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # phonenumbers' own mainland-mobile pattern (its CN metadata, `mobile.national_number_pattern`),
 # copied so that the common number needs no import of the library at a cold start;
@@ -161,8 +160,3 @@ def mask(e164: str) -> str:
     if len(digits) < 8:
         return "****"
     return ("+" if text.startswith("+") else "") + digits[: len(digits) - 8] + "****" + digits[-4:]
-
-
-def mask_text(text: str) -> str:
-    """Mask every phone-number-like run of digits inside free text (log lines)."""
-    return _MASK_RE.sub(lambda m: mask(m.group(0)), text)

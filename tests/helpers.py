@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -91,3 +92,12 @@ def run_python(*args: str, env: dict[str, str] | None = None, timeout: float = 3
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def read_dead_letters(url: str) -> list[dict[str, Any]]:
+    """Every entry of a `file://` dead-letter sink, oldest first (none when the file is missing)."""
+    path = url.removeprefix("file://")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared.deadletter import read_file_sink
 from tests.functions.test_tracking_handlers import send, timer
+from tests.helpers import read_dead_letters
 from tests.pg_server import PostgresServer, postgres_disabled
 
 pytestmark = pytest.mark.postgres
@@ -66,7 +66,7 @@ def test_postgres_stopping_mid_pull_loses_nothing(
             monkeypatch.setenv(name, value)
     runtime.reset()
     stored = {r.message_id for i in ids for r in runtime.store.receipts_for(i)}
-    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     dead = [item["message_id"] for entry in sink for item in entry["items"]]
     assert len(stored) == 10 and len(dead) == len(set(dead)) == 10 and not stored & set(dead)
     rest = timer({"kind": "receipts", "max": 10})["runs"][0]  # the 5 Tencent still held

@@ -18,10 +18,9 @@ import pytest
 
 from local.emulator import Emulator
 from shared import reconcile
-from shared.deadletter import read_file_sink
 from tests.functions.test_reconcile import send
 from tests.functions.test_tracking_handlers import timer
-from tests.helpers import ROOT
+from tests.helpers import ROOT, read_dead_letters
 
 NUMBERS = 60  # each gets SENDS messages: one per-number pull covers all of a number's
 SENDS = 10
@@ -87,7 +86,7 @@ def test_every_receipt_is_stored_once_after_pull_faults_and_a_killed_puller(
     stopped = [r["runs"][0]["stopped"] for r in runs]
     assert stopped == ["bad_answer", "connection_lost", "connection_lost", "empty"]
     assert all(r["reconciled"]["checked"] == 0 for r in runs)  # nothing was overdue yet
-    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     assert [(e["reason"], e["operation"]) for e in sink] == [("unparseable_answer", pull)]
 
     def receipts() -> dict[str, int]:

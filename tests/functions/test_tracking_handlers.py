@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared.deadletter import read_file_sink
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
 from tests.functions.test_send_handlers import HTTP_SAMPLES, context_for
-from tests.helpers import AwsContext, answer_body, handler, set_body, set_header
+from tests.helpers import AwsContext, answer_body, handler, read_dead_letters, set_body, set_header
 
 RECEIPT_PUSH = [
     {
@@ -229,7 +228,7 @@ def test_malformed_items_are_set_aside_without_losing_good_ones(
     answer = callback("receipts", [{"mobile": "138"}, good, "junk"])
     assert json.loads(answer["body"]) == {"result": 0, "errmsg": "OK"}
     assert len(runtime.store.receipts_for(message_id)) == 1
-    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     assert sink[-1]["reason"] == "malformed_callback_item" and len(sink[-1]["items"]) == 2
 
 
@@ -280,7 +279,7 @@ def test_store_read_only_mid_pull_loses_nothing(
     assert (run["pulled"], run["stored"], run["dead_lettered"]) == (20, 10, 10)
     store._connection().execute("PRAGMA query_only = OFF")
     stored = {r.message_id for m in sms_emulator.messages() for r in store.receipts_for(m.message_id)}
-    sink = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     dead = {item["message_id"] for entry in sink for item in entry["items"]}
     assert not stored & dead and len(stored | dead) == 20
     handed_out = {m.message_id for m in sms_emulator.messages()} - stored - dead
@@ -372,7 +371,7 @@ def test_unparseable_pull_answer_is_dead_lettered_raw_and_pulling_stops(
 
     assert run["stopped"] == "bad_answer" and run["error"]["code"] == "tencent_bad_response"
     assert (run["batches"], run["pulled"], run["raw_dead_lettered"]) == (0, 0, 1)
-    [entry] = read_file_sink(function_env["SMS_DEAD_LETTER_URL"][len("file://") :])
+    [entry] = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     assert (entry["kind"], entry["reason"]) == ("receipts", "unparseable_answer")
     assert entry["operation"] == operation
     raw = base64.b64decode(entry["raw_base64"])

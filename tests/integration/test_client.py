@@ -20,8 +20,9 @@ from shared.errors import (
     UnknownOutcomeError,
     ValidationError,
 )
-from shared.models import Message
+from shared.models import Message, MultiSendResult
 from shared.outbound import OutboundRequest
+from shared.plan import plan_multi_send
 from shared.transport import Transport, TransportOptions
 from tests.conftest import emulator_env
 from tests.helpers import free_port
@@ -36,6 +37,13 @@ def make_client(settings: Settings, **options: float) -> SmsClient:
         connect_timeout=1.0, read_timeout=options.pop("read_timeout", 2.0), backoff=0.01, **options
     )  # type: ignore[arg-type]
     return SmsClient(settings, Transport(opts))
+
+
+def send_multi(
+    client: SmsClient, phones: list[str], message: Message, concurrency: int | None = None
+) -> MultiSendResult:
+    """What send_multi's handler does around the client: plan the list, then send the plan."""
+    return client.send_plan(plan_multi_send(phones), message, concurrency=concurrency)
 
 
 def test_send_single_domestic(settings: Settings, sms_emulator: Emulator) -> None:
@@ -85,7 +93,7 @@ def test_per_number_failure_is_a_result_not_an_exception(settings: Settings, sms
 def test_multi_send_450_numbers_is_three_requests(settings: Settings, sms_emulator: Emulator) -> None:
     phones = [f"+86138{i:08d}" for i in range(450)]
     before = len(sms_emulator.requests)
-    outcome = make_client(settings).send_multi(phones, CODE, concurrency=3)
+    outcome = send_multi(make_client(settings), phones, CODE, concurrency=3)
     assert outcome.requests == 3
     assert len(sms_emulator.requests) - before == 3
     assert [r.phone for r in outcome.results] == phones
@@ -96,7 +104,7 @@ def test_multi_send_450_numbers_is_three_requests(settings: Settings, sms_emulat
 def test_multi_send_splits_mainland_and_international(settings: Settings, sms_emulator: Emulator) -> None:
     phones = ["+8613800000000", "+14155552671", "13800000001", "+8613800000000"]
     message = Message(template_id="7839", params=("5678",), sign="腾讯云")
-    outcome = make_client(settings).send_multi(phones, message)
+    outcome = send_multi(make_client(settings), phones, message)
     assert outcome.requests == 2
     assert outcome.duplicates == ("+8613800000000",)
     by_phone = {r.phone: r for r in outcome.results}
@@ -108,7 +116,7 @@ def test_multi_send_splits_mainland_and_international(settings: Settings, sms_em
 
 def test_pulls_and_per_number_pulls(settings: Settings, sms_emulator: Emulator) -> None:
     client = make_client(settings)
-    sent = client.send_multi(["+8613800000000", "+8613800000001"], CODE)
+    sent = send_multi(client, ["+8613800000000", "+8613800000001"], CODE)
     sms_emulator.inject_reply("+8613800000000", "TD")
     receipts = client.pull("receipts", 100)
     assert {r.message_id for r in receipts.receipts} == {r.message_id for r in sent.results}
@@ -179,7 +187,7 @@ def test_dropped_connection_after_processing_is_unknown_with_one_send(
         make_client(settings).send_single("+8613800000000", CODE)
     assert err.value.phones == ("+8613800000000",)
     sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
-    outcome = make_client(settings).send_multi(["+8613800000000", "+8613800000001"], CODE)
+    outcome = send_multi(make_client(settings), ["+8613800000000", "+8613800000001"], CODE)
     assert [(r.status, r.code) for r in outcome.results] == [("unknown", "outcome_unknown")] * 2
     assert sms_emulator.accepted_count == 3  # each went through, once
     assert len(sms_emulator.requests) == 2
@@ -190,7 +198,7 @@ def test_multi_send_reports_an_unknown_chunk_without_resending(
 ) -> None:
     sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
     phones = [f"+86138{i:08d}" for i in range(250)]
-    outcome = make_client(settings).send_multi(phones, CODE, concurrency=1)
+    outcome = send_multi(make_client(settings), phones, CODE, concurrency=1)
     assert outcome.unknown == 200 and outcome.submitted == 50
     assert sms_emulator.accepted_count == 250 and len(sms_emulator.requests) == 2
 

@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared.deadletter import read_file_sink
 from tests.conftest import CALLBACK_TOKEN, load_event
 from tests.functions.test_tracking_handlers import callback, push_of, send, status_of
-from tests.helpers import answer_body, handler, set_body
+from tests.helpers import answer_body, handler, read_dead_letters, set_body
 
 
 def _sink(env: dict[str, str]) -> list[dict[str, Any]]:
-    return read_file_sink(env["SMS_DEAD_LETTER_URL"].removeprefix("file://"))
+    return read_dead_letters(env["SMS_DEAD_LETTER_URL"])
 
 
 def _push(
