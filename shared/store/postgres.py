@@ -303,10 +303,9 @@ class PostgresStore(SqlStore):
             tx.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(?)"] * len(part)), part)
 
     # A statement with more parameters than psycopg's query cache takes (50) is parsed anew, in
-    # Python, on every execute: a VALUES list of 80 message rows cost 27 µs of CPU a row that way
-    # (`bench/store_ops.py --url postgresql://…`). A bigger batch of rows is COPYed (psycopg
-    # formats its rows in C) into a session-private table and inserted from there, 1.8 µs a row
-    # (3.4 as one binary array per column); a longer id list goes as one array.
+    # Python, on every execute. So a bigger batch of rows is COPYed (psycopg formats its rows in C)
+    # into a session-private table and inserted from there, and a longer id list goes as one array
+    # (docs/performance.md, "The store's share").
 
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
         if len(rows) * len(rows[0]) <= _CACHED_PARAMS:
