@@ -4,6 +4,7 @@ with the scheduled receipt pull running every N seconds. No credentials, no clou
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import secrets
@@ -71,9 +72,10 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
     }
     for name, value in defaults.items():
         env.setdefault(name, value)
-    # A per-run key for the one-time codes' HMAC (never printed): codes of an earlier run stop matching.
+    # The one-time codes' HMAC key (never printed), kept in the state folder so that a code sent by
+    # `python -m local invoke otp` can be verified by the running gateway, and the other way round.
     if not env.get("SMS_OTP_SECRET", "").strip():
-        env["SMS_OTP_SECRET"] = secrets.token_urlsafe(32)
+        env["SMS_OTP_SECRET"] = _local_secret(state_dir / "otp-secret")
     generated = {}
     for name in ("SMS_API_KEYS", "SMS_CALLBACK_TOKEN"):
         generated[name] = not env.get(name)
@@ -82,7 +84,27 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
     return generated
 
 
+def _local_secret(path: Path) -> str:
+    """A random secret kept in `path` (owner-only), made on first use."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+
+
+def _new_secret(path: Path) -> str:
+    value = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["invoke"]:
+        return invoke(argv[1:])
     args = parse_args(argv)
     state_dir = Path(args.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -90,13 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     from local.emulator import Catalogue, Emulator
 
     catalogue = Catalogue.from_file(args.templates) if args.templates else Catalogue.default()
-    emulator = Emulator(
-        catalogue,
-        host=args.host,
-        port=args.emulator_port,
-        receipt_delay=args.receipt_delay,
-        failure_rate=args.failure_rate,
-    ).start()
+    try:
+        emulator = Emulator(
+            catalogue,
+            host=args.host,
+            port=args.emulator_port,
+            receipt_delay=args.receipt_delay,
+            failure_rate=args.failure_rate,
+        ).start()
+    except OSError as error:
+        print(port_problem(error, args.host, args.emulator_port, "the Tencent emulator", "--emulator-port"),
+              file=sys.stderr, flush=True)  # fmt: skip
+        return 2
     if args.store_url:
         os.environ["SMS_STORE_URL"] = args.store_url
     generated = prepare_environment(os.environ, emulator.url, state_dir)
@@ -108,7 +135,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.gateway import Gateway
 
-    gateway = Gateway(host=args.host, port=args.port, pull_interval=args.pull_interval)
+    try:
+        gateway = Gateway(host=args.host, port=args.port, pull_interval=args.pull_interval)
+    except OSError as error:
+        emulator.stop()
+        print(
+            port_problem(error, args.host, args.port, "the HTTP API", "--port"), file=sys.stderr, flush=True
+        )
+        return 2
     os.environ.setdefault("SMS_FANOUT_QUEUE_URL", gateway.queue_url)  # big lists go through the local queue
     gateway.start()
     print_banner(gateway.url, emulator.url, generated, args.pull_interval)
@@ -120,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     gateway.stop()
     emulator.stop()
     return 0
+
+
+def port_problem(error: OSError, host: str, port: int, what: str, option: str) -> str:
+    """One line saying which port could not be had, for what, and which option picks another."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"python -m local: port {port} on {host} ({what}) is already in use, perhaps by another "
+            f"`make run`: stop it, or pick another port with {option}, e.g. "
+            f'make run ARGS="{option} {port + 1}" (0 picks a free one)'
+        )
+    return f"python -m local: cannot listen on {host}:{port} ({what}, {option}): {error.strerror or error}"
 
 
 def store_problem(url: str) -> str | None:
@@ -154,23 +199,83 @@ def print_banner(
     ]
     if generated.get("SMS_API_KEYS"):
         lines.append(f"  API key           {key}   (generated for this run)")
+        set_key = f"  KEY={key}"
     else:
         lines.append("  API key           from SMS_API_KEYS (not shown)")
-        key = "$SMS_API_KEY"
+        set_key = '  KEY="${SMS_API_KEYS%%,*}"   # the first of your SMS_API_KEYS (its plain form)'
     if generated.get("SMS_CALLBACK_TOKEN"):
         token = os.environ["SMS_CALLBACK_TOKEN"]
         lines.append(f"  callbacks         {gateway_url}/sms/callback/receipts?token={token}")
     lines += [
         "",
         "Send one:",
-        f"  curl -s -X POST {gateway_url}/sms/send -H 'X-Api-Key: {key}' "
+        set_key,
+        f'  curl -s -X POST {gateway_url}/sms/send -H "X-Api-Key: $KEY" '
         "-H 'Content-Type: application/json' \\",
         f"       -d '{body}'",
         "Then read its status (message_id from the answer):",
-        f"  curl -s {gateway_url}/sms/messages/<message_id> -H 'X-Api-Key: {key}'",
+        f'  curl -s {gateway_url}/sms/messages/<message_id> -H "X-Api-Key: $KEY"',
+        "Invoke a function directly, as Lambda or SCF would (no key: the platform's permission):",
+        f"  python -m local invoke send_single '{body}'",
         "Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)
+
+
+FUNCTIONS = ("send_single", "send_multi", "pull_status", "status_callback", "otp")
+
+
+def invoke(argv: list[str]) -> int:
+    """`python -m local invoke FUNCTION [JSON]`: one direct invoke of a function, as Lambda or SCF
+    would make it, against the emulator of a running `make run` and its store; prints the answer."""
+    parser = argparse.ArgumentParser(
+        prog="python -m local invoke",
+        description="Invoke one function directly (the body itself as the event, as Lambda's Invoke, "
+        "SCF's Invoke or wx.cloud.callFunction pass it) against a running `make run`'s emulator and store.",
+    )
+    parser.add_argument("function", choices=FUNCTIONS)
+    parser.add_argument("event", nargs="?", default="{}", help="the event as JSON (default {})")
+    parser.add_argument("--emulator-url", default="http://127.0.0.1:9000", help="the running emulator")
+    parser.add_argument("--state-dir", default=".local", help="the running gateway's --state-dir")
+    parser.add_argument("--store-url", help="the running gateway's --store-url, if it was given one")
+    args = parser.parse_args(argv)
+    try:
+        event = json.loads(args.event)
+    except ValueError as error:
+        print(f"python -m local invoke: the event is not JSON: {error}", file=sys.stderr)
+        return 2
+    if not _reachable(args.emulator_url):
+        print(
+            f"python -m local invoke: no emulator answers at {args.emulator_url}: start `make run` in "
+            "another terminal first (or pass --emulator-url)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.store_url:
+        os.environ["SMS_STORE_URL"] = args.store_url
+    prepare_environment(os.environ, args.emulator_url.rstrip("/"), Path(args.state_dir))
+
+    import contextlib
+
+    from local.gateway import LocalContext, load_handler
+
+    with contextlib.redirect_stdout(sys.stderr):  # the functions' log lines; stdout is the answer's
+        answer = load_handler(args.function)(event, LocalContext(args.function))
+    print(json.dumps(answer, ensure_ascii=False, indent=2), flush=True)
+    failed = isinstance(answer, dict) and "error" in answer
+    return 1 if failed else 0
+
+
+def _reachable(url: str) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
