@@ -70,6 +70,7 @@ NO_SECRET = Secret("")
 DEFAULT_RECONCILE_AFTER = 900
 MIN_RECONCILE_AFTER = 60
 MAX_RECONCILE_PULL_RATE = 20.0  # Tencent's own limit for each per-number pull action
+DEFAULT_TEMPLATE_SYNC_INTERVAL = 3600  # the scheduled pull re-reads Tencent's template catalogue hourly
 
 
 class TemplateSpec(NamedTuple):
@@ -125,6 +126,7 @@ class Settings(NamedTuple):
     reconcile_after: int = DEFAULT_RECONCILE_AFTER  # seconds a message may stay `submitted`; 0 = off
     reconcile_batch: int = 500  # messages looked at per scheduled run
     reconcile_pull_rate: float = 10.0  # per-number pulls a second (Tencent allows 20 per action)
+    template_sync_interval: int = DEFAULT_TEMPLATE_SYNC_INTERVAL  # seconds between catalogue syncs; 0 = off
 
     @property
     def base_url(self) -> str:
@@ -243,7 +245,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_after=_reconcile_after(get("SMS_RECONCILE_AFTER")),
         reconcile_batch=_int(env, "SMS_RECONCILE_BATCH", 500),
         reconcile_pull_rate=_reconcile_pull_rate(_float(env, "SMS_RECONCILE_PULL_RATE", 10.0)),
+        template_sync_interval=_template_sync_interval(get("SMS_TEMPLATE_SYNC_INTERVAL")),
     )
+
+
+def _template_sync_interval(raw: str) -> int:
+    """`SMS_TEMPLATE_SYNC_INTERVAL`: seconds (`3600`) or with a unit (`15m`, `1h`, `1d`); `off` disables."""
+    if not raw:
+        return DEFAULT_TEMPLATE_SYNC_INTERVAL
+    if raw.lower() in ("off", "none", "0"):
+        return 0
+    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
+    if not number.isascii() or not number.isdigit() or int(number) == 0:
+        raise ConfigurationError(
+            f"SMS_TEMPLATE_SYNC_INTERVAL takes seconds or 15m/1h form (or off), got {raw!r}"
+        )
+    return int(number) * _UNITS[unit]
 
 
 def _reconcile_after(raw: str) -> int:

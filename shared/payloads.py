@@ -8,7 +8,6 @@ raise `TencentError` for request-level failures. Nothing here does I/O or reads 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shared import phone as phones
-from shared import signing
+from shared import segments, signing
 from shared.errors import TencentError, UnknownOutcomeError, ValidationError
 from shared.models import (
     OK_CODE,
@@ -529,11 +528,6 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
 
 # --------------------------------------------------------------------------- texts and segments
 
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENSION = set("^{}\\[~]|€\f")
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
@@ -555,18 +549,9 @@ def signed_text(sign: str, text: str) -> str:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENSION for ch in text)
+    return segments.is_gsm7(text)
 
 
 def segment_count(text: str, *, international: bool = False) -> int:
-    """Billed parts of one SMS (reference §5.1): mainland and UCS-2 texts 70 in one part, 67 per
-    part beyond; international GSM-7 texts 160 / 153, extension characters counting double."""
-    if international and is_gsm7(text):
-        length = sum(2 if ch in _GSM7_EXTENSION else 1 for ch in text)
-        single, part = 160, 153
-    else:
-        length = len(text.encode("utf-16-le")) // 2  # characters outside the BMP count as two
-        single, part = 70, 67
-    if length <= single:
-        return 1
-    return math.ceil(length / part)
+    """Billed parts of one SMS (reference §5.1; the rules live in `shared.segments`)."""
+    return segments.count(text, international=international).parts

@@ -139,6 +139,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
     CREATE INDEX messages_submitted ON messages (created_at) WHERE status = 'submitted';
     """,
+    # 4: Tencent's template catalogue (shared/catalogue.py), replaced whole at each sync.
+    """
+    CREATE TABLE templates (
+        template_id TEXT PRIMARY KEY,
+        international INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL DEFAULT '',
+        review_reply TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL DEFAULT 0,
+        synced_at BIGINT NOT NULL
+    );
+    """,
 )
 
 
