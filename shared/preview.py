@@ -115,7 +115,8 @@ def _entry(
     suppressed: Suppressed | None,
     caller: str,
 ) -> dict[str, Any]:
-    problems = [_problem(problem, "invalid")] if problem is not None else []
+    kind = "duplicate" if problem is not None and problem.code == "duplicate" else "invalid"
+    problems = [_problem(problem, kind)] if problem is not None else []
     entry: dict[str, Any] = {"field": field, "phone": number}
     if number is not None and problem is None:
         mainland = phones.is_mainland(number)

@@ -106,12 +106,12 @@ def describe_templates(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_signs(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
-    """`DescribeSmsSignList` → `DescribeSignListStatus` (every emulator sign is approved)."""
+    """`DescribeSmsSignList` → `DescribeSignListStatusSet` (every emulator sign is approved)."""
     international = _international(data)
     ids = _ids(data, "SignIdSet")
     signs = list(enumerate(sorted(_signs(engine.catalogue)), start=SIGN_ID_BASE))
     return {
-        "DescribeSignListStatus": [
+        "DescribeSignListStatusSet": [
             {
                 "SignId": sign_id,
                 "International": international,
