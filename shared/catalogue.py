@@ -122,12 +122,12 @@ def refresh_if_due(
     at = int(time.time()) if now is None else now
     if settings.api == "legacy" or not settings.template_sync_interval:
         return {"skipped": "legacy API" if settings.api == "legacy" else "SMS_TEMPLATE_SYNC_INTERVAL=off"}
-    last = max((t.synced_at for t in runtime.store.templates()), default=0)
-    if last and at - last < settings.template_sync_interval:
-        return {"skipped": "not due", "synced_at": last}
     try:
+        last = max((t.synced_at for t in runtime.store.templates()), default=0)
+        if last and at - last < settings.template_sync_interval:
+            return {"skipped": "not due", "synced_at": last}
         return sync(deadline=deadline, now=at)
-    except SmsError as error:
+    except SmsError as error:  # Tencent or the store unavailable: the next run tries again
         logger.warning("template catalogue sync failed", extra={"error_code": error.code})
         return {"error": error.to_body()["error"]}
 

@@ -14,7 +14,7 @@ from local.emulator import codes
 from local.emulator.codes import Rejected, Rejection
 
 if TYPE_CHECKING:
-    from local.emulator.catalogue import Catalogue, Template
+    from local.emulator.catalogue import Template
     from local.emulator.engine import Engine
 
 MAX_IDS = 100
@@ -109,7 +109,7 @@ def describe_signs(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
     """`DescribeSmsSignList` → `DescribeSignListStatusSet` (every emulator sign is approved)."""
     international = _international(data)
     ids = _ids(data, "SignIdSet")
-    signs = list(enumerate(sorted(_signs(engine.catalogue)), start=SIGN_ID_BASE))
+    signs = list(enumerate(sorted(engine.catalogue.signs), start=SIGN_ID_BASE))
     return {
         "DescribeSignListStatusSet": [
             {
@@ -126,7 +126,3 @@ def describe_signs(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
             for sign_id, name in _select(signs, ids, lambda s: s[0], data)
         ]
     }
-
-
-def _signs(catalogue: Catalogue) -> frozenset[str]:
-    return catalogue.signs
