@@ -35,6 +35,9 @@ Handler = Callable[[dict[str, Any], Any], Any]
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/sms/send-multi", "send_multi"),
     ("/sms/send", "send_single"),
+    ("/sms/preview", "send_multi"),
+    ("/sms/templates", "pull_status"),
+    ("/sms/templates/sync", "pull_status"),
     ("/sms/pull", "pull_status"),
     ("/sms/status/", "pull_status"),
     ("/sms/messages/", "pull_status"),

@@ -161,6 +161,10 @@ class SmsClient:
 
     # ------------------------------------------------------------------ wire
 
+    def call(self, call: ApiCall, *, deadline: float | None = None) -> Any:
+        """Sign and send any built `ApiCall` (e.g. `catalogue.build_describe_templates`); its JSON answer."""
+        return self._call(call, deadline)
+
     def sign(self, call: ApiCall) -> OutboundRequest:
         """The exact signed request for `call` at the current time."""
         s = self.settings

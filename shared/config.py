@@ -75,6 +75,7 @@ NO_SECRET = Secret("")
 DEFAULT_RECONCILE_AFTER = 900
 MIN_RECONCILE_AFTER = 60
 MAX_RECONCILE_PULL_RATE = 20.0  # Tencent's own limit for each per-number pull action
+DEFAULT_TEMPLATE_SYNC_INTERVAL = 3600  # the scheduled pull re-reads Tencent's template catalogue hourly
 
 
 class TemplateSpec(NamedTuple):
@@ -136,6 +137,7 @@ class Settings(NamedTuple):
     receipt_max_skew: int = 300  # seconds a receipt's time may lie ahead of ours and still count
     orphan_receipt_ttl: int = 7 * 86400  # receipts of messages this store never sent are kept this long
     limit_multi_per_caller: tuple[Rate, ...] = ()  # numbers per caller through multi sends
+    template_sync_interval: int = DEFAULT_TEMPLATE_SYNC_INTERVAL  # seconds between catalogue syncs; 0 = off
 
     @property
     def base_url(self) -> str:
@@ -269,7 +271,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         limit_multi_per_caller=parse_rates(
             "SMS_LIMIT_MULTI_PER_CALLER", get("SMS_LIMIT_MULTI_PER_CALLER") or DEFAULT_LIMIT_MULTI_PER_CALLER
         ),
+        template_sync_interval=_template_sync_interval(get("SMS_TEMPLATE_SYNC_INTERVAL")),
     )
+
+
+def _template_sync_interval(raw: str) -> int:
+    """`SMS_TEMPLATE_SYNC_INTERVAL`: seconds (`3600`) or with a unit (`15m`, `1h`, `1d`); `off` disables."""
+    if not raw:
+        return DEFAULT_TEMPLATE_SYNC_INTERVAL
+    if raw.lower() in ("off", "none", "0"):
+        return 0
+    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
+    if not number.isascii() or not number.isdigit() or int(number) == 0:
+        raise ConfigurationError(
+            f"SMS_TEMPLATE_SYNC_INTERVAL takes seconds or 15m/1h form (or off), got {raw!r}"
+        )
+    return int(number) * _UNITS[unit]
 
 
 def _reconcile_after(raw: str) -> int:

@@ -12,6 +12,12 @@ from shared.payloads import MAX_PULL
 from shared.validation import MAX_CONTENT, MAX_PARAMS, MAX_SESSION_CONTEXT_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 _PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
 _MESSAGE = {
     "template_id": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
@@ -169,8 +175,90 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+_SCHEMAS.update(
+    {
+        "PreviewRequest": {
+            "description": "the body of POST /sms/send or POST /sms/send-multi",
+            "oneOf": [_ref("SendRequest"), _ref("SendMultiRequest")],
+        },
+        "PreviewNumber": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string"},
+                "phone": {"type": ["string", "null"]},
+                "region": {"type": "string"},
+                "region_class": {"type": "string", "enum": ["mainland", "international"]},
+                "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
+                "counted_length": {"type": "integer"},
+                "parts": {"type": "integer"},
+                "fee": {"type": "integer", "description": "billed parts if sent; 0 when refused"},
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "code": {
+                                "type": "string",
+                                "description": "invalid, duplicate, not_allowed, template_region_mismatch, "
+                                "suppressed, rate_limited, …",
+                            },
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "PreviewResult": {
+            "type": "object",
+            "properties": {
+                "text": {"type": ["string", "null"], "description": "as the handset shows it: 【sign】text"},
+                "length": {"type": ["integer", "null"]},
+                "template_id": {"type": ["string", "null"]},
+                "sign": {"type": ["string", "null"]},
+                "regions": {
+                    "type": "object",
+                    "description": "mainland / international: encoding, parts, fee",
+                },
+                "numbers": {"type": "array", "items": _ref("PreviewNumber")},
+                "sendable": {"type": "integer"},
+                "refused": {"type": "integer"},
+                "fee_total": {"type": ["integer", "null"]},
+                "problems": {"type": "array", "description": "caller-wide limits that would refuse the send"},
+            },
+        },
+        "Template": {
+            "type": "object",
+            "properties": {
+                "template_id": {"type": "string"},
+                "international": {"type": "integer", "enum": [0, 1, 3]},
+                "status": {"type": "integer", "enum": [0, 1, 2, -1]},
+                "status_name": {"type": "string"},
+                "name": {"type": "string"},
+                "text": {"type": "string"},
+                "params": {"type": "integer"},
+                "review_reply": {"type": "string"},
+                "created_at": {"type": "integer"},
+                "synced_at": {"type": "integer"},
+            },
+        },
+        "TemplateList": {
+            "type": "object",
+            "properties": {
+                "templates": {"type": "array", "items": _ref("Template")},
+                "synced_at": {"type": ["integer", "null"]},
+                "overrides": {"type": "object", "description": "SMS_TEMPLATES"},
+            },
+        },
+        "TemplateSyncResult": {
+            "type": "object",
+            "properties": {
+                "synced": {"type": "integer"},
+                "live": {"type": "integer"},
+                "synced_at": {"type": "integer"},
+            },
+        },
+    }
+)
 
 
 def _op(
@@ -241,6 +329,24 @@ def openapi_document() -> dict[str, Any]:
                     "SendMultiResult",
                     "SendMultiRequest",
                     params=[idempotency],
+                )
+            },
+            "/sms/preview": {
+                "post": _op(
+                    "What a send would show, bill and meet, sending nothing",
+                    "PreviewResult",
+                    "PreviewRequest",
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/templates": {
+                "get": _op("Tencent's template catalogue as last synced", "TemplateList", codes=(401, 503))
+            },
+            "/sms/templates/sync": {
+                "post": _op(
+                    "Read the template catalogue from Tencent into the store (API 3.0 only)",
+                    "TemplateSyncResult",
+                    codes=(401, 501, 502, 503, 504),
                 )
             },
             "/sms/pull": {

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from shared import limits, validation
+from shared import catalogue, limits, validation
 from shared.config import OTP_LENGTHS, Settings
 from shared.errors import (
     Category,
@@ -228,6 +228,7 @@ def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -
     code = new_code(request.length)
     message = otp_message(code, settings)
     validation.check_destination(request.phone, message, settings, field="phone")
+    catalogue.check_send(message, [catalogue.Target(request.phone, "phone")], settings)
     now = int(clock())
     checks = [resend_check(request.phone, request.purpose, settings)]
     checks += limits.checks_for(settings, caller=caller, phones=[request.phone], scope="otp")

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared import idempotency, limits, validation
+from shared import catalogue, idempotency, limits, validation
 from shared.errors import RateLimitedError, SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
@@ -34,6 +34,7 @@ def send_single(
     """
     settings = runtime.settings
     command = validation.parse_single_send(body, settings)
+    catalogue.check_send(command.message, [catalogue.Target(command.phones[0], "phone")], settings)
 
     def send() -> tuple[int, dict[str, Any]]:
         reservation = limits.reserve(limits.checks_for(settings, caller=caller, phones=command.phones))
@@ -87,6 +88,11 @@ def send_multi(
     command = validation.parse_multi_send(body, settings, internal=internal)
     assert command.plan is not None
     plan = command.plan
+    catalogue.check_send(
+        command.message,
+        [catalogue.Target(n, f"phones[{i}]") for n, i in zip(plan.numbers, plan.positions, strict=True)],
+        settings,
+    )
     client_key = command.idempotency_key or idempotency_key
 
     def send() -> tuple[int, dict[str, Any]]:

@@ -1,12 +1,13 @@
 """pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
-per-number pulls through to Tencent, and per-message status from the store."""
+per-number pulls through to Tencent, and per-message status from the store; and Tencent's template
+catalogue — refreshed on the schedule, synced on demand, listed."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from shared import entry, events, limits, reconcile, tracking, validation
+from shared import catalogue, entry, events, limits, reconcile, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
@@ -48,9 +49,25 @@ def message(message_id: str) -> JsonAnswer:
     return json_response(200, tracking.message_status(message_id))
 
 
+@routes.post("/sms/templates/sync")
+def sync_templates() -> JsonAnswer:
+    request = entry.current()
+    http = request.invocation.http
+    assert http is not None
+    if (http.body or "").strip():  # an empty body or `{}`
+        validation.only_fields(events.json_body(http), set())
+    return json_response(200, catalogue.sync(deadline=request.deadline))
+
+
+@routes.get("/sms/templates")
+def list_templates() -> JsonAnswer:
+    return json_response(200, catalogue.listing(runtime.settings))
+
+
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store,
-    then reconcile messages whose receipts are overdue (see `shared.reconcile`)."""
+    then reconcile messages whose receipts are overdue (see `shared.reconcile`), and re-read the
+    template catalogue when `SMS_TEMPLATE_SYNC_INTERVAL` says it is due."""
     payload = {k: v for k, v in request.payload.items() if k in ("kind", "max")}
     kinds = [validation.parse_pull(payload)[0]] if "kind" in payload else ["receipts", "replies"]
     limit = validation.parse_pull({"max": payload.get("max", 100)})[1]
@@ -59,6 +76,7 @@ def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     if "receipts" in kinds:
         answer["reconciled"] = reconcile.reconcile(deadline=request.deadline).to_dict()
     answer["purged"] = tracking.purge_expired()
+    answer["templates"] = catalogue.refresh_if_due(runtime.settings, deadline=request.deadline)
     return answer
 
 

@@ -1,11 +1,12 @@
 """send_multi: one message to many numbers — HTTP `POST /sms/send-multi`, a direct invoke, or a
-queue batch (SQS) where each record is one chunk and only failed records are retried."""
+queue batch (SQS) where each record is one chunk and only failed records are retried; and the free
+preview of a single or multi send — `POST /sms/preview` or a direct invoke `{"action": "preview", …}`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared import entry, events, sending, validation
+from shared import entry, events, preview, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
@@ -25,7 +26,19 @@ def send_multi_sms() -> JsonAnswer:
     return json_response(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
+@routes.post("/sms/preview")
+def preview_send() -> JsonAnswer:
+    request = entry.current()
+    http = request.invocation.http
+    assert http is not None
+    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    return json_response(200, preview.preview(body, caller=request.caller))
+
+
 def send_direct(request: entry.Request) -> dict[str, Any]:
+    if request.payload.get("action") == "preview":
+        body = {k: v for k, v in request.payload.items() if k != "action"}
+        return preview.preview(body, caller=request.caller)
     _, answer, _ = sending.send_multi(
         request.payload,
         caller=request.caller,

@@ -9,7 +9,8 @@ section optional (a missing section keeps the default):
       "credentials": [{"secret_id": "AKID…", "secret_key": "…",          # API 3.0 keys
                        "sdk_app_ids": ["1400009099"], "session_token": ""}],
       "signs": ["腾讯云"],
-      "templates": [{"id": "7839", "text": "{1}为您的登录验证码…", "international": false}],
+      "templates": [{"id": "7839", "text": "{1}为您的登录验证码…", "international": false,
+                     "status": 0, "name": "", "review_reply": "", "created": 0}],  # status: StatusCode
       "max_param_length": 12,
       "frequency_limits": {"thirty_seconds": 1, "one_hour": 5, "one_day": 10}
     }
@@ -46,6 +47,10 @@ class Template:
     id: str
     text: str
     international: bool = False
+    status: int = 0  # Tencent's StatusCode: 0 live, 1 in review, 2 approved not yet live, -1 rejected
+    name: str = ""
+    review_reply: str = ""
+    created: int = 0  # unix seconds
 
     @cached_property
     def param_count(self) -> int:
@@ -202,7 +207,7 @@ class Catalogue:
     def match_content(self, text: str, *, international: bool) -> tuple[Template, tuple[str, ...]] | None:
         """The template (of the right region class) and parameters a plain-content text renders."""
         for template in self.templates.values():
-            if template.international != international:
+            if template.international != international or template.status != 0:
                 continue
             params = template.match(text)
             if params is not None:
@@ -220,6 +225,14 @@ def default_templates() -> list[Template]:
         Template("7839", "{1}为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。"),
         Template("7840", "您的验证码是{1}，{2}分钟内有效。"),
         Template("7841", "Your verification code is {1}.", international=True),
+        Template("7842", "您的订单{1}已发货，请注意查收。", status=1, name="shipping (in review)"),
+        Template(
+            "7843",
+            "恭喜获得{1}元优惠券，点击领取！",
+            status=-1,
+            name="coupon (rejected)",
+            review_reply="营销短信须带退订方式（拒收请回复R）",
+        ),
     ]
 
 
@@ -234,7 +247,15 @@ def _parse_templates(raw: Any) -> list[Template]:
     else:
         raise ValueError("templates must be a list or an object keyed by template id")
     return [
-        Template(str(t["id"]), str(t["text"]), international=bool(t.get("international", False)))
+        Template(
+            str(t["id"]),
+            str(t["text"]),
+            international=bool(t.get("international", False)),
+            status=int(t.get("status", 0)),
+            name=str(t.get("name", "")),
+            review_reply=str(t.get("review_reply", "")),
+            created=int(t.get("created", 0)),
+        )
         for t in items
     ]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from local.emulator import codes
+from local.emulator import codes, templates_api
 from local.emulator.catalogue import Catalogue, FrequencyLimits
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.numbers import Destination, normalize
@@ -276,6 +276,7 @@ class Engine:
         template = catalogue.templates.get(spec.template_id)
         if template is None:
             raise Rejected(codes.TEMPLATE, f"template {spec.template_id!r} is not approved")
+        templates_api.check_live(template)
         for param in spec.params:
             if len(param) > catalogue.max_param_length:
                 raise Rejected(

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from local.emulator import codes
+from local.emulator import codes, templates_api
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
@@ -265,6 +265,10 @@ ACTIONS: dict[str, Action] = {
     "PullSmsReplyStatus": _pull_reply_status,
     "PullSmsSendStatusByPhoneNumber": _pull_send_status_by_phone,
     "PullSmsReplyStatusByPhoneNumber": _pull_reply_status_by_phone,
+    "DescribeSmsTemplateList": lambda engine, _credential, data: templates_api.describe_templates(
+        engine, data
+    ),
+    "DescribeSmsSignList": lambda engine, _credential, data: templates_api.describe_signs(engine, data),
 }
 
 

@@ -121,6 +121,22 @@ class OtpAttempt(NamedTuple):
     attempts: int
 
 
+class StoredTemplate(NamedTuple):
+    """One template of Tencent's catalogue (`DescribeSmsTemplateList`) as last synced."""
+
+    template_id: str
+    international: int  # 0 mainland China, 1 international/HK/Macau/Taiwan, 3 both
+    status: int  # StatusCode: 0 approved and live, 1 in review, 2 approved not yet live, -1 rejected
+    name: str
+    text: str
+    review_reply: str = ""
+    created_at: int = 0  # when it was created at Tencent (unix s)
+    synced_at: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class Store(abc.ABC):
     """Messages, receipts, replies, idempotency keys, rate-limit hits and one-time codes."""
 
@@ -270,6 +286,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def otp_purge_expired(self, now: int) -> int:
         """Delete codes expired at `now`; return how many."""
+
+    # -- template catalogue -----------------------------------------------------------------
+    @abc.abstractmethod
+    def save_templates(self, templates: Sequence[StoredTemplate], *, now: int) -> int:
+        """Replace the whole stored catalogue with `templates` (stamped `synced_at = now`), in one
+        transaction: a template Tencent no longer lists is gone. Returns how many are stored."""
+
+    @abc.abstractmethod
+    def templates(self) -> list[StoredTemplate]:
+        """The stored catalogue, by template id (numerically); empty when never synced."""
+
+    @abc.abstractmethod
+    def peek_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
+        """What `hit_rate_limits` would decide at `now`, recording and deleting nothing."""
 
     # -- housekeeping -----------------------------------------------------------------------
     @abc.abstractmethod

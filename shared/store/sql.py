@@ -29,6 +29,7 @@ from shared.store.base import (
     RateDecision,
     Store,
     StoredMessage,
+    StoredTemplate,
     Unconfirmed,
 )
 
@@ -747,6 +748,63 @@ class SqlStore(Store):
                 (key, text, now + ttl),
             )
         )
+
+    # -- template catalogue -----------------------------------------------------------------
+    def save_templates(self, templates: Sequence[StoredTemplate], *, now: int) -> int:
+        rows = [
+            (
+                t.template_id,
+                int(t.international),
+                int(t.status),
+                t.name,
+                t.text,
+                t.review_reply,
+                int(t.created_at),
+                now,
+            )
+            for t in {t.template_id: t for t in templates}.values()
+        ]
+
+        def write(tx: Tx) -> int:
+            tx.execute("DELETE FROM templates")
+            if rows:
+                tx.execute_many(
+                    "INSERT INTO templates (template_id, international, status, name, content,"
+                    " review_reply, created_at, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            return len(rows)
+
+        return self._run(write)
+
+    def templates(self) -> list[StoredTemplate]:
+        rows = self._run(
+            lambda tx: tx.all(
+                "SELECT template_id, international, status, name, content, review_reply, created_at,"
+                " synced_at FROM templates"
+            ),
+            write=False,
+        )
+        found = [
+            StoredTemplate(
+                str(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]), int(r[7])
+            )
+            for r in rows
+        ]
+        return sorted(found, key=lambda t: (len(t.template_id), t.template_id))
+
+    def peek_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
+        _check_rates(checks)
+        if not checks:
+            return RateDecision(allowed=True)
+
+        def peek(tx: Tx) -> RateDecision:
+            for c, live in zip(checks, _live_counts(tx, checks, now), strict=True):
+                if live >= c.limit:
+                    return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, live, now))
+            return RateDecision(allowed=True)
+
+        return self._run(peek, write=False)
 
     # -- housekeeping -----------------------------------------------------------------------
     def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:

@@ -138,6 +138,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX read_cache_expires ON read_cache (expires_at);
     """,
+    # 5: Tencent's template catalogue (shared/catalogue.py), replaced whole at each sync.
+    """
+    CREATE TABLE templates (
+        template_id TEXT PRIMARY KEY,
+        international INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL DEFAULT '',
+        review_reply TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL DEFAULT 0,
+        synced_at INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -28,7 +28,14 @@ def test_default_catalogue_without_environment() -> None:
     assert credential.sdk_app_ids == ("1400009099",)
     assert credential.session_token == ""
     assert catalogue.signs == {"腾讯云"}
-    assert {t.id: t.param_count for t in catalogue.templates.values()} == {"7839": 1, "7840": 2, "7841": 1}
+    assert {t.id: t.param_count for t in catalogue.templates.values()} == {
+        "7839": 1,
+        "7840": 2,
+        "7841": 1,
+        "7842": 1,
+        "7843": 1,
+    }
+    assert [t.id for t in catalogue.templates.values() if t.status != 0] == ["7842", "7843"]
     assert catalogue.templates["7841"].international
     assert catalogue.max_param_length == 12
     assert not catalogue.frequency_limits.enabled

@@ -1,0 +1,186 @@
+"""Preview a send without sending: the text the handset shows, its billed parts per region, the fee
+per number and in total, and every per-number problem the real send would meet.
+
+The body is that of `POST /sms/send` or `POST /sms/send-multi`. A problem of the whole request
+(bad template, wrong parameter count, a template not live) answers the same 400 the send would; a
+problem of one number is listed on that number. Rate limits are looked at, never hit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from shared import catalogue, limits, segments, texts, validation
+from shared import phone as phones
+from shared.config import Settings
+from shared.errors import SmsError, ValidationError
+from shared.models import Message
+from shared.runtime import runtime
+from shared.store.base import RateCheck
+
+# The seam for opt-outs: `suppressed(phone, message)` says whether the real send would skip the
+# number. None (the default) checks nothing; the suppression list wires itself in here.
+Suppressed = Callable[[str, Message], bool]
+PREVIEW_FIELDS = validation.SINGLE_FIELDS | validation.MULTI_FIELDS
+
+
+def preview(
+    body: Mapping[str, Any],
+    *,
+    caller: str,
+    now: int | None = None,
+    suppressed: Suppressed | None = None,
+) -> dict[str, Any]:
+    """What `body` would do if sent now; nothing is sent and nothing is recorded."""
+    settings = runtime.settings
+    at = int(time.time()) if now is None else now
+    validation.only_fields(body, PREVIEW_FIELDS)
+    multi = "phones" in body
+    message = runtime.client.with_defaults(validation.parse_message(body, settings))
+    template = catalogue.check_message(message, settings)
+    text = _handset_text(message, template, settings)
+    numbers = _numbers(body, multi)
+    seen: set[str] = set()
+    entries = []
+    for raw_field, number, problem in numbers:
+        if number is not None and number in seen:
+            problem = ValidationError("the number is listed before; it is sent once", code="duplicate")
+        entry = _entry(number, raw_field, problem, message, template, text, settings, at, suppressed, caller)
+        if number is not None:
+            seen.add(number)
+        entries.append(entry)
+    sendable = [e for e in entries if not e["problems"]]
+    answer: dict[str, Any] = {
+        "text": text,
+        "length": None if text is None else len(text.encode("utf-16-le")) // 2,
+        "template_id": message.template_id or None,
+        "sign": message.sign or None,
+        "regions": _regions(text, entries),
+        "numbers": entries,
+        "sendable": len(sendable),
+        "refused": len(entries) - len(sendable),
+        "fee_total": None if text is None else sum(e["fee"] for e in sendable),
+        "problems": _caller_problems(settings, caller, multi, at),
+    }
+    if text is None:
+        answer["note"] = (
+            "the template's text is unknown: sync the catalogue (POST /sms/templates/sync) or give its "
+            "text in SMS_TEMPLATES; parts and fees need it"
+        )
+    return answer
+
+
+def _handset_text(message: Message, template: Any, settings: Settings) -> str | None:
+    """`【sign】` plus the rendered template (a plain-content text carries its sign itself)."""
+    if message.is_content:
+        return texts.signed_text(message.sign, message.content)
+    spec = settings.templates.get(message.template_id)
+    source = spec.text if spec is not None else (template.text if template is not None else "")
+    if not source:
+        return None
+    return texts.signed_text(message.sign, texts.render_template(source, message.params))
+
+
+def _numbers(body: Mapping[str, Any], multi: bool) -> list[tuple[str, str | None, SmsError | None]]:
+    """(field, E.164 or None, problem) for every number the body names, in its order."""
+    if not multi:
+        try:
+            return [("phone" if "phone" in body else "mobile", validation.phone_of(body), None)]
+        except ValidationError as error:
+            return [(error.field or "phone", None, error)]
+    raw = body.get("phones")
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("phones must be a non-empty list of phone numbers", field="phones")
+    found: list[tuple[str, str | None, SmsError | None]] = []
+    for index, value in enumerate(raw):
+        field = f"phones[{index}]"
+        try:
+            found.append((field, phones.normalize(value, field=field), None))
+        except ValidationError as error:
+            found.append((field, None, error))
+    return found
+
+
+def _entry(
+    number: str | None,
+    field: str,
+    problem: SmsError | None,
+    message: Message,
+    template: Any,
+    text: str | None,
+    settings: Settings,
+    at: int,
+    suppressed: Suppressed | None,
+    caller: str,
+) -> dict[str, Any]:
+    kind = "duplicate" if problem is not None and problem.code == "duplicate" else "invalid"
+    problems = [_problem(problem, kind)] if problem is not None else []
+    entry: dict[str, Any] = {"field": field, "phone": number}
+    if number is not None and problem is None:
+        mainland = phones.is_mainland(number)
+        entry["region"] = phones.region_of(number)
+        entry["region_class"] = "mainland" if mainland else "international"
+        try:
+            validation.check_destination(number, message, settings, field=field)
+            catalogue.check_number(template, number, field=field)
+        except validation.CountryNotAllowedError as error:
+            problems.append(_problem(error, "not_allowed"))
+        except ValidationError as error:
+            problems.append(_problem(error, error.code))
+        if suppressed is not None and suppressed(number, message):
+            problems.append({"code": "suppressed", "message": "the number opted out of these messages"})
+        per_number = limits.checks_for(settings, caller=caller, phones=[number], global_cap=False)
+        limited = _peek([c for c in per_number if c.key == number], at)
+        if limited is not None:
+            problems.append(limited)
+        if text is not None:
+            count = segments.count(text, international=not mainland)
+            entry.update(encoding=count.encoding, counted_length=count.length, parts=count.parts)
+    entry["problems"] = problems
+    entry["fee"] = entry.get("parts", 0) if not problems else 0
+    return entry
+
+
+def _problem(error: SmsError, kind: str) -> dict[str, Any]:
+    return {"code": kind, "message": error.message, **({"detail": error.code} if error.code != kind else {})}
+
+
+def _peek(checks: Sequence[RateCheck], at: int) -> dict[str, Any] | None:
+    """A rate limit the send would hit now, looked at without recording a hit."""
+    if not checks:
+        return None
+    decision = runtime.store.peek_rate_limits(list(checks), now=at)
+    if decision.allowed:
+        return None
+    assert decision.check is not None
+    return {
+        "code": "rate_limited",
+        "message": f"rate limit {decision.check.name} reached; retry in {decision.retry_after} s",
+        "limit": decision.check.name,
+        "retry_after": max(1, decision.retry_after),
+    }
+
+
+def _caller_problems(settings: Settings, caller: str, multi: bool, at: int) -> list[dict[str, Any]]:
+    """Limits of the caller (and the global cap) that would refuse the whole send now."""
+    scope = "multi" if multi else "sms"
+    checks = limits.checks_for(settings, caller=caller, phones=(), scope=scope, global_cap=not multi)
+    limited = _peek(checks, at)
+    return [limited] if limited is not None else []
+
+
+def _regions(text: str | None, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Parts per region class the request's numbers fall in, with their numbers and fees."""
+    regions: dict[str, Any] = {}
+    for name, international in (("mainland", False), ("international", True)):
+        members = [e for e in entries if e.get("region_class") == name]
+        if not members:
+            continue
+        summary: dict[str, Any] = {"numbers": len(members)}
+        if text is not None:
+            summary.update(segments.count(text, international=international).to_dict())
+            summary["fee"] = sum(e["fee"] for e in members)
+        regions[name] = summary
+    return regions
