@@ -236,8 +236,12 @@ def test_local_run_generates_a_secret_and_never_prints_it(
     generated = prepare_environment(env, "http://127.0.0.1:9", tmp_path)
     secret = env["SMS_OTP_SECRET"]
     assert len(secret) >= 40 and "SMS_OTP_SECRET" not in generated
+    same: dict[str, str] = {}
+    prepare_environment(same, "http://127.0.0.1:9", tmp_path)  # `python -m local invoke` beside a run
+    assert same["SMS_OTP_SECRET"] == secret
+    assert (tmp_path / "otp-secret").stat().st_mode & 0o077 == 0  # the owner's alone
     other: dict[str, str] = {}
-    prepare_environment(other, "http://127.0.0.1:9", tmp_path)
+    prepare_environment(other, "http://127.0.0.1:9", tmp_path / "another")
     assert other["SMS_OTP_SECRET"] != secret
     kept = {"SMS_OTP_SECRET": "mine-0000000000000000"}
     prepare_environment(kept, "http://127.0.0.1:9", tmp_path)

@@ -20,6 +20,7 @@ TABLES = {
     "rate_counts",
     "otp_codes",
     "read_cache",
+    "templates",
 }
 
 
