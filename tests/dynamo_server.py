@@ -106,7 +106,8 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.throttle_next = 0  # answer this many next requests with a throttling error
         self.throttle_code = "ProvisionedThroughputExceededException"
-        self.unprocessed_rounds = 0  # BatchWriteItem: process only the first item, this many times
+        self.unprocessed_rounds = 0  # BatchWriteItem: process only `processed` items, this many times
+        self.processed = 1
         self.requests: list[str] = []  # X-Amz-Target operation of every request seen
         self._lock = threading.Lock()
         proxy = self
@@ -156,10 +157,13 @@ class FaultProxy:
         if partial:
             request = json.loads(body)
             for table, items in request["RequestItems"].items():
-                request["RequestItems"][table], rest = items[:1], items[1:]
+                request["RequestItems"][table], rest = items[: self.processed], items[self.processed :]
                 if rest:
                     held[table] = rest
             body = json.dumps(request).encode()
+        if partial and not any(json.loads(body)["RequestItems"].values()):
+            answer = json.dumps({"UnprocessedItems": held}).encode()
+            return 200, [("Content-Type", "application/x-amz-json-1.0")], answer
         status, out_headers, answer = self._forward(headers, body)
         if held and status == 200:
             parsed = json.loads(answer)

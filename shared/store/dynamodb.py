@@ -54,13 +54,13 @@ T = TypeVar("T")
 Item = dict[str, dict[str, Any]]
 
 DEFAULT_RETENTION_DAYS = 90
-DEFAULT_MAX_ATTEMPTS = 5  # botocore standard retry mode: throttling and transient faults
+DEFAULT_MAX_ATTEMPTS = 5  # attempts in all (botocore standard retry mode: throttling, transient faults)
 DEFAULT_TIMEOUT = 5.0
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
 MAX_TRANSACTION_ITEMS = 100
 BATCH_WRITE_ITEMS = 25
 BATCH_GET_KEYS = 100
-UNPROCESSED_RETRIES = 8  # BatchWriteItem/BatchGetItem leftovers: retried with exponential backoff
+UNPROCESSED_RETRIES = 8  # batch leftovers: retried with exponential backoff, this often without progress
 CONFLICT_RETRIES = 100  # optimistic sections: read again after a concurrent writer won
 COMPRESS_FROM = 1024  # idempotency responses longer than this are stored zlib-compressed
 _WIDTH = 20  # zero-padded numbers in sort keys sort as numbers
@@ -132,7 +132,7 @@ def _check_size(item: Item, what: str) -> None:
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise PayloadTooLargeError(
-            f"{what} is {size:,} bytes, over DynamoDB's {MAX_ITEM_BYTES:,}-byte item limit:"
+            f"{what} is {size:,} bytes, over DynamoDB's 400 KB item limit ({MAX_ITEM_BYTES:,} bytes):"
             " nothing was written",
             code="store_item_too_large",
         )
@@ -297,7 +297,7 @@ class DynamoDbStore(Store):
         self._create: bool = options["create"]
         self._retention = int(options["retention_days"]) * 86400
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": max(1, int(options["max_attempts"]))},
+            retries={"mode": "standard", "total_max_attempts": max(1, int(options["max_attempts"]))},
             connect_timeout=float(options["timeout"]),
             read_timeout=float(options["timeout"]),
             max_pool_connections=32,
@@ -496,18 +496,19 @@ class DynamoDbStore(Store):
         """BatchWriteItem 25 at a time; unprocessed items retried with backoff, never dropped."""
         for part in _chunks(requests, BATCH_WRITE_ITEMS):
             pending: dict[str, Any] = {self.table: list(part)}
-            for attempt in range(UNPROCESSED_RETRIES + 1):
+            left, idle = len(part), 0  # rounds in a row that stored nothing
+            while pending:
                 answer = self._call("batch_write_item", RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                if attempt == UNPROCESSED_RETRIES:
-                    left = len(pending.get(self.table, []))
+                before, left = left, len(pending.get(self.table, []))
+                idle = 0 if left < before else idle + 1
+                if pending and idle > UNPROCESSED_RETRIES:
                     raise StoreUnavailableError(
                         f"DynamoDB store {self.table} unavailable: {left} item(s) still unprocessed after"
                         f" {UNPROCESSED_RETRIES} retries (the rest of the batch was stored)"
                     )
-                _pause(attempt)
+                if pending:
+                    _pause(idle)
 
     def _query(self, **params: Any) -> Iterator[Item]:
         params.setdefault("TableName", self.table)
@@ -885,7 +886,7 @@ class DynamoDbStore(Store):
         if size > MAX_ITEM_BYTES:
             raise PayloadTooLargeError(
                 f"the stored answer of idempotency key is {size:,} bytes compressed, over DynamoDB's"
-                f" {MAX_ITEM_BYTES:,}-byte item limit: nothing was written",
+                f" 400 KB item limit: nothing was written",
                 code="store_item_too_large",
             )
         self._call(
@@ -1103,6 +1104,7 @@ class DynamoDbStore(Store):
                 FilterExpression="begins_with(pk, :p) AND expires_at <= :now",
                 ExpressionAttributeValues={":p": _s(prefix), ":now": _n(now)},
                 ProjectionExpression="pk, sk",
+                Limit=1000,
             )
         ]
         self._batch_write([{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in expired])
@@ -1240,4 +1242,6 @@ class _Counter:
 
 def iter_items(store: DynamoDbStore, prefix: str) -> Iterable[Item]:
     """Every item whose pk starts with `prefix` (tests and figures; a Scan)."""
-    return store._scan(FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": _s(prefix)})
+    return store._scan(
+        FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": _s(prefix)}, Limit=1000
+    )
