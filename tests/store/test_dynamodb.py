@@ -119,7 +119,8 @@ def test_url_options() -> None:
 def test_boto3_is_imported_only_for_a_dynamodb_store() -> None:
     code = (
         "import sys, shared.store as s; s.open_store('sqlite:///:memory:').ping();"
-        " s.open_store('postgresql://u:p@127.0.0.1:1/x'); print('boto3' in sys.modules, 'botocore' in sys.modules);"
+        " s.open_store('postgresql://u:p@127.0.0.1:1/x');"
+        " print('boto3' in sys.modules, 'botocore' in sys.modules);"
         " s.open_store('dynamodb://t?region=us-east-1'); print('boto3' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
