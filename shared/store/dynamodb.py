@@ -221,8 +221,8 @@ def _reply_key(reply: Reply) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _rate_pk(name: str, key: str) -> str:
-    return "L#" + json.dumps([name, key], ensure_ascii=False)
+def _rate_pk(key: str) -> str:
+    return "L#" + key
 
 
 def _otp_item(r: OtpRecord) -> Item:
@@ -914,29 +914,28 @@ class DynamoDbStore(Store):
         return self._optimistic(lambda: self._hit(checks, now), "rate limits")
 
     def _hit(self, checks: Sequence[RateCheck], now: int) -> RateDecision:
-        pks = [_rate_pk(c.name, c.key) for c in checks]
+        pks = [_rate_pk(c.key) for c in checks]
         stored = self._get_many([_key(pk, "L") for pk in dict.fromkeys(pks)])
-        counters = {pk: _Counter(stored.get((pk, "L"))) for pk in pks}
+        items = {pk: _RateItem(stored.get((pk, "L"))) for pk in pks}
         for check, pk in zip(checks, pks, strict=True):
-            count = counters[pk].live(check, now)
+            counter = items[pk].rule(check.name)
+            count = counter.live(check, now)
             if count >= check.limit:
-                retry = counters[pk].retry_after(check, count, now)
-                return RateDecision(allowed=False, check=check, retry_after=retry)
-        changed: dict[str, _Counter] = {}
-        stale: dict[str, int] = {}
+                return RateDecision(
+                    allowed=False, check=check, retry_after=counter.retry_after(check, count, now)
+                )
+        stale: dict[tuple[str, str], int] = {}
         for check, pk in zip(checks, pks, strict=True):
             up_to = _stale_up_to(check, now)
-            stale[pk] = min(up_to, stale.get(pk, up_to))
+            stale[pk, check.name] = min(up_to, stale.get((pk, check.name), up_to))
+        for (pk, name), up_to in stale.items():
+            items[pk].rule(name).drop_up_to(up_to)
         for check, pk in zip(checks, pks, strict=True):
-            counter = counters[pk]
-            if pk not in changed:
-                counter.drop_up_to(stale[pk])
-            counter.add(check, now, 1)
-            changed[pk] = counter
-        self._write_counters(changed)
+            items[pk].rule(check.name).add(check, now, 1)
+        self._write_counters(items)
         return RateDecision(allowed=True)
 
-    def _write_counters(self, counters: Mapping[str, _Counter]) -> None:
+    def _write_counters(self, counters: Mapping[str, _RateItem]) -> None:
         """All counters or none: one transaction per 100, earlier ones given back if a later fails."""
         parts = list(_chunks(sorted(counters), MAX_TRANSACTION_ITEMS))
         done: list[Sequence[str]] = []
@@ -949,13 +948,14 @@ class DynamoDbStore(Store):
                 raise
             done.append(part)
 
-    def _restore(self, written: Sequence[tuple[str, _Counter]]) -> None:
+    def _restore(self, written: Sequence[tuple[str, _RateItem]]) -> None:
         """Take back the hits earlier transactions of a failed multi-transaction hit recorded."""
         for pk, counter in written:
 
-            def give_back(pk: str = pk, added: Mapping[int, int] = counter.added) -> None:
-                current = _Counter(self._get(pk, "L"))
-                current.subtract(added)
+            def give_back(pk: str = pk, added: Mapping[str, Mapping[int, int]] = counter.added()) -> None:
+                current = _RateItem(self._get(pk, "L"))
+                for name, hits in added.items():
+                    current.rule(name).subtract(hits)
                 self._transact([current.put(self.table, pk)])
 
             self._optimistic(give_back, "giving back rate-limit hits")
@@ -965,17 +965,17 @@ class DynamoDbStore(Store):
             return
 
         def undo() -> None:
-            pks = [_rate_pk(c.name, c.key) for c in checks]
+            pks = [_rate_pk(c.key) for c in checks]
             stored = self._get_many([_key(pk, "L") for pk in dict.fromkeys(pks)])
-            changed: dict[str, _Counter] = {}
+            changed: dict[str, _RateItem] = {}
             for check, pk in zip(checks, pks, strict=True):
                 if (pk, "L") not in stored:
                     continue
-                counter = changed.setdefault(pk, _Counter(stored[pk, "L"]))
-                counter.take_back(_bucket(check, now)[0])
-            for pk, counter in changed.items():
-                if counter.added:
-                    self._transact([counter.put(self.table, pk)])
+                item = changed.setdefault(pk, _RateItem(stored[pk, "L"]))
+                item.rule(check.name).take_back(_bucket(check, now)[0])
+            for pk, item in changed.items():
+                if any(item.added().values()):
+                    self._transact([item.put(self.table, pk)])
 
         self._optimistic(undo, "undoing rate-limit hits")
 
@@ -1118,7 +1118,7 @@ class DynamoDbStore(Store):
             pk = item["pk"]["S"]
 
             def prune(pk: str = pk) -> int:
-                counter = _Counter(self._get(pk, "L"))
+                counter = _RateItem(self._get(pk, "L"))
                 gone = counter.drop_expired(now)
                 if gone:
                     self._transact([counter.put(self.table, pk)])
@@ -1165,20 +1165,58 @@ def _stale_up_to(check: RateCheck, now: int) -> int:
     return now - check.window_seconds - bucket_width(check) + 1
 
 
-class _Counter:
-    """One rate-limit key's hits per bucket, guarded by a version number so a concurrent writer's
-    hits are never overwritten. Stored as one string `b` of `start:hits:lasts` (the bucket leaves
-    the window `lasts` seconds after its start): a third the bytes of a map, so fewer units."""
+class _RateItem:
+    """Every rule's counters of one rate-limit key (a phone's three limits share an item: one
+    read and one write instead of three), guarded by a version number so a concurrent writer's
+    hits are never overwritten. `c` maps a rule name to its buckets, one string of
+    `start:hits:lasts` (the bucket leaves the window `lasts` seconds after its start): a third
+    the bytes of a map of numbers, so fewer units."""
 
     def __init__(self, item: Mapping[str, Any] | None) -> None:
         self.version = _num(item, "v") if item else 0
         self.exists = item is not None
+        raw = item.get("c", {}).get("M", {}) if item else {}
+        self.rules = {name: _Counter(value["S"]) for name, value in raw.items()}
+
+    def rule(self, name: str) -> _Counter:
+        return self.rules.setdefault(name, _Counter(""))
+
+    def added(self) -> dict[str, dict[int, int]]:
+        return {name: dict(c.added) for name, c in self.rules.items() if c.added}
+
+    def drop_expired(self, now: int) -> int:
+        return sum(c.drop_expired(now) for c in self.rules.values())
+
+    def put(self, table: str, pk: str) -> dict[str, Any]:
+        """The conditional put that writes this item if nobody wrote since it was read."""
+        rules = {name: c for name, c in self.rules.items() if c.hits}
+        item: Item = {
+            **_key(pk, "L"),
+            "v": _n(self.version + 1),
+            "c": {"M": {name: _s(c.encode()) for name, c in rules.items()}},
+            "expires_at": _n(max((max(c.expiry.values(), default=0) for c in rules.values()), default=0)),
+        }
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": _n(self.version)}}
+            if self.exists
+            else {"ConditionExpression": "attribute_not_exists(pk)"}
+        )
+        return {"Put": {"TableName": table, "Item": item, **condition}}
+
+
+class _Counter:
+    """One rule's hits per bucket start, with when each bucket leaves the window."""
+
+    def __init__(self, encoded: str) -> None:
         self.hits: dict[int, int] = {}
         self.expiry: dict[int, int] = {}
-        for bucket in _str(item or {}, "b").split():
+        for bucket in encoded.split():
             start, hits, lasts = (int(part) for part in bucket.split(":"))
             self.hits[start], self.expiry[start] = hits, start + lasts
         self.added: dict[int, int] = {}
+
+    def encode(self) -> str:
+        return " ".join(f"{s}:{h}:{self.expiry.get(s, s) - s}" for s, h in sorted(self.hits.items()))
 
     def live(self, check: RateCheck, now: int) -> int:
         up_to = _stale_up_to(check, now)
@@ -1223,21 +1261,6 @@ class _Counter:
         for start, hits in added.items():
             if start in self.hits:
                 self.hits[start] = max(0, self.hits[start] - hits)
-
-    def put(self, table: str, pk: str) -> dict[str, Any]:
-        """The conditional put that writes this counter if nobody wrote since it was read."""
-        item: Item = {
-            **_key(pk, "L"),
-            "v": _n(self.version + 1),
-            "b": _s(" ".join(f"{s}:{h}:{self.expiry.get(s, s) - s}" for s, h in sorted(self.hits.items()))),
-            "expires_at": _n(max(self.expiry.values(), default=0)),
-        }
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": _n(self.version)}}
-            if self.exists
-            else {"ConditionExpression": "attribute_not_exists(pk)"}
-        )
-        return {"Put": {"TableName": table, "Item": item, **condition}}
 
 
 def iter_items(store: DynamoDbStore, prefix: str) -> Iterable[Item]:

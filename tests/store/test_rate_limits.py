@@ -123,7 +123,7 @@ def test_rows_per_key_stay_bounded_however_busy_the_key(store_url: str, store: S
         from shared.store.dynamodb import iter_items
 
         (item,) = iter_items(store, "L#")  # type: ignore[arg-type]
-        assert len(item["b"]["S"].split()) <= WINDOW_STEPS + 1
+        assert len(item["c"]["M"]["global:daily"]["S"].split()) <= WINDOW_STEPS + 1
         return
     (rows,) = raw_rows(store_url, "SELECT COUNT(*) FROM rate_counts WHERE name = 'global:daily'")
     assert rows[0] <= WINDOW_STEPS + 1
