@@ -1,6 +1,7 @@
 """The store's cost per send, as the day fills up: CPU per rate-limit check and per message row.
 
-    python bench/store_ops.py [--url sqlite:///… | postgresql://…] [--hits 8000] [--rows 100000]
+    python bench/store_ops.py [--url sqlite:///… | postgresql://… | dynamodb://…] [--hits 8000]
+                              [--rows 100000] [--repeat 20]
 
 Rate limits: `hits_rate_limits` with what one `send_single` checks (the three default per-number
 limits and the global daily cap; every send a new number, all within one day), CPU per call for
@@ -8,7 +9,9 @@ each block of `--block` calls — a figure that must not grow with the hits alre
 Message rows: `record_sends` of `--rows` accepted results in batches of 2,000 (send_multi's writer
 thread), CPU per row. Receipts: `save_receipts` of a delivery report for each of those messages,
 in batches of 100 (what one pull hands out), CPU and wall time per receipt. Default store: SQLite
-in a temporary folder.
+in a temporary folder. DynamoDB (`dynamodb://t?region=us-east-1&endpoint=http://127.0.0.1:PORT&create=true`,
+e.g. against `python -m tests.dynamo_server`) adds a table of requests, read and write request units
+(computed from item sizes: bench/dynamo_units.py) and CPU per operation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections.abc import Callable
 
 import _support  # also puts the repository on sys.path
 
@@ -50,6 +54,9 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=8000, help="rate-limited sends in all")
     parser.add_argument("--block", type=int, default=2000, help="sends per reported block")
     parser.add_argument("--rows", type=int, default=100_000, help="message rows to record")
+    parser.add_argument(
+        "--repeat", type=int, default=20, help="DynamoDB: runs of each operation for its units"
+    )
     args = parser.parse_args()
     postgres = args.url if args.url and args.url.startswith(("postgresql://", "postgres://")) else ""
     url = _support.fresh_postgres_database(postgres) if postgres else args.url
@@ -97,7 +104,129 @@ def measure(args: argparse.Namespace, store: Store) -> None:
         f"receipts: {len(receipts):,} in batches of 100    {spent * 1e6:7.1f} µs CPU a receipt"
         f" ({wall * 1e6:.1f} µs wall)"
     )
+    if store.dialect == "dynamodb":
+        units(store, args.repeat)
     store.close()
+
+
+def units(store: Store, repeat: int) -> None:
+    """Requests, read/write request units and CPU per store operation (DynamoDB)."""
+    from dynamo_units import Meter
+
+    from shared.store import OtpRecord
+    from shared.store.dynamodb import DynamoDbStore
+
+    assert isinstance(store, DynamoDbStore)
+    meter = Meter(store)
+    settings = load_settings({})  # the default limits: per number, per caller, global daily cap
+    now = int(time.time())
+    counter = [0]
+
+    def fresh(prefix: str) -> str:
+        counter[0] += 1
+        return f"{prefix}{counter[0]:09d}"
+
+    def single_send() -> None:
+        phone = "+86137" + fresh("")[-8:]
+        assert store.hit_rate_limits(
+            limits.checks_for(settings, caller="key:1", phones=[phone]), now=now
+        ).allowed
+        result = SendResult(phone, fresh("s:"), "submitted", 1, "Ok", "ok")
+        store.record_sends([result], template_id="7839", params=["1234"], sign="s", caller="key:1", now=now)
+
+    def idempotent_single_send() -> None:
+        key = fresh("idem-")
+        assert (
+            store.idempotency_begin(key, fingerprint="f" * 64, now=now, in_progress_ttl=60, ttl=86400) is None
+        )
+        single_send()
+        store.idempotency_complete(key, {"message_id": "2019:x", "status": "submitted", "fee": 1}, now=now)
+
+    def multi_send_200() -> None:
+        phones = ["+86136" + fresh("")[-8:] for _ in range(200)]
+        checks = limits.checks_for(settings, caller="key:2", phones=phones)
+        assert store.hit_rate_limits(checks, now=now).allowed
+        results = [SendResult(p, fresh("m:"), "submitted", 1, "Ok", "ok") for p in phones]
+        store.record_sends(
+            results, template_id="7839", params=["1234"], sign="腾讯云", caller="key:2", now=now
+        )
+
+    def stored(count: int) -> list[Receipt]:
+        results = [
+            SendResult("+8613500000000", fresh("r:"), "submitted", 1, "Ok", "ok") for _ in range(count)
+        ]
+        store.record_sends(results, template_id="7839", params=[], sign="", caller="key:3", now=now)
+        return [
+            Receipt(r.message_id, r.phone, "delivered", "DELIVRD", "user received", now + 5) for r in results
+        ]
+
+    pending: dict[str, list[Receipt]] = {}
+
+    def receipt() -> None:
+        store.save_receipts(pending["one"][:1], source="callback", now=now + 6)
+
+    def receipt_again() -> None:
+        store.save_receipts(pending["one"][:1], source="pull", now=now + 7)
+
+    def receipts_100() -> None:
+        store.save_receipts(pending["hundred"], source="pull", now=now + 6)
+
+    otp: dict[str, str] = {}
+
+    def otp_send() -> None:
+        otp["id"] = fresh("otp-")
+        record = OtpRecord(
+            otp["id"], "+8613400000000", "login", "h" * 64, now, now + 300, "key:4", resend_after=now + 60
+        )
+        store.otp_create(record, supersede_active=True)
+
+    def otp_verify() -> None:
+        found = store.otp_latest_active("+8613400000000", "login")
+        assert found is not None
+        assert store.otp_attempt(found.id, matched=True, now=now + 1).status == "verified"
+
+    def get_message() -> None:
+        assert store.get_message(pending["one"][0].message_id) is not None
+
+    operations: list[tuple[str, Callable[[], None], Callable[[], None] | None, int]] = [
+        ("single send (limits + message)", single_send, None, 1),
+        ("single send with Idempotency-Key", idempotent_single_send, None, 1),
+        ("multi send, per number (200 a call)", multi_send_200, None, 200),
+        ("receipt (callback, message known)", receipt, lambda: pending.update(one=stored(1)), 1),
+        ("same receipt again (pull overlap)", receipt_again, None, 1),
+        (
+            "receipts, per receipt (100 a pull)",
+            receipts_100,
+            lambda: pending.update(hundred=stored(100)),
+            100,
+        ),
+        ("GET /sms/messages/{id}", get_message, None, 1),
+        ("OTP send (supersedes the last code)", otp_send, None, 1),
+        ("OTP verify by phone + purpose", otp_verify, otp_send, 1),
+    ]
+    print(f"\n{'operation':<40} {'requests':>9} {'RRU':>7} {'WRU':>7} {'CPU µs':>9}   (per unit of work)")
+    for name, run, prepare, per in operations:
+        total_cpu, total = 0.0, (0, 0.0, 0.0)
+        for _ in range(repeat):
+            meter.active = False
+            if prepare:
+                prepare()
+            began = time.process_time()
+            run()
+            total_cpu += time.process_time() - began
+            if prepare:
+                prepare()
+            if run is receipt_again:
+                receipt()
+            meter.reset()
+            meter.active = True
+            run()
+            meter.active = False
+            snap = meter.snapshot()
+            total = (total[0] + snap[0], total[1] + snap[1], total[2] + snap[2])
+        k = repeat * per
+        print(f"{name:<40} {total[0] / k:>9.2f} {total[1] / k:>7.2f} {total[2] / k:>7.2f}"
+              f" {total_cpu / k * 1e6:>9.0f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -169,3 +169,27 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --------------------------------------------------------------------------- DynamoDB
+
+
+@pytest.fixture(scope="session")
+def dynamodb_server() -> Iterator[Any]:
+    """moto's DynamoDB server in a process of its own (tests/dynamo_server.py), for the session."""
+    from tests.dynamo_server import DynamoServer, use_fake_credentials
+
+    use_fake_credentials()  # inherited by every process the tests start
+    server = DynamoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_dynamodb_url(dynamodb_server: Any) -> str:
+    """A store URL on a table of this test's own (created on first use)."""
+    url: str = dynamodb_server.url()
+    return url

@@ -1,9 +1,9 @@
 """Persistence for messages, receipts, replies, idempotency keys, rate limits and one-time codes.
 
 `open_store(url)` opens a store for `sqlite:///relative.db`, `sqlite:////absolute.db`,
-`sqlite:///:memory:` or `postgresql://…` / `postgres://…`; `get_store()` keeps one per URL
-for the life of the process, so warm invocations reuse the connection. Database drivers are
-imported only when a store of their kind is opened.
+`sqlite:///:memory:`, `postgresql://…` / `postgres://…` or `dynamodb://<table>?region=…`;
+`get_store()` keeps one per URL for the life of the process, so warm invocations reuse the
+connection. Database drivers (and boto3) are imported only when a store of their kind is opened.
 """
 
 from __future__ import annotations
@@ -69,8 +69,17 @@ def open_store(url: str) -> Store:
             ) from None
 
         return PostgresStore(url)
+    if scheme == "dynamodb":
+        try:
+            from shared.store.dynamodb import DynamoDbStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"a dynamodb:// store needs boto3 (the Lambda runtime has it; pip install boto3): {exc}"
+            ) from None
+
+        return DynamoDbStore(url)
     raise ConfigurationError(
-        f"SMS_STORE_URL must start with sqlite:/// or postgresql://, got {redact_url(url)!r}"
+        f"SMS_STORE_URL must start with sqlite:///, postgresql:// or dynamodb://, got {redact_url(url)!r}"
     )
 
 

@@ -1,4 +1,5 @@
-"""Fixtures that run every store test against SQLite and a real PostgreSQL server.
+"""Fixtures that run every store test against SQLite, a real PostgreSQL server and a DynamoDB-API
+server (moto's server mode, started by the tests: tests/dynamo_server.py).
 
 PostgreSQL: `SMS_TEST_POSTGRES_URL` (a server someone else runs; each test gets its own database
 created through it) or else a private server started once per session from the local binaries
@@ -16,11 +17,20 @@ import pytest
 from shared.store import Store, open_store
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("dynamodb", marks=pytest.mark.dynamodb),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
     """A URL of an empty store of each kind (SQLite: a file, so several connections share it)."""
     if request.param == "sqlite":
         return f"sqlite:///{os.path.join(tmp_path, 'store.db')}"
+    if request.param == "dynamodb":
+        dynamo: str = request.getfixturevalue("fresh_dynamodb_url")
+        return dynamo
     url: str = request.getfixturevalue("fresh_postgres_url")
     return url
 

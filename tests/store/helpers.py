@@ -77,11 +77,43 @@ class FailingTx:
         return self._tx.all(sql, params)
 
 
+WRITES = {"put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items"}
+
+
 def fail_statement(monkeypatch: pytest.MonkeyPatch, store: Store, fail_at: int) -> None:
-    """Make the store's next transactions fail at their `fail_at`-th statement."""
+    """Make the store's next transactions fail at their `fail_at`-th statement.
+
+    DynamoDB has no statements: one write request (a transaction, a batch) is what fails there,
+    at the first write or, with `dynamodb_write`, at that write request of the call."""
+    if store.dialect == "dynamodb":
+        fail_write(monkeypatch, store, 1)
+        return
     original: Callable[..., Any] = store._run  # type: ignore[attr-defined]
 
     def run(fn: Callable[[Tx], Any], *, write: bool = True) -> Any:
         return original(lambda tx: fn(FailingTx(tx, fail_at)), write=write)
 
     monkeypatch.setattr(store, "_run", run)
+
+
+def fail_write(monkeypatch: pytest.MonkeyPatch, store: Store, nth: int) -> None:
+    """DynamoDB: the store's `nth` write request from now on (and every later one) raises."""
+    original: Callable[..., Any] = store._call  # type: ignore[attr-defined]
+    seen = [0]
+
+    def call(operation: str, **params: Any) -> Any:
+        if operation in WRITES:
+            seen[0] += 1
+            if seen[0] >= nth:
+                raise InjectedFailure(f"injected failure at write request {seen[0]} ({operation})")
+        return original(operation, **params)
+
+    monkeypatch.setattr(store, "_call", call)
+
+
+def count_items(store: Store, prefix: str, sk: str | None = None) -> int:
+    """DynamoDB: how many items have a pk starting with `prefix` (and this sk)."""
+    from shared.store.dynamodb import DynamoDbStore, iter_items
+
+    assert isinstance(store, DynamoDbStore)
+    return sum(1 for item in iter_items(store, prefix) if sk is None or item["sk"]["S"] == sk)

@@ -119,12 +119,20 @@ def test_a_big_cap_never_admits_more_than_its_limit_in_any_window(store: Store) 
 def test_rows_per_key_stay_bounded_however_busy_the_key(store_url: str, store: Store) -> None:
     for second in range(0, 2 * 86400, 97):  # ~1,800 sends over two days
         assert store.hit_rate_limits([RateCheck("global:daily", "all", 10**9, 86400)], now=second).allowed
+    if store.dialect == "dynamodb":  # one item per key, its counters a map of buckets
+        from shared.store.dynamodb import iter_items
+
+        (item,) = iter_items(store, "L#")  # type: ignore[arg-type]
+        assert len(item["c"]["M"]["global:daily"]["S"].split()) <= WINDOW_STEPS + 1
+        return
     (rows,) = raw_rows(store_url, "SELECT COUNT(*) FROM rate_counts WHERE name = 'global:daily'")
     assert rows[0] <= WINDOW_STEPS + 1
 
 
 def test_hits_recorded_before_the_counter_schema_still_count(store_url: str) -> None:
     """Migration 2 carries the per-hit rows of migration 1 over into counters."""
+    if store_url.startswith("dynamodb"):
+        pytest.skip("SQL migrations: the DynamoDB store never had per-hit rows")
     legacy = SQLITE_MIGRATIONS[0] if store_url.startswith("sqlite") else PG_MIGRATIONS[0]
     raw_script(
         store_url,

@@ -6,6 +6,8 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 
+import pytest
+
 from shared.store import Store, open_store
 from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
@@ -30,6 +32,20 @@ def tables(url: str) -> set[str]:
     else:
         rows = raw_rows(url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
     return {r[0] for r in rows}
+
+
+@pytest.fixture(autouse=True)
+def _sql_only(request: pytest.FixtureRequest) -> None:
+    """DynamoDB has no schema: its table is the stack's (or `create=true`'s, see test_dynamodb)."""
+    callspec = getattr(request.node, "callspec", None)
+    if (
+        callspec is not None
+        and callspec.params.get("store_url") == "dynamodb"
+        and "store_url" in request.fixturenames
+    ):
+        pytest.skip(
+            "SQL schema and migrations: DynamoDB has neither (its table: tests/store/test_dynamodb.py)"
+        )
 
 
 def test_both_dialects_have_the_same_migrations() -> None:
