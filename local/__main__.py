@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,10 +47,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_dir: Path) -> dict[str, bool]:
-    """Point the functions at the emulator, with local defaults for whatever is unset.
+def prepare_environment(
+    env: MutableMapping[str, str], emulator_url: str, state_dir: Path, catalogue: Any = None
+) -> dict[str, bool]:
+    """Point the functions at the emulator, with local defaults for whatever is unset: every country
+    allowed, the emulator's international templates for numbers abroad, and its catalogue as
+    `SMS_TEMPLATES` (so template ids, regions and parameter counts are checked before sending).
     Returns which secrets were generated here (only those may be printed)."""
-    from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+    from local.emulator.catalogue import (
+        DEFAULT_APPID,
+        DEFAULT_APPKEY,
+        DEFAULT_SECRET_ID,
+        DEFAULT_SECRET_KEY,
+        Catalogue,
+    )
+
+    catalogue = catalogue or Catalogue.default(env)
 
     env["TENCENT_SMS_ENDPOINT"] = emulator_url
     defaults = {
@@ -60,6 +73,10 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
         "TENCENTCLOUD_SECRETKEY": DEFAULT_SECRET_KEY,
         "TENCENT_SMS_SIGN": "腾讯云",
         "TENCENT_SMS_TEMPLATE_ID": "7839",
+        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL": "7841",
+        "SMS_OTP_TEMPLATE_ID_INTERNATIONAL": "7841",
+        "SMS_ALLOWED_COUNTRIES": "*",
+        "SMS_TEMPLATES": templates_setting(catalogue),
         "SMS_STORE_URL": f"sqlite:///{(state_dir / 'sms-functions.db').resolve()}",
         "SMS_DEAD_LETTER_URL": f"file://{(state_dir / 'dead-letter.jsonl').resolve()}",
         "POWERTOOLS_METRICS_NAMESPACE": "SmsFunctionsLocal",
@@ -77,6 +94,17 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
     return generated
 
 
+def templates_setting(catalogue: Any) -> str:
+    """The emulator's catalogue as `SMS_TEMPLATES` JSON (`"international": 3` for either region)."""
+    return json.dumps(
+        {
+            t.id: {"params": t.param_count, "international": 3 if t.both else t.international, "text": t.text}
+            for t in catalogue.templates.values()
+        },
+        ensure_ascii=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     state_dir = Path(args.state_dir)
@@ -92,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         receipt_delay=args.receipt_delay,
         failure_rate=args.failure_rate,
     ).start()
-    generated = prepare_environment(os.environ, emulator.url, state_dir)
+    generated = prepare_environment(os.environ, emulator.url, state_dir, catalogue)
 
     from local.gateway import Gateway
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared import idempotency, limits, validation
+from shared import idempotency, limits, templates, validation
 from shared.errors import SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
@@ -208,14 +208,15 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
     if not accepted:
         return
     try:
-        runtime.store.record_sends(
-            accepted,
-            template_id=message.template_id or "",
-            params=list(message.params),
-            sign=message.sign,
-            caller=caller,
-            now=int(time.time()),
-        )
+        for template_id, group in templates.by_template(accepted, message):
+            runtime.store.record_sends(
+                group,
+                template_id=template_id,
+                params=list(message.params),
+                sign=message.sign,
+                caller=caller,
+                now=int(time.time()),
+            )
     except Exception as error:  # raising now would make a retry send these messages again
         logger.error(
             "sent but not recorded",

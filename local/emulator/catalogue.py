@@ -48,6 +48,10 @@ class Template:
     id: str
     text: str
     international: bool = False
+    both: bool = False  # Tencent's `International = 3`: mainland and international numbers
+
+    def serves(self, *, mainland: bool) -> bool:
+        return self.both or self.international != mainland
 
     @cached_property
     def param_count(self) -> int:
@@ -204,7 +208,7 @@ class Catalogue:
     def match_content(self, text: str, *, international: bool) -> tuple[Template, tuple[str, ...]] | None:
         """The template (of the right region class) and parameters a plain-content text renders."""
         for template in self.templates.values():
-            if template.international != international:
+            if not template.serves(mainland=not international):
                 continue
             params = template.match(text)
             if params is not None:
@@ -222,6 +226,9 @@ def default_templates() -> list[Template]:
         Template("7839", "{1}为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。"),
         Template("7840", "您的验证码是{1}，{2}分钟内有效。"),
         Template("7841", "Your verification code is {1}.", international=True),
+        Template("7842", "【会员日】{1}全场5折，拒收请回复R"),  # marketing, with Tencent's refusal phrase
+        Template("7843", "Members' day: {1} at half price. Reply STOP to opt out", international=True),
+        Template("7844", "Code {1}", both=True),
     ]
 
 
@@ -235,10 +242,12 @@ def _parse_templates(raw: Any) -> list[Template]:
         items = raw
     else:
         raise ValueError("templates must be a list or an object keyed by template id")
-    return [
-        Template(str(t["id"]), str(t["text"]), international=bool(t.get("international", False)))
-        for t in items
-    ]
+    templates = []
+    for t in items:
+        region = t.get("international", False)  # false/0, true/1, or 3 / "both" (Tencent's International)
+        both = region in (3, "3", "both")
+        templates.append(Template(str(t["id"]), str(t["text"]), bool(region) and not both, both))
+    return templates
 
 
 def _index(templates: Iterable[Template]) -> dict[str, Template]:

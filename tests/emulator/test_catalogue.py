@@ -28,8 +28,16 @@ def test_default_catalogue_without_environment() -> None:
     assert credential.sdk_app_ids == ("1400009099",)
     assert credential.session_token == ""
     assert catalogue.signs == {"腾讯云"}
-    assert {t.id: t.param_count for t in catalogue.templates.values()} == {"7839": 1, "7840": 2, "7841": 1}
-    assert catalogue.templates["7841"].international
+    assert {t.id: t.param_count for t in catalogue.templates.values()} == {
+        "7839": 1,
+        "7840": 2,
+        "7841": 1,
+        "7842": 1,
+        "7843": 1,
+        "7844": 1,
+    }
+    assert catalogue.templates["7841"].international and catalogue.templates["7843"].international
+    assert catalogue.templates["7844"].both  # International = 3: either region
     assert catalogue.max_param_length == 12
     assert not catalogue.frequency_limits.enabled
 
