@@ -11,7 +11,16 @@ from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.store.helpers import raw_rows
 
-TABLES = {"schema_version", "messages", "receipts", "replies", "idempotency", "rate_counts", "otp_codes"}
+TABLES = {
+    "schema_version",
+    "messages",
+    "receipts",
+    "replies",
+    "idempotency",
+    "rate_counts",
+    "otp_codes",
+    "suppressions",
+}
 
 
 def tables(url: str) -> set[str]:
