@@ -72,6 +72,12 @@ class Routes:
     def post(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("POST", path)
 
+    def put(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("PUT", path)
+
+    def delete(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("DELETE", path)
+
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
         parts = _PARAM.split(path)  # literal, name, literal, ..., literal
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))

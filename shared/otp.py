@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from shared import limits, templates, validation
+from shared import limits, suppressions, templates, validation
 from shared import phone as phones
 from shared.config import OTP_LENGTHS, Settings
 from shared.errors import (
@@ -238,6 +238,7 @@ def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -
     code = new_code(request.length)
     message = otp_message(code, settings, request.phone)
     validation.check_destination(request.phone, message, settings, field="phone")
+    suppressions.check_single(request.phone, message)  # codes only with SMS_SUPPRESS_ALL=1
     now = int(clock())
     checks = [resend_check(request.phone, request.purpose, settings)]
     checks += limits.checks_for(settings, caller=caller, phones=[request.phone], scope="otp")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared import idempotency, limits, templates, validation
+from shared import idempotency, limits, suppressions, templates, validation
 from shared.errors import SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
@@ -34,6 +34,7 @@ def send_single(
     command = validation.parse_single_send(body, settings)
 
     def send() -> tuple[int, dict[str, Any]]:
+        suppressions.check_single(command.phones[0], command.message)  # opted out: 409, nothing sent
         reservation = limits.reserve(limits.checks_for(settings, caller=caller, phones=command.phones))
         try:
             result = runtime.client.send_single(command.phones[0], command.message, deadline=deadline)
@@ -92,10 +93,15 @@ def send_multi(
             limits.reserve(
                 limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
             )
+        skipped = suppressions.blocked(plan.numbers, command.message)  # opted out: not sent, no fee
         with ChunkRecorder(command.message, caller) as recorder:
             outcome = runtime.client.send_plan(
-                plan, command.message, deadline=deadline, on_chunk=recorder.add
+                suppressions.without(plan, skipped) if skipped else plan,
+                command.message,
+                deadline=deadline,
+                on_chunk=recorder.add,
             )
+        outcome = suppressions.merged(outcome, plan, skipped)
         _count(outcome.results)
         counts = outcome.counts()
         logger.info(
@@ -105,6 +111,7 @@ def send_multi(
                 "submitted": counts["submitted"],
                 "failed": counts["failed"],
                 "unknown": counts["unknown"],
+                "suppressed": counts["suppressed"],
                 "requests": outcome.requests,
                 "caller": caller,
                 "chunk": command.chunk_key,
@@ -188,10 +195,13 @@ def multi_status(outcome: MultiSendResult) -> int:
     """200 when anything went out; otherwise the status of the first failure."""
     if outcome.submitted or not outcome.results:
         return 200
-    return status_for(outcome.results[0])
+    failures = [r for r in outcome.results if r.status != "suppressed"]
+    return status_for(failures[0] if failures else outcome.results[0])
 
 
 def status_for(result: SendResult) -> int:
+    if result.status == "suppressed":
+        return 409
     return 504 if result.status == "unknown" else status_for_code(result.code)
 
 
@@ -270,7 +280,10 @@ def _count(results: Sequence[SendResult]) -> None:
     for result in results:
         submitted += result.status == "submitted"
         fee += result.fee
-    failed = len(results) - submitted
+    suppressed = sum(result.status == "suppressed" for result in results)
+    failed = len(results) - submitted - suppressed
+    if suppressed:
+        metrics.add_metric(name="MessagesSuppressed", unit="Count", value=suppressed)
     if submitted:
         metrics.add_metric(name="MessagesSubmitted", unit="Count", value=submitted)
         metrics.add_metric(name="Fee", unit="Count", value=fee)

@@ -1,12 +1,13 @@
 """pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
-per-number pulls through to Tencent, and per-message status from the store."""
+per-number pulls through to Tencent, per-message status from the store, and the suppression list
+(opt-outs) to read and correct."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from shared import entry, events, reconcile, tracking, validation
+from shared import entry, events, reconcile, suppressions, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
 
 routes = Routes()
@@ -33,6 +34,30 @@ def status_for_phone(phone: str) -> JsonAnswer:
 @routes.get("/sms/messages/<message_id>")
 def message(message_id: str) -> JsonAnswer:
     return json_response(200, tracking.message_status(message_id))
+
+
+@routes.get("/sms/suppressions")
+def suppression_list() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(200, suppressions.list_page(request.invocation.http.query))
+
+
+@routes.get("/sms/suppressions/<phone>")
+def suppression(phone: str) -> JsonAnswer:
+    return json_response(200, suppressions.get_one(phone))
+
+
+@routes.put("/sms/suppressions/<phone>")
+def suppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=True, caller=caller))
+
+
+@routes.delete("/sms/suppressions/<phone>")
+def unsuppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=False, caller=caller))
 
 
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
