@@ -168,6 +168,10 @@ def print_banner(
         f"       -d '{body}'",
         "Then read its status (message_id from the answer):",
         f"  curl -s {gateway_url}/sms/messages/<message_id> -H 'X-Api-Key: {key}'",
+        "Mainland and international numbers at once (templates 7839 and 7841, one per region):",
+        f"  curl -s -X POST {gateway_url}/sms/send-multi -H 'X-Api-Key: {key}' "
+        "-H 'Content-Type: application/json' \\",
+        '       -d \'{"phones": ["+8613800000000", "+14155552671"], "params": ["5678"]}\'',
         "Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)
