@@ -130,11 +130,15 @@ def check_region(number: str, message: Message, settings: Settings, *, field: st
 
 
 def request_value(message: Message) -> str | dict[str, str]:
-    """The request's `template_id` that reproduces `message` (what a queued chunk carries)."""
-    if not message.template_id_international:
+    """The request's `template_id` that reproduces `message` for the numbers it was validated for
+    (what a queued chunk carries): one id unless two regions have different templates, so chunks
+    stay readable by a version without per-region templates."""
+    international = message.template_id_international
+    if not international or international == NO_TEMPLATE:
         return message.template_id
-    pair = {"mainland": message.template_id, "international": message.template_id_international}
-    return {region: value for region, value in pair.items() if value and value != NO_TEMPLATE}
+    if not message.template_id:
+        return international
+    return {"mainland": message.template_id, "international": international}
 
 
 def _template_id(raw: Any, field: str) -> str:
