@@ -94,7 +94,12 @@ def is_marketing(message: Message, settings: Settings, *, international: bool) -
     if template_id in settings.marketing_templates:
         return True
     spec = settings.templates.get(template_id)
-    return spec is not None and bool(REFUSAL.search(spec.text))
+    if spec is not None:
+        return bool(REFUSAL.search(spec.text))
+    from shared import catalogue
+
+    listed = catalogue.synced().get(template_id)  # Tencent's text, once synced
+    return listed is not None and bool(REFUSAL.search(listed.content))
 
 
 def _applies(message: Message, settings: Settings, number: str) -> bool:

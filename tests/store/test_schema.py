@@ -20,6 +20,7 @@ TABLES = {
     "rate_counts",
     "otp_codes",
     "suppressions",
+    "templates",
 }
 
 
