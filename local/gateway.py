@@ -27,8 +27,6 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/sms/messages/", "pull_status"),
     ("/sms/suppressions", "pull_status"),
     ("/sms/suppressions/", "pull_status"),
-    ("/sms/templates", "pull_status"),
-    ("/sms/templates/", "pull_status"),
     ("/sms/callback/", "status_callback"),
     ("/otp/", "otp"),
     ("/openapi.json", "send_single"),

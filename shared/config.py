@@ -137,7 +137,6 @@ class Settings(NamedTuple):
     opt_in_keywords: frozenset[str] = frozenset()
     marketing_templates: frozenset[str] = frozenset()
     suppress_all: bool = False  # opt-outs stop codes and notifications too
-    template_sync_interval: int = 3600  # seconds between scheduled catalogue syncs; 0 = off
 
     @property
     def base_url(self) -> str:
@@ -269,22 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             if t.strip()
         ),
         suppress_all=_flag("SMS_SUPPRESS_ALL", get("SMS_SUPPRESS_ALL")),
-        template_sync_interval=_sync_interval(get("SMS_TEMPLATE_SYNC_INTERVAL")),
     )
-
-
-def _sync_interval(raw: str) -> int:
-    """`SMS_TEMPLATE_SYNC_INTERVAL`: seconds (`3600`) or `15m`/`1h`/`1d`; `off` disables."""
-    if not raw:
-        return 3600
-    if raw.lower() in ("off", "none", "0"):
-        return 0
-    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
-    if not number.isascii() or not number.isdigit() or int(number) * _UNITS[unit] < 60:
-        raise ConfigurationError(
-            f"SMS_TEMPLATE_SYNC_INTERVAL takes seconds or 15m/1h form, at least 60 s (or off), got {raw!r}"
-        )
-    return int(number) * _UNITS[unit]
 
 
 DEFAULT_OPT_OUT_KEYWORDS = "R,T,TD,退订,STOP,UNSUBSCRIBE"  # Tencent's 拒收请回复R / 回T退订, and STOP abroad

@@ -332,21 +332,6 @@ def openapi_document() -> dict[str, Any]:
                     codes=(400, 401, 503),
                 ),
             },
-            "/sms/templates": {
-                "get": _op(
-                    "Tencent's template catalogue as last synced (region, review status, text, parameters)"
-                    " and the static SMS_TEMPLATES overrides",
-                    None,
-                    codes=(401, 503),
-                )
-            },
-            "/sms/templates/sync": {
-                "post": _op(
-                    "Read the template catalogue from Tencent (DescribeSmsTemplateList) into the store",
-                    None,
-                    codes=(400, 401, 502, 503, 504),
-                )
-            },
             "/sms/callback/receipts": {
                 "post": _op(
                     "Tencent's delivery-report push",

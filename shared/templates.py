@@ -19,7 +19,6 @@ from shared import phone as phones
 from shared.config import Settings, TemplateSpec
 from shared.errors import ValidationError
 from shared.models import NO_TEMPLATE, Message, SendResult
-from shared.template_list import STATUS_TEXT
 
 REGIONS = ("mainland", "international")
 MAX_TEMPLATE_ID = 20
@@ -105,7 +104,13 @@ def check_region(number: str, message: Message, settings: Settings, *, field: st
             field=field,
             code="no_template_for_region",
         )
-    spec = known_spec(template_id, settings)
+    spec = settings.templates.get(template_id)
+    if settings.templates and spec is None:
+        raise ValidationError(
+            f"template {template_id} is not in the configured template catalogue",
+            field="template_id",
+            code="unknown_template",
+        )
     if spec is None:
         return None
     if not spec.serves(international=international):
@@ -122,38 +127,6 @@ def check_region(number: str, message: Message, settings: Settings, *, field: st
             code="wrong_param_count",
         )
     return spec
-
-
-def known_spec(template_id: str, settings: Settings) -> TemplateSpec | None:
-    """What `SMS_TEMPLATES` (first) or Tencent's synced catalogue says of a template; None when
-    neither has one. A template they do not know, or Tencent's not live, is a 400 on `template_id`."""
-    spec = settings.templates.get(template_id)
-    if spec is not None:
-        return spec
-    from shared import catalogue  # reads the store: only sends that get this far pay for it
-
-    tencent = catalogue.synced()
-    if settings.templates or tencent:
-        listed = tencent.get(template_id)
-        if listed is None:
-            where = "SMS_TEMPLATES" if settings.templates else "Tencent's template list"
-            raise ValidationError(
-                f"template {template_id} is not in {where} (just approved? POST /sms/templates/sync)",
-                field="template_id",
-                code="unknown_template",
-            )
-        if not listed.live:
-            reason = f": {listed.review_reply}" if listed.review_reply else ""
-            raise ValidationError(
-                f"template {template_id} is {STATUS_TEXT.get(listed.status, 'not live')} at Tencent "
-                f"(StatusCode {listed.status}{reason}); only approved and live templates (0) can be sent",
-                field="template_id",
-                code="template_not_live",
-            )
-        return TemplateSpec(
-            listed.params, listed.international == 1, listed.content, listed.international == 3
-        )
-    return None
 
 
 def request_value(message: Message) -> str | dict[str, str]:

@@ -1,13 +1,13 @@
 """pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
-per-number pulls through to Tencent, per-message status from the store, the suppression list
-(opt-outs) to read and correct, and Tencent's template catalogue (synced on the schedule too)."""
+per-number pulls through to Tencent, per-message status from the store, and the suppression list
+(opt-outs) to read and correct."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from shared import catalogue, entry, events, reconcile, suppressions, tracking, validation
+from shared import entry, events, reconcile, suppressions, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
 
 routes = Routes()
@@ -60,16 +60,6 @@ def unsuppress(phone: str) -> JsonAnswer:
     return json_response(200, suppressions.operator_change(phone, suppressed=False, caller=caller))
 
 
-@routes.get("/sms/templates")
-def template_catalogue() -> JsonAnswer:
-    return json_response(200, catalogue.listing())
-
-
-@routes.post("/sms/templates/sync")
-def template_sync() -> JsonAnswer:
-    return json_response(200, catalogue.sync(deadline=entry.current().deadline))
-
-
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store,
     then reconcile messages whose receipts are overdue (see `shared.reconcile`)."""
@@ -81,8 +71,6 @@ def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     if "receipts" in kinds:
         answer["reconciled"] = reconcile.reconcile(deadline=request.deadline).to_dict()
     answer["purged"] = tracking.purge_expired()
-    if (templates := catalogue.sync_if_due(deadline=request.deadline)) is not None:
-        answer["templates"] = templates
     return answer
 
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shared.models import Receipt, Reply, SendResult
-
-if TYPE_CHECKING:
-    from shared.template_list import TencentTemplate
 
 MessageStatus = Literal["submitted", "delivered", "failed", "unknown"]
 ReceiptSource = Literal["pull", "callback", "phone_pull"]
@@ -285,15 +282,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def suppressed(self, phones: Sequence[str]) -> set[str]:
         """Those of `phones` on the suppression list (one query per few hundred numbers)."""
-
-    # -- the template catalogue (Tencent's DescribeSmsTemplateList; see shared/catalogue.py) ----
-    @abc.abstractmethod
-    def replace_templates(self, templates: Sequence[TencentTemplate], *, now: int) -> int:
-        """Make `templates` the whole catalogue, synced at `now`, in one transaction; return its size."""
-
-    @abc.abstractmethod
-    def list_templates(self) -> tuple[list[TencentTemplate], int]:
-        """The catalogue in template-id order and when it was synced (0: never, or empty)."""
 
     @abc.abstractmethod
     def ping(self) -> None:

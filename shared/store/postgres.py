@@ -153,20 +153,6 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX suppressions_on ON suppressions (phone) WHERE suppressed = 1;
     """,
-    # 5: Tencent's template catalogue (DescribeSmsTemplateList, shared/catalogue.py), replaced whole
-    # at each sync.
-    """
-    CREATE TABLE templates (
-        template_id TEXT PRIMARY KEY,
-        international INTEGER NOT NULL,
-        status INTEGER NOT NULL,
-        review_reply TEXT NOT NULL DEFAULT '',
-        name TEXT NOT NULL DEFAULT '',
-        created_at BIGINT NOT NULL DEFAULT 0,
-        content TEXT NOT NULL,
-        synced_at BIGINT NOT NULL
-    );
-    """,
 )
 
 

@@ -127,11 +127,6 @@ _LIST_SUPPRESSIONS = (
 )
 
 
-_TEMPLATE_COLUMNS = "template_id, international, status, review_reply, name, created_at, content, synced_at"
-_INSERT_TEMPLATE = f"INSERT INTO templates ({_TEMPLATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-_SELECT_TEMPLATES = f"SELECT {_TEMPLATE_COLUMNS} FROM templates"  # noqa: S608
-
-
 def _suppression(row: Row) -> Suppression:
     return Suppression(row[0], bool(row[1]), int(row[2]), row[3], row[4], row[5])
 
@@ -696,29 +691,6 @@ class SqlStore(Store):
             return set()
         found = self._run(lambda tx: self._suppressions_of(tx, unique, only_suppressed=True), write=False)
         return {row.phone for row in found}
-
-    # -- template catalogue --------------------------------------------------------------------
-    def replace_templates(self, templates: Sequence[Any], *, now: int) -> int:
-        rows = [(*t, now) for t in templates]
-
-        def write(tx: Tx) -> int:
-            tx.execute("DELETE FROM templates")
-            if rows:
-                tx.execute_many(_INSERT_TEMPLATE, rows)
-            return len(rows)
-
-        return self._run(write)
-
-    def list_templates(self) -> tuple[list[Any], int]:
-        from shared.template_list import TencentTemplate
-
-        rows = self._run(lambda tx: tx.all(_SELECT_TEMPLATES), write=False)
-        templates = [
-            TencentTemplate(row[0], int(row[1]), int(row[2]), row[3], row[4], int(row[5]), row[6])
-            for row in rows
-        ]
-        templates.sort(key=lambda t: (len(t.template_id), t.template_id))
-        return templates, max((int(row[7]) for row in rows), default=0)
 
     def ping(self) -> None:
         self._run(lambda tx: tx.one("SELECT 1"), write=False)

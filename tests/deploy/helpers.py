@@ -72,8 +72,6 @@ ROUTES = {
     "GET /sms/suppressions/{phone}": "pull_status",
     "PUT /sms/suppressions/{phone}": "pull_status",
     "DELETE /sms/suppressions/{phone}": "pull_status",
-    "GET /sms/templates": "pull_status",
-    "POST /sms/templates/sync": "pull_status",
     "POST /sms/callback/{kind}": "status_callback",
     "POST /otp/send": "otp",
     "POST /otp/verify": "otp",

@@ -20,7 +20,6 @@ TABLES = {
     "rate_counts",
     "otp_codes",
     "suppressions",
-    "templates",
 }
 
 
