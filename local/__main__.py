@@ -100,7 +100,6 @@ def templates_setting(catalogue: Any) -> str:
         {
             t.id: {"params": t.param_count, "international": 3 if t.both else t.international, "text": t.text}
             for t in catalogue.templates.values()
-            if t.live
         },
         ensure_ascii=False,
     )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared import payloads, template_list, templates
+from shared import payloads, templates
 from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, UnknownOutcomeError, ValidationError
@@ -182,28 +182,6 @@ class SmsClient:
             return payloads.parse_legacy_pull(self._call(call, deadline), call, kind)
         call = payloads.build_v3_pull_for_phone(kind, phone, begin, end, limit, self.settings.sdk_app_id)
         return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
-
-    # ------------------------------------------------------------------ catalogue
-
-    def describe_templates(self, *, deadline: float | None = None) -> list[template_list.TencentTemplate]:
-        """Every template of the account (`DescribeSmsTemplateList`, both regions, pages of 100),
-        each once (an `International = 3` template is listed under both regions). API 3.0 only."""
-        if self.settings.api == "legacy":
-            raise ValidationError(
-                "the legacy API cannot list templates; SMS_TEMPLATES is the catalogue there", field="api"
-            )
-        found: dict[str, template_list.TencentTemplate] = {}
-        for international in (False, True):
-            offset = 0
-            while True:
-                call = template_list.build_describe(international=international, offset=offset)
-                page = template_list.parse_describe(self._call(call, deadline), call)
-                for template in page:
-                    found.setdefault(template.template_id, template)
-                if len(page) < template_list.MAX_PAGE:
-                    break
-                offset += len(page)
-        return sorted(found.values(), key=lambda t: int(t.template_id))
 
     # ------------------------------------------------------------------ wire
 

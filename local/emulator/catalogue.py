@@ -49,16 +49,6 @@ class Template:
     text: str
     international: bool = False
     both: bool = False  # Tencent's `International = 3`: mainland and international numbers
-    # `DescribeSmsTemplateList`'s StatusCode: 0 approved and live, 1 in review, 2 approved not yet
-    # live, -1 rejected; only 0 may be sent.
-    status: int = 0
-    review_reply: str = ""
-    name: str = ""
-    created_at: int = 1700000000
-
-    @property
-    def live(self) -> bool:
-        return self.status == 0
 
     def serves(self, *, mainland: bool) -> bool:
         return self.both or self.international != mainland
@@ -239,8 +229,6 @@ def default_templates() -> list[Template]:
         Template("7842", "【会员日】{1}全场5折，拒收请回复R"),  # marketing, with Tencent's refusal phrase
         Template("7843", "Members' day: {1} at half price. Reply STOP to opt out", international=True),
         Template("7844", "Code {1}", both=True),
-        Template("7845", "{1}新品预告，敬请期待", status=1, name="新品预告"),  # in review
-        Template("7846", "恭喜您中奖{1}元", status=-1, review_reply="内容涉嫌诈骗", name="中奖"),  # rejected
     ]
 
 
@@ -258,17 +246,7 @@ def _parse_templates(raw: Any) -> list[Template]:
     for t in items:
         region = t.get("international", False)  # false/0, true/1, or 3 / "both" (Tencent's International)
         both = region in (3, "3", "both")
-        templates.append(
-            Template(
-                str(t["id"]),
-                str(t["text"]),
-                bool(region) and not both,
-                both,
-                status=int(t.get("status", 0)),
-                review_reply=str(t.get("review_reply", "")),
-                name=str(t.get("name", "")),
-            )
-        )
+        templates.append(Template(str(t["id"]), str(t["text"]), bool(region) and not both, both))
     return templates
 
 

@@ -279,7 +279,7 @@ class Engine:
         if not spec.sign and mainland:
             raise Rejected(codes.SIGN, "a Chinese-mainland message needs an approved signature")
         template = catalogue.templates.get(spec.template_id)
-        if template is None or not template.live:
+        if template is None:
             raise Rejected(codes.TEMPLATE, f"template {spec.template_id!r} is not approved")
         for param in spec.params:
             if len(param) > catalogue.max_param_length:

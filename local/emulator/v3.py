@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from local.emulator import codes, describe
+from local.emulator import codes
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
@@ -270,7 +270,6 @@ ACTIONS: dict[str, Action] = {
     "PullSmsReplyStatus": _pull_reply_status,
     "PullSmsSendStatusByPhoneNumber": _pull_send_status_by_phone,
     "PullSmsReplyStatusByPhoneNumber": _pull_reply_status_by_phone,
-    "DescribeSmsTemplateList": describe.describe_templates,
 }
 
 

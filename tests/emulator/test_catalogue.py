@@ -35,12 +35,9 @@ def test_default_catalogue_without_environment() -> None:
         "7842": 1,
         "7843": 1,
         "7844": 1,
-        "7845": 1,
-        "7846": 1,
     }
     assert catalogue.templates["7841"].international and catalogue.templates["7843"].international
     assert catalogue.templates["7844"].both  # International = 3: either region
-    assert (catalogue.templates["7845"].status, catalogue.templates["7846"].status) == (1, -1)
     assert catalogue.max_param_length == 12
     assert not catalogue.frequency_limits.enabled
 
