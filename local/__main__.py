@@ -100,6 +100,7 @@ def templates_setting(catalogue: Any) -> str:
         {
             t.id: {"params": t.param_count, "international": 3 if t.both else t.international, "text": t.text}
             for t in catalogue.templates.values()
+            if getattr(t, "status", 0) == 0  # only live templates may be sent
         },
         ensure_ascii=False,
     )

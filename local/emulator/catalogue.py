@@ -226,9 +226,9 @@ def default_templates() -> list[Template]:
         Template("7839", "{1}为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。"),
         Template("7840", "您的验证码是{1}，{2}分钟内有效。"),
         Template("7841", "Your verification code is {1}.", international=True),
-        Template("7842", "【会员日】{1}全场5折，拒收请回复R"),  # marketing, with Tencent's refusal phrase
-        Template("7843", "Members' day: {1} at half price. Reply STOP to opt out", international=True),
-        Template("7844", "Code {1}", both=True),
+        Template("7850", "【会员日】{1}全场5折，拒收请回复R"),  # marketing, with Tencent's refusal phrase
+        Template("7851", "Members' day: {1} at half price. Reply STOP to opt out", international=True),
+        Template("7852", "Code {1}", both=True),
     ]
 
 

@@ -41,7 +41,7 @@ def test_regions_and_opt_outs_on_the_local_run(run: LocalRun) -> None:
             return http.get(f"{gateway}/sms/suppressions/{CN2}", headers=headers).status_code == 200
 
         wait_for(suppressed, timeout=20, interval=0.3)  # the scheduled pull took the reply
-        marketing = {"phones": [CN, CN2], "template_id": "7842", "params": ["6.18"]}
+        marketing = {"phones": [CN, CN2], "template_id": "7850", "params": ["6.18"]}
         sent = http.post(f"{gateway}/sms/send-multi", headers=headers, json=marketing)
         assert [r["status"] for r in sent.json()["results"]] == ["submitted", "suppressed"], sent.text
         assert run.inbox(http, CN2) == []

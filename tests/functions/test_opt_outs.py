@@ -16,15 +16,15 @@ from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
 from tests.helpers import AwsContext, answer_body, handler
 
 CN, CN2, US = "+8613800000000", "+8613800000001", "+14155552671"
-MARKETING = {"template_id": {"mainland": "7842", "international": "7843"}, "params": ["6.18"]}
+MARKETING = {"template_id": {"mainland": "7850", "international": "7851"}, "params": ["6.18"]}
 CATALOGUE = json.dumps(
     {
         "7839": {"params": 1},
         "7840": {"params": 2},
         "7841": {"params": 1, "international": True},
-        "7842": {"params": 1, "text": "【会员日】{1}全场5折，拒收请回复R"},
-        "7843": {"params": 1, "international": True, "text": "{1} at half price. Reply STOP to opt out"},
-        "7844": {"params": 1, "international": 3},
+        "7850": {"params": 1, "text": "【会员日】{1}全场5折，拒收请回复R"},
+        "7851": {"params": 1, "international": True, "text": "{1} at half price. Reply STOP to opt out"},
+        "7852": {"params": 1, "international": 3},
     }
 )
 

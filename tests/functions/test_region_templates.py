@@ -18,9 +18,9 @@ CATALOGUE = json.dumps(
         "7839": {"params": 1},
         "7840": {"params": 2},
         "7841": {"params": 1, "international": True},
-        "7842": {"params": 1},
-        "7843": {"params": 1, "international": True},
-        "7844": {"params": 1, "international": 3},
+        "7850": {"params": 1},
+        "7851": {"params": 1, "international": True},
+        "7852": {"params": 1, "international": 3},
     }
 )
 
@@ -62,10 +62,10 @@ def test_a_mixed_multi_send_uses_each_regions_default(env: Any, sms_emulator: Em
 
 def test_a_request_names_a_template_per_region(env: Any, sms_emulator: Emulator) -> None:
     answer = send_multi(
-        {"phones": [US, CN], "template_id": {"mainland": "7842", "international": "7843"}, "params": ["6.18"]}
+        {"phones": [US, CN], "template_id": {"mainland": "7850", "international": "7851"}, "params": ["6.18"]}
     )
     assert answer["submitted"] == 2, answer
-    assert sent(sms_emulator) == {CN: "7842", US: "7843"}
+    assert sent(sms_emulator) == {CN: "7850", US: "7851"}
     answer = send_single({"phone": HK, "template_id": {"international": 7841}, "params": ["1"]})
     assert answer["status"] == "submitted", answer
     assert sent(sms_emulator)[HK] == "7841"
@@ -106,10 +106,10 @@ def test_the_catalogue_refuses_a_template_for_the_wrong_region(env: Any, sms_emu
 
 
 def test_a_template_for_both_regions_serves_a_mixed_send(env: Any, sms_emulator: Emulator) -> None:
-    env(SMS_TEMPLATES=CATALOGUE, TENCENT_SMS_TEMPLATE_ID="7844")
+    env(SMS_TEMPLATES=CATALOGUE, TENCENT_SMS_TEMPLATE_ID="7852")
     answer = send_multi({"phones": [CN, US], "params": ["1234"]})
     assert answer["submitted"] == 2, answer
-    assert sent(sms_emulator) == {CN: "7844", US: "7844"}
+    assert sent(sms_emulator) == {CN: "7852", US: "7852"}
 
 
 def test_an_international_one_time_code(env: Any, sms_emulator: Emulator) -> None:
@@ -154,5 +154,5 @@ def test_the_local_run_sends_abroad_out_of_the_box(tmp_path: Any) -> None:
         "7841",
         "7841",
     )
-    assert settings.templates["7841"].international and settings.templates["7844"].both
-    assert settings.templates["7842"].text.endswith("拒收请回复R")
+    assert settings.templates["7841"].international and settings.templates["7852"].both
+    assert settings.templates["7850"].text.endswith("拒收请回复R")

@@ -29,7 +29,7 @@ def test_defaults() -> None:
         ({"SMS_SUPPRESS_ALL": "maybe"}, "SMS_SUPPRESS_ALL"),
         ({"TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL": "78a"}, "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL"),
         ({"SMS_OTP_TEMPLATE_ID_INTERNATIONAL": "７８４１"}, "SMS_OTP_TEMPLATE_ID_INTERNATIONAL"),
-        ({"SMS_MARKETING_TEMPLATES": "7842,x"}, "SMS_MARKETING_TEMPLATES"),
+        ({"SMS_MARKETING_TEMPLATES": "7850,x"}, "SMS_MARKETING_TEMPLATES"),
     ],
 )
 def test_bad_settings_name_themselves(env: dict[str, str], named: str) -> None:
@@ -80,9 +80,9 @@ def test_marketing_by_refusal_phrase(text: str, marketing: bool) -> None:
 
 
 def test_marketing_by_setting_and_plain_content_type() -> None:
-    settings = load_settings({**BASE, "SMS_MARKETING_TEMPLATES": "7839, 7843"})
+    settings = load_settings({**BASE, "SMS_MARKETING_TEMPLATES": "7839, 7851"})
     assert suppressions.is_marketing(Message(template_id="7839"), settings, international=False)
-    per_region = Message(template_id="7840", template_id_international="7843")
+    per_region = Message(template_id="7840", template_id_international="7851")
     assert not suppressions.is_marketing(per_region, settings, international=False)
     assert suppressions.is_marketing(per_region, settings, international=True)
     assert suppressions.is_marketing(Message(content="sale", content_type=1), settings, international=False)
