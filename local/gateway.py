@@ -41,6 +41,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/sms/pull", "pull_status"),
     ("/sms/status/", "pull_status"),
     ("/sms/messages/", "pull_status"),
+    ("/sms/suppressions", "pull_status"),
+    ("/sms/suppressions/", "pull_status"),
     ("/sms/callback/", "status_callback"),
     ("/otp/", "otp"),
     ("/openapi.json", "send_single"),

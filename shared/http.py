@@ -88,6 +88,12 @@ class Routes:
     def post(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("POST", path)
 
+    def put(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("PUT", path)
+
+    def delete(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("DELETE", path)
+
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
         segments = []
         for part in path.strip("/").split("/"):

@@ -20,7 +20,23 @@ def _ref(name: str) -> dict[str, Any]:
 
 _PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
 _MESSAGE = {
-    "template_id": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+    "template_id": {
+        "description": "one template for every number, or one per region (Tencent sends mainland templates "
+        "to +86 numbers only and international ones to all others); default TENCENT_SMS_TEMPLATE_ID / "
+        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL",
+        "oneOf": [
+            {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    "mainland": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+                    "international": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7841"]},
+                },
+            },
+        ],
+    },
     "params": _PARAMS,
     "sign": {"type": "string", "minLength": 2, "maxLength": 20, "examples": ["腾讯云"]},
     "extend": {"type": "string", "pattern": "^[0-9]{0,12}$"},
@@ -75,7 +91,12 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "message_id": {"type": "string"},
             "phone": _PHONE,
-            "status": {"type": "string", "enum": ["submitted", "failed", "unknown", "rate_limited"]},
+            "status": {
+                "type": "string",
+                "enum": ["submitted", "failed", "unknown", "rate_limited", "suppressed"],
+                "description": "rate_limited: a limit held the number back; suppressed: the number opted out "
+                "of marketing. Neither was sent, no fee",
+            },
             "fee": {"type": "integer"},
             "code": {"type": "string"},
             "message": {"type": "string"},
@@ -99,6 +120,7 @@ _SCHEMAS: dict[str, Any] = {
             "failed": {"type": "integer"},
             "unknown": {"type": "integer"},
             "rate_limited": {"type": "integer", "description": "numbers a rate limit held back (unsent)"},
+            "suppressed": {"type": "integer"},
             "duplicates_removed": {"type": "array", "items": {"type": "string"}},
         },
     },
@@ -141,6 +163,24 @@ _SCHEMAS: dict[str, Any] = {
     "CallbackAnswer": {
         "type": "object",
         "properties": {"result": {"type": "integer"}, "errmsg": {"type": "string"}},
+    },
+    "Suppression": {
+        "type": "object",
+        "properties": {
+            "phone": _PHONE,
+            "suppressed": {"type": "boolean", "description": "false: opted in again (or taken off)"},
+            "changed_at": {"type": "integer", "description": "unix seconds of the reply (or the change)"},
+            "sign": {"type": "string"},
+            "keyword": {"type": "string", "description": "the reply, case-folded; empty for an operator"},
+            "source": {"type": "string", "enum": ["pull", "callback", "phone_pull", "api"]},
+        },
+    },
+    "SuppressionList": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
+            "next": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
+        },
     },
     "OtpSendRequest": {
         "type": "object",
@@ -375,6 +415,37 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     codes=(401, 404, 503),
                 )
+            },
+            "/sms/suppressions": {
+                "get": _op(
+                    "Numbers that opted out (replied R, TD, 退订, STOP…), in phone order",
+                    "SuppressionList",
+                    params=[
+                        _query("after", _PHONE, "the previous page's `next`"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                    ],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/suppressions/{phone}": {
+                "get": _op(
+                    "A number's latest opt-out or opt-in",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 404, 503),
+                ),
+                "put": _op(
+                    "Put a number on the suppression list (marketing sends skip it)",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 503),
+                ),
+                "delete": _op(
+                    "Take a number off the suppression list",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 503),
+                ),
             },
             "/sms/callback/receipts": {
                 "post": _op(

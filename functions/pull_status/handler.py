@@ -1,13 +1,14 @@
 """pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
-per-number pulls through to Tencent, and per-message status from the store; and Tencent's template
-catalogue — refreshed on the schedule, synced on demand, listed."""
+per-number pulls through to Tencent, per-message status from the store, the suppression list
+(opt-outs) to read and correct, and Tencent's template catalogue — refreshed on the schedule, synced
+on demand, listed."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from shared import catalogue, entry, events, limits, reconcile, tracking, validation
+from shared import catalogue, entry, events, limits, reconcile, suppressions, tracking, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
@@ -62,6 +63,30 @@ def sync_templates() -> JsonAnswer:
 @routes.get("/sms/templates")
 def list_templates() -> JsonAnswer:
     return json_response(200, catalogue.listing(runtime.settings))
+
+
+@routes.get("/sms/suppressions")
+def suppression_list() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(200, suppressions.list_page(request.invocation.http.query))
+
+
+@routes.get("/sms/suppressions/<phone>")
+def suppression(phone: str) -> JsonAnswer:
+    return json_response(200, suppressions.get_one(phone))
+
+
+@routes.put("/sms/suppressions/<phone>")
+def suppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=True, caller=caller))
+
+
+@routes.delete("/sms/suppressions/<phone>")
+def unsuppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=False, caller=caller))
 
 
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:

@@ -137,6 +137,22 @@ class StoredTemplate(NamedTuple):
         return self._asdict()
 
 
+class Suppression(NamedTuple):
+    """A number's place on the suppression list (opt-outs): on it (`suppressed`) or taken off, as of
+    `changed_at`, when the recipient replied (or an operator acted). A row taken off is kept, so an
+    older opt-out processed later cannot put the number back."""
+
+    phone: str
+    suppressed: bool
+    changed_at: int
+    sign: str = ""  # the signature the recipient replied to
+    keyword: str = ""  # the reply that did it ("" when an operator did)
+    source: str = ""  # pull | callback | phone_pull (a reply) or api (an operator)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class Store(abc.ABC):
     """Messages, receipts, replies, idempotency keys, rate-limit hits and one-time codes."""
 
@@ -307,6 +323,27 @@ class Store(abc.ABC):
         """Delete expired rate-limit hits, idempotency records, codes and cached answers, and receipts
         of messages the store has no record of that were stored `orphan_receipt_ttl` seconds ago or
         more; return how many."""
+
+    # -- suppressions (opt-outs; see shared/suppressions.py) ------------------------------------
+    @abc.abstractmethod
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        """Apply changes in order of `changed_at`, whatever order they come in: a change older than
+        what the store holds for the number is ignored (at the same second an opt-out wins), so a
+        later opt-in beats an earlier opt-out however late either is processed. `force` (an
+        operator's PUT/DELETE) always applies, at no earlier time than the number's last change.
+        Returns how many numbers changed."""
+
+    @abc.abstractmethod
+    def get_suppression(self, phone: str) -> Suppression | None:
+        """The number's latest state (on the list or taken off), or None if it never opted out or in."""
+
+    @abc.abstractmethod
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        """Suppressed numbers in phone order, those after `after` (the previous page's last phone)."""
+
+    @abc.abstractmethod
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        """Those of `phones` on the suppression list (one query per few hundred numbers)."""
 
     @abc.abstractmethod
     def ping(self) -> None:

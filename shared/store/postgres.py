@@ -164,6 +164,20 @@ MIGRATIONS: tuple[str, ...] = (
         synced_at BIGINT NOT NULL
     );
     """,
+    # 6: the suppression list (opt-outs, shared/suppressions.py): a number's latest opt-out or
+    # opt-in, kept when taken off so an older reply processed later cannot put it back.
+    """
+    CREATE TABLE suppressions (
+        phone TEXT PRIMARY KEY,
+        suppressed INTEGER NOT NULL CHECK (suppressed IN (0, 1)),
+        changed_at BIGINT NOT NULL,
+        sign TEXT NOT NULL DEFAULT '',
+        keyword TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX suppressions_on ON suppressions (phone) WHERE suppressed = 1;
+    """,
 )
 
 

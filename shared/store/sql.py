@@ -30,6 +30,7 @@ from shared.store.base import (
     Store,
     StoredMessage,
     StoredTemplate,
+    Suppression,
     Unconfirmed,
 )
 
@@ -119,6 +120,23 @@ _SELECT_ACTIVE_OTP = (
     f"SELECT {_OTP_COLUMNS} FROM otp_codes"  # noqa: S608
     " WHERE phone = ? AND purpose = ? AND status = 'active'"
 )
+
+
+_SUPPRESSION_COLUMNS = "phone, suppressed, changed_at, sign, keyword, source"
+_UPSERT_SUPPRESSION = (
+    f"INSERT INTO suppressions ({_SUPPRESSION_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    " ON CONFLICT (phone) DO UPDATE SET suppressed = excluded.suppressed,"
+    " changed_at = excluded.changed_at, sign = excluded.sign, keyword = excluded.keyword,"
+    " source = excluded.source, updated_at = excluded.updated_at"
+)
+_LIST_SUPPRESSIONS = (
+    f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions"  # noqa: S608
+    " WHERE suppressed = 1 AND phone > ? ORDER BY phone LIMIT ?"
+)
+
+
+def _suppression(row: Row) -> Suppression:
+    return Suppression(row[0], bool(row[1]), int(row[2]), row[3], row[4], row[5])
 
 
 def statements(script: str) -> list[str]:
@@ -816,6 +834,63 @@ class SqlStore(Store):
     def _purge_orphan_receipts(self, stored_before: int) -> int:
         """Delete receipts stored at or before `stored_before` whose message the store never recorded."""
         return self._run(lambda tx: tx.execute(_PURGE_ORPHAN_RECEIPTS, (stored_before,)))
+
+    # -- suppressions ------------------------------------------------------------------------
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        if not changes:
+            return 0
+        ordered = sorted(changes, key=lambda c: (int(c.changed_at), c.suppressed))
+
+        def write(tx: Tx) -> int:
+            phones = sorted({c.phone for c in ordered})
+            self._lock(tx, "suppression", phones)
+            held = {row.phone: row for row in self._suppressions_of(tx, phones, only_suppressed=False)}
+            changed: dict[str, Suppression] = {}
+            for change in ordered:
+                current = changed.get(change.phone) or held.get(change.phone)
+                if current is not None:
+                    if force:
+                        change = change._replace(changed_at=max(int(change.changed_at), current.changed_at))
+                    elif (change.changed_at, change.suppressed) < (current.changed_at, current.suppressed):
+                        continue
+                    if change == current:
+                        continue
+                changed[change.phone] = change
+            tx.execute_many(
+                _UPSERT_SUPPRESSION,
+                [
+                    (c.phone, int(c.suppressed), int(c.changed_at), c.sign, c.keyword, c.source, now)
+                    for c in changed.values()
+                ],
+            )
+            return len(changed)
+
+        return self._run(write)
+
+    def _suppressions_of(self, tx: Tx, phones: Sequence[str], *, only_suppressed: bool) -> list[Suppression]:
+        found: list[Suppression] = []
+        for start in range(0, len(phones), _IN_BATCH):
+            batch = phones[start : start + _IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            which = " AND suppressed = 1" if only_suppressed else ""
+            sql = f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions WHERE phone IN ({marks}){which}"  # noqa: S608
+            found += [_suppression(row) for row in tx.all(sql, batch)]
+        return found
+
+    def get_suppression(self, phone: str) -> Suppression | None:
+        found = self._run(lambda tx: self._suppressions_of(tx, [phone], only_suppressed=False), write=False)
+        return found[0] if found else None
+
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        rows = self._run(lambda tx: tx.all(_LIST_SUPPRESSIONS, (after, int(limit))), write=False)
+        return [_suppression(row) for row in rows]
+
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        unique = sorted(set(phones))
+        if not unique:
+            return set()
+        found = self._run(lambda tx: self._suppressions_of(tx, unique, only_suppressed=True), write=False)
+        return {row.phone for row in found}
 
     def ping(self) -> None:
         self._run(lambda tx: tx.one("SELECT 1"), write=False)

@@ -23,6 +23,7 @@ TABLES = {
     "otp_codes",
     "read_cache",
     "templates",
+    "suppressions",
 }
 
 
