@@ -24,6 +24,7 @@ from psycopg import errors as pg_errors
 from shared.errors import ConfigurationError, SmsError, StoreUnavailableError
 from shared.store.base import redact_url, scrub, url_secrets
 from shared.store.sql import Row, SqlStore, Tx, refresh_status_sql, statements
+from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
 
@@ -131,6 +132,8 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
     DROP TABLE rate_hits;
     """,
+    # 3: the delivery-statistics rollup, filled from the stored messages (see shared/store/stats.py)
+    stats_migration("BIGINT"),
 )
 
 

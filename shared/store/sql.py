@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from shared.models import Receipt, Reply, SendResult
+from shared.store import stats as rollup
 from shared.store.base import (
     MESSAGE_STATUSES,
     RECEIPT_STATUSES,
@@ -105,6 +106,32 @@ _SELECT_ACTIVE_OTP = (
     f"SELECT {_OTP_COLUMNS} FROM otp_codes"  # noqa: S608
     " WHERE phone = ? AND purpose = ? AND status = 'active'"
 )
+
+
+_SELECT_PHONE_MESSAGES = (
+    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE phone = ?"  # noqa: S608
+    " ORDER BY created_at DESC, message_id DESC LIMIT ?"
+)
+
+
+def _stored_message(tx: Tx, row: Row) -> StoredMessage:
+    """A `_MESSAGE_COLUMNS` row with its deciding receipt."""
+    latest = tx.one(_SELECT_LATEST_RECEIPT, (row[0],))
+    return StoredMessage(
+        message_id=row[0],
+        phone=row[1],
+        template_id=row[2],
+        params=list(json.loads(row[3])),
+        sign=row[4],
+        status=row[5],
+        fee=int(row[6]),
+        code=row[7],
+        caller=row[8],
+        created_at=int(row[9]),
+        updated_at=int(row[10]),
+        session_context=row[11],
+        latest_receipt=_receipt(latest) if latest else None,
+    )
 
 
 def statements(script: str) -> list[str]:
@@ -288,35 +315,30 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> None:
+            before = rollup.snapshot(tx, [r.message_id for r in rows])
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
+            rollup.apply_change(tx, before, [r.message_id for r in rows])
 
         self._run(write)
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:
             row = tx.one(_SELECT_MESSAGE, (message_id,))
-            if row is None:
-                return None
-            latest = tx.one(_SELECT_LATEST_RECEIPT, (message_id,))
-            return StoredMessage(
-                message_id=row[0],
-                phone=row[1],
-                template_id=row[2],
-                params=list(json.loads(row[3])),
-                sign=row[4],
-                status=row[5],
-                fee=int(row[6]),
-                code=row[7],
-                caller=row[8],
-                created_at=int(row[9]),
-                updated_at=int(row[10]),
-                session_context=row[11],
-                latest_receipt=_receipt(latest) if latest else None,
-            )
+            return None if row is None else _stored_message(tx, row)
 
         return self._run(read, write=False)
+
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        def read(tx: Tx) -> list[StoredMessage]:
+            rows = tx.all(_SELECT_PHONE_MESSAGES, (phone, max(1, int(limit))))
+            return [_stored_message(tx, row) for row in rows]
+
+        return self._run(read, write=False)
+
+    def stats(self, frm: int, to: int, group_by: str) -> rollup.Stats:
+        return self._run(lambda tx: rollup.query(tx, frm, to, group_by), write=False)
 
     def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
         """Give each message the status of its latest receipt, if it has one and it differs."""
@@ -343,8 +365,10 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> int:
+            before = rollup.snapshot(tx, [r.message_id for r in ordered])
             new = self._insert_new(tx, "receipts", _RECEIPT_COLUMNS + ", source, stored_at", rows)
             self._refresh_status(tx, new, now)
+            rollup.apply_change(tx, before, new)
             return len(new)
 
         return self._run(write)

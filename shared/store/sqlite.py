@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from shared.errors import SmsError, StoreUnavailableError
 from shared.store.sql import Row, SqlStore, Tx, statements
+from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
 
@@ -121,6 +122,8 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, rkey, hit_at, COUNT(*), MAX(expires_at) FROM rate_hits GROUP BY name, rkey, hit_at;
     DROP TABLE rate_hits;
     """,
+    # 3: the delivery-statistics rollup, filled from the stored messages (see shared/store/stats.py)
+    stats_migration("INTEGER"),
 )
 
 
