@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from local.emulator import codes
+from local.emulator import codes, statistics
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
@@ -270,6 +270,8 @@ ACTIONS: dict[str, Action] = {
     "PullSmsReplyStatus": _pull_reply_status,
     "PullSmsSendStatusByPhoneNumber": _pull_send_status_by_phone,
     "PullSmsReplyStatusByPhoneNumber": _pull_reply_status_by_phone,
+    "SendStatusStatistics": lambda e, c, d: statistics.v3_send_statistics(e, _app_id(e, c, d), d),
+    "CallbackStatusStatistics": lambda e, c, d: statistics.v3_callback_statistics(e, _app_id(e, c, d), d),
 }
 
 

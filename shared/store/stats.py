@@ -18,7 +18,8 @@ from shared.store.base import GROUP_BYS, LATENCY_BOUNDS
 
 HOUR = 3600
 DAY = 86400
-TOP_FAILURES = 5
+TOP_FAILURES = 5  # per group
+TOP_FAILURES_TOTAL = 20
 _IN_BATCH = 500
 _BUCKETS = len(LATENCY_BOUNDS) + 1  # the last one is open: LATENCY_BOUNDS[-1] seconds and more
 BUCKET_COLUMNS = tuple(f"lat{i}" for i in range(_BUCKETS))
@@ -142,7 +143,7 @@ class _Group:
         if status == "failed" and n:
             self.failures[code, description] = self.failures.get((code, description), 0) + n
 
-    def to_dict(self, group: Any) -> dict[str, Any]:
+    def to_dict(self, group: Any, top_failures: int = TOP_FAILURES) -> dict[str, Any]:
         sent = sum(self.counts.values())
         decided = self.counts["delivered"] + self.counts["failed"]
         top = sorted(self.failures.items(), key=lambda item: (-item[1], item[0]))
@@ -160,7 +161,7 @@ class _Group:
             "latency_histogram": list(self.histogram),
             "top_failures": [
                 {"code": code, "description": description, "count": count}
-                for (code, description), count in top[:TOP_FAILURES]
+                for (code, description), count in top[:top_failures]
             ],
         }
 
@@ -200,7 +201,7 @@ def query(tx: Any, frm: int, to: int, group_by: str) -> Stats:
     sums = ", ".join(f"SUM({c})" for c in ("n", "fee", *BUCKET_COLUMNS))
     rows = tx.all(
         f"SELECT {_KEY}, {sums} FROM stats_hourly WHERE hour_at >= ? AND hour_at < ?"  # noqa: S608
-        f" GROUP BY {_KEY}",
+        f" GROUP BY {_KEY} HAVING SUM(n) <> 0",  # rows every message has moved out of
         (start, end),
     )
     column = {"hour": 0, "day": 0, "template": 1, "country": 2, "caller": 3, "status": 4}[group_by]
@@ -223,7 +224,8 @@ def query(tx: Any, frm: int, to: int, group_by: str) -> Stats:
         ordered = sorted(groups.items())
     else:
         ordered = sorted(groups.items(), key=lambda item: (-sum(item[1].counts.values()), str(item[0])))
-    return Stats(start, end, group_by, [g.to_dict(k) for k, g in ordered], total.to_dict("total"))
+    listed = [g.to_dict(k) for k, g in ordered]
+    return Stats(start, end, group_by, listed, total.to_dict("total", TOP_FAILURES_TOTAL))
 
 
 def migration(integer: str) -> str:
