@@ -1,11 +1,13 @@
-"""Delivery statistics: an hourly rollup the SQL stores keep in the same transaction as every
-message and receipt write, and the query that answers `GET /sms/stats` from it.
+"""Delivery statistics: a rollup the SQL stores keep in the same transaction as every message and
+receipt write, and the query that answers `GET /sms/stats` from it.
 
-One rollup row per (send hour, template, country, caller, status, failure code, description) holds
-a message count, a fee sum and a latency histogram of fixed buckets. A write snapshots the
-messages it touches before and after, and adds the difference, so a message that changes status
-moves from one row to another. A query reads rollup rows only: its cost grows with hours ×
-templates × countries × callers × codes in the window, not with messages.
+A message counts in rollup rows keyed by (span, dimension, bucket, value, status, failure code,
+description): for the hour and the UTC day it was sent in (span 3600 / 86400), once overall
+(dimension `all`) and once under its template, its country and its caller. A row holds a message
+count, a fee sum and a latency histogram of fixed buckets. A write snapshots the messages it
+touches before and after and adds the difference, so a message that changes status moves from
+one row to another. A query reads one dimension's rows: hour rows for the window's ragged ends,
+day rows for the whole days between — its cost grows with days and distinct values, not messages.
 """
 
 from __future__ import annotations
@@ -18,28 +20,31 @@ from shared.store.base import GROUP_BYS, LATENCY_BOUNDS
 
 HOUR = 3600
 DAY = 86400
+SPANS = (HOUR, DAY)
+DIMENSIONS = ("all", "template", "country", "caller")
 TOP_FAILURES = 5  # per group
 TOP_FAILURES_TOTAL = 20
 _IN_BATCH = 500
 _BUCKETS = len(LATENCY_BOUNDS) + 1  # the last one is open: LATENCY_BOUNDS[-1] seconds and more
 BUCKET_COLUMNS = tuple(f"lat{i}" for i in range(_BUCKETS))
-_KEY = "hour_at, template_id, country, caller, status, code, description"
+_KEY = "span, dim, bucket_at, value, status, code, description"
 _VALUES = "n, fee, " + ", ".join(BUCKET_COLUMNS)
 _UPSERT = (
-    f"INSERT INTO stats_hourly ({_KEY}, {_VALUES}) VALUES ({', '.join('?' * (7 + 2 + _BUCKETS))})"  # noqa: S608
+    f"INSERT INTO stats_rollup ({_KEY}, {_VALUES}) VALUES ({', '.join('?' * (7 + 2 + _BUCKETS))})"  # noqa: S608
     f" ON CONFLICT ({_KEY}) DO UPDATE SET "
-    + ", ".join(f"{c} = stats_hourly.{c} + excluded.{c}" for c in ("n", "fee", *BUCKET_COLUMNS))
+    + ", ".join(f"{c} = stats_rollup.{c} + excluded.{c}" for c in ("n", "fee", *BUCKET_COLUMNS))
+)
+_DECIDING = (
+    "LEFT JOIN receipts r ON r.id = (SELECT x.id FROM receipts x WHERE x.message_id = m.message_id"
+    " ORDER BY CASE WHEN x.status = 'unknown' THEN 1 ELSE 0 END, x.received_at DESC, x.id DESC LIMIT 1)"
 )
 # A message's rollup-relevant fields with its deciding receipt (the one that set its status).
 _SNAPSHOT = (
-    "SELECT m.message_id, m.created_at, m.template_id, m.phone, m.caller, m.status, m.fee, m.code,"
-    " r.carrier_code, r.description, r.received_at FROM messages m"
-    " LEFT JOIN receipts r ON r.id = (SELECT x.id FROM receipts x WHERE x.message_id = m.message_id"
-    " ORDER BY CASE WHEN x.status = 'unknown' THEN 1 ELSE 0 END, x.received_at DESC, x.id DESC LIMIT 1)"
-    " WHERE m.message_id IN "
+    "SELECT m.message_id, m.created_at, m.template_id, m.phone, m.caller, m.status, m.fee, m.code,"  # noqa: S608
+    f" r.carrier_code, r.description, r.received_at FROM messages m {_DECIDING} WHERE m.message_id IN "
 )
 
-Key = tuple[int, str, str, str, str, str, str]
+Key = tuple[int, str, int, str, str, str, str]
 
 
 def country_of(e164: str) -> str:
@@ -60,8 +65,8 @@ def latency_bucket(seconds: int) -> int:
     return len(LATENCY_BOUNDS)
 
 
-def _contribution(row: Sequence[Any]) -> tuple[Key, int, int | None]:
-    """(rollup key, fee, latency bucket or None) of one snapshot row."""
+def _contributions(row: Sequence[Any]) -> tuple[list[Key], int, int | None]:
+    """(rollup keys, fee, latency bucket or None) of one snapshot row."""
     _, created, template, number, caller, status, fee, send_code, code, description, received = row
     if status == "failed":
         code, description = (code or send_code or "", description or "")
@@ -70,16 +75,13 @@ def _contribution(row: Sequence[Any]) -> tuple[Key, int, int | None]:
     bucket = None
     if status == "delivered" and received is not None:
         bucket = latency_bucket(max(0, int(received) - int(created)))
-    key = (
-        int(created) - int(created) % HOUR,
-        template,
-        country_of(number),
-        caller,
-        status,
-        code,
-        description,
-    )
-    return key, int(fee), bucket
+    values = (("all", ""), ("template", template), ("country", country_of(number)), ("caller", caller))
+    keys = [
+        (span, dim, int(created) - int(created) % span, value, status, code, description)
+        for span in SPANS
+        for dim, value in values
+    ]
+    return keys, int(fee), bucket
 
 
 def snapshot(tx: Any, message_ids: Iterable[str]) -> dict[str, Sequence[Any]]:
@@ -104,12 +106,13 @@ def apply_change(tx: Any, before: dict[str, Sequence[Any]], message_ids: Iterabl
             other = after if sign < 0 else before
             if message_id in other and tuple(other[message_id]) == tuple(row):
                 continue  # unchanged: no move
-            key, fee, bucket = _contribution(row)
-            delta = deltas.setdefault(key, [0] * (2 + _BUCKETS))
-            delta[0] += sign
-            delta[1] += sign * fee
-            if bucket is not None:
-                delta[2 + bucket] += sign
+            keys, fee, bucket = _contributions(row)
+            for key in keys:
+                delta = deltas.setdefault(key, [0] * (2 + _BUCKETS))
+                delta[0] += sign
+                delta[1] += sign * fee
+                if bucket is not None:
+                    delta[2 + bucket] += sign
     rows = [(*key, *delta) for key, delta in sorted(deltas.items()) if any(delta)]
     if rows:
         tx.execute_many(_UPSERT, rows)
@@ -193,27 +196,55 @@ def hour_window(frm: int, to: int) -> tuple[int, int]:
     return start, max(end, start + HOUR)
 
 
+_GROUPING = {  # group_by → (dimension, the column or expression a group is told by)
+    "hour": ("all", "bucket_at"),
+    "day": ("all", f"(bucket_at / {DAY}) * {DAY}"),  # integer division on both dialects
+    "status": ("all", "status"),
+    "template": ("template", "value"),
+    "country": ("country", "value"),
+    "caller": ("caller", "value"),
+}
+
+
+def _ranges(start: int, end: int, group_by: str) -> list[tuple[int, int, int]]:
+    """(span, first bucket, end) pieces covering [start, end): whole UTC days from day rows, the
+    ragged ends (and hour groups) from hour rows."""
+    first_day = -(-start // DAY) * DAY
+    last_day = end - end % DAY
+    if group_by == "hour" or first_day >= last_day:
+        return [(HOUR, start, end)]
+    pieces = [(DAY, first_day, last_day)]
+    if start < first_day:
+        pieces.append((HOUR, start, first_day))
+    if last_day < end:
+        pieces.append((HOUR, last_day, end))
+    return pieces
+
+
 def query(tx: Any, frm: int, to: int, group_by: str) -> Stats:
     """Aggregate the rollup rows of the window into groups (see `Store.stats`)."""
     if group_by not in GROUP_BYS:
         raise ValueError(f"group_by must be one of {GROUP_BYS}, got {group_by!r}")
     start, end = hour_window(frm, to)
+    dim, group = _GROUPING[group_by]
     sums = ", ".join(f"SUM({c})" for c in ("n", "fee", *BUCKET_COLUMNS))
-    rows = tx.all(
-        f"SELECT {_KEY}, {sums} FROM stats_hourly WHERE hour_at >= ? AND hour_at < ?"  # noqa: S608
-        f" GROUP BY {_KEY} HAVING SUM(n) <> 0",  # rows every message has moved out of
-        (start, end),
+    columns = ", ".join(("n", "fee", *BUCKET_COLUMNS))
+    pieces = _ranges(start, end, group_by)
+    select = (
+        f"SELECT {group} AS g, status, code, description, {columns} FROM stats_rollup"  # noqa: S608
+        " WHERE span = ? AND dim = ? AND bucket_at >= ? AND bucket_at < ?"
     )
-    column = {"hour": 0, "day": 0, "template": 1, "country": 2, "caller": 3, "status": 4}[group_by]
+    rows = tx.all(
+        f"SELECT g, status, code, description, {sums} FROM ("  # noqa: S608
+        + " UNION ALL ".join([select] * len(pieces))
+        + ") AS picked GROUP BY g, status, code, description HAVING SUM(n) <> 0",  # all moved out: skip
+        [v for span, lo, hi in pieces for v in (span, dim, lo, hi)],
+    )
     groups: dict[Any, _Group] = {}
     total = _Group()
     for row in rows:
-        value = row[column]
-        if group_by == "hour":
-            value = int(value)
-        elif group_by == "day":
-            value = int(value) - int(value) % DAY
-        args = (row[4], row[5], row[6], int(row[7]), int(row[8]), [int(v) for v in row[9:]])
+        value = int(row[0]) if group_by in ("hour", "day") else row[0]
+        args = (row[1], row[2], row[3], int(row[4]), int(row[5]), [int(v) for v in row[6:]])
         groups.setdefault(value, _Group()).add(*args)
         total.add(*args)
     if group_by in ("hour", "day"):  # every step of the window, empty ones too, for charts
@@ -239,22 +270,43 @@ def migration(integer: str) -> str:
     for index, low in enumerate(edges):
         upper = f" AND {latency} < {edges[index + 1]}" if index + 1 < len(edges) else ""
         buckets.append(
-            f"SUM(CASE WHEN m.status = 'delivered' AND r.received_at IS NOT NULL"
-            f" AND {latency} >= {low}{upper} THEN 1 ELSE 0 END)"
+            f"CASE WHEN m.status = 'delivered' AND r.received_at IS NOT NULL"
+            f" AND {latency} >= {low}{upper} THEN 1 ELSE 0 END AS {BUCKET_COLUMNS[index]}"
         )
-    key = (
-        "(m.created_at / 3600) * 3600, m.template_id,"
-        " CASE WHEN substr(m.phone, 1, 3) = '+86' THEN 'CN' ELSE 'ZZ' END, m.caller, m.status,"
-        " CASE WHEN m.status = 'failed' THEN COALESCE(NULLIF(r.carrier_code, ''), m.code) ELSE '' END,"
-        " CASE WHEN m.status = 'failed' THEN COALESCE(r.description, '') ELSE '' END"
+    contribution = (
+        "SELECT m.created_at, m.template_id, m.caller, m.status, m.fee,"  # noqa: S608 - constants only
+        " CASE WHEN substr(m.phone, 1, 3) = '+86' THEN 'CN' ELSE 'ZZ' END AS country,"
+        " CASE WHEN m.status = 'failed' THEN COALESCE(NULLIF(r.carrier_code, ''), m.code) ELSE ''"
+        " END AS code,"
+        " CASE WHEN m.status = 'failed' THEN COALESCE(r.description, '') ELSE '' END AS description, "
+        + ", ".join(buckets)
+        + f" FROM messages m {_DECIDING}"
     )
-    columns = ",\n        ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in BUCKET_COLUMNS)
+    sums = ", ".join(f"SUM(c.{column})" for column in BUCKET_COLUMNS)
+    fills = []
+    for span in SPANS:
+        for dim, value in (
+            ("all", "''"),
+            ("template", "c.template_id"),
+            ("country", "c.country"),
+            ("caller", "c.caller"),
+        ):
+            bucket = f"(c.created_at / {span}) * {span}"
+            grouped = ", ".join(x for x in (bucket, value, "c.status, c.code, c.description") if x != "''")
+            fills.append(
+                f"INSERT INTO stats_rollup ({_KEY}, {_VALUES}) SELECT {span}, '{dim}', {bucket}, {value},"  # noqa: S608
+                " c.status, c.code, c.description,"
+                f" COUNT(*), SUM(c.fee), {sums} FROM ({contribution}) AS c"
+                f" GROUP BY {grouped}"  # not the constants: a number there would name a column
+            )
+    columns = ",\n        ".join(f"{c} {integer} NOT NULL DEFAULT 0" for c in BUCKET_COLUMNS)
+    fill = ";\n    ".join(fills)
     return f"""
-    CREATE TABLE stats_hourly (
-        hour_at {integer} NOT NULL,
-        template_id TEXT NOT NULL,
-        country TEXT NOT NULL,
-        caller TEXT NOT NULL,
+    CREATE TABLE stats_rollup (
+        span INTEGER NOT NULL,
+        dim TEXT NOT NULL,
+        bucket_at {integer} NOT NULL,
+        value TEXT NOT NULL,
         status TEXT NOT NULL,
         code TEXT NOT NULL,
         description TEXT NOT NULL,
@@ -264,10 +316,5 @@ def migration(integer: str) -> str:
         PRIMARY KEY ({_KEY})
     );
     CREATE INDEX messages_phone ON messages (phone, created_at);
-    INSERT INTO stats_hourly ({_KEY}, {_VALUES})
-        SELECT {key}, COUNT(*), SUM(m.fee), {", ".join(buckets)}
-        FROM messages m LEFT JOIN receipts r ON r.id = (SELECT x.id FROM receipts x
-            WHERE x.message_id = m.message_id ORDER BY CASE WHEN x.status = 'unknown' THEN 1 ELSE 0 END,
-            x.received_at DESC, x.id DESC LIMIT 1)
-        GROUP BY {key}
-    """  # noqa: S608 - built from constants only
+    {fill}
+    """
