@@ -65,8 +65,13 @@ def latency_bucket(seconds: int) -> int:
     return len(LATENCY_BOUNDS)
 
 
-def _contributions(row: Sequence[Any]) -> tuple[list[Key], int, int | None]:
-    """(rollup keys, fee, latency bucket or None) of one snapshot row."""
+Base = tuple[
+    int, str, str, str, str, str, str
+]  # send second, template, country, caller, status, code, description
+
+
+def _base(row: Sequence[Any]) -> tuple[Base, int, int | None]:
+    """(what a snapshot row counts under, fee, latency bucket or None)."""
     _, created, template, number, caller, status, fee, send_code, code, description, received = row
     if status == "failed":
         code, description = (code or send_code or "", description or "")
@@ -75,13 +80,23 @@ def _contributions(row: Sequence[Any]) -> tuple[list[Key], int, int | None]:
     bucket = None
     if status == "delivered" and received is not None:
         bucket = latency_bucket(max(0, int(received) - int(created)))
-    values = (("all", ""), ("template", template), ("country", country_of(number)), ("caller", caller))
-    keys = [
-        (span, dim, int(created) - int(created) % span, value, status, code, description)
+    created = int(created)
+    return (
+        (created - created % HOUR, template, country_of(number), caller, status, code, description),
+        int(fee),
+        bucket,
+    )
+
+
+def _keys(base: Base) -> list[Key]:
+    """The eight rollup rows a message under `base` counts in."""
+    hour, template, country, caller, status, code, description = base
+    values = (("all", ""), ("template", template), ("country", country), ("caller", caller))
+    return [
+        (span, dim, hour - hour % span, value, status, code, description)
         for span in SPANS
         for dim, value in values
     ]
-    return keys, int(fee), bucket
 
 
 def snapshot(tx: Any, message_ids: Iterable[str]) -> dict[str, Sequence[Any]]:
@@ -100,19 +115,23 @@ def apply_change(tx: Any, before: dict[str, Sequence[Any]], message_ids: Iterabl
     ids = set(message_ids)
     before = {message_id: row for message_id, row in before.items() if message_id in ids}
     after = snapshot(tx, ids)
-    deltas: dict[Key, list[int]] = {}
+    moved: dict[Base, list[int]] = {}  # first per send hour and kind: a batch shares most of them
     for sign, states in ((-1, before), (1, after)):
         for message_id, row in states.items():
             other = after if sign < 0 else before
             if message_id in other and tuple(other[message_id]) == tuple(row):
                 continue  # unchanged: no move
-            keys, fee, bucket = _contributions(row)
-            for key in keys:
-                delta = deltas.setdefault(key, [0] * (2 + _BUCKETS))
-                delta[0] += sign
-                delta[1] += sign * fee
-                if bucket is not None:
-                    delta[2 + bucket] += sign
+            base, fee, bucket = _base(row)
+            delta = moved.setdefault(base, [0] * (2 + _BUCKETS))
+            delta[0] += sign
+            delta[1] += sign * fee
+            if bucket is not None:
+                delta[2 + bucket] += sign
+    deltas: dict[Key, list[int]] = {}
+    for base, delta in moved.items():
+        for key in _keys(base):
+            total = deltas.get(key)
+            deltas[key] = delta[:] if total is None else [a + b for a, b in zip(total, delta, strict=True)]
     rows = [(*key, *delta) for key, delta in sorted(deltas.items()) if any(delta)]
     if rows:
         tx.execute_many(_UPSERT, rows)
