@@ -190,6 +190,7 @@ class PostgresStore(SqlStore):
     """The store in a PostgreSQL database."""
 
     dialect = "postgresql"
+    _ids_as_array = True
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)

@@ -249,6 +249,8 @@ class SqlStore(Store):
     #: how this dialect says "insert unless a unique key already has the row"
     _insert_ignore_prefix = "INSERT INTO"
     _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
+    #: whether the statistics rollup passes id lists as one array (PostgreSQL)
+    _ids_as_array = False
 
     @abc.abstractmethod
     def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -315,11 +317,11 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> None:
-            before = rollup.snapshot(tx, [r.message_id for r in rows])
+            before = rollup.snapshot(tx, [r.message_id for r in rows], self._ids_as_array)
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
-            rollup.apply_change(tx, before, [r.message_id for r in rows])
+            rollup.apply_change(tx, before, [r.message_id for r in rows], self._ids_as_array)
 
         self._run(write)
 
@@ -365,10 +367,10 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> int:
-            before = rollup.snapshot(tx, [r.message_id for r in ordered])
+            before = rollup.snapshot(tx, [r.message_id for r in ordered], self._ids_as_array)
             new = self._insert_new(tx, "receipts", _RECEIPT_COLUMNS + ", source, stored_at", rows)
             self._refresh_status(tx, new, now)
-            rollup.apply_change(tx, before, new)
+            rollup.apply_change(tx, before, new, self._ids_as_array)
             return len(new)
 
         return self._run(write)

@@ -44,6 +44,7 @@ _SNAPSHOT = (
     f" r.carrier_code, r.description, r.received_at FROM messages m {_DECIDING} WHERE m.message_id IN "
 )
 
+_SNAPSHOT_ANY = _SNAPSHOT.replace(" IN ", " = ANY(%b::text[])")
 Key = tuple[int, str, int, str, str, str, str]
 
 
@@ -99,10 +100,13 @@ def _keys(base: Base) -> list[Key]:
     ]
 
 
-def snapshot(tx: Any, message_ids: Iterable[str]) -> dict[str, Sequence[Any]]:
-    """The rollup-relevant state of these messages now (the stored ones only)."""
+def snapshot(tx: Any, message_ids: Iterable[str], as_array: bool = False) -> dict[str, Sequence[Any]]:
+    """The rollup-relevant state of these messages now (the stored ones only). `as_array`: pass
+    the ids as one PostgreSQL array (a long IN list would be parsed anew on every call)."""
     ids = sorted(set(message_ids))
     found: dict[str, Sequence[Any]] = {}
+    if as_array:
+        return {row[0]: row for row in tx.all(_SNAPSHOT_ANY, (ids,))} if ids else found
     for start in range(0, len(ids), _IN_BATCH):
         batch = ids[start : start + _IN_BATCH]
         for row in tx.all(_SNAPSHOT + f"({', '.join('?' * len(batch))})", batch):
@@ -110,11 +114,13 @@ def snapshot(tx: Any, message_ids: Iterable[str]) -> dict[str, Sequence[Any]]:
     return found
 
 
-def apply_change(tx: Any, before: dict[str, Sequence[Any]], message_ids: Iterable[str]) -> None:
+def apply_change(
+    tx: Any, before: dict[str, Sequence[Any]], message_ids: Iterable[str], as_array: bool = False
+) -> None:
     """Move the messages' contributions from their `before` state to their state now."""
     ids = set(message_ids)
     before = {message_id: row for message_id, row in before.items() if message_id in ids}
-    after = snapshot(tx, ids)
+    after = snapshot(tx, ids, as_array)
     moved: dict[Base, list[int]] = {}  # first per send hour and kind: a batch shares most of them
     for sign, states in ((-1, before), (1, after)):
         for message_id, row in states.items():
