@@ -222,6 +222,7 @@ def print_banner(
     lines = [
         "sms-functions running locally (Tencent SMS emulator, no credentials)",
         f"  HTTP API          {gateway_url}   (OpenAPI: {gateway_url}/openapi.json)",
+        f"  dashboard         {gateway_url}/dashboard   (asks for the API key)",
         f"  Tencent emulator  {emulator_url}   (inbox: {emulator_url}/_emulator/messages)",
         f"  store             {redact_url(os.environ['SMS_STORE_URL'])}",
         f"  scheduled pull    every {pull_interval:g} s" if pull_interval > 0 else "  scheduled pull    off",

@@ -166,6 +166,18 @@ class SmsClient:
         call = payloads.build_v3_pull_for_phone(kind, phone, begin, end, limit, self.settings.sdk_app_id)
         return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
 
+    # ------------------------------------------------------------------ statistics
+
+    def statistics(
+        self, kind: payloads.StatisticsKind, first_hour: int, last_hour: int, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """Tencent's own send or receipt statistics for the hours holding `first_hour` … `last_hour`."""
+        if self.settings.api == "legacy":
+            call = payloads.build_legacy_statistics(kind, first_hour, last_hour)
+        else:
+            call = payloads.build_v3_statistics(kind, first_hour, last_hour, self.settings.sdk_app_id)
+        return payloads.parse_statistics(self._call(call, deadline), call)
+
     # ------------------------------------------------------------------ wire
 
     def call(self, call: ApiCall, *, deadline: float | None = None) -> Any:

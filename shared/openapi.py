@@ -147,6 +147,40 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Stats": {
+        "type": "object",
+        "description": "docs/dashboard.md: totals and groups, each with sent, delivered, failed, pending,"
+        " unknown, delivery_rate, fee, latency_p50_s, latency_p95_s, latency_histogram, top_failures",
+        "properties": {
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "group_by": {"type": "string"},
+            "as_of": {"type": "integer"},
+            "latency_buckets_s": {"type": "array", "items": {"type": "integer"}},
+            "totals": {"type": "object"},
+            "groups": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "TencentStats": {
+        "type": "object",
+        "properties": {
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "api": {"type": "string"},
+            "send": {"type": "object"},
+            "callback": {"type": "object"},
+            "as_of": {"type": "integer"},
+        },
+    },
+    "MessageHistory": {
+        "type": "object",
+        "properties": {
+            "phone": {"type": "string"},
+            "revealed": {"type": "boolean"},
+            "messages": {"type": "array", "items": {"type": "object"}},
+            "replies": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Message": {
         "type": "object",
         "properties": {
@@ -446,6 +480,53 @@ def openapi_document() -> dict[str, Any]:
                     params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
                     codes=(400, 401, 503),
                 ),
+            },
+            "/sms/messages": {
+                "get": _op(
+                    "One number's messages (or one message) with every receipt and the number's replies;"
+                    " numbers masked unless reveal=1",
+                    "MessageHistory",
+                    params=[
+                        _query("phone", _PHONE, "E.164; give phone or message_id"),
+                        _query("message_id", {"type": "string", "maxLength": 128}),
+                        _query("reveal", {"type": "string", "enum": ["0", "1"]}, "1: show numbers unmasked"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}),
+                    ],
+                    codes=(400, 401, 404, 503),
+                )
+            },
+            "/sms/stats": {
+                "get": _op(
+                    "Delivery statistics from the store (default: the last 24 h by hour)",
+                    "Stats",
+                    params=[
+                        _query("from", {"type": "integer"}, "unix seconds (widened to the hour)"),
+                        _query("to", {"type": "integer"}, "unix seconds (widened to the hour)"),
+                        _query(
+                            "group_by",
+                            {
+                                "type": "string",
+                                "enum": ["hour", "day", "template", "country", "status", "caller"],
+                            },
+                        ),
+                    ],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/stats/tencent": {
+                "get": _op(
+                    "Tencent's own send and receipt statistics for the same hours (at most 32 days)",
+                    "TencentStats",
+                    params=[_query("from", {"type": "integer"}), _query("to", {"type": "integer"})],
+                    codes=(400, 401, 502, 503, 504),
+                )
+            },
+            "/dashboard": {
+                "get": {
+                    "summary": "The dashboard page (HTML; it asks for the key and calls the routes above)",
+                    "security": [],
+                    "responses": {"200": {"description": "OK", "content": {"text/html": {}}}},
+                }
             },
             "/sms/callback/receipts": {
                 "post": _op(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from shared.models import Receipt, Reply, SendResult
+from shared.store import stats as rollup
 from shared.store.base import (
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
@@ -137,6 +138,33 @@ _LIST_SUPPRESSIONS = (
 
 def _suppression(row: Row) -> Suppression:
     return Suppression(row[0], bool(row[1]), int(row[2]), row[3], row[4], row[5])
+
+
+_SELECT_PHONE_MESSAGES = (
+    f"SELECT {_MESSAGE_COLUMNS}, status_reason FROM messages WHERE phone = ?"  # noqa: S608
+    " ORDER BY created_at DESC, message_id DESC LIMIT ?"
+)
+
+
+def _stored_message(tx: Tx, row: Row) -> StoredMessage:
+    """A `_MESSAGE_COLUMNS, status_reason` row with its deciding receipt."""
+    latest = tx.one(_SELECT_LATEST_RECEIPT, (row[0],))
+    return StoredMessage(
+        message_id=row[0],
+        phone=row[1],
+        template_id=row[2],
+        params=list(json.loads(row[3])),
+        sign=row[4],
+        status=row[5],
+        fee=int(row[6]),
+        code=row[7],
+        caller=row[8],
+        created_at=int(row[9]),
+        updated_at=int(row[10]),
+        session_context=row[11],
+        status_reason=row[12],
+        latest_receipt=_receipt(latest) if latest else None,
+    )
 
 
 def statements(script: str) -> list[str]:
@@ -260,6 +288,8 @@ class SqlStore(Store):
     #: how this dialect says "insert unless a unique key already has the row"
     _insert_ignore_prefix = "INSERT INTO"
     _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
+    #: whether the statistics rollup passes id lists as one array (PostgreSQL)
+    _ids_as_array = False
 
     @abc.abstractmethod
     def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -326,36 +356,30 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> None:
+            before = rollup.snapshot(tx, [r.message_id for r in rows], self._ids_as_array)
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
+            rollup.apply_change(tx, before, [r.message_id for r in rows], self._ids_as_array)
 
         self._run(write)
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:
             row = tx.one(_SELECT_MESSAGE, (message_id,))
-            if row is None:
-                return None
-            latest = tx.one(_SELECT_LATEST_RECEIPT, (message_id,))
-            return StoredMessage(
-                message_id=row[0],
-                phone=row[1],
-                template_id=row[2],
-                params=list(json.loads(row[3])),
-                sign=row[4],
-                status=row[5],
-                fee=int(row[6]),
-                code=row[7],
-                caller=row[8],
-                created_at=int(row[9]),
-                updated_at=int(row[10]),
-                session_context=row[11],
-                status_reason=row[12],
-                latest_receipt=_receipt(latest) if latest else None,
-            )
+            return None if row is None else _stored_message(tx, row)
 
         return self._run(read, write=False)
+
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        def read(tx: Tx) -> list[StoredMessage]:
+            rows = tx.all(_SELECT_PHONE_MESSAGES, (phone, max(1, int(limit))))
+            return [_stored_message(tx, row) for row in rows]
+
+        return self._run(read, write=False)
+
+    def stats(self, frm: int, to: int, group_by: str) -> rollup.Stats:
+        return self._run(lambda tx: rollup.query(tx, frm, to, group_by), write=False)
 
     def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
         """Give each message the status of its latest receipt, if it has one and it differs."""
@@ -393,11 +417,13 @@ class SqlStore(Store):
             changed = 0
             for start in range(0, len(ids), _IN_BATCH):
                 batch = ids[start : start + _IN_BATCH]
+                before = rollup.snapshot(tx, batch, self._ids_as_array)  # the statistics move with them
                 changed += tx.execute(
                     "UPDATE messages SET status = 'unknown', status_reason = ?, updated_at = ?"  # noqa: S608
                     f" WHERE status = 'submitted' AND message_id IN ({', '.join('?' * len(batch))})",
                     (reason, now, *batch),
                 )
+                rollup.apply_change(tx, before, batch, self._ids_as_array)
             return changed
 
         return self._run(write) if ids else 0
@@ -419,8 +445,10 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> int:
+            before = rollup.snapshot(tx, [r.message_id for r in ordered], self._ids_as_array)
             new = self._insert_new(tx, "receipts", _RECEIPT_COLUMNS + ", source, stored_at", rows)
             self._refresh_status(tx, new, now)
+            rollup.apply_change(tx, before, new, self._ids_as_array)
             return len(new)
 
         return self._run(write)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from shared.errors import SmsError, StoreUnavailableError
 from shared.store.sql import Row, SqlStore, Tx, statements
+from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
 
@@ -165,6 +166,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX suppressions_on ON suppressions (phone) WHERE suppressed = 1;
     """,
+    # 7: the delivery-statistics rollup, filled from the stored messages (see shared/store/stats.py)
+    stats_migration("INTEGER"),
 )
 
 

@@ -24,6 +24,7 @@ TABLES = {
     "read_cache",
     "templates",
     "suppressions",
+    "stats_rollup",
 }
 
 
