@@ -103,7 +103,9 @@ def seed(gateway: str, sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) 
         assert single.status_code == 200, single.text
         assert http.post(f"{gateway}/sms/pull", json={"kind": "receipts"}).status_code == 200
         sms_emulator.inject_reply(PHONES[0], "好的")
+        sms_emulator.inject_reply(PHONES[1], "R")  # an opt-out: the suppression list gets a number
         assert http.post(f"{gateway}/sms/pull", json={"kind": "replies"}).status_code == 200
+        assert http.post(f"{gateway}/sms/templates/sync").status_code == 200
     return [r["message_id"] for r in multi.json()["results"]] + [single.json()["message_id"]]
 
 
@@ -170,6 +172,13 @@ def test_a_person_reads_the_dashboard(
     assert "MK:0001" in page.locator("#failures").inner_text()
     assert "CN" in page.locator("#countries").inner_text()
 
+    suppressed = page.locator("#suppressions tbody").inner_text()
+    assert "+86138****0001" in suppressed and PHONES[1] not in suppressed and "r" in suppressed
+    rows = page.locator("#templates tbody tr").all_inner_texts()
+    catalogue = {r.split("\t")[0]: r.split("\t") for r in rows}
+    assert catalogue["7841"][1:3] == ["international", "approved and live"]
+    assert catalogue["7842"][2] == "in review"
+
     page.select_option("#group-by", "status")
     page.wait_for_function("() => document.getElementById('group-title').textContent === 'status'")
     rows = page.locator("#groups tbody tr").all_inner_texts()
@@ -223,6 +232,8 @@ def test_without_a_key_the_page_shows_nothing_and_every_data_call_is_refused(
         "sms/stats?group_by=country",
         "sms/stats/tencent",
         "sms/messages?phone=%2B8613800000000",
+        "sms/suppressions",
+        "sms/templates",
     ):
         status = page.evaluate("(path) => fetch('/' + path).then((r) => r.status)", path)
         assert status == 401, path
