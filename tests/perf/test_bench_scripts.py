@@ -13,6 +13,8 @@ pytestmark = pytest.mark.slow
 RUNS = [
     (["throughput.py", "--numbers", "2000", "--repeat", "1", "--single-runs", "20", "--cold-runs", "1",
       "--phases", "a,client,b,c,d,single,cold"], "**Bulk: 2,000 numbers**"),
+    (["throughput.py", "--numbers", "2000", "--repeat", "1", "--phases", "a,b", "--api", "legacy",
+      "--international", "0.5", "--server", "canned"], "a/b = "),
     (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
      "pools of 4, nodelay"),
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
@@ -72,3 +74,22 @@ def bench_databases(server_url: str) -> list[str]:
     with psycopg.connect(server_url) as conn:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sms_bench_%'").fetchall()
     return [name for (name,) in rows]
+
+
+def test_throughput_international_legacy_sends_every_number_and_reports_stages() -> None:
+    """`--api legacy --international 0.5` on the canned server: half the list abroad, every number
+    accepted by each client (no ⚠), the same-API ratio against qcloudsms_py, the server's share of
+    a core, and (a)'s CPU per number stage by stage."""
+    out = run_python(
+        str(ROOT / "bench" / "throughput.py"),
+        *("--numbers", "2000", "--repeat", "1", "--phases", "a,b,c"),
+        *("--api", "legacy", "--international", "0.5", "--server", "canned"),
+    )
+    assert "API: legacy" in out and "50% international mobiles" in out, out[-3000:]
+    rows = [line for line in out.splitlines() if line.startswith("| (")]
+    assert len(rows) == 3 and not [row for row in rows if "⚠" in row], out[-3000:]
+    assert "a/b = " in out and "(same API: must ≥ 1.0" in out.split("a/b = ")[1].split(";")[0], out[-3000:]
+    assert "Server CPU: at most " in out, out[-3000:]
+    for stage in ("| validation (every number, the plan) |", "| storing (writer thread) |", "| the answer |"):
+        assert stage in out, out[-3000:]
+    assert "--api legacy --international 0.5" in out
