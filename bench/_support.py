@@ -225,6 +225,7 @@ def international_mobiles(count: int, regions: tuple[str, ...] = INTERNATIONAL_R
     stems = []
     for region in regions:
         example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        assert example is not None, region
         e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
         stems.append(e164[:-5])
     numbers: list[str] = []
