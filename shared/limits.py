@@ -83,6 +83,8 @@ def reserve(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservati
 def caller_checks(rates: Sequence[Rate], *, caller: str, scope: str) -> list[RateCheck]:
     """One caller's limits on something other than sending (e.g. `status` reads)."""
     return [_check(f"{scope}:caller", caller, rate) for rate in rates]
+
+
 def reserve_all(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservation:
     """`reserve` for checks naming one counter many times (a list's numbers against a caller's
     allowance): each needs its own free hit, and the store sees each counter once."""

@@ -14,8 +14,8 @@ from shared import idempotency, limits, validation
 from shared.errors import RateLimitedError, SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
-from shared.plan import SendPlan
 from shared.phone import mask
+from shared.plan import SendPlan
 from shared.runtime import runtime
 
 
