@@ -915,6 +915,8 @@ def report(
         )
         emit("")
     command = ["python", "bench/throughput.py", "--numbers", str(args.numbers)]
+    if args.repeat != 3:
+        command += ["--repeat", str(args.repeat)]
     if args.server != "emulator":
         command += ["--server", args.server]
     if args.phases != DEFAULT_PHASES:
