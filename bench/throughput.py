@@ -23,10 +23,11 @@ to match; every client sends the same list (the SDK loops one nationcode, or mai
 international apart, per request, as Tencent wants). For (a) the report gives CPU µs per number
 stage by stage: validation, the per-number budget, sending and parsing, storing (the writer
 thread's own CPU), the answer, the rest.
-What-ifs (`--phases a_no_store,a_async,a_async_no_store`, not in the default run): (a) with
-its message rows not stored, with its chunks sent over (d)'s asyncio connections
+What-ifs (`--phases a_no_store,a_async,a_async_no_store,a_no_budget`, not in the default run):
+(a) with its message rows not stored, with its chunks sent over (d)'s asyncio connections
 (`raw_client.send_plan`: no timeouts, no error handling), and both — how far (a) is from (d)
-because of the store, and because of the thread-pooled httpcore client.
+because of the store, and because of the thread-pooled httpcore client; and (a) with no rate
+limits configured, so no number's counters are read or written (what the per-number budget costs).
 Numbers/s is what the EMULATOR accepted divided by the wall time of the send, median of `--repeat`
 runs, each in a fresh child process after a warm-up (connections open, code paths primed); ⚠ marks
 a run in which the emulator accepted fewer numbers than were sent.
@@ -70,7 +71,7 @@ import _support
 
 ROOT = _support.ROOT
 BULK = ["a", "client", "b", "c", "d"]
-WHAT_IF = ["a_no_store", "a_async", "a_async_no_store"]  # not the product: see `--phases`
+WHAT_IF = ["a_no_store", "a_async", "a_async_no_store", "a_no_budget"]  # not the product: see `--phases`
 DEFAULT_PHASES = "a,client,b,c,d,single,cold,size"
 SINGLE = ["single_ours", "single_client", "single_sdk", "single_qcloud"]
 COLD = {  # each handler's first invocation: what it is for
@@ -93,6 +94,7 @@ LABELS = {
     "a_no_store": "what-if: (a) storing no message rows",
     "a_async": "what-if: (a) over (d)'s asyncio connections",
     "a_async_no_store": "what-if: (a) over (d)'s connections, storing no rows",
+    "a_no_budget": "what-if: (a) without per-number rate limits (only the global cap counted)",
     "single_ours": "sms-functions `send_single` handler (direct invoke, store, limits)",
     "single_client": "its `SmsClient.send_single` alone",
     "single_sdk": "tencentcloud-sdk-python `SendSms`, 1 number",
@@ -165,11 +167,13 @@ class Child:
         return answer
 
 
-def function_env(child: Child, *, store: bool = True) -> None:
+def function_env(child: Child, *, store: bool = True, budget: bool = True) -> None:
     """The deployed functions' environment; `store=False` for a child that never touches the store
     (no PostgreSQL database is made for it)."""
     extra = store_env(child.args) if store else {}
     extra["SMS_ALLOWED_COUNTRIES"] = ",".join(sorted(child_regions(child.numbers)))
+    if not budget:  # the what-if: no number's counters read or written
+        extra.update(SMS_LIMIT_PER_PHONE="off", SMS_LIMIT_MULTI_PER_CALLER="off")  # the global cap stays
     if child.args.api == "legacy":
         from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
 
@@ -235,10 +239,10 @@ def clock(
     setattr(owner, attribute, clocked)
 
 
-def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False) -> None:
+def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False, budget: bool = True) -> None:
     """(a); the what-ifs switch off the message rows (`store=False`) or send the chunks over
     `bench/raw_client.py`'s connections (`over_raw_client`) — in this child process only."""
-    function_env(child)
+    function_env(child, budget=budget)
     import functions.send_multi.handler as handler
     from shared import sending, validation
     from shared.client import SmsClient
@@ -525,6 +529,7 @@ CHILDREN: dict[str, Callable[[Child], None]] = {
     "a_no_store": lambda child: child_a(child, store=False),
     "a_async": lambda child: child_a(child, over_raw_client=True),
     "a_async_no_store": lambda child: child_a(child, store=False, over_raw_client=True),
+    "a_no_budget": lambda child: child_a(child, budget=False),
     "single_ours": child_single_ours,
     "single_client": child_single_client,
     "single_sdk": child_single_sdk,
@@ -851,6 +856,12 @@ def report(
                     f"{LABELS[w].removeprefix('what-if: ')} {rates[w] / rates['d']:.2f}" for w in what_ifs
                 ]
                 emit("What-ifs, over (d): " + "; ".join(ratios) + ".")
+            if "a_no_budget" in rates and sdk in rates:
+                free = rates["a_no_budget"]
+                emit(
+                    f"Without per-number rate limits (the what-if), (a) is {free / rates[sdk]:.2f}"
+                    f" of ({sdk}) and {free / rates['a']:.2f}× (a) as configured."
+                )
             emit("")
             emit_stages(emit, bulk["a"])
     if single:

@@ -31,16 +31,17 @@ def test_bench_script_runs(command: tuple[list[str], str]) -> None:
 
 
 def test_throughput_what_ifs_send_every_number() -> None:
-    """The what-ifs (a) without rows and over the raw asyncio client still send the whole list:
-    no ⚠ (the emulator accepted fewer numbers than were sent) on their rows."""
-    phases = "a,d,a_no_store,a_async,a_async_no_store"
+    """The what-ifs (a) without rows, over the raw asyncio client, and without per-number limits
+    still send the whole list: no ⚠ (the emulator accepted fewer numbers than were sent) on their rows."""
+    phases = "a,c,d,a_no_store,a_async,a_async_no_store,a_no_budget"
     out = run_python(
         str(ROOT / "bench" / "throughput.py"), "--numbers", "2000", "--repeat", "1", "--phases", phases
     )
     rows = [line for line in out.splitlines() if line.startswith("| what-if: ")]
-    assert len(rows) == 3, out[-3000:]
+    assert len(rows) == 4, out[-3000:]
     assert not [row for row in rows if "⚠" in row], rows
     assert "What-ifs, over (d): (a) storing no message rows" in out
+    assert "Without per-number rate limits (the what-if), (a) is " in out
 
 
 @pytest.mark.postgres
