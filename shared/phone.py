@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from shared import numbers_fast
 from shared.errors import ValidationError
 
 MAINLAND_CODE = "86"
@@ -29,7 +29,7 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     if type(raw) is str and nationcode is None:
         if _is_cn_mobile(raw):
             return raw  # the common case, already in E.164: nothing to clean (region_of: CN)
-        if raw[:1] == "+" and _E164_RE.match(raw) and (known := numbers_fast.classify(raw)) is not None:
+        if raw[:1] == "+" and _E164_RE.match(raw) and (known := _classify(raw)) is not None:
             return _classified(raw, known, field)  # E.164 already, decided from the metadata
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ValidationError(f"{field} must be a string", field=field)
@@ -55,7 +55,7 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
         )
     if _is_cn_mobile(text):
         return text  # without importing phonenumbers
-    known = numbers_fast.classify(text)  # the library's decision from its compiled metadata
+    known = _classify(text)  # the library's decision from its compiled metadata
     if known is not None:
         return _classified(text, known, field)
     phonenumbers = _library()
@@ -72,10 +72,24 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
 
 
+_fast_classify: Callable[[str], tuple[str, int] | None] | None = None
+
+
+def _classify(e164: str) -> tuple[str, int] | None:
+    """shared.numbers_fast.classify, imported with the first number that is not a mainland mobile
+    (a cold start sending to the mainland never loads it)."""
+    global _fast_classify
+    if _fast_classify is None:
+        from shared.numbers_fast import classify
+
+        _fast_classify = classify
+    return _fast_classify(e164)
+
+
 def _classified(e164: str, known: tuple[str, int], field: str) -> str:
     """`e164` as numbers_fast typed it: refused when no type fits, else remembered."""
     region, kind = known
-    if kind == numbers_fast.UNKNOWN:
+    if kind == _UNKNOWN_TYPE:
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
     _receiving_type(e164, kind)
     return _remember(e164, region)
@@ -105,6 +119,7 @@ def _library() -> Any:
     return phonenumbers
 
 
+_UNKNOWN_TYPE = 99  # phonenumbers' PhoneNumberType.UNKNOWN: no type fits (not a valid number)
 # phonenumbers' PhoneNumberType values that can receive an SMS: MOBILE (1), and FIXED_LINE_OR_MOBILE
 # (2) where a country's numbering does not tell the two apart (US, CA, …).
 _RECEIVING_TYPES = frozenset({1, 2})
