@@ -210,3 +210,43 @@ def apply_env(env: dict[str, str]) -> None:
         if name.startswith(("TENCENT", "SMS_")):
             del os.environ[name]
     os.environ.update(env)
+
+
+INTERNATIONAL_REGIONS = ("US", "GB", "SG", "JP", "DE", "FR", "AU", "IN", "BR", "KR")
+
+
+def international_mobiles(count: int, regions: tuple[str, ...] = INTERNATIONAL_REGIONS) -> list[str]:
+    """`count` distinct valid mobile numbers (E.164) of `regions`, round-robin: each region's
+    example mobile from phonenumbers' metadata with its last five digits varied, every one kept
+    only when phonenumbers itself types it MOBILE (or FIXED_LINE_OR_MOBILE, as in the US)."""
+    import phonenumbers
+
+    receiving = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+    stems = []
+    for region in regions:
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        assert example is not None, region
+        e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        stems.append(e164[:-5])
+    numbers: list[str] = []
+    for tail in range(10**5):
+        for stem in stems:
+            number = f"{stem}{tail:05d}"
+            if phonenumbers.number_type(phonenumbers.parse(number, None)) in receiving:
+                numbers.append(number)
+                if len(numbers) == count:
+                    return numbers
+    raise ValueError(f"fewer than {count} mobiles to be made for {regions}")
+
+
+def mixed_list(count: int, fraction: float, start: int = 0) -> tuple[list[str], set[str]]:
+    """`count` distinct numbers of which `fraction` are international mobiles, spread evenly
+    through the list; the rest mainland pool entries from `start` on. Also the regions used."""
+    international = round(count * fraction)
+    abroad = iter(international_mobiles(international)) if international else iter(())
+    mainland = iter(pool(count - international, start))
+    numbers = []
+    for index in range(count):
+        take_abroad = int((index + 1) * fraction) > int(index * fraction)
+        numbers.append(next(abroad) if take_abroad else next(mainland))
+    return numbers, {"CN"} | (set(INTERNATIONAL_REGIONS) if international else set())

@@ -12,6 +12,7 @@ behind, named with that limit, the others go.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -52,7 +53,16 @@ def checks_for(
 
 def phone_checks(settings: Settings, phone: str) -> list[RateCheck]:
     """One number's budget: the same counters on every route."""
-    return [_check("sms:phone", phone, rate) for rate in settings.limit_per_phone]
+    return [
+        RateCheck(name, phone, limit, seconds)
+        for name, limit, seconds in _phone_rules(settings.limit_per_phone)
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _phone_rules(rates: tuple[Rate, ...]) -> tuple[tuple[str, int, int], ...]:
+    """(rule name, limit, window) of each per-number rate, named once rather than per number."""
+    return tuple((f"sms:phone:{rate}", rate.limit, rate.seconds) for rate in rates)
 
 
 def global_checks(settings: Settings) -> list[RateCheck]:

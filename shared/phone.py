@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from shared.errors import ValidationError
@@ -24,8 +25,11 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     Accepts `+<cc><number>`, `00<cc><number>`, a bare mainland number (11 digits starting with 1),
     or the legacy pair: `nationcode` + national `raw`.
     """
-    if type(raw) is str and nationcode is None and _is_cn_mobile(raw):
-        return _remember(raw, "CN")  # the common case, already in E.164: nothing to clean
+    if type(raw) is str and nationcode is None:
+        if _is_cn_mobile(raw):
+            return raw  # the common case, already in E.164: nothing to clean (region_of: CN)
+        if raw[:1] == "+" and _E164_RE.match(raw) and (known := _classify(raw)) is not None:
+            return _classified(raw, known, field)  # E.164 already, decided from the metadata
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise ValidationError(f"{field} must be a string", field=field)
     text = re.sub(r"[\s\-()]", "", str(raw))
@@ -49,7 +53,10 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
             f"{field} is not a phone number in E.164 form (+<country code><number>)", field=field
         )
     if _is_cn_mobile(text):
-        return _remember(text, "CN")  # without importing phonenumbers
+        return text  # without importing phonenumbers
+    known = _classify(text)  # the library's decision from its compiled metadata
+    if known is not None:
+        return _classified(text, known, field)
     phonenumbers = _library()
     try:
         parsed = phonenumbers.parse(text, None)
@@ -62,6 +69,29 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     _receiving_type(e164, kind)
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
+
+
+_fast_classify: Callable[[str], tuple[str, int] | None] | None = None
+
+
+def _classify(e164: str) -> tuple[str, int] | None:
+    """shared.numbers_fast.classify, imported with the first number that is not a mainland mobile
+    (a cold start sending to the mainland never loads it)."""
+    global _fast_classify
+    if _fast_classify is None:
+        from shared.numbers_fast import classify
+
+        _fast_classify = classify
+    return _fast_classify(e164)
+
+
+def _classified(e164: str, known: tuple[str, int], field: str) -> str:
+    """`e164` as numbers_fast typed it: refused when no type fits, else remembered."""
+    region, kind = known
+    if kind == _UNKNOWN_TYPE:
+        raise ValidationError(f"{field} is not a valid number for its country", field=field)
+    _receiving_type(e164, kind)
+    return _remember(e164, region)
 
 
 def _is_cn_mobile(text: str) -> bool:
@@ -88,6 +118,7 @@ def _library() -> Any:
     return phonenumbers
 
 
+_UNKNOWN_TYPE = 99  # phonenumbers' PhoneNumberType.UNKNOWN: no type fits (not a valid number)
 # phonenumbers' PhoneNumberType values that can receive an SMS: MOBILE (1), and FIXED_LINE_OR_MOBILE
 # (2) where a country's numbering does not tell the two apart (US, CA, …).
 _RECEIVING_TYPES = frozenset({1, 2})
@@ -146,6 +177,8 @@ def is_mainland(e164: str) -> bool:
 
 def region_of(e164: str) -> str:
     """ISO region (`CN`, `US`, …) of a valid E.164 number."""
+    if e164[:3] == "+86":
+        return "CN"  # +86 is the mainland's alone
     known = _known_regions.get(e164)
     if known is not None:
         return known

@@ -615,7 +615,7 @@ class SqlStore(Store):
         bucket = {name: _bucket(check, now) for name, check in rule_check.items()}
 
         def hit(tx: Tx) -> list[RateDecision]:
-            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key in counters])
+            self._lock(tx, "rate", (f"{name}\x00{key}" for name, key in counters))  # SQLite reads none
             rules = sorted(by_rule.items())
             live: dict[tuple[str, str], list[tuple[int, int]]] = {}
             expired: dict[str, set[str]] = {}

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.slow
 RUNS = [
     (["throughput.py", "--numbers", "2000", "--repeat", "1", "--single-runs", "20", "--cold-runs", "1",
       "--phases", "a,client,b,c,d,single,cold"], "**Bulk: 2,000 numbers**"),
+    (["throughput.py", "--numbers", "2000", "--repeat", "1", "--phases", "a,b", "--api", "legacy",
+      "--international", "0.5", "--server", "canned"], "a/b = "),
     (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
      "pools of 4, nodelay"),
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
@@ -30,16 +32,17 @@ def test_bench_script_runs(command: tuple[list[str], str]) -> None:
 
 
 def test_throughput_what_ifs_send_every_number() -> None:
-    """The what-ifs (a) without rows and over the raw asyncio client still send the whole list:
-    no ⚠ (the emulator accepted fewer numbers than were sent) on their rows."""
-    phases = "a,d,a_no_store,a_async,a_async_no_store"
+    """The what-ifs (a) without rows, over the raw asyncio client, and without per-number limits
+    still send the whole list: no ⚠ (the emulator accepted fewer numbers than were sent) on their rows."""
+    phases = "a,c,d,a_no_store,a_async,a_async_no_store,a_no_budget"
     out = run_python(
         str(ROOT / "bench" / "throughput.py"), "--numbers", "2000", "--repeat", "1", "--phases", phases
     )
     rows = [line for line in out.splitlines() if line.startswith("| what-if: ")]
-    assert len(rows) == 3, out[-3000:]
+    assert len(rows) == 4, out[-3000:]
     assert not [row for row in rows if "⚠" in row], rows
     assert "What-ifs, over (d): (a) storing no message rows" in out
+    assert "Without per-number rate limits (the what-if), (a) is " in out
 
 
 @pytest.mark.postgres
@@ -73,3 +76,22 @@ def bench_databases(server_url: str) -> list[str]:
     with psycopg.connect(server_url) as conn:
         rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sms_bench_%'").fetchall()
     return [name for (name,) in rows]
+
+
+def test_throughput_international_legacy_sends_every_number_and_reports_stages() -> None:
+    """`--api legacy --international 0.5` on the canned server: half the list abroad, every number
+    accepted by each client (no ⚠), the same-API ratio against qcloudsms_py, the server's share of
+    a core, and (a)'s CPU per number stage by stage."""
+    out = run_python(
+        str(ROOT / "bench" / "throughput.py"),
+        *("--numbers", "2000", "--repeat", "1", "--phases", "a,b,c"),
+        *("--api", "legacy", "--international", "0.5", "--server", "canned"),
+    )
+    assert "API: legacy" in out and "50% international mobiles" in out, out[-3000:]
+    rows = [line for line in out.splitlines() if line.startswith("| (")]
+    assert len(rows) == 3 and not [row for row in rows if "⚠" in row], out[-3000:]
+    assert "a/b = " in out and "(same API: must ≥ 1.0" in out.split("a/b = ")[1].split(";")[0], out[-3000:]
+    assert "Server CPU: at most " in out, out[-3000:]
+    for stage in ("| validation (every number, the plan) |", "| storing (writer thread) |", "| the answer |"):
+        assert stage in out, out[-3000:]
+    assert "--api legacy --international 0.5" in out

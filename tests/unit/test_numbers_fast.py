@@ -1,0 +1,128 @@
+"""shared.numbers_fast decides exactly as phonenumbers does: for every number it answers, the
+region and the type equal `region_code_for_number` and `number_type` of the library's full parse
+(and the number is its own E.164 form); what it cannot decide exactly it leaves to the library."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from shared import numbers_fast, phone
+from shared.errors import ValidationError
+
+TYPES = [t for t in vars(PhoneNumberType).values() if isinstance(t, int) and t != PhoneNumberType.UNKNOWN]
+BENCH_REGIONS = ("US", "GB", "SG", "JP", "DE", "FR", "AU", "IN", "BR", "KR")
+
+
+def library(e164: str) -> tuple[str | None, int, str] | None:
+    """phonenumbers' own answer: (region, type, E.164), or None when it cannot parse the text."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    formatted = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed), formatted
+
+
+def numbers_of(region: str, rng: random.Random, per_stem: int = 12) -> list[str]:
+    """E.164 strings near each example number of the region (every type): the example, its last
+    digits varied, one digit shorter and longer, and other leading digits — valid numbers of every
+    kind and plenty of invalid ones."""
+    code = str(phonenumbers.country_code_for_region(region))
+    out = []
+    for kind in [*TYPES, None]:
+        example = (
+            phonenumbers.example_number(region)
+            if kind is None
+            else phonenumbers.example_number_for_type(region, kind)
+        )
+        if example is None:
+            continue
+        national = phonenumbers.national_significant_number(example)
+        out.append(f"+{code}{national}")
+        for _ in range(per_stem):
+            keep = rng.randint(1, len(national))
+            tail = "".join(rng.choice("0123456789") for _ in range(len(national) - keep))
+            out.append(f"+{code}{national[:keep]}{tail}")
+            out.append(f"+{code}{national[:keep]}{tail}{rng.randint(0, 9)}")
+            out.append(f"+{code}{national[: keep - 1]}")
+            out.append(f"+{code}{rng.randint(1, 9)}{national[1:]}")
+    return [n for n in out if phone._E164_RE.match(n)]
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_fast_path_equals_phonenumbers(region: str) -> None:
+    rng = random.Random(f"numbers-fast-{region}")
+    for number in numbers_of(region, rng):
+        fast = numbers_fast.classify(number)
+        if fast is None:
+            continue  # the library decides (see test_fast_path_decides_most_countries)
+        expected = library(number)
+        assert expected is not None, number
+        assert (fast[0], fast[1]) == (expected[0], expected[1]), number
+        assert expected[2] == number, number  # its own E.164 form: nothing stripped
+
+
+def test_fast_path_decides_most_countries() -> None:
+    """The short way is the common way: it decides the example mobile of most regions (those with
+    a national prefix the parse may strip from such a number, as Argentina's 9, are left out)."""
+    decided = []
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    for region in regions:
+        example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+        if example is not None:
+            number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            decided += [region] if numbers_fast.classify(number) is not None else []
+    assert len(decided) > 0.9 * len(regions), sorted(set(regions) - set(decided))
+
+
+def test_fast_path_equals_phonenumbers_on_random_numbers() -> None:
+    """Any digits after any calling code (most of them invalid)."""
+    rng = random.Random("numbers-fast-random")
+    codes = sorted({str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE})
+    for _ in range(20_000):
+        number = f"+{rng.choice(codes)}{rng.randint(0, 10 ** rng.randint(4, 12)):d}"
+        if not phone._E164_RE.match(number):
+            continue
+        fast = numbers_fast.classify(number)
+        if fast is not None:
+            expected = library(number)
+            assert expected is not None and (fast[0], fast[1], number) == expected, number
+
+
+@pytest.mark.parametrize("region", BENCH_REGIONS)
+def test_mobiles_of_common_countries_take_the_fast_path(region: str) -> None:
+    """The short way is taken for real mobiles (it is not a path that always falls back)."""
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+    expected_type = phonenumbers.number_type(example)
+    assert numbers_fast.classify(number) == (region, expected_type)
+
+
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [
+        ("+442079460000", "fixed-line"),  # GB landline
+        ("+448001234567", "toll-free"),  # GB freephone
+        ("+449012345678", "premium-rate"),  # GB premium
+        ("+18005550100", "toll-free"),  # US toll-free
+        ("+4930123456", "fixed-line"),  # Berlin
+    ],
+)
+def test_normalize_still_refuses_what_cannot_receive_sms(number: str, kind: str) -> None:
+    """Through the fast path, a valid number that is not a mobile is still refused, as before."""
+    assert numbers_fast.classify(number) is not None
+    e164 = phone.normalize(number)
+    with pytest.raises(ValidationError) as refused:
+        phone.check_receives_sms(e164, field="phone")
+    assert refused.value.code == "not_mobile" and kind in str(refused.value)
+
+
+def test_normalize_refuses_an_invalid_number_the_fast_path_decides() -> None:
+    number = "+65812345"  # SG, one digit short of a mobile
+    assert numbers_fast.classify(number) is not None
+    with pytest.raises(ValidationError, match="not a valid number"):
+        phone.normalize(number)
