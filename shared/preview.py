@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from shared import catalogue, limits, segments, suppressions, texts, validation
+from shared import catalogue, limits, segments, suppressions, templates, texts, validation
 from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
@@ -39,9 +39,12 @@ def preview(
     validation.only_fields(body, PREVIEW_FIELDS)
     multi = "phones" in body
     message = runtime.client.with_defaults(validation.parse_message(body, settings))
-    template = catalogue.check_message(message, settings)
-    text = _handset_text(message, template, settings)
     numbers = _numbers(body, multi)
+    # each region class present gets its own template (shared.templates), so its own text and parts
+    present = {not phones.is_mainland(n) for _, n, _ in numbers if n is not None} or {False}
+    regional = {intl: message.for_region(international=intl) for intl in sorted(present)}
+    template = {intl: catalogue.check_message(m, settings) for intl, m in regional.items()}
+    text = {intl: _handset_text(m, template[intl], settings) for intl, m in regional.items()}
     if suppressed is None:  # what the real send would skip, read in one batch
         skipped = suppressions.blocked([n for _, n, _ in numbers if n is not None], message)
         suppressed = lambda phone, _message: phone in skipped  # noqa: E731
@@ -50,24 +53,39 @@ def preview(
     for raw_field, number, problem in numbers:
         if number is not None and number in seen:
             problem = ValidationError("the number is listed before; it is sent once", code="duplicate")
-        entry = _entry(number, raw_field, problem, message, template, text, settings, at, suppressed, caller)
+        intl = number is not None and not phones.is_mainland(number)
+        entry = _entry(
+            number,
+            raw_field,
+            problem,
+            message,
+            template.get(intl),
+            text.get(intl),
+            settings,
+            at,
+            suppressed,
+            caller,
+        )
         if number is not None:
             seen.add(number)
         entries.append(entry)
     sendable = [e for e in entries if not e["problems"]]
+    first = text[min(text)]  # the mainland text when there are mainland numbers
+    known = all(t is not None for t in text.values())
     answer: dict[str, Any] = {
-        "text": text,
-        "length": None if text is None else len(text.encode("utf-16-le")) // 2,
-        "template_id": message.template_id or None,
+        "text": first,
+        "length": None if first is None else len(first.encode("utf-16-le")) // 2,
+        "texts": {("international" if intl else "mainland"): t for intl, t in text.items()},
+        "template_id": templates.request_value(message) or None,
         "sign": message.sign or None,
         "regions": _regions(text, entries),
         "numbers": entries,
         "sendable": len(sendable),
         "refused": len(entries) - len(sendable),
-        "fee_total": None if text is None else sum(e["fee"] for e in sendable),
+        "fee_total": sum(e["fee"] for e in sendable) if known else None,
         "problems": _caller_problems(settings, caller, multi, at),
     }
-    if text is None:
+    if not known:
         answer["note"] = (
             "the template's text is unknown: sync the catalogue (POST /sms/templates/sync) or give its "
             "text in SMS_TEMPLATES; parts and fees need it"
@@ -176,16 +194,19 @@ def _caller_problems(settings: Settings, caller: str, multi: bool, at: int) -> l
     return [limited] if limited is not None else []
 
 
-def _regions(text: str | None, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Parts per region class the request's numbers fall in, with their numbers and fees."""
+def _regions(text: Mapping[bool, str | None], entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Parts per region class the request's numbers fall in (each with its own text), with their
+    numbers and fees."""
     regions: dict[str, Any] = {}
     for name, international in (("mainland", False), ("international", True)):
         members = [e for e in entries if e.get("region_class") == name]
         if not members:
             continue
         summary: dict[str, Any] = {"numbers": len(members)}
-        if text is not None:
-            summary.update(segments.count(text, international=international).to_dict())
+        shown = text.get(international)
+        if shown is not None:
+            summary["text"] = shown
+            summary.update(segments.count(shown, international=international).to_dict())
             summary["fee"] = sum(e["fee"] for e in members)
         regions[name] = summary
     return regions

@@ -153,3 +153,22 @@ def test_unknown_text_says_how_to_know_it(function_env: dict[str, str]) -> None:
     handler("pull_status").handler(http_event("POST", "/sms/templates/sync"), AwsContext())
     _, synced = preview({"phone": "+8613800000001", "template_id": "7839", "params": ["1234"]})
     assert synced["text"].startswith("【腾讯云】1234为您的登录验证码") and synced["fee_total"] == 1
+
+
+def test_a_mixed_list_previews_each_regions_template(templates: None) -> None:
+    body = {
+        "phones": ["+8613800000001", "+14155552671"],
+        "template_id": {"mainland": "7839", "international": "9160"},
+        "params": [],
+    }
+    status, answer = preview({**body, "template_id": {"mainland": "9070", "international": "9161"}})
+    assert status == 200, answer
+    mainland, international = answer["regions"]["mainland"], answer["regions"]["international"]
+    assert mainland["text"].startswith("【腾讯云】字") and mainland["parts"] == 1
+    # the signature makes the text UCS-2: 5 + 161 units, 67 a part
+    assert international["text"].endswith("a" * 161) and international["parts"] == 3
+    assert answer["texts"] == {"mainland": mainland["text"], "international": international["text"]}
+    assert [n["parts"] for n in answer["numbers"]] == [1, 3] and answer["fee_total"] == 4
+    assert answer["template_id"] == {"mainland": "9070", "international": "9161"}
+    status, answer = preview({**body, "params": ["1234"]})
+    assert status == 400 and answer["error"]["field"] == "params"  # 9160 takes none: the send's 400
