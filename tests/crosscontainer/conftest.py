@@ -17,6 +17,7 @@ from tests.crosscontainer.containers import Container, container_env
 # empty one per test. Adding a store is one line here (e.g. "dynamodb": "fresh_dynamodb_url").
 SHARED_STORES = {
     "postgres": "fresh_postgres_url",
+    "dynamodb": "fresh_dynamodb_url",
 }
 
 
