@@ -11,10 +11,11 @@ $(VENV)/.installed: requirements.txt requirements-postgres.txt requirements-dev.
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: the Tencent SMS emulator + local HTTP gateway + scheduled pull (no credentials);
+## run: the Tencent SMS emulator + local HTTP gateway + scheduled pull (no credentials); 5 % of
+##      deliveries fail, so the dashboard's failure panels have something to show (ARGS="--failure-rate 0");
 ##      ARGS="--store-url postgresql://…" (or dynamodb://…) runs it on another store
 run: $(VENV)/.installed
-	$(PY) -m local $(ARGS)
+	$(PY) -m local --failure-rate 0.05 $(ARGS)
 
 ## test: lint, format check, type check, the whole test suite, then the suite on Python 3.10 and 3.12
 test: $(VENV)/.installed lint typecheck

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,10 +53,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_dir: Path) -> dict[str, bool]:
-    """Point the functions at the emulator, with local defaults for whatever is unset.
+def prepare_environment(
+    env: MutableMapping[str, str], emulator_url: str, state_dir: Path, catalogue: Any = None
+) -> dict[str, bool]:
+    """Point the functions at the emulator, with local defaults for whatever is unset: every country
+    allowed, the emulator's international templates for numbers abroad, and its catalogue as
+    `SMS_TEMPLATES` (so template ids, regions and parameter counts are checked before sending).
     Returns which secrets were generated here (only those may be printed)."""
-    from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+    from local.emulator.catalogue import (
+        DEFAULT_APPID,
+        DEFAULT_APPKEY,
+        DEFAULT_SECRET_ID,
+        DEFAULT_SECRET_KEY,
+        Catalogue,
+    )
+
+    catalogue = catalogue or Catalogue.default(env)
 
     env["TENCENT_SMS_ENDPOINT"] = emulator_url
     defaults = {
@@ -66,6 +79,10 @@ def prepare_environment(env: MutableMapping[str, str], emulator_url: str, state_
         "TENCENTCLOUD_SECRETKEY": DEFAULT_SECRET_KEY,
         "TENCENT_SMS_SIGN": "腾讯云",
         "TENCENT_SMS_TEMPLATE_ID": "7839",
+        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL": "7841",
+        "SMS_OTP_TEMPLATE_ID_INTERNATIONAL": "7841",
+        "SMS_ALLOWED_COUNTRIES": "*",
+        "SMS_TEMPLATES": templates_setting(catalogue),
         "SMS_STORE_URL": f"sqlite:///{(state_dir / 'sms-functions.db').resolve()}",
         "SMS_DEAD_LETTER_URL": f"file://{(state_dir / 'dead-letter.jsonl').resolve()}",
         "POWERTOOLS_METRICS_NAMESPACE": "SmsFunctionsLocal",
@@ -101,6 +118,18 @@ def _new_secret(path: Path) -> str:
     return value
 
 
+def templates_setting(catalogue: Any) -> str:
+    """The emulator's catalogue as `SMS_TEMPLATES` JSON (`"international": 3` for either region)."""
+    return json.dumps(
+        {
+            t.id: {"params": t.param_count, "international": 3 if t.both else t.international, "text": t.text}
+            for t in catalogue.templates.values()
+            if getattr(t, "status", 0) == 0  # only live templates may be sent
+        },
+        ensure_ascii=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["invoke"]:
@@ -126,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.store_url:
         os.environ["SMS_STORE_URL"] = args.store_url
-    generated = prepare_environment(os.environ, emulator.url, state_dir)
+    generated = prepare_environment(os.environ, emulator.url, state_dir, catalogue)
     problem = store_problem(os.environ["SMS_STORE_URL"])
     if problem:
         emulator.stop()
@@ -193,6 +222,7 @@ def print_banner(
     lines = [
         "sms-functions running locally (Tencent SMS emulator, no credentials)",
         f"  HTTP API          {gateway_url}   (OpenAPI: {gateway_url}/openapi.json)",
+        f"  dashboard         {gateway_url}/dashboard   (asks for the API key)",
         f"  Tencent emulator  {emulator_url}   (inbox: {emulator_url}/_emulator/messages)",
         f"  store             {redact_url(os.environ['SMS_STORE_URL'])}",
         f"  scheduled pull    every {pull_interval:g} s" if pull_interval > 0 else "  scheduled pull    off",
@@ -217,6 +247,10 @@ def print_banner(
         f'  curl -s {gateway_url}/sms/messages/<message_id> -H "X-Api-Key: $KEY"',
         "Invoke a function directly, as Lambda or SCF would (no key: the platform's permission):",
         f"  python -m local invoke send_single '{body}'",
+        "Mainland and international numbers at once (templates 7839 and 7841, one per region):",
+        f'  curl -s -X POST {gateway_url}/sms/send-multi -H "X-Api-Key: $KEY" '
+        "-H 'Content-Type: application/json' \\",
+        '       -d \'{"phones": ["+8613800000000", "+14155552671"], "params": ["5678"]}\'',
         "Ctrl-C stops.",
     ]
     print("\n".join(lines), flush=True)

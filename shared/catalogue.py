@@ -259,10 +259,10 @@ class Target(NamedTuple):
 
 def check_send(message: Message, targets: Sequence[Target], settings: Settings) -> None:
     """The whole pre-send check of one send against the synced catalogue (400 on the first problem)."""
-    template = check_message(message, settings)
     checked: set[bool] = set()
-    for target in targets:
+    for target in targets:  # each region's template (shared.templates) checked once
         mainland = phones.is_mainland(target.phone)
         if mainland not in checked:
+            template = check_message(message.for_region(international=not mainland), settings)
             check_number(template, target.phone, field=target.field)
             checked.add(mainland)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shared import payloads
+from shared import payloads, templates
 from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, UnknownOutcomeError, ValidationError
@@ -83,12 +83,14 @@ class SmsClient:
 
     def with_defaults(self, message: Message) -> Message:
         """Fill the sign and template from the settings when the request gives none."""
-        if not message.is_content and not message.template_id:
-            if not self.settings.default_template_id:
+        if not message.is_content and not message.template_id and not message.template_id_international:
+            s = self.settings
+            pair = templates.defaults(s.default_template_id, s.default_template_id_international, s)
+            if not any(pair):
                 raise ValidationError(
                     "template_id is required (no TENCENT_SMS_TEMPLATE_ID default is set)", field="template_id"
                 )
-            message = message._replace(template_id=self.settings.default_template_id)
+            message = templates.with_templates(message, *pair)
         if not message.sign and self.settings.default_sign:
             message = message._replace(sign=self.settings.default_sign)
         if message.is_content and self.settings.api != "legacy":
@@ -100,6 +102,11 @@ class SmsClient:
     def _send_chunk(
         self, chunk: tuple[str, ...], message: Message, deadline: float | None
     ) -> list[SendResult]:
+        message = message.for_region(international=not phones.is_mainland(chunk[0]))  # one region a chunk
+        if not message.is_content and not message.template_id:
+            raise ValidationError(
+                f"no template for {phones.region_of(chunk[0])} numbers", field="template_id"
+            )
         if self.settings.api == "legacy":
             call = payloads.build_legacy_send(chunk, message)
             answer = self._call(call, deadline)
@@ -158,6 +165,18 @@ class SmsClient:
             return payloads.parse_legacy_pull(self._call(call, deadline), call, kind)
         call = payloads.build_v3_pull_for_phone(kind, phone, begin, end, limit, self.settings.sdk_app_id)
         return payloads.parse_v3_pull(self._call(call, deadline), call, kind)
+
+    # ------------------------------------------------------------------ statistics
+
+    def statistics(
+        self, kind: payloads.StatisticsKind, first_hour: int, last_hour: int, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """Tencent's own send or receipt statistics for the hours holding `first_hour` … `last_hour`."""
+        if self.settings.api == "legacy":
+            call = payloads.build_legacy_statistics(kind, first_hour, last_hour)
+        else:
+            call = payloads.build_v3_statistics(kind, first_hour, last_hour, self.settings.sdk_app_id)
+        return payloads.parse_statistics(self._call(call, deadline), call)
 
     # ------------------------------------------------------------------ wire
 

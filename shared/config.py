@@ -79,11 +79,17 @@ DEFAULT_TEMPLATE_SYNC_INTERVAL = 3600  # the scheduled pull re-reads Tencent's t
 
 
 class TemplateSpec(NamedTuple):
-    """What we know of an approved template: how many parameters it takes, and where it may go."""
+    """What we know of an approved template: how many parameters it takes, and where it may go
+    (`international`: international only; `both`: Tencent's `International = 3`, every region)."""
 
     params: int
     international: bool = False
     text: str = ""
+    both: bool = False
+
+    def serves(self, *, international: bool) -> bool:
+        """Whether Tencent lets this template go to a number of that region class."""
+        return self.both or self.international == international
 
 
 NO_TEMPLATES: Mapping[str, TemplateSpec] = MappingProxyType({})
@@ -138,6 +144,12 @@ class Settings(NamedTuple):
     orphan_receipt_ttl: int = 7 * 86400  # receipts of messages this store never sent are kept this long
     limit_multi_per_caller: tuple[Rate, ...] = ()  # numbers per caller through multi sends
     template_sync_interval: int = DEFAULT_TEMPLATE_SYNC_INTERVAL  # seconds between catalogue syncs; 0 = off
+    default_template_id_international: str = ""  # for numbers outside the mainland (shared.templates)
+    otp_template_id_international: str = ""
+    opt_out_keywords: frozenset[str] = frozenset()  # case-folded whole replies (shared.suppressions)
+    opt_in_keywords: frozenset[str] = frozenset()
+    marketing_templates: frozenset[str] = frozenset()
+    suppress_all: bool = False  # opt-outs stop codes and notifications too
 
     @property
     def base_url(self) -> str:
@@ -272,6 +284,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "SMS_LIMIT_MULTI_PER_CALLER", get("SMS_LIMIT_MULTI_PER_CALLER") or DEFAULT_LIMIT_MULTI_PER_CALLER
         ),
         template_sync_interval=_template_sync_interval(get("SMS_TEMPLATE_SYNC_INTERVAL")),
+        default_template_id_international=_template_id(
+            "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL", get("TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL")
+        ),
+        otp_template_id_international=_template_id(
+            "SMS_OTP_TEMPLATE_ID_INTERNATIONAL", get("SMS_OTP_TEMPLATE_ID_INTERNATIONAL")
+        ),
+        **_opt_keywords(env),
+        marketing_templates=frozenset(
+            _template_id("SMS_MARKETING_TEMPLATES", t.strip())
+            for t in get("SMS_MARKETING_TEMPLATES").split(",")
+            if t.strip()
+        ),
+        suppress_all=_flag("SMS_SUPPRESS_ALL", get("SMS_SUPPRESS_ALL")),
     )
 
 
@@ -287,6 +312,43 @@ def _template_sync_interval(raw: str) -> int:
             f"SMS_TEMPLATE_SYNC_INTERVAL takes seconds or 15m/1h form (or off), got {raw!r}"
         )
     return int(number) * _UNITS[unit]
+
+
+DEFAULT_OPT_OUT_KEYWORDS = "R,T,TD,退订,STOP,UNSUBSCRIBE"  # Tencent's 拒收请回复R / 回T退订, and STOP abroad
+DEFAULT_OPT_IN_KEYWORDS = "START"
+
+
+def _template_id(name: str, raw: str) -> str:
+    if raw and (not raw.isascii() or not raw.isdigit() or len(raw) > 20):
+        raise ConfigurationError(f"{name} takes numeric template ids, got {raw!r}")
+    return raw
+
+
+def _keywords(name: str, raw: str) -> frozenset[str]:
+    if raw.strip().lower() in ("off", "none"):
+        return frozenset()
+    return frozenset(k.strip().casefold() for k in raw.split(",") if k.strip())
+
+
+def _opt_keywords(env: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """`SMS_OPT_OUT_KEYWORDS` / `SMS_OPT_IN_KEYWORDS`: comma lists (case-insensitive), or `off`."""
+    out = _keywords("SMS_OPT_OUT_KEYWORDS", env.get("SMS_OPT_OUT_KEYWORDS", "") or DEFAULT_OPT_OUT_KEYWORDS)
+    back = _keywords("SMS_OPT_IN_KEYWORDS", env.get("SMS_OPT_IN_KEYWORDS", "") or DEFAULT_OPT_IN_KEYWORDS)
+    if out & back:
+        raise ConfigurationError(
+            f"a keyword cannot both opt out and opt in: {sorted(out & back)} "
+            "(SMS_OPT_OUT_KEYWORDS, SMS_OPT_IN_KEYWORDS)"
+        )
+    return {"opt_out_keywords": out, "opt_in_keywords": back}
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} takes 1 or 0, got {raw!r}")
 
 
 def _reconcile_after(raw: str) -> int:
@@ -390,7 +452,8 @@ def _countries(raw: str) -> frozenset[str]:
 
 
 def _templates(raw: str) -> dict[str, TemplateSpec]:
-    """`SMS_TEMPLATES`: JSON `{"7839": {"params": 1, "international": false, "text": "…"}}`, or `@file`."""
+    """`SMS_TEMPLATES`: JSON `{"7839": {"params": 1, "international": false, "text": "…"}}`, or `@file`;
+    `"international": 3` (or `"both"`) marks a template Tencent lets go everywhere."""
     if not raw:
         return {}
     try:
@@ -402,8 +465,10 @@ def _templates(raw: str) -> dict[str, TemplateSpec]:
         for template_id, spec in data.items():
             if isinstance(spec, int):
                 spec = {"params": spec}
+            region = spec.get("international", False)  # false/0, true/1, or 3 / "both" for every region
+            both = region in (3, "3", "both")
             specs[str(template_id)] = TemplateSpec(
-                int(spec["params"]), bool(spec.get("international", False)), str(spec.get("text", ""))
+                int(spec["params"]), bool(region) and not both, str(spec.get("text", "")), both
             )
         return specs
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

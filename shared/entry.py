@@ -22,7 +22,7 @@ from shared.http import JSON, JsonAnswer, Routes, encode, error_answer
 from shared.observability import logger, metrics
 from shared.runtime import runtime
 
-PUBLIC_PATHS = ("/openapi.json",)
+PUBLIC_PATHS = ("/openapi.json", "/dashboard")  # the page holds no data: its calls need the key
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
 
 

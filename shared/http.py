@@ -35,8 +35,14 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return JsonAnswer(status, body, {"Cache-Control": "no-store", **(headers or {})})
 
 
+class Page(str):
+    """An answer body that is not JSON (the dashboard's HTML): sent as it is."""
+
+
 def encode(body: Any) -> str:
-    """The JSON text of an answer body (UTF-8 kept, compact)."""
+    """The JSON text of an answer body (UTF-8 kept, compact); a `Page` as it is."""
+    if isinstance(body, Page):
+        return str(body)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -87,6 +93,12 @@ class Routes:
 
     def post(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("POST", path)
+
+    def put(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("PUT", path)
+
+    def delete(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        return self._add("DELETE", path)
 
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
         segments = []

@@ -10,10 +10,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-SendStatus = Literal["submitted", "failed", "unknown", "rate_limited"]  # rate_limited: never sent
+# rate_limited: held back by a limit; suppressed: opted out of marketing. Neither was sent.
+SendStatus = Literal["submitted", "failed", "unknown", "rate_limited", "suppressed"]
 ReceiptStatus = Literal["delivered", "failed", "unknown"]
 PullKind = Literal["receipts", "replies"]
 
+NO_TEMPLATE = "none"  # `Message.template_id_international`: numbers outside the mainland have no template
 OK_CODE = "Ok"  # API 3.0's per-number success code; legacy result 0 is mapped to it too
 
 
@@ -27,10 +29,22 @@ class Message(NamedTuple):
     content_type: int = 0  # legacy `type`: 0 notification, 1 marketing
     extend: str = ""
     session_context: str = ""  # legacy `ext`, API 3.0 `SessionContext`
+    # The template for numbers outside the mainland when it differs (`template_id` is then the
+    # mainland's; empty: `template_id` serves every region; NO_TEMPLATE: none). See `shared.templates`.
+    template_id_international: str = ""
 
     @property
     def is_content(self) -> bool:
         return bool(self.content)
+
+    def for_region(self, *, international: bool) -> Message:
+        """This message as sent to one region class: `template_id` is that region's template."""
+        if not self.template_id_international:
+            return self
+        chosen = self.template_id_international if international else self.template_id
+        return self._replace(
+            template_id="" if chosen == NO_TEMPLATE else chosen, template_id_international=""
+        )
 
 
 class SendResult(NamedTuple):  # one per number of a send: cheaper to build than a frozen dataclass
@@ -102,6 +116,8 @@ class MultiSendResult(NamedTuple):
             body["unknown"] = counts["unknown"]
         if counts["rate_limited"]:
             body["rate_limited"] = counts["rate_limited"]
+        if counts["suppressed"]:
+            body["suppressed"] = counts["suppressed"]
         if self.duplicates:
             body["duplicates_removed"] = list(self.duplicates)
         return body

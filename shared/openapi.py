@@ -20,7 +20,23 @@ def _ref(name: str) -> dict[str, Any]:
 
 _PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
 _MESSAGE = {
-    "template_id": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+    "template_id": {
+        "description": "one template for every number, or one per region (Tencent sends mainland templates "
+        "to +86 numbers only and international ones to all others); default TENCENT_SMS_TEMPLATE_ID / "
+        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL",
+        "oneOf": [
+            {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    "mainland": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
+                    "international": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7841"]},
+                },
+            },
+        ],
+    },
     "params": _PARAMS,
     "sign": {"type": "string", "minLength": 2, "maxLength": 20, "examples": ["腾讯云"]},
     "extend": {"type": "string", "pattern": "^[0-9]{0,12}$"},
@@ -75,7 +91,12 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "message_id": {"type": "string"},
             "phone": _PHONE,
-            "status": {"type": "string", "enum": ["submitted", "failed", "unknown", "rate_limited"]},
+            "status": {
+                "type": "string",
+                "enum": ["submitted", "failed", "unknown", "rate_limited", "suppressed"],
+                "description": "rate_limited: a limit held the number back; suppressed: the number opted out "
+                "of marketing. Neither was sent, no fee",
+            },
             "fee": {"type": "integer"},
             "code": {"type": "string"},
             "message": {"type": "string"},
@@ -99,6 +120,7 @@ _SCHEMAS: dict[str, Any] = {
             "failed": {"type": "integer"},
             "unknown": {"type": "integer"},
             "rate_limited": {"type": "integer", "description": "numbers a rate limit held back (unsent)"},
+            "suppressed": {"type": "integer"},
             "duplicates_removed": {"type": "array", "items": {"type": "string"}},
         },
     },
@@ -125,6 +147,40 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Stats": {
+        "type": "object",
+        "description": "docs/dashboard.md: totals and groups, each with sent, delivered, failed, pending,"
+        " unknown, delivery_rate, fee, latency_p50_s, latency_p95_s, latency_histogram, top_failures",
+        "properties": {
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "group_by": {"type": "string"},
+            "as_of": {"type": "integer"},
+            "latency_buckets_s": {"type": "array", "items": {"type": "integer"}},
+            "totals": {"type": "object"},
+            "groups": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "TencentStats": {
+        "type": "object",
+        "properties": {
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "api": {"type": "string"},
+            "send": {"type": "object"},
+            "callback": {"type": "object"},
+            "as_of": {"type": "integer"},
+        },
+    },
+    "MessageHistory": {
+        "type": "object",
+        "properties": {
+            "phone": {"type": "string"},
+            "revealed": {"type": "boolean"},
+            "messages": {"type": "array", "items": {"type": "object"}},
+            "replies": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Message": {
         "type": "object",
         "properties": {
@@ -141,6 +197,24 @@ _SCHEMAS: dict[str, Any] = {
     "CallbackAnswer": {
         "type": "object",
         "properties": {"result": {"type": "integer"}, "errmsg": {"type": "string"}},
+    },
+    "Suppression": {
+        "type": "object",
+        "properties": {
+            "phone": _PHONE,
+            "suppressed": {"type": "boolean", "description": "false: opted in again (or taken off)"},
+            "changed_at": {"type": "integer", "description": "unix seconds of the reply (or the change)"},
+            "sign": {"type": "string"},
+            "keyword": {"type": "string", "description": "the reply, case-folded; empty for an operator"},
+            "source": {"type": "string", "enum": ["pull", "callback", "phone_pull", "api"]},
+        },
+    },
+    "SuppressionList": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Suppression"}},
+            "next": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
+        },
     },
     "OtpSendRequest": {
         "type": "object",
@@ -375,6 +449,84 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     codes=(401, 404, 503),
                 )
+            },
+            "/sms/suppressions": {
+                "get": _op(
+                    "Numbers that opted out (replied R, TD, 退订, STOP…), in phone order",
+                    "SuppressionList",
+                    params=[
+                        _query("after", _PHONE, "the previous page's `next`"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                    ],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/suppressions/{phone}": {
+                "get": _op(
+                    "A number's latest opt-out or opt-in",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 404, 503),
+                ),
+                "put": _op(
+                    "Put a number on the suppression list (marketing sends skip it)",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 503),
+                ),
+                "delete": _op(
+                    "Take a number off the suppression list",
+                    "Suppression",
+                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
+                    codes=(400, 401, 503),
+                ),
+            },
+            "/sms/messages": {
+                "get": _op(
+                    "One number's messages (or one message) with every receipt and the number's replies;"
+                    " numbers masked unless reveal=1",
+                    "MessageHistory",
+                    params=[
+                        _query("phone", _PHONE, "E.164; give phone or message_id"),
+                        _query("message_id", {"type": "string", "maxLength": 128}),
+                        _query("reveal", {"type": "string", "enum": ["0", "1"]}, "1: show numbers unmasked"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}),
+                    ],
+                    codes=(400, 401, 404, 503),
+                )
+            },
+            "/sms/stats": {
+                "get": _op(
+                    "Delivery statistics from the store (default: the last 24 h by hour)",
+                    "Stats",
+                    params=[
+                        _query("from", {"type": "integer"}, "unix seconds (widened to the hour)"),
+                        _query("to", {"type": "integer"}, "unix seconds (widened to the hour)"),
+                        _query(
+                            "group_by",
+                            {
+                                "type": "string",
+                                "enum": ["hour", "day", "template", "country", "status", "caller"],
+                            },
+                        ),
+                    ],
+                    codes=(400, 401, 503),
+                )
+            },
+            "/sms/stats/tencent": {
+                "get": _op(
+                    "Tencent's own send and receipt statistics for the same hours (at most 32 days)",
+                    "TencentStats",
+                    params=[_query("from", {"type": "integer"}), _query("to", {"type": "integer"})],
+                    codes=(400, 401, 502, 503, 504),
+                )
+            },
+            "/dashboard": {
+                "get": {
+                    "summary": "The dashboard page (HTML; it asks for the key and calls the routes above)",
+                    "security": [],
+                    "responses": {"200": {"description": "OK", "content": {"text/html": {}}}},
+                }
             },
             "/sms/callback/receipts": {
                 "post": _op(

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from shared import catalogue, limits, validation
+from shared import catalogue, limits, suppressions, templates, validation
+from shared import phone as phones
 from shared.config import OTP_LENGTHS, Settings
 from shared.errors import (
     Category,
@@ -32,7 +33,7 @@ from shared.errors import (
     TencentError,
     ValidationError,
 )
-from shared.models import Message, SendResult
+from shared.models import NO_TEMPLATE, Message, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
 from shared.runtime import runtime
@@ -190,15 +191,24 @@ def lifetime_minutes(ttl: int) -> int:
     return max(1, ttl // 60)
 
 
-def otp_message(code: str, settings: Settings) -> Message:
-    """The SMS: the OTP template with the code and its lifetime (just the code for a 1-parameter template)."""
-    template_id = settings.otp_template_id
+def otp_message(code: str, settings: Settings, phone: str = "+8613800000000") -> Message:
+    """The SMS: the OTP template of the number's region (`SMS_OTP_TEMPLATE_ID`, and
+    `SMS_OTP_TEMPLATE_ID_INTERNATIONAL` abroad) with the code and its lifetime (just the code for a
+    1-parameter template)."""
+    international = not phones.is_mainland(phone)
+    pair = templates.defaults(settings.otp_template_id, settings.otp_template_id_international, settings)
+    template_id = pair[1] if international else pair[0]
+    if not template_id:  # refused by `validation.check_destination` (after the country check)
+        return Message(params=(code,), sign=settings.default_sign, template_id_international=NO_TEMPLATE)
+    setting = (
+        "SMS_OTP_TEMPLATE_ID_INTERNATIONAL"
+        if template_id != settings.otp_template_id
+        else "SMS_OTP_TEMPLATE_ID"
+    )
     params: tuple[str, ...] = (code, str(lifetime_minutes(settings.otp_ttl)))
     spec = settings.templates.get(template_id)
     if settings.templates and spec is None:
-        raise ConfigurationError(
-            f"SMS_OTP_TEMPLATE_ID {template_id} is not in the template catalogue (SMS_TEMPLATES)"
-        )
+        raise ConfigurationError(f"{setting} {template_id} is not in the template catalogue (SMS_TEMPLATES)")
     if spec is not None:
         if spec.params not in (1, 2):
             raise ConfigurationError(
@@ -226,9 +236,10 @@ def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -
     secret = _secret(settings)
     request = parse_send(body, settings)
     code = new_code(request.length)
-    message = otp_message(code, settings)
+    message = otp_message(code, settings, request.phone)
     validation.check_destination(request.phone, message, settings, field="phone")
     catalogue.check_send(message, [catalogue.Target(request.phone, "phone")], settings)
+    suppressions.check_single(request.phone, message)  # codes only with SMS_SUPPRESS_ALL=1
     now = int(clock())
     checks = [resend_check(request.phone, request.purpose, settings)]
     checks += limits.checks_for(settings, caller=caller, phones=[request.phone], scope="otp")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from shared import phone as phones
@@ -477,3 +477,86 @@ def malformed(call: ApiCall) -> Exception:
         status=502,
         code=BAD_ANSWER_CODE,
     )
+
+
+# --------------------------------------------------------------------------- hourly statistics
+
+StatisticsKind = Literal["send", "callback"]
+FAILURE_CLASSES = ("internal_error", "invalid_number", "shutdown", "blacklist", "frequency_limit")
+_V3_FAILURES = (
+    "InternalErrorCount",
+    "InvalidNumberCount",
+    "ShutdownErrorCount",
+    "BlackListCount",
+    "FrequencyLimitCount",
+)
+
+
+def beijing_hour(timestamp: int) -> str:
+    """The Beijing hour holding `timestamp`, as Tencent's statistics take it: `yyyymmddhh`."""
+    return datetime.fromtimestamp(timestamp, tz=BEIJING).strftime("%Y%m%d%H")
+
+
+def build_legacy_statistics(kind: StatisticsKind, first_hour: int, last_hour: int) -> ApiCall:
+    """`pullsendstatus` / `pullcallbackstatus` for the hours holding `first_hour` … `last_hour`."""
+    body = {
+        "sig": "",
+        "time": 0,
+        "begin_date": int(beijing_hour(first_hour)),
+        "end_date": int(beijing_hour(last_hour)),
+    }
+    return ApiCall("pullsendstatus" if kind == "send" else "pullcallbackstatus", body)
+
+
+def build_v3_statistics(kind: StatisticsKind, first_hour: int, last_hour: int, sdk_app_id: str) -> ApiCall:
+    """`SendStatusStatistics` / `CallbackStatusStatistics` for the hours `first_hour` … `last_hour`."""
+    body = {
+        "BeginTime": beijing_hour(first_hour),
+        "EndTime": beijing_hour(last_hour),
+        "SmsSdkAppId": sdk_app_id,
+        "Limit": 0,
+        "Offset": 0,
+    }
+    return ApiCall("SendStatusStatistics" if kind == "send" else "CallbackStatusStatistics", body)
+
+
+def parse_statistics(answer: Any, call: ApiCall) -> dict[str, Any]:
+    """Either protocol's statistics answer in one shape (see docs/dashboard.md)."""
+    if call.operation in ("pullsendstatus", "pullcallbackstatus"):
+        if not isinstance(answer, dict) or not isinstance(answer.get("result"), int):
+            raise malformed(call)
+        if answer["result"] != 0:
+            raise TencentError(str(answer["result"]), str(answer.get("errmsg", "")))
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise malformed(call)
+        if call.operation == "pullsendstatus":
+            return {
+                "request_count": _int(data.get("request")),
+                "request_success_count": _int(data.get("success")),
+                "fee_count": _int(data.get("bill_number")),
+            }
+        return {
+            "callback_count": _int(data.get("status")),
+            "callback_success_count": _int(data.get("status_success")),
+            "callback_fail_count": _int(data.get("status_fail")),
+            "request_success_count": _int(data.get("success")),
+            "failures": {n: _int(data.get(f"status_fail_{i}")) for i, n in enumerate(FAILURE_CLASSES)},
+        }
+    response = parse_v3_envelope(answer, call)
+    data = response.get(call.operation)
+    if not isinstance(data, dict):
+        raise malformed(call)
+    if call.operation == "SendStatusStatistics":
+        return {
+            "request_count": _int(data.get("RequestCount")),
+            "request_success_count": _int(data.get("RequestSuccessCount")),
+            "fee_count": _int(data.get("FeeCount")),
+        }
+    return {
+        "callback_count": _int(data.get("CallbackCount")),
+        "callback_success_count": _int(data.get("CallbackSuccessCount")),
+        "callback_fail_count": _int(data.get("CallbackFailCount")),
+        "request_success_count": _int(data.get("RequestSuccessCount")),
+        "failures": {n: _int(data.get(v3)) for n, v3 in zip(FAILURE_CLASSES, _V3_FAILURES, strict=True)},
+    }

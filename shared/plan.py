@@ -4,7 +4,7 @@ international never mixed)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from shared import phone as phones
@@ -47,3 +47,14 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
         for i in range(0, len(group), chunk_size)
     ]
     return SendPlan(numbers, tuple(chunks), tuple(duplicates), tuple(seen.values()))
+
+
+def without(plan: SendPlan, excluded: Collection[str]) -> SendPlan:
+    """`plan` without the `excluded` numbers (held back by a limit, opted out): their chunks only get
+    smaller, chunks left empty are dropped, positions follow the numbers kept."""
+    if not excluded:
+        return plan
+    positions = plan.positions or tuple(range(len(plan.numbers)))
+    kept = [(n, p) for n, p in zip(plan.numbers, positions, strict=True) if n not in excluded]
+    chunks = tuple(c for c in (tuple(n for n in chunk if n not in excluded) for chunk in plan.chunks) if c)
+    return SendPlan(tuple(n for n, _ in kept), chunks, plan.duplicates, tuple(p for _, p in kept))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from shared import catalogue, limits, segments, texts, validation
+from shared import catalogue, limits, segments, suppressions, texts, validation
 from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
@@ -42,6 +42,9 @@ def preview(
     template = catalogue.check_message(message, settings)
     text = _handset_text(message, template, settings)
     numbers = _numbers(body, multi)
+    if suppressed is None:  # what the real send would skip, read in one batch
+        skipped = suppressions.blocked([n for _, n, _ in numbers if n is not None], message)
+        suppressed = lambda phone, _message: phone in skipped  # noqa: E731
     seen: set[str] = set()
     entries = []
     for raw_field, number, problem in numbers:

@@ -10,12 +10,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shared import catalogue, idempotency, limits, validation
+from shared import catalogue, idempotency, limits, suppressions, templates, validation
 from shared.errors import RateLimitedError, SmsError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
-from shared.plan import SendPlan
+from shared.plan import SendPlan, without
 from shared.runtime import runtime
 
 
@@ -37,6 +37,7 @@ def send_single(
     catalogue.check_send(command.message, [catalogue.Target(command.phones[0], "phone")], settings)
 
     def send() -> tuple[int, dict[str, Any]]:
+        suppressions.check_single(command.phones[0], command.message)  # opted out: 409, nothing sent
         reservation = limits.reserve(limits.checks_for(settings, caller=caller, phones=command.phones))
         try:
             result = runtime.client.send_single(command.phones[0], command.message, deadline=deadline)
@@ -101,20 +102,23 @@ def send_multi(
             request_hit = limits.reserve(
                 limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
             )
+        skipped = suppressions.blocked(plan.numbers, command.message)  # opted out: not sent, no fee
+        to_send = without(plan, skipped)
         # every number's budget before any SMS leaves; a chunk's caller allowance was counted when
         # its list was queued
-        budget = limits.reserve_numbers(settings, plan.numbers, caller="" if command.chunk_key else caller)
+        budget = limits.reserve_numbers(settings, to_send.numbers, caller="" if command.chunk_key else caller)
         if budget.refused and not budget.reserved and not command.chunk_key:
             if request_hit is not None:
                 request_hit.release()  # nothing goes out: the request is not counted either
             raise _all_refused(budget)
         with ChunkRecorder(command.message, caller) as recorder:
             outcome = runtime.client.send_plan(
-                _without(plan, budget.refused), command.message, deadline=deadline, on_chunk=recorder.add
+                without(to_send, budget.refused), command.message, deadline=deadline, on_chunk=recorder.add
             )
         budget.release(r.phone for r in outcome.results if r.status == "failed")  # provably not sent
         if budget.refused:
-            outcome = _with_refused(plan, outcome, budget)
+            outcome = _with_refused(to_send, outcome, budget)
+        outcome = suppressions.merged(outcome, plan, skipped)
         _count(outcome.results)
         counts = outcome.counts()
         logger.info(
@@ -125,6 +129,7 @@ def send_multi(
                 "failed": counts["failed"],
                 "unknown": counts["unknown"],
                 "rate_limited": counts["rate_limited"],
+                "suppressed": counts["suppressed"],
                 "requests": outcome.requests,
                 "caller": caller,
                 "chunk": command.chunk_key,
@@ -214,17 +219,12 @@ def multi_status(outcome: MultiSendResult) -> int:
     number was held back by a limit)."""
     if outcome.submitted or not outcome.results:
         return 200
-    failure = next((r for r in outcome.results if r.status != "rate_limited"), None)
-    return 429 if failure is None else status_for(failure)
-
-
-def _without(plan: SendPlan, refused: Mapping[str, object]) -> SendPlan:
-    """The plan without the numbers a limit held back (their chunks only get smaller)."""
-    if not refused:
-        return plan
-    chunks = tuple(kept for chunk in plan.chunks if (kept := tuple(p for p in chunk if p not in refused)))
-    numbers = tuple(p for p in plan.numbers if p not in refused)
-    return SendPlan(numbers, chunks, plan.duplicates)
+    failure = next((r for r in outcome.results if r.status not in ("rate_limited", "suppressed")), None)
+    if failure is not None:
+        return status_for(failure)
+    if any(r.status == "rate_limited" for r in outcome.results):
+        return 429
+    return status_for(outcome.results[0])  # every number opted out
 
 
 def _with_refused(plan: SendPlan, outcome: MultiSendResult, budget: limits.NumberBudget) -> MultiSendResult:
@@ -251,6 +251,8 @@ def _all_refused(budget: limits.NumberBudget) -> RateLimitedError:
 
 
 def status_for(result: SendResult) -> int:
+    if result.status == "suppressed":
+        return 409
     return 504 if result.status == "unknown" else status_for_code(result.code)
 
 
@@ -267,14 +269,15 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
     if not accepted:
         return
     try:
-        runtime.store.record_sends(
-            accepted,
-            template_id=message.template_id or "",
-            params=list(message.params),
-            sign=message.sign,
-            caller=caller,
-            now=int(time.time()),
-        )
+        for template_id, group in templates.by_template(accepted, message):
+            runtime.store.record_sends(
+                group,
+                template_id=template_id,
+                params=list(message.params),
+                sign=message.sign,
+                caller=caller,
+                now=int(time.time()),
+            )
     except Exception as error:  # raising now would make a retry send these messages again
         logger.error(
             "sent but not recorded",
@@ -329,9 +332,12 @@ def _count(results: Sequence[SendResult]) -> None:
         submitted += result.status == "submitted"
         fee += result.fee
     limited = sum(result.status == "rate_limited" for result in results)
-    failed = len(results) - submitted - limited
+    suppressed = sum(result.status == "suppressed" for result in results)
+    failed = len(results) - submitted - limited - suppressed
     if limited:
         metrics.add_metric(name="MessagesRateLimited", unit="Count", value=limited)
+    if suppressed:
+        metrics.add_metric(name="MessagesSuppressed", unit="Count", value=suppressed)
     if submitted:
         metrics.add_metric(name="MessagesSubmitted", unit="Count", value=submitted)
         metrics.add_metric(name="Fee", unit="Count", value=fee)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared import payloads
+from shared import payloads, suppressions
 from shared.deadletter import dead_letter, dead_letter_raw
 from shared.errors import (
     AuthenticationError,
@@ -194,7 +194,10 @@ def save_items(kind: PullKind, items: Sequence[Receipt | Reply], *, source: str)
         return runtime.store.save_receipts(
             [i for i in items if isinstance(i, Receipt)], source=source, now=now
         )
-    return runtime.store.save_replies([i for i in items if isinstance(i, Reply)], source=source, now=now)
+    replies = [i for i in items if isinstance(i, Reply)]
+    stored = runtime.store.save_replies(replies, source=source, now=now)
+    suppressions.apply_replies(replies, source=source, now=now)  # opt-outs; applying twice is harmless
+    return stored
 
 
 def _count(summary: PullSummary) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from shared import phone as phones
+from shared import templates
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
 from shared.models import Message, PullKind
@@ -123,42 +124,27 @@ def parse_message(body: Mapping[str, Any], settings: Settings) -> Message:
         )
     if "type" in body:
         raise ValidationError("type applies to plain-content sends only", field="type")
-    template_id = body.get("template_id", settings.default_template_id)
-    if isinstance(template_id, int) and not isinstance(template_id, bool):
-        template_id = str(template_id)
-    if not isinstance(template_id, str) or not _ascii_digits(template_id) or len(template_id) > 20:
-        raise ValidationError(
-            "template_id must be the numeric id of an approved template", field="template_id"
-        )
+    mainland, international = templates.parse_choice(body, settings)
     params = _params(body.get("params", []), settings)
     sign = body.get("sign", settings.default_sign)
     if not isinstance(sign, str) or (sign and not 2 <= len(sign) <= 20):
         raise ValidationError("sign must be the approved signature text (2 to 20 characters)", field="sign")
     _no_control(sign, "sign")
-    spec = settings.templates.get(template_id)
-    if settings.templates and spec is None:
+    if not mainland and not international:
         raise ValidationError(
-            f"template {template_id} is not in the configured template catalogue",
-            field="template_id",
-            code="unknown_template",
+            "template_id is required (no TENCENT_SMS_TEMPLATE_ID default is set)", field="template_id"
         )
-    if spec is not None and len(params) != spec.params:
-        raise ValidationError(
-            f"template {template_id} takes {spec.params} parameter(s), got {len(params)}",
-            field="params",
-            code="wrong_param_count",
-        )
-    return Message(
-        template_id=template_id,
+    message = Message(
         params=params,
         sign=sign,
         extend=_extend(body),
         session_context=_session_context(body),
     )
+    return templates.with_templates(message, mainland, international)
 
 
 def check_destination(number: str, message: Message, settings: Settings, *, field: str) -> None:
-    """Country allow-list, and template region when the catalogue says."""
+    """Country allow-list, and a usable template for the number's region (`shared.templates`)."""
     region = phones.region_of(number)
     if "*" not in settings.allowed_countries and region not in settings.allowed_countries:
         raise CountryNotAllowedError(
@@ -168,14 +154,7 @@ def check_destination(number: str, message: Message, settings: Settings, *, fiel
         raise ValidationError(
             "sign is required for mainland China numbers (or set TENCENT_SMS_SIGN)", field="sign"
         )
-    spec = settings.templates.get(message.template_id)
-    if spec is not None and spec.international == phones.is_mainland(number):
-        kind = "an international" if spec.international else "a mainland China"
-        raise ValidationError(
-            f"template {message.template_id} is {kind} template and cannot go to {region}",
-            field=field,
-            code="template_region_mismatch",
-        )
+    templates.check_region(number, message, settings, field=field)
 
 
 def parse_pull(body: Mapping[str, Any]) -> tuple[PullKind, int]:
@@ -356,7 +335,11 @@ def message_fields(message: Message) -> dict[str, Any]:
     if message.is_content:
         fields: dict[str, Any] = {"content": message.content, "type": message.content_type}
     else:
-        fields = {"template_id": message.template_id, "params": list(message.params), "sign": message.sign}
+        fields = {
+            "template_id": templates.request_value(message),
+            "params": list(message.params),
+            "sign": message.sign,
+        }
     if message.extend:
         fields["extend"] = message.extend
     if message.session_context:

@@ -1,13 +1,27 @@
 """pull_status: receipts and replies — the scheduled pull into the store (timer), on-demand pulls,
-per-number pulls through to Tencent, and per-message status from the store; and Tencent's template
-catalogue — refreshed on the schedule, synced on demand, listed."""
+per-number pulls through to Tencent, per-message status from the store, the suppression list
+(opt-outs) to read and correct, Tencent's template catalogue — refreshed on the schedule, synced on
+demand, listed — and what it all adds up to: delivery statistics, Tencent's own statistics, message
+history and the dashboard page."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from shared import catalogue, entry, events, limits, reconcile, tracking, validation
+from shared import (
+    catalogue,
+    dashboard,
+    entry,
+    events,
+    limits,
+    reconcile,
+    statistics,
+    suppressions,
+    tracking,
+    validation,
+)
+from shared.errors import ValidationError
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
@@ -64,6 +78,78 @@ def list_templates() -> JsonAnswer:
     return json_response(200, catalogue.listing(runtime.settings))
 
 
+@routes.get("/sms/suppressions")
+def suppression_list() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(200, suppressions.list_page(request.invocation.http.query))
+
+
+@routes.get("/sms/suppressions/<phone>")
+def suppression(phone: str) -> JsonAnswer:
+    return json_response(200, suppressions.get_one(phone))
+
+
+@routes.put("/sms/suppressions/<phone>")
+def suppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=True, caller=caller))
+
+
+@routes.delete("/sms/suppressions/<phone>")
+def unsuppress(phone: str) -> JsonAnswer:
+    caller = entry.current().caller
+    return json_response(200, suppressions.operator_change(phone, suppressed=False, caller=caller))
+
+
+@routes.get("/sms/messages")
+def message_history() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(
+        200, statistics.message_history(request.invocation.http.query, caller=request.caller)
+    )
+
+
+@routes.get("/sms/stats")
+def stats() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(200, statistics.store_stats(request.invocation.http.query))
+
+
+@routes.get("/sms/stats/tencent")
+def tencent_stats() -> JsonAnswer:
+    request = entry.current()
+    assert request.invocation.http is not None
+    return json_response(
+        200, statistics.tencent_stats(request.invocation.http.query, deadline=request.deadline)
+    )
+
+
+@routes.get("/dashboard")
+def dashboard_page() -> JsonAnswer:
+    return dashboard.answer()
+
+
+DIRECT_ACTIONS = ("pull", "stats", "stats_tencent")
+
+
+def direct(request: entry.Request) -> dict[str, Any]:
+    """A direct invoke: `{"action": "stats", "from"?, "to"?, "group_by"?}`,
+    `{"action": "stats_tencent", "from"?, "to"?}`, or else the pull (`{"kind"?, "max"?}`)."""
+    payload = request.payload
+    action = payload.get("action", "pull")
+    if action not in DIRECT_ACTIONS:
+        raise ValidationError(f"action must be one of {', '.join(DIRECT_ACTIONS)}", field="action")
+    rest = {k: v for k, v in payload.items() if k != "action"}
+    if action == "stats":
+        return statistics.store_stats(rest)
+    if action == "stats_tencent":
+        return statistics.tencent_stats(rest, deadline=request.deadline)
+    return scheduled_pull(request)
+
+
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store,
     then reconcile messages whose receipts are overdue (see `shared.reconcile`), and re-read the
@@ -81,7 +167,7 @@ def scheduled_pull(request: entry.Request) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any) -> Any:
-    return entry.run(event, context, http=routes, direct=scheduled_pull, schedule=scheduled_pull)
+    return entry.run(event, context, http=routes, direct=direct, schedule=scheduled_pull)
 
 
 main_handler = handler

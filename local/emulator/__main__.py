@@ -66,7 +66,7 @@ def describe(emulator: Emulator) -> str:
         lines.append(line)
     templates = ", ".join(
         f"{t.id} ({t.param_count} param{'' if t.param_count == 1 else 's'}"
-        f"{', international' if t.international else ''})"
+        f"{', international' if t.international else ', every region' if t.both else ''})"
         for t in catalogue.templates.values()
     )
     lines.append(f"  signs: {', '.join(sorted(catalogue.signs))}; templates: {templates}")

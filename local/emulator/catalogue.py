@@ -51,6 +51,10 @@ class Template:
     name: str = ""
     review_reply: str = ""
     created: int = 0  # unix seconds
+    both: bool = False  # Tencent's `International = 3`: mainland and international numbers
+
+    def serves(self, *, mainland: bool) -> bool:
+        return self.both or self.international != mainland
 
     @cached_property
     def param_count(self) -> int:
@@ -207,7 +211,7 @@ class Catalogue:
     def match_content(self, text: str, *, international: bool) -> tuple[Template, tuple[str, ...]] | None:
         """The template (of the right region class) and parameters a plain-content text renders."""
         for template in self.templates.values():
-            if template.international != international or template.status != 0:
+            if not template.serves(mainland=not international) or template.status != 0:
                 continue
             params = template.match(text)
             if params is not None:
@@ -233,6 +237,9 @@ def default_templates() -> list[Template]:
             name="coupon (rejected)",
             review_reply="营销短信须带退订方式（拒收请回复R）",
         ),
+        Template("7850", "【会员日】{1}全场5折，拒收请回复R"),  # marketing, with Tencent's refusal phrase
+        Template("7851", "Members' day: {1} at half price. Reply STOP to opt out", international=True),
+        Template("7852", "Code {1}", both=True),
     ]
 
 
@@ -246,18 +253,23 @@ def _parse_templates(raw: Any) -> list[Template]:
         items = raw
     else:
         raise ValueError("templates must be a list or an object keyed by template id")
-    return [
-        Template(
-            str(t["id"]),
-            str(t["text"]),
-            international=bool(t.get("international", False)),
-            status=int(t.get("status", 0)),
-            name=str(t.get("name", "")),
-            review_reply=str(t.get("review_reply", "")),
-            created=int(t.get("created", 0)),
+    templates = []
+    for t in items:
+        region = t.get("international", False)  # false/0, true/1, or 3 / "both" (Tencent's International)
+        both = region in (3, "3", "both")
+        templates.append(
+            Template(
+                str(t["id"]),
+                str(t["text"]),
+                international=bool(region) and not both,
+                both=both,
+                status=int(t.get("status", 0)),
+                name=str(t.get("name", "")),
+                review_reply=str(t.get("review_reply", "")),
+                created=int(t.get("created", 0)),
+            )
         )
-        for t in items
-    ]
+    return templates
 
 
 def _index(templates: Iterable[Template]) -> dict[str, Template]:

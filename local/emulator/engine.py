@@ -306,7 +306,7 @@ class Engine:
                 e164 = destination.e164
                 if e164 is None:
                     results.append(codes.BAD_NUMBER)
-                elif destination.mainland == international:
+                elif not template.serves(mainland=destination.mainland):
                     results.append(wrong_region)
                 elif not params_fit:
                     results.append(codes.PARAM_COUNT)

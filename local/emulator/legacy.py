@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from local.emulator import codes
+from local.emulator import codes, statistics
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
 from local.emulator.jsontext import EncodedItems, plain, string
@@ -22,7 +22,8 @@ from local.emulator.sigs import legacy_sig
 
 SEND_OPS = frozenset({"sendsms", "sendmultisms2"})
 PULL_OPS = frozenset({"pullstatus", "pullstatus4mobile"})
-OPERATIONS = SEND_OPS | PULL_OPS
+STATS_OPS = frozenset({"pullsendstatus", "pullcallbackstatus"})
+OPERATIONS = SEND_OPS | PULL_OPS | STATS_OPS
 TIME_TOLERANCE = 600  # seconds
 MAX_PULL = 100
 
@@ -43,8 +44,10 @@ def handle(engine: Engine, operation: str, query: Mapping[str, str], body: bytes
         if not random.isdigit():
             raise Rejected(codes.BAD_BODY, "random must be an unsigned integer in the URL")
         data = _json_object(body)
-        if operation in PULL_OPS:
+        if operation in PULL_OPS or operation in STATS_OPS:
             _verify(engine, app.appkey, int(random), data, None)
+            if operation in STATS_OPS:
+                return statistics.legacy_statistics(engine, operation, app.appid, data)
             return _pull(engine, operation, app.appid, data)
         ext = data["ext"] if isinstance(data.get("ext"), str) else ""
         destinations = _destinations(operation, data)

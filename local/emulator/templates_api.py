@@ -85,7 +85,7 @@ def describe_templates(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
         (
             t
             for t in engine.catalogue.templates.values()
-            if int(t.international) == international and t.id.isdigit()
+            if (t.both or int(t.international) == international) and t.id.isdigit()
         ),
         key=lambda t: int(t.id),
     )
@@ -93,7 +93,7 @@ def describe_templates(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
         "DescribeTemplateStatusSet": [
             {
                 "TemplateId": int(t.id),
-                "International": international,
+                "International": 3 if t.both else international,  # 3: serves both regions
                 "StatusCode": t.status,
                 "ReviewReply": t.review_reply,
                 "TemplateName": t.name or f"template {t.id}",

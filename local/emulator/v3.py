@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from local.emulator import codes, templates_api
+from local.emulator import codes, statistics, templates_api
 from local.emulator.catalogue import Credential
 from local.emulator.codes import Rejected, Rejection
 from local.emulator.engine import Engine, InboundReply, Outcomes, Receipt, SendSpec
@@ -269,6 +269,8 @@ ACTIONS: dict[str, Action] = {
         engine, data
     ),
     "DescribeSmsSignList": lambda engine, _credential, data: templates_api.describe_signs(engine, data),
+    "SendStatusStatistics": lambda e, c, d: statistics.v3_send_statistics(e, _app_id(e, c, d), d),
+    "CallbackStatusStatistics": lambda e, c, d: statistics.v3_callback_statistics(e, _app_id(e, c, d), d),
 }
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shared.models import Receipt, Reply, SendResult
+
+if TYPE_CHECKING:
+    from shared.store.stats import Stats
 
 MessageStatus = Literal["submitted", "delivered", "failed", "unknown"]
 ReceiptSource = Literal["pull", "callback", "phone_pull"]
@@ -25,6 +28,9 @@ RECEIPT_STATUSES: tuple[str, ...] = ("delivered", "failed", "unknown")
 SOURCES: tuple[str, ...] = ("pull", "callback", "phone_pull")
 #: how long a receipt for a message this store never recorded is kept (a send recorded late finds it)
 ORPHAN_RECEIPT_TTL = 7 * 86400
+GROUP_BYS: tuple[str, ...] = ("hour", "day", "template", "country", "status", "caller")
+#: upper edges (seconds) of the submit-to-delivered latency histogram; a last bucket holds the rest
+LATENCY_BOUNDS: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600)
 
 
 class StoredMessage(NamedTuple):
@@ -137,6 +143,22 @@ class StoredTemplate(NamedTuple):
         return self._asdict()
 
 
+class Suppression(NamedTuple):
+    """A number's place on the suppression list (opt-outs): on it (`suppressed`) or taken off, as of
+    `changed_at`, when the recipient replied (or an operator acted). A row taken off is kept, so an
+    older opt-out processed later cannot put the number back."""
+
+    phone: str
+    suppressed: bool
+    changed_at: int
+    sign: str = ""  # the signature the recipient replied to
+    keyword: str = ""  # the reply that did it ("" when an operator did)
+    source: str = ""  # pull | callback | phone_pull (a reply) or api (an operator)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class Store(abc.ABC):
     """Messages, receipts, replies, idempotency keys, rate-limit hits and one-time codes."""
 
@@ -209,6 +231,23 @@ class Store(abc.ABC):
         """Mark those of `message_ids` still `submitted` `unknown`, with `status_reason = reason`
         and `updated_at = now`; return how many. A receipt stored later still sets the status
         (and clears the reason), as for any message."""
+
+    # -- statistics -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def stats(self, frm: int, to: int, group_by: str) -> Stats:
+        """Delivery statistics of the messages *sent* in [frm, to), widened to whole UTC hours,
+        grouped by `group_by` (one of GROUP_BYS; `day` is the UTC day), as `shared.store.stats.Stats`.
+
+        Each group: sent, delivered, failed, pending (submitted), unknown, delivery_rate
+        (delivered / (delivered + failed), None without any), fee, latency_p50_s/p95_s (from a
+        histogram over LATENCY_BOUNDS: the upper edge of the bucket holding the quantile) and the
+        top failure codes with their descriptions. Messages count with their current status. The
+        answer must not scan messages: a backend keeps a rollup up to date with every write.
+        """
+
+    @abc.abstractmethod
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        """The newest `limit` messages sent to `phone` (E.164), newest first, with latest receipts."""
 
     # -- idempotency ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -311,6 +350,27 @@ class Store(abc.ABC):
         """Delete expired rate-limit hits, idempotency records, codes and cached answers, and receipts
         of messages the store has no record of that were stored `orphan_receipt_ttl` seconds ago or
         more; return how many."""
+
+    # -- suppressions (opt-outs; see shared/suppressions.py) ------------------------------------
+    @abc.abstractmethod
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        """Apply changes in order of `changed_at`, whatever order they come in: a change older than
+        what the store holds for the number is ignored (at the same second an opt-out wins), so a
+        later opt-in beats an earlier opt-out however late either is processed. `force` (an
+        operator's PUT/DELETE) always applies, at no earlier time than the number's last change.
+        Returns how many numbers changed."""
+
+    @abc.abstractmethod
+    def get_suppression(self, phone: str) -> Suppression | None:
+        """The number's latest state (on the list or taken off), or None if it never opted out or in."""
+
+    @abc.abstractmethod
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        """Suppressed numbers in phone order, those after `after` (the previous page's last phone)."""
+
+    @abc.abstractmethod
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        """Those of `phones` on the suppression list (one query per few hundred numbers)."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -24,6 +24,7 @@ from psycopg import errors as pg_errors
 from shared.errors import ConfigurationError, SmsError, StoreUnavailableError
 from shared.store.base import ORPHAN_RECEIPT_TTL, redact_url, scrub, url_secrets
 from shared.store.sql import Row, SqlStore, Tx, refresh_status_sql, statements
+from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
 
@@ -164,6 +165,22 @@ MIGRATIONS: tuple[str, ...] = (
         synced_at BIGINT NOT NULL
     );
     """,
+    # 6: the suppression list (opt-outs, shared/suppressions.py): a number's latest opt-out or
+    # opt-in, kept when taken off so an older reply processed later cannot put it back.
+    """
+    CREATE TABLE suppressions (
+        phone TEXT PRIMARY KEY,
+        suppressed INTEGER NOT NULL CHECK (suppressed IN (0, 1)),
+        changed_at BIGINT NOT NULL,
+        sign TEXT NOT NULL DEFAULT '',
+        keyword TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX suppressions_on ON suppressions (phone) WHERE suppressed = 1;
+    """,
+    # 7: the delivery-statistics rollup, filled from the stored messages (see shared/store/stats.py)
+    stats_migration("BIGINT"),
 )
 
 
@@ -220,6 +237,7 @@ class PostgresStore(SqlStore):
     """The store in a PostgreSQL database."""
 
     dialect = "postgresql"
+    _ids_as_array = True
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)

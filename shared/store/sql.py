@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from shared.models import Receipt, Reply, SendResult
+from shared.store import stats as rollup
 from shared.store.base import (
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
@@ -30,6 +31,7 @@ from shared.store.base import (
     Store,
     StoredMessage,
     StoredTemplate,
+    Suppression,
     Unconfirmed,
 )
 
@@ -119,6 +121,50 @@ _SELECT_ACTIVE_OTP = (
     f"SELECT {_OTP_COLUMNS} FROM otp_codes"  # noqa: S608
     " WHERE phone = ? AND purpose = ? AND status = 'active'"
 )
+
+
+_SUPPRESSION_COLUMNS = "phone, suppressed, changed_at, sign, keyword, source"
+_UPSERT_SUPPRESSION = (
+    f"INSERT INTO suppressions ({_SUPPRESSION_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    " ON CONFLICT (phone) DO UPDATE SET suppressed = excluded.suppressed,"
+    " changed_at = excluded.changed_at, sign = excluded.sign, keyword = excluded.keyword,"
+    " source = excluded.source, updated_at = excluded.updated_at"
+)
+_LIST_SUPPRESSIONS = (
+    f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions"  # noqa: S608
+    " WHERE suppressed = 1 AND phone > ? ORDER BY phone LIMIT ?"
+)
+
+
+def _suppression(row: Row) -> Suppression:
+    return Suppression(row[0], bool(row[1]), int(row[2]), row[3], row[4], row[5])
+
+
+_SELECT_PHONE_MESSAGES = (
+    f"SELECT {_MESSAGE_COLUMNS}, status_reason FROM messages WHERE phone = ?"  # noqa: S608
+    " ORDER BY created_at DESC, message_id DESC LIMIT ?"
+)
+
+
+def _stored_message(tx: Tx, row: Row) -> StoredMessage:
+    """A `_MESSAGE_COLUMNS, status_reason` row with its deciding receipt."""
+    latest = tx.one(_SELECT_LATEST_RECEIPT, (row[0],))
+    return StoredMessage(
+        message_id=row[0],
+        phone=row[1],
+        template_id=row[2],
+        params=list(json.loads(row[3])),
+        sign=row[4],
+        status=row[5],
+        fee=int(row[6]),
+        code=row[7],
+        caller=row[8],
+        created_at=int(row[9]),
+        updated_at=int(row[10]),
+        session_context=row[11],
+        status_reason=row[12],
+        latest_receipt=_receipt(latest) if latest else None,
+    )
 
 
 def statements(script: str) -> list[str]:
@@ -242,6 +288,8 @@ class SqlStore(Store):
     #: how this dialect says "insert unless a unique key already has the row"
     _insert_ignore_prefix = "INSERT INTO"
     _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
+    #: whether the statistics rollup passes id lists as one array (PostgreSQL)
+    _ids_as_array = False
 
     @abc.abstractmethod
     def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -308,36 +356,30 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> None:
+            before = rollup.snapshot(tx, [r.message_id for r in rows], self._ids_as_array)
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
+            rollup.apply_change(tx, before, [r.message_id for r in rows], self._ids_as_array)
 
         self._run(write)
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:
             row = tx.one(_SELECT_MESSAGE, (message_id,))
-            if row is None:
-                return None
-            latest = tx.one(_SELECT_LATEST_RECEIPT, (message_id,))
-            return StoredMessage(
-                message_id=row[0],
-                phone=row[1],
-                template_id=row[2],
-                params=list(json.loads(row[3])),
-                sign=row[4],
-                status=row[5],
-                fee=int(row[6]),
-                code=row[7],
-                caller=row[8],
-                created_at=int(row[9]),
-                updated_at=int(row[10]),
-                session_context=row[11],
-                status_reason=row[12],
-                latest_receipt=_receipt(latest) if latest else None,
-            )
+            return None if row is None else _stored_message(tx, row)
 
         return self._run(read, write=False)
+
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        def read(tx: Tx) -> list[StoredMessage]:
+            rows = tx.all(_SELECT_PHONE_MESSAGES, (phone, max(1, int(limit))))
+            return [_stored_message(tx, row) for row in rows]
+
+        return self._run(read, write=False)
+
+    def stats(self, frm: int, to: int, group_by: str) -> rollup.Stats:
+        return self._run(lambda tx: rollup.query(tx, frm, to, group_by), write=False)
 
     def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
         """Give each message the status of its latest receipt, if it has one and it differs."""
@@ -375,11 +417,13 @@ class SqlStore(Store):
             changed = 0
             for start in range(0, len(ids), _IN_BATCH):
                 batch = ids[start : start + _IN_BATCH]
+                before = rollup.snapshot(tx, batch, self._ids_as_array)  # the statistics move with them
                 changed += tx.execute(
                     "UPDATE messages SET status = 'unknown', status_reason = ?, updated_at = ?"  # noqa: S608
                     f" WHERE status = 'submitted' AND message_id IN ({', '.join('?' * len(batch))})",
                     (reason, now, *batch),
                 )
+                rollup.apply_change(tx, before, batch, self._ids_as_array)
             return changed
 
         return self._run(write) if ids else 0
@@ -401,8 +445,10 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> int:
+            before = rollup.snapshot(tx, [r.message_id for r in ordered], self._ids_as_array)
             new = self._insert_new(tx, "receipts", _RECEIPT_COLUMNS + ", source, stored_at", rows)
             self._refresh_status(tx, new, now)
+            rollup.apply_change(tx, before, new, self._ids_as_array)
             return len(new)
 
         return self._run(write)
@@ -816,6 +862,63 @@ class SqlStore(Store):
     def _purge_orphan_receipts(self, stored_before: int) -> int:
         """Delete receipts stored at or before `stored_before` whose message the store never recorded."""
         return self._run(lambda tx: tx.execute(_PURGE_ORPHAN_RECEIPTS, (stored_before,)))
+
+    # -- suppressions ------------------------------------------------------------------------
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        if not changes:
+            return 0
+        ordered = sorted(changes, key=lambda c: (int(c.changed_at), c.suppressed))
+
+        def write(tx: Tx) -> int:
+            phones = sorted({c.phone for c in ordered})
+            self._lock(tx, "suppression", phones)
+            held = {row.phone: row for row in self._suppressions_of(tx, phones, only_suppressed=False)}
+            changed: dict[str, Suppression] = {}
+            for change in ordered:
+                current = changed.get(change.phone) or held.get(change.phone)
+                if current is not None:
+                    if force:
+                        change = change._replace(changed_at=max(int(change.changed_at), current.changed_at))
+                    elif (change.changed_at, change.suppressed) < (current.changed_at, current.suppressed):
+                        continue
+                    if change == current:
+                        continue
+                changed[change.phone] = change
+            tx.execute_many(
+                _UPSERT_SUPPRESSION,
+                [
+                    (c.phone, int(c.suppressed), int(c.changed_at), c.sign, c.keyword, c.source, now)
+                    for c in changed.values()
+                ],
+            )
+            return len(changed)
+
+        return self._run(write)
+
+    def _suppressions_of(self, tx: Tx, phones: Sequence[str], *, only_suppressed: bool) -> list[Suppression]:
+        found: list[Suppression] = []
+        for start in range(0, len(phones), _IN_BATCH):
+            batch = phones[start : start + _IN_BATCH]
+            marks = ", ".join("?" * len(batch))
+            which = " AND suppressed = 1" if only_suppressed else ""
+            sql = f"SELECT {_SUPPRESSION_COLUMNS} FROM suppressions WHERE phone IN ({marks}){which}"  # noqa: S608
+            found += [_suppression(row) for row in tx.all(sql, batch)]
+        return found
+
+    def get_suppression(self, phone: str) -> Suppression | None:
+        found = self._run(lambda tx: self._suppressions_of(tx, [phone], only_suppressed=False), write=False)
+        return found[0] if found else None
+
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        rows = self._run(lambda tx: tx.all(_LIST_SUPPRESSIONS, (after, int(limit))), write=False)
+        return [_suppression(row) for row in rows]
+
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        unique = sorted(set(phones))
+        if not unique:
+            return set()
+        found = self._run(lambda tx: self._suppressions_of(tx, unique, only_suppressed=True), write=False)
+        return {row.phone for row in found}
 
     def ping(self) -> None:
         self._run(lambda tx: tx.one("SELECT 1"), write=False)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from shared.errors import SmsError, StoreUnavailableError
 from shared.store.sql import Row, SqlStore, Tx, statements
+from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
 
@@ -151,6 +152,22 @@ MIGRATIONS: tuple[str, ...] = (
         synced_at INTEGER NOT NULL
     );
     """,
+    # 6: the suppression list (opt-outs, shared/suppressions.py): a number's latest opt-out or
+    # opt-in, kept when taken off so an older reply processed later cannot put it back.
+    """
+    CREATE TABLE suppressions (
+        phone TEXT PRIMARY KEY,
+        suppressed INTEGER NOT NULL CHECK (suppressed IN (0, 1)),
+        changed_at INTEGER NOT NULL,
+        sign TEXT NOT NULL DEFAULT '',
+        keyword TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX suppressions_on ON suppressions (phone) WHERE suppressed = 1;
+    """,
+    # 7: the delivery-statistics rollup, filled from the stored messages (see shared/store/stats.py)
+    stats_migration("INTEGER"),
 )
 
 

@@ -34,9 +34,13 @@ def test_default_catalogue_without_environment() -> None:
         "7841": 1,
         "7842": 1,
         "7843": 1,
+        "7850": 1,
+        "7851": 1,
+        "7852": 1,
     }
     assert [t.id for t in catalogue.templates.values() if t.status != 0] == ["7842", "7843"]
-    assert catalogue.templates["7841"].international
+    assert catalogue.templates["7841"].international and catalogue.templates["7851"].international
+    assert catalogue.templates["7852"].both  # International = 3: either region
     assert catalogue.max_param_length == 12
     assert not catalogue.frequency_limits.enabled
 

@@ -18,6 +18,7 @@ RUNS = [
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
     (["store_ops.py", "--hits", "200", "--block", "100", "--rows", "400"], "receipts: 400 in batches of 100"),
     (["cold_start.py", "--runs", "1"], "shared.client"),
+    (["stats.py", "--rows", "3000", "--days", "3", "--repeat", "1"], "| window | hour | day | template |"),
 ]  # fmt: skip
 
 

@@ -23,6 +23,8 @@ TABLES = {
     "otp_codes",
     "read_cache",
     "templates",
+    "suppressions",
+    "stats_rollup",
 }
 
 
