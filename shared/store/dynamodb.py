@@ -34,7 +34,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.errors import ConfigurationError, PayloadTooLargeError, SmsError, StoreUnavailableError
+from shared.errors import (
+    ConfigurationError,
+    PayloadTooLargeError,
+    SmsError,
+    StoreUnavailableError,
+)
 from shared.models import Receipt, Reply, SendResult
 from shared.store.base import (
     MESSAGE_STATUSES,
@@ -49,9 +54,11 @@ from shared.store.base import (
     Store,
     StoredMessage,
     StoredTemplate,
+    Suppression,
     Unconfirmed,
 )
 from shared.store.sql import DEFAULT_IDEMPOTENCY_TTL, bucket_width
+from shared.store.stats import Stats
 
 T = TypeVar("T")
 Item = dict[str, dict[str, Any]]
@@ -279,6 +286,17 @@ def _otp_from(item: Mapping[str, Any]) -> OtpRecord:
         max_attempts=_num(item, "max"),
         status=_str(item, "st"),  # type: ignore[arg-type]
         resend_after=_num(item, "ra"),
+    )
+
+
+def _suppression_from(item: Mapping[str, Any]) -> Suppression:
+    return Suppression(
+        phone=item["pk"]["S"][2:],
+        suppressed=bool(_num(item, "sup")),
+        changed_at=_num(item, "ca"),
+        sign=_str(item, "sign"),
+        keyword=_str(item, "kw"),
+        source=_str(item, "src"),
     )
 
 
@@ -1139,6 +1157,104 @@ class DynamoDbStore(Store):
                     self._transact([item.put(self.table, pk)])
 
         self._optimistic(undo, "undoing rate-limit hits")
+
+    # -- suppressions ---------------------------------------------------------------------------
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        """Read the numbers' states, decide as the SQL stores do, write each changed one on the
+        condition that it is still what was read (a concurrent change makes it read again)."""
+        if not changes:
+            return 0
+        ordered = sorted(changes, key=lambda c: (int(c.changed_at), c.suppressed))
+
+        def write() -> int:
+            phones = sorted({c.phone for c in ordered})
+            stored = self._get_many([_key("S#" + p, "S") for p in phones])
+            held = {p: _suppression_from(stored[key]) for p in phones if (key := ("S#" + p, "S")) in stored}
+            changed: dict[str, Suppression] = {}
+            for change in ordered:
+                current = changed.get(change.phone) or held.get(change.phone)
+                if current is not None:
+                    if force:
+                        change = change._replace(changed_at=max(int(change.changed_at), current.changed_at))
+                    elif (change.changed_at, change.suppressed) < (current.changed_at, current.suppressed):
+                        continue
+                    if change == current:
+                        continue
+                changed[change.phone] = change
+            operations = []
+            for phone, c in sorted(changed.items()):
+                item: Item = {
+                    **_key("S#" + phone, "S"),
+                    "sup": _n(int(c.suppressed)),
+                    "ca": _n(int(c.changed_at)),
+                    "sign": _s(c.sign),
+                    "kw": _s(c.keyword),
+                    "src": _s(c.source),
+                    "sa": _n(now),
+                    **({"gsi1pk": _s("S"), "gsi1sk": _s(phone)} if c.suppressed else {}),
+                }
+                old = stored.get(("S#" + phone, "S"))
+                condition: dict[str, Any] = (
+                    {"ConditionExpression": "attribute_not_exists(pk)"}
+                    if old is None
+                    else {
+                        "ConditionExpression": "ca = :ca AND sup = :sup AND sa = :sa",
+                        "ExpressionAttributeValues": {":ca": old["ca"], ":sup": old["sup"], ":sa": old["sa"]},
+                    }
+                )
+                operations.append({"Put": {"TableName": self.table, "Item": item, **condition}})
+            for part in _chunks(operations, MAX_TRANSACTION_ITEMS):
+                self._transact(part)
+            return len(changed)
+
+        return self._optimistic(write, "changing suppressions")
+
+    def get_suppression(self, phone: str) -> Suppression | None:
+        item = self._get("S#" + phone, "S")
+        return _suppression_from(item) if item is not None else None
+
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        """A Query of gsi1 (`S`, by phone): only suppressed numbers carry its keys."""
+        limit = max(0, int(limit))
+        found: list[Suppression] = []
+        if not limit:
+            return found
+        values: Item = {":s": _s("S"), ":one": _n(1)}
+        if after:  # DynamoDB refuses an empty string in a key condition
+            values[":after"] = _s(after)
+        listed = self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :s" + (" AND gsi1sk > :after" if after else ""),
+            FilterExpression="sup = :one",
+            ExpressionAttributeValues=values,
+            Limit=min(limit, 1000),
+        )
+        for item in listed:
+            found.append(_suppression_from(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        unique = sorted(set(phones))
+        stored = self._get_many([_key("S#" + p, "S") for p in unique])
+        return {pk[2:] for (pk, _), item in stored.items() if _num(item, "sup")}
+
+    # -- statistics -----------------------------------------------------------------------------
+    def stats(self, frm: int, to: int, group_by: str) -> Stats:
+        raise SmsError(
+            "delivery statistics are not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://"
+            " for GET /sms/stats",
+            code="not_supported",
+            status=501,
+        )
+
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        raise SmsError(
+            "message history by phone is not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://",
+            code="not_supported",
+            status=501,
+        )
 
     # -- short-lived answers --------------------------------------------------------------------
     def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import pytest
 
 from shared.models import Receipt, Reply, SendResult
 from shared.store import OtpRecord, RateCheck, open_store
-from shared.store.base import StoredTemplate
+from shared.store.base import StoredTemplate, Suppression
 from shared.store.dynamodb import DynamoDbStore
 from tests.deploy.helpers import load_yaml
 from tests.helpers import ROOT
@@ -116,6 +116,15 @@ def test_every_action_a_method_calls_is_in_the_access_file(dynamo: DynamoDbStore
     rec.run("otp_attempt", dynamo.otp_attempt, "o2", matched=True, now=200)
     rec.run("save_templates", dynamo.save_templates, [StoredTemplate("1", 0, 0, "n", "{1}")], now=5)
     rec.run("templates", dynamo.templates)
+    opt_out = Suppression(PHONE, True, 100, "s", "TD", "pull")
+    rec.run("set_suppressions", dynamo.set_suppressions, [opt_out], now=100)
+    rec.run("set_suppressions", dynamo.set_suppressions, [opt_out._replace(changed_at=101)], now=101)
+    rec.run("get_suppression", dynamo.get_suppression, PHONE)
+    rec.run("list_suppressions", dynamo.list_suppressions)
+    rec.run("suppressed", dynamo.suppressed, [PHONE])
+    rec.run("suppressed", dynamo.suppressed, [PHONE, "+8613800000009"])
+    for method in ("stats", "messages_for_phone"):  # refused before any request (501)
+        rec.seen[method] = set()
     stray = [delivered._replace(message_id="stray")]
     rec.run("save_receipts", dynamo.save_receipts, stray, source="callback", now=1000)
     rec.run("purge_expired", dynamo.purge_expired, 10**9)
