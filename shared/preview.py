@@ -131,6 +131,8 @@ def _entry(
         except validation.CountryNotAllowedError as error:
             problems.append(_problem(error, "not_allowed"))
         except ValidationError as error:
+            if error.field != field:  # the template, its parameters, the sign: the whole request's
+                raise
             problems.append(_problem(error, error.code))
         if suppressed is not None and suppressed(number, message):
             problems.append({"code": "suppressed", "message": "the number opted out of these messages"})

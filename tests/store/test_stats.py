@@ -10,8 +10,11 @@ import pytest
 from shared.models import Receipt, SendResult
 from shared.store import Store, open_store
 from shared.store.base import GROUP_BYS, LATENCY_BOUNDS
+from shared.store.sqlite import MIGRATIONS
 from shared.store.stats import DAY, HOUR, country_of, latency_bucket, quantile
 from tests.store.helpers import raw_rows, raw_script
+
+ROLLUP_VERSION = next(n for n, script in enumerate(MIGRATIONS, start=1) if "stats_rollup" in script)
 
 T0 = 1_700_000_000 - 1_700_000_000 % DAY  # a UTC midnight
 PHONES = ["+8613800000001", "+8613900000002", "+14155550100", "+447911123456", "+8618600000003"]
@@ -179,7 +182,7 @@ def test_upgrade_fills_the_rollup_from_stored_messages(store_url: str) -> None:
         [
             "DROP TABLE stats_rollup",
             "DROP INDEX messages_phone",
-            "DELETE FROM schema_version WHERE version = 3",
+            f"DELETE FROM schema_version WHERE version = {ROLLUP_VERSION}",  # noqa: S608
         ],
     )
     upgraded = open_store(store_url)
