@@ -190,8 +190,39 @@ class FaultProxy:
         self._server.server_close()
 
 
+def _copy_each_table_once_per_transaction() -> None:
+    """moto backs a table up before a TransactWriteItems once per item in it (a deep copy of the
+    whole table a hundred times for a 100-item transaction: minutes for a big multi send's
+    counters). One backup per table does the same; requests are served one at a time."""
+    import copy
+    import types
+
+    from moto.dynamodb import models
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups: dict[int, Any] = {}
+
+        def deepcopy(obj: Any, memo: Any = None) -> Any:
+            if not isinstance(obj, models.Table):
+                return copy.deepcopy(obj, memo)
+            if id(obj) not in backups:
+                backups[id(obj)] = copy.deepcopy(obj)
+            return backups[id(obj)]
+
+        models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
+        try:
+            original(self, transact_items)
+        finally:
+            models.copy = copy  # type: ignore[attr-defined]
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def _serve() -> None:
     """Run moto's DynamoDB on a free loopback port, one request at a time."""
+    _copy_each_table_once_per_transaction()
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server

@@ -166,6 +166,10 @@ class Store(abc.ABC):
     url: str = ""
     #: `sqlite` or `postgresql`
     dialect: str = ""
+    #: the database deletes expired records itself (DynamoDB's TTL): `purge_expired` and
+    #: `otp_purge_expired` leave rate-limit hits, idempotency records, codes and cached answers to
+    #: it (and do not count them); reads ignore expired records either way
+    expires_by_itself: bool = False
 
     # -- messages ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -34,10 +34,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.errors import ConfigurationError, PayloadTooLargeError, SmsError, StoreUnavailableError
+from shared.errors import (
+    ConfigurationError,
+    PayloadTooLargeError,
+    SmsError,
+    StoreUnavailableError,
+)
 from shared.models import Receipt, Reply, SendResult
 from shared.store.base import (
     MESSAGE_STATUSES,
+    ORPHAN_RECEIPT_TTL,
     RECEIPT_STATUSES,
     SOURCES,
     IdempotencyRecord,
@@ -47,8 +53,12 @@ from shared.store.base import (
     RateDecision,
     Store,
     StoredMessage,
+    StoredTemplate,
+    Suppression,
+    Unconfirmed,
 )
 from shared.store.sql import DEFAULT_IDEMPOTENCY_TTL, bucket_width
+from shared.store.stats import Stats
 
 T = TypeVar("T")
 Item = dict[str, dict[str, Any]]
@@ -63,6 +73,9 @@ BATCH_GET_KEYS = 100
 UNPROCESSED_RETRIES = 8  # batch leftovers: retried with exponential backoff, this often without progress
 CONFLICT_RETRIES = 100  # optimistic sections: read again after a concurrent writer won
 COMPRESS_FROM = 1024  # idempotency responses longer than this are stored zlib-compressed
+SUBMITTED_SHARDS = 16  # `submitted` messages are listed in gsi1 under this many keys (no hot index partition)
+ORPHAN_SHARDS = 4  # receipts of messages not recorded are listed in gsi1 under this many keys
+PURGE_BATCH = 1000  # orphan receipts one purge deletes at most (the next scheduled run does the rest)
 _WIDTH = 20  # zero-padded numbers in sort keys sort as numbers
 _DEFINITIVE = 10**20  # a receipt's rank: definitive ones above every unknown one, then by time
 
@@ -177,6 +190,23 @@ def _message_pk(message_id: str) -> str:
     return "M#" + message_id
 
 
+def _shard(text: str, shards: int) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) % shards
+
+
+def _submitted_keys(message_id: str, created_at: int) -> Item:
+    """gsi1 keys of a message while it is `submitted` (removed when its status moves)."""
+    return {
+        "gsi1pk": _s(f"U#{_shard(message_id, SUBMITTED_SHARDS)}"),
+        "gsi1sk": _s(f"{_pad(created_at)}#{message_id}"),
+    }
+
+
+def _orphan_keys(pk: str, stored_at: int) -> Item:
+    """gsi1 keys of a receipt stored while its message is not recorded (so purge finds it)."""
+    return {"gsi1pk": _s(f"X#{_shard(pk, ORPHAN_SHARDS)}"), "gsi1sk": _s(_pad(stored_at))}
+
+
 def _receipt_sk(r: Receipt) -> str:
     return f"R#{_pad(r.received_at)}#{r.status}#{r.carrier_code}"
 
@@ -259,6 +289,17 @@ def _otp_from(item: Mapping[str, Any]) -> OtpRecord:
     )
 
 
+def _suppression_from(item: Mapping[str, Any]) -> Suppression:
+    return Suppression(
+        phone=item["pk"]["S"][2:],
+        suppressed=bool(_num(item, "sup")),
+        changed_at=_num(item, "ca"),
+        sign=_str(item, "sign"),
+        keyword=_str(item, "kw"),
+        source=_str(item, "src"),
+    )
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -287,6 +328,7 @@ class DynamoDbStore(Store):
     """The store on one DynamoDB table (low-level client, explicit attribute values)."""
 
     dialect = "dynamodb"
+    expires_by_itself = True
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -550,13 +592,14 @@ class DynamoDbStore(Store):
         params_json = json.dumps(list(params), ensure_ascii=False)
         items = []
         for r in rows:
+            status = r.status if r.status in MESSAGE_STATUSES else "unknown"
             item = {
                 **_key(_message_pk(r.message_id), "M"),
                 "phone": _s(r.phone),
                 "tpl": _s(template_id),
                 "params": _s(params_json),
                 "sign": _s(sign),
-                "st": _s(r.status if r.status in MESSAGE_STATUSES else "unknown"),
+                "st": _s(status),
                 "fee": _n(int(r.fee)),
                 "code": _s(r.code),
                 "caller": _s(caller),
@@ -564,6 +607,7 @@ class DynamoDbStore(Store):
                 "ua": _n(now),
                 "ctx": _s(r.session_context),
                 **self._retained(now),
+                **(_submitted_keys(r.message_id, now) if status == "submitted" else {}),
             }
             _check_size(item, f"message {r.message_id}")
             items.append(item)
@@ -604,9 +648,11 @@ class DynamoDbStore(Store):
             ":json": decision["d_json"],
         }
         sets = ["d_rank = :rank", "d_seq = :seq", "d_json = :json"]
-        if _str(message, "st") != receipt.status:
+        removes = ""
+        if _str(message, "st") != receipt.status:  # no longer `submitted`, no longer given up
             sets += ["#st = :st", "ua = :now"]
             values.update({":st": _s(receipt.status), ":now": _n(now)})
+            removes = " REMOVE gsi1pk, gsi1sk, rsn"
         if "d_rank" in message:
             condition = "d_rank = :old_rank AND d_seq = :old_seq"
             values.update({":old_rank": message["d_rank"], ":old_seq": message["d_seq"]})
@@ -616,7 +662,7 @@ class DynamoDbStore(Store):
             "Update": {
                 "TableName": self.table,
                 "Key": _key(message["pk"]["S"], "M"),
-                "UpdateExpression": "SET " + ", ".join(sets),
+                "UpdateExpression": "SET " + ", ".join(sets) + removes,
                 "ConditionExpression": condition,
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
@@ -642,8 +688,68 @@ class DynamoDbStore(Store):
             created_at=_num(item, "ca"),
             updated_at=_num(item, "ua"),
             session_context=_str(item, "ctx"),
+            status_reason=_str(item, "rsn"),
             latest_receipt=_decided_receipt(item),
         )
+
+    # -- reconciliation -------------------------------------------------------------------------
+    def unconfirmed_messages(self, *, now: int, older_than: int, limit: int) -> list[Unconfirmed]:
+        """A Query per gsi1 shard of `submitted` messages (in created order), merged; the index is
+        eventually consistent, so a message whose receipt came a moment ago may still be listed."""
+        limit = max(0, int(limit))
+        if not limit:
+            return []
+        found: list[Unconfirmed] = []
+        for shard in range(SUBMITTED_SHARDS):
+            listed = self._query(
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :p AND gsi1sk < :t",
+                FilterExpression="#st = :sub AND (attribute_not_exists(rc) OR rc <= :now)",
+                ProjectionExpression="pk, phone, ca",
+                ExpressionAttributeNames={"#st": "st"},
+                ExpressionAttributeValues={
+                    ":p": _s(f"U#{shard}"),
+                    ":t": _s(_pad(now - older_than + 1)),
+                    ":sub": _s("submitted"),
+                    ":now": _n(now),
+                },
+                Limit=min(limit, 1000),
+            )
+            for count, item in enumerate(listed, 1):
+                found.append(Unconfirmed(item["pk"]["S"][2:], _str(item, "phone"), _num(item, "ca")))
+                if count >= limit:
+                    break
+        return sorted(found, key=lambda u: (u.created_at, u.message_id))[:limit]
+
+    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:
+        for message_id, at in sorted((m, int(at)) for m, at in due):
+            self._update_submitted(message_id, "SET rc = :at", {":at": _n(at)})
+
+    def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
+        return sum(
+            self._update_submitted(
+                message_id,
+                "SET #st = :unknown, rsn = :reason, ua = :now REMOVE gsi1pk, gsi1sk, rc",
+                {":unknown": _s("unknown"), ":reason": _s(reason), ":now": _n(now)},
+            )
+            for message_id in sorted(set(message_ids))
+        )
+
+    def _update_submitted(self, message_id: str, update: str, values: Item) -> bool:
+        """One UpdateItem on a message that is still `submitted`; False when it is not (or missing)."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key=_key(_message_pk(message_id), "M"),
+                UpdateExpression=update,
+                ConditionExpression="#st = :sub",
+                ExpressionAttributeNames={"#st": "st"},
+                ExpressionAttributeValues={**values, ":sub": _s("submitted")},
+            )
+        except ClientError:
+            return False
+        return True
 
     # -- receipts and replies -------------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
@@ -704,6 +810,7 @@ class DynamoDbStore(Store):
                     "sa": _n(now),
                     "seq": _n(seq),
                     **self._retained(now),
+                    **(_orphan_keys(pk, now) if (pk, "M") not in stored else {}),
                 }
                 operations.append(
                     {
@@ -935,9 +1042,81 @@ class DynamoDbStore(Store):
         self._write_counters(items)
         return RateDecision(allowed=True)
 
-    def _write_counters(self, counters: Mapping[str, _RateItem]) -> None:
+    def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
+        counters: dict[tuple[str, str], RateCheck] = {}
+        for group in groups:
+            for check in group:
+                counters.setdefault((check.name, check.key), check)
+        if not counters:
+            return [RateDecision(allowed=True)] * len(groups)
+        for check in counters.values():
+            if check.window_seconds <= 0 or check.limit < 0:
+                raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+        return self._optimistic(lambda: self._hit_each(groups, counters, now), "rate limits")
+
+    def _hit_each(
+        self, groups: Sequence[Sequence[RateCheck]], counters: Mapping[tuple[str, str], RateCheck], now: int
+    ) -> list[RateDecision]:
+        """Read every counter item once (BatchGetItem), decide the groups in order, write the items
+        that took hits on the condition that nobody wrote them since."""
+        pks = sorted({_rate_pk(key) for _, key in counters})
+        stored = self._get_many([_key(pk, "L") for pk in pks])
+        items = {pk: _RateItem(stored.get((pk, "L"))) for pk in pks}
+        rules = {ck: items[_rate_pk(ck[1])].rule(ck[0]) for ck in counters}
+        count: dict[tuple[str, str], int] = {}
+        for ck, check in counters.items():
+            rules[ck].drop_up_to(_stale_up_to(check, now))
+            count[ck] = rules[ck].live(check, now)
+        added: dict[tuple[str, str], int] = {}
+        decisions: list[RateDecision] = []
+        for group in groups:
+            need: dict[tuple[str, str], int] = {}
+            blocked: RateCheck | None = None
+            for check in group:
+                ck = (check.name, check.key)
+                n = need[ck] = need.get(ck, 0) + 1
+                if count[ck] + n > check.limit:
+                    blocked = check
+                    break
+            if blocked is None:
+                for ck, n in need.items():
+                    count[ck] += n
+                    added[ck] = added.get(ck, 0) + n
+                decisions.append(RateDecision(allowed=True))
+            else:
+                ck = (blocked.name, blocked.key)
+                must_leave = count[ck] + need[ck] - blocked.limit
+                retry = rules[ck].retry_after_leaving(blocked, must_leave, now, extra=added.get(ck, 0))
+                decisions.append(RateDecision(allowed=False, check=blocked, retry_after=retry))
+        named: dict[str, int] = {}  # how many groups took a hit on each item: the contended go first
+        for ck, n in added.items():
+            rules[ck].add(counters[ck], now, n)
+            named[_rate_pk(ck[1])] = named.get(_rate_pk(ck[1]), 0) + n
+        if named:
+            order = sorted(named, key=lambda pk: (-named[pk], pk))
+            self._write_counters({pk: items[pk] for pk in order}, order)
+        return decisions
+
+    def peek_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
+        for check in checks:
+            if check.window_seconds <= 0 or check.limit < 0:
+                raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+        if not checks:
+            return RateDecision(allowed=True)
+        pks = [_rate_pk(c.key) for c in checks]
+        stored = self._get_many([_key(pk, "L") for pk in dict.fromkeys(pks)])
+        for check, pk in zip(checks, pks, strict=True):
+            counter = _RateItem(stored.get((pk, "L"))).rule(check.name)
+            count = counter.live(check, now)
+            if count >= check.limit:
+                return RateDecision(
+                    allowed=False, check=check, retry_after=counter.retry_after(check, count, now)
+                )
+        return RateDecision(allowed=True)
+
+    def _write_counters(self, counters: Mapping[str, _RateItem], order: Sequence[str] | None = None) -> None:
         """All counters or none: one transaction per 100, earlier ones given back if a later fails."""
-        parts = list(_chunks(sorted(counters), MAX_TRANSACTION_ITEMS))
+        parts = list(_chunks(list(order) if order is not None else sorted(counters), MAX_TRANSACTION_ITEMS))
         done: list[Sequence[str]] = []
         for part in parts:
             try:
@@ -978,6 +1157,149 @@ class DynamoDbStore(Store):
                     self._transact([item.put(self.table, pk)])
 
         self._optimistic(undo, "undoing rate-limit hits")
+
+    # -- suppressions ---------------------------------------------------------------------------
+    def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
+        """Read the numbers' states, decide as the SQL stores do, write each changed one on the
+        condition that it is still what was read (a concurrent change makes it read again)."""
+        if not changes:
+            return 0
+        ordered = sorted(changes, key=lambda c: (int(c.changed_at), c.suppressed))
+
+        def write() -> int:
+            phones = sorted({c.phone for c in ordered})
+            stored = self._get_many([_key("S#" + p, "S") for p in phones])
+            held = {p: _suppression_from(stored[key]) for p in phones if (key := ("S#" + p, "S")) in stored}
+            changed: dict[str, Suppression] = {}
+            for change in ordered:
+                current = changed.get(change.phone) or held.get(change.phone)
+                if current is not None:
+                    if force:
+                        change = change._replace(changed_at=max(int(change.changed_at), current.changed_at))
+                    elif (change.changed_at, change.suppressed) < (current.changed_at, current.suppressed):
+                        continue
+                    if change == current:
+                        continue
+                changed[change.phone] = change
+            operations = []
+            for phone, c in sorted(changed.items()):
+                item: Item = {
+                    **_key("S#" + phone, "S"),
+                    "sup": _n(int(c.suppressed)),
+                    "ca": _n(int(c.changed_at)),
+                    "sign": _s(c.sign),
+                    "kw": _s(c.keyword),
+                    "src": _s(c.source),
+                    "sa": _n(now),
+                    **({"gsi1pk": _s("S"), "gsi1sk": _s(phone)} if c.suppressed else {}),
+                }
+                old = stored.get(("S#" + phone, "S"))
+                condition: dict[str, Any] = (
+                    {"ConditionExpression": "attribute_not_exists(pk)"}
+                    if old is None
+                    else {
+                        "ConditionExpression": "ca = :ca AND sup = :sup AND sa = :sa",
+                        "ExpressionAttributeValues": {":ca": old["ca"], ":sup": old["sup"], ":sa": old["sa"]},
+                    }
+                )
+                operations.append({"Put": {"TableName": self.table, "Item": item, **condition}})
+            for part in _chunks(operations, MAX_TRANSACTION_ITEMS):
+                self._transact(part)
+            return len(changed)
+
+        return self._optimistic(write, "changing suppressions")
+
+    def get_suppression(self, phone: str) -> Suppression | None:
+        item = self._get("S#" + phone, "S")
+        return _suppression_from(item) if item is not None else None
+
+    def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
+        """A Query of gsi1 (`S`, by phone): only suppressed numbers carry its keys."""
+        limit = max(0, int(limit))
+        found: list[Suppression] = []
+        if not limit:
+            return found
+        values: Item = {":s": _s("S"), ":one": _n(1)}
+        if after:  # DynamoDB refuses an empty string in a key condition
+            values[":after"] = _s(after)
+        listed = self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :s" + (" AND gsi1sk > :after" if after else ""),
+            FilterExpression="sup = :one",
+            ExpressionAttributeValues=values,
+            Limit=min(limit, 1000),
+        )
+        for item in listed:
+            found.append(_suppression_from(item))
+            if len(found) >= limit:
+                break
+        return found
+
+    def suppressed(self, phones: Sequence[str]) -> set[str]:
+        unique = sorted(set(phones))
+        stored = self._get_many([_key("S#" + p, "S") for p in unique])
+        return {pk[2:] for (pk, _), item in stored.items() if _num(item, "sup")}
+
+    # -- statistics -----------------------------------------------------------------------------
+    def stats(self, frm: int, to: int, group_by: str) -> Stats:
+        raise SmsError(
+            "delivery statistics are not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://"
+            " for GET /sms/stats",
+            code="not_supported",
+            status=501,
+        )
+
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        raise SmsError(
+            "message history by phone is not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://",
+            code="not_supported",
+            status=501,
+        )
+
+    # -- short-lived answers --------------------------------------------------------------------
+    def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:
+        """One eventually consistent GetItem (half a read unit): a cache may be a moment behind."""
+        answer = self._call("get_item", TableName=self.table, Key=_key("C#" + key, "C"))
+        item = answer.get("Item")
+        if not item or _num(item, "expires_at") <= now:  # TTL deletes late: expiry is checked here
+            return None
+        value = json.loads(_str(item, "val", "null"))
+        return value if isinstance(value, dict) else None
+
+    def cache_put(self, key: str, value: dict[str, Any], *, now: int, ttl: int) -> None:
+        item = {
+            **_key("C#" + key, "C"),
+            "val": _s(json.dumps(value, ensure_ascii=False, separators=(",", ":"))),
+            "expires_at": _n(now + ttl),
+        }
+        _check_size(item, "a cached answer")
+        self._call("put_item", TableName=self.table, Item=item)
+
+    # -- template catalogue ---------------------------------------------------------------------
+    def save_templates(self, templates: Sequence[StoredTemplate], *, now: int) -> int:
+        """The whole catalogue is one item (compressed JSON): replaced by one PutItem, read by one
+        GetItem, and never half old, half new."""
+        unique = {t.template_id: t._replace(synced_at=now) for t in templates}
+        body = json.dumps([list(t) for t in unique.values()], ensure_ascii=False)
+        item = {
+            **_key("T", "T"),
+            "cat": {"B": zlib.compress(body.encode("utf-8", "surrogatepass"), 6)},
+            "n": _n(len(unique)),
+            "sa": _n(now),
+        }
+        _check_size(item, "the template catalogue")
+        self._call("put_item", TableName=self.table, Item=item)
+        return len(unique)
+
+    def templates(self) -> list[StoredTemplate]:
+        item = self._get("T", "T")
+        if item is None:
+            return []
+        data = item["cat"]["B"]
+        data = base64.b64decode(data) if isinstance(data, str) else data
+        rows = json.loads(zlib.decompress(data).decode("utf-8", "surrogatepass"))
+        found = [StoredTemplate(*row) for row in rows]
+        return sorted(found, key=lambda t: (len(t.template_id), t.template_id))
 
     # -- one-time codes -------------------------------------------------------------------------
     def otp_create(self, record: OtpRecord, *, supersede_active: bool) -> int:
@@ -1093,39 +1415,87 @@ class DynamoDbStore(Store):
         return self._optimistic(attempt, "a code attempt")
 
     def otp_purge_expired(self, now: int) -> int:
-        return self._purge_items("O#", now)
+        """Nothing to do: TTL deletes expired codes, and every read checks `expires_at` itself."""
+        return 0
 
     # -- housekeeping ---------------------------------------------------------------------------
-    def _purge_items(self, prefix: str, now: int) -> int:
-        """Delete items of one kind expired at `now` (a Scan: TTL does this for free, later)."""
-        expired = [
-            i
-            for i in self._scan(
-                FilterExpression="begins_with(pk, :p) AND expires_at <= :now",
-                ExpressionAttributeValues={":p": _s(prefix), ":now": _n(now)},
-                ProjectionExpression="pk, sk",
-                Limit=1000,
+    def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
+        """Delete receipts of messages never recorded, stored `orphan_receipt_ttl` ago or more (at most
+        `PURGE_BATCH` a run); return how many. Everything else that expires (rate-limit counters,
+        idempotency records, codes, cached answers) carries `expires_at` and is DynamoDB's TTL's to
+        delete, for free: a Scan of the table on every scheduled run would cost more than it saves.
+
+        Orphan receipts are listed in gsi1 (`X#<shard>`, stored time), so this is a Query per shard
+        plus a read and a transaction per message: nothing when there are none."""
+        stored_before = now - orphan_receipt_ttl
+        pks: dict[str, None] = {}
+        for shard in range(ORPHAN_SHARDS):
+            listed = self._query(
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :p AND gsi1sk <= :t",
+                ExpressionAttributeValues={":p": _s(f"X#{shard}"), ":t": _s(_pad(stored_before))},
+                ProjectionExpression="pk",
             )
-        ]
-        self._batch_write([{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in expired])
-        return len(expired)
+            for item in listed:
+                pks[item["pk"]["S"]] = None
+                if len(pks) >= PURGE_BATCH:
+                    break
+        return sum(
+            self._optimistic(partial(self._purge_orphans, pk, stored_before), "purging receipts")
+            for pk in sorted(pks)
+        )
 
-    def purge_expired(self, now: int) -> int:
-        total = self._purge_items("I#", now)
-        for item in self._scan(
-            FilterExpression="begins_with(pk, :p)", ExpressionAttributeValues={":p": _s("L#")}
-        ):
-            pk = item["pk"]["S"]
-
-            def prune(pk: str = pk) -> int:
-                counter = _RateItem(self._get(pk, "L"))
-                gone = counter.drop_expired(now)
-                if gone:
-                    self._transact([counter.put(self.table, pk)])
-                return gone
-
-            total += self._optimistic(prune, "purging rate limits")
-        return total + self.otp_purge_expired(now)
+    def _purge_orphans(self, pk: str, stored_before: int) -> int:
+        """Delete one message's receipts stored at or before `stored_before` if it is still not
+        recorded, and keep its early decision true to the receipts that remain."""
+        rows = {i["sk"]["S"]: i for i in self._query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": _s(pk)}, ConsistentRead=True
+        )}  # fmt: skip
+        receipts = [i for sk, i in rows.items() if sk.startswith("R#")]
+        if "M" in rows:  # recorded since: its receipts are no longer orphans, only unlist them
+            for item in receipts:
+                if "gsi1pk" in item:
+                    self._call(
+                        "update_item",
+                        TableName=self.table,
+                        Key=_key(pk, item["sk"]["S"]),
+                        UpdateExpression="REMOVE gsi1pk, gsi1sk",
+                    )
+            return 0
+        old = [i for i in receipts if _num(i, "sa") <= stored_before]
+        keep = [i for i in receipts if _num(i, "sa") > stored_before]
+        early = rows.get("E")
+        final: list[dict[str, Any]] = []
+        condition: dict[str, Any] = (
+            {
+                "ConditionExpression": "d_rank = :r AND d_seq = :q",
+                "ExpressionAttributeValues": {":r": early["d_rank"], ":q": early["d_seq"]},
+            }
+            if early is not None and "d_rank" in early
+            else {"ConditionExpression": "attribute_not_exists(pk)"}
+        )
+        if keep:
+            best = max(keep, key=lambda i: (_rank(_str(i, "st"), _num(i, "at")), _num(i, "seq")))
+            decided = _decision_attrs(_receipt_from(best, pk[2:]), _num(best, "seq"))
+            if early is None or _decision(early) != _decision(decided):
+                item = {**_key(pk, "E"), **decided, **{k: v for k, v in best.items() if k == "expires_at"}}
+                final.append({"Put": {"TableName": self.table, "Item": item, **condition}})
+        elif early is not None:
+            final.append({"Delete": {"TableName": self.table, "Key": _key(pk, "E"), **condition}})
+        missing = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": _key(pk, "M"),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        deletes = [{"Delete": {"TableName": self.table, "Key": _key(pk, i["sk"]["S"])}} for i in old]
+        parts = list(_chunks(deletes, MAX_TRANSACTION_ITEMS - 2)) or [[]]
+        for number, part in enumerate(parts, 1):
+            operations = [missing, *part, *(final if number == len(parts) else [])]
+            if len(operations) > 1:
+                self._transact(operations)
+        return len(old)
 
     def ping(self) -> None:
         self._call("get_item", TableName=self.table, Key=_key("ping", "ping"))
@@ -1224,12 +1594,20 @@ class _Counter:
 
     def retry_after(self, check: RateCheck, count: int, now: int) -> int:
         """Same arithmetic as the SQL stores: when enough hits leave for one more to fit."""
+        return self.retry_after_leaving(check, count - check.limit + 1, now)
+
+    def retry_after_leaving(self, check: RateCheck, must_leave: int, now: int, extra: int = 0) -> int:
+        """When `must_leave` of the live hits (and `extra` more at `now`, not yet added) have left."""
         if check.limit == 0:
             return check.window_seconds
         up_to = _stale_up_to(check, now)
-        must_leave, left = count - check.limit + 1, 0
-        for start in sorted(s for s in self.hits if s > up_to):
-            left += self.hits[start]
+        live = {s: h for s, h in self.hits.items() if s > up_to}
+        if extra:
+            start = _bucket(check, now)[0]
+            live[start] = live.get(start, 0) + extra
+        left = 0
+        for start in sorted(live):
+            left += live[start]
             if left >= must_leave:
                 return max(1, start + bucket_width(check) - 1 + check.window_seconds - now)
         return check.window_seconds

@@ -17,6 +17,7 @@ from tests.crosscontainer.containers import Container, container_env
 # empty one per test. Adding a store is one line here (e.g. "dynamodb": "fresh_dynamodb_url").
 SHARED_STORES = {
     "postgres": "fresh_postgres_url",
+    "dynamodb": "fresh_dynamodb_url",
 }
 
 
@@ -55,6 +56,10 @@ def start_container(tmp_path: Path, deployment: dict[str, str]) -> Iterator[Star
         workdir = tmp_path / f"{function}-{next(numbers)}"
         workdir.mkdir()
         base = {**deployment, "SMS_STORE_URL": store_url, **env}
+        if store_url.startswith("dynamodb://"):  # Lambda hands a role's credentials in env vars
+            from tests.dynamo_server import use_fake_credentials
+
+            use_fake_credentials(base)
         container = Container(
             function, container_env(base, function, workdir), workdir, concurrency=concurrency
         )

@@ -31,18 +31,16 @@ TABLE_ARNS = [
 ]
 # What each function's store calls need on DynamoDB (see deploy/aws/dynamodb-access.yml), stated
 # here on its own so that a change to the mapping file shows up as a failing test.
-ITEM_WRITES = {
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:BatchWriteItem",
-}
+READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+SENDS = READS | {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}
 STORE_ACTIONS = {
-    "send_single": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:DeleteItem"},
-    "send_multi": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:DeleteItem"},
-    "otp": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
-    "pull_status": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
-    "status_callback": ITEM_WRITES | {"dynamodb:GetItem", "dynamodb:Query"},
+    "send_single": SENDS | {"dynamodb:DeleteItem"},  # + releasing an idempotency key
+    "send_multi": SENDS | {"dynamodb:DeleteItem"},
+    "otp": SENDS | {"dynamodb:Query"},  # + codes by phone and purpose (gsi1)
+    "pull_status": READS
+    | {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+    | {"dynamodb:Query"},  # receipts, reconciliation (gsi1), purging orphan receipts (no Scan)
+    "status_callback": READS | {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
 }
 
 

@@ -262,3 +262,13 @@ def test_a_send_multi_of_20000_numbers_stores_20000_items(dynamo: DynamoDbStore)
     for start in range(0, len(batch), 2000):  # send_multi's writer: 2,000 rows a call
         record(dynamo, *batch[start : start + 2000])
     assert count_items(dynamo, "M#", sk="M") == 20_000
+
+
+def test_statistics_are_refused_clearly_not_answered_wrongly(dynamo: DynamoDbStore) -> None:
+    """No rollup is kept on DynamoDB yet: `GET /sms/stats` and the history by phone say so (501)."""
+    from shared.errors import SmsError
+
+    for call in (lambda: dynamo.stats(0, 3600, "hour"), lambda: dynamo.messages_for_phone(PHONE)):
+        with pytest.raises(SmsError) as caught:
+            call()
+        assert (caught.value.status, caught.value.code) == (501, "not_supported")

@@ -23,6 +23,14 @@ CALLERS = ["key:aaaa", "wx:openid-1"]
 FAIL_CODES = [("MK:0001", "空号"), ("MK:0005", "停机"), ("UNDELIV", "not delivered")]
 
 
+@pytest.fixture(autouse=True)
+def _not_on_dynamodb(request: pytest.FixtureRequest) -> None:
+    """The DynamoDB store keeps no statistics rollup yet (it answers 501 not_supported)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("store_url") == "dynamodb":
+        pytest.skip("statistics and message history by phone are not on the DynamoDB store yet")
+
+
 def expected(store: Store, store_url: str, frm: int, to: int, group_by: str) -> dict[Any, dict[str, Any]]:
     """Counts straight from the messages and their deciding receipts (no rollup)."""
     rows = raw_rows(
