@@ -72,5 +72,6 @@ def test_purge_expired_codes(store: Store) -> None:
     store.otp_create(code("b", created=200), supersede_active=False)
     assert store.otp_purge_expired(now=399) == 0
     assert store.otp_purge_expired(now=400) == 1
-    assert store.otp_get("a") is None and store.otp_get("b") is not None
+    assert store.otp_get("a") is None
+    assert store.otp_get("b") is not None
     assert store.purge_expired(now=500) == 1
