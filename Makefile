@@ -40,9 +40,9 @@ fmt: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-## typecheck: mypy over the code that ships and the local run
+## typecheck: mypy over everything (strict on shared/ and functions/: pyproject.toml [tool.mypy])
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy functions shared local scripts
+	$(PY) -m mypy functions shared local scripts tests bench
 
 ## bench: the bulk, single-send, cold-start and size figures of docs/performance.md (a few minutes)
 bench: $(VENV)/.installed

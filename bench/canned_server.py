@@ -35,7 +35,7 @@ class Canned:
     def reset(self) -> None:
         self.stats = {"accepted": 0, "requests": 0, "connections": 0, "rejected": 0}
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def answer(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         route = urlsplit(path).path
         if route.startswith("/_emulator/"):
             name = route[len("/_emulator/") :].strip("/")
@@ -75,7 +75,7 @@ class Canned:
 
     def reply(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
         """The whole HTTP answer to one request."""
-        status, answer = self.answer(method, path, headers, body)
+        status, answer = self.answer(method, path, body)
         content = (
             answer
             if isinstance(answer, bytes)
@@ -139,7 +139,7 @@ class Connection(asyncio.Protocol):
             return
         self.next_request()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def connection_lost(self, _exc: Exception | None) -> None:
         self.transport = None
 
 

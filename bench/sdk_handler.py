@@ -34,7 +34,7 @@ def _make_client() -> sms_client.SmsClient:
     return sms_client.SmsClient(cred, region, ClientProfile(httpProfile=http_profile))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     global _client
     if _client is None:
         _client = _make_client()

@@ -104,9 +104,9 @@ def fill(store: Store, url: str, count: int, days: int) -> float:
     else:
         import psycopg
 
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url) as pg:
             generated = list(rows(count, days))
-            with conn.cursor() as cur:
+            with pg.cursor() as cur:
                 with cur.copy(f"COPY messages ({MESSAGE_COLUMNS}) FROM STDIN") as copy:
                     for message, _ in generated:
                         copy.write_row(message)

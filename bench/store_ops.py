@@ -21,6 +21,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import _support  # also puts the repository on sys.path
 
@@ -28,6 +29,9 @@ from shared import limits
 from shared.config import load_settings
 from shared.models import Receipt, SendResult
 from shared.store import Store, open_store
+
+if TYPE_CHECKING:
+    from dynamo_units import Meter
 
 
 def accepted(index: int, prefix: int) -> SendResult:
@@ -206,27 +210,41 @@ def units(store: Store, repeat: int) -> None:
     ]
     print(f"\n{'operation':<40} {'requests':>9} {'RRU':>7} {'WRU':>7} {'CPU µs':>9}   (per unit of work)")
     for name, run, prepare, per in operations:
-        total_cpu, total = 0.0, (0, 0.0, 0.0)
-        for _ in range(repeat):
-            meter.active = False
-            if prepare:
-                prepare()
-            began = time.process_time()
-            run()
-            total_cpu += time.process_time() - began
-            if prepare:
-                prepare()
-            if run is receipt_again:
-                receipt()
-            meter.reset()
-            meter.active = True
-            run()
-            meter.active = False
-            snap = meter.snapshot()
-            total = (total[0] + snap[0], total[1] + snap[1], total[2] + snap[2])
+        requests, rru, wru, cpu = meter_operation(
+            meter, run, prepare, receipt if run is receipt_again else None, repeat
+        )
         k = repeat * per
-        print(f"{name:<40} {total[0] / k:>9.2f} {total[1] / k:>7.2f} {total[2] / k:>7.2f}"
-              f" {total_cpu / k * 1e6:>9.0f}")  # fmt: skip
+        print(f"{name:<40} {requests / k:>9.2f} {rru / k:>7.2f} {wru / k:>7.2f} {cpu / k * 1e6:>9.0f}")
+
+
+def meter_operation(
+    meter: Meter,
+    run: Callable[[], None],
+    prepare: Callable[[], None] | None,
+    between: Callable[[], None] | None,
+    repeat: int,
+) -> tuple[int, float, float, float]:
+    """Totals over `repeat` rounds: requests, RRU and WRU of a metered run, CPU seconds of an unmetered
+    one (`prepare` before each run; `between` puts back what the timed run changed)."""
+    total_cpu, total = 0.0, (0, 0.0, 0.0)
+    for _ in range(repeat):
+        meter.active = False
+        if prepare:
+            prepare()
+        began = time.process_time()
+        run()
+        total_cpu += time.process_time() - began
+        if prepare:
+            prepare()
+        if between:
+            between()
+        meter.reset()
+        meter.active = True
+        run()
+        meter.active = False
+        snap = meter.snapshot()
+        total = (total[0] + snap[0], total[1] + snap[1], total[2] + snap[2])
+    return total[0], total[1], total[2], total_cpu
 
 
 if __name__ == "__main__":

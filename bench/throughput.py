@@ -793,122 +793,155 @@ def report(
         f"the list: {mix_text(args.international)}."
     )
     emit("")
-    rates: dict[str, float] = {}
     if bulk:
-        emit(
-            f"**Bulk: {args.numbers:,} numbers** (numbers/s = accepted by the server ÷ wall time; "
-            f"median and range of {args.repeat} interleaved rounds)"
-        )
-        emit("")
-        emit(
-            "| client | in flight | numbers/s | (range) | client CPU µs/number | server CPU s "
-            "| server % of a core |"
-        )
-        emit("|---|---:|---:|---:|---:|---:|---:|")
-        for phase in BULK + WHAT_IF:
-            runs = bulk.get(phase)
-            if not runs:
-                continue
-            each = [r["accepted"] / r["wall"] for r in runs]
-            rate = statistics.median(each)
-            rates[phase] = rate
-            cpu = statistics.median(r["cpu"] / max(1, r["accepted"]) * 1e6 for r in runs)
-            lost = min(r["accepted"] for r in runs) < args.numbers
-            emit(
-                f"| {LABELS[phase]} | {runs[0]['in_flight']} | {rate:,.0f}{' ⚠' if lost else ''} | "
-                f"{min(each) / 1000:,.1f}k–{max(each) / 1000:,.1f}k | {cpu:.1f} | "
-                f"{median_of(runs, 'emulator_cpu'):.1f} | "
-                f"{max(r['emulator_cpu'] / r['wall'] for r in runs) * 100:.1f} |"
-            )
-        emit("")
-        busiest = max(r["emulator_cpu"] / r["wall"] for runs in bulk.values() for r in runs)
-        verdict = (
-            "the clients' own CPU decides"
-            if busiest < SERVER_CPU_CAP
-            else "⚠ the server may limit the clients"
-        )
-        emit(
-            f"Server CPU: at most {busiest * 100:.1f} % of a core in any run (the cap for a fair "
-            f"client comparison is {SERVER_CPU_CAP * 100:.0f} %): {verdict}."
-        )
-        emit("")
+        rates = report_bulk(emit, args, bulk)
         if "a" in rates:
-            parts = []
-            sdk = "b" if args.api == "legacy" else "c"  # the SDK of the same API
-            for other in ("b", "c", "d"):
-                if other in rates:
-                    ratio = rates["a"] / rates[other]
-                    goal = ""
-                    if other == sdk:
-                        must, aim = ratio >= 1.0, ratio >= 1.5
-                        goal = (
-                            f" (same API: must ≥ 1.0 {'met' if must else 'NOT met'}, "
-                            f"goal ≥ 1.5 {'met' if aim else 'not met'})"
-                        )
-                    parts.append(f"a/{other} = {ratio:.2f}{goal}")
-            if "client" in rates and "d" in rates:
-                parts.append(f"a′/d = {rates['client'] / rates['d']:.2f}")
-            if parts:
-                emit("Ratios: " + "; ".join(parts) + ".")
-            what_ifs = [phase for phase in WHAT_IF if phase in rates]
-            if what_ifs and "d" in rates:
-                ratios = [
-                    f"{LABELS[w].removeprefix('what-if: ')} {rates[w] / rates['d']:.2f}" for w in what_ifs
-                ]
-                emit("What-ifs, over (d): " + "; ".join(ratios) + ".")
-            if "a_no_budget" in rates and sdk in rates:
-                free = rates["a_no_budget"]
-                emit(
-                    f"Without per-number rate limits (the what-if), (a) is {free / rates[sdk]:.2f}"
-                    f" of ({sdk}) and {free / rates['a']:.2f}× (a) as configured."
-                )
-            emit("")
+            report_ratios(emit, args, rates)
             emit_stages(emit, bulk["a"])
     if single:
-        emit(
-            f"**Single send, warm** (CPU of the calling process per call over {args.single_runs} calls; "
-            f"median of {args.repeat} interleaved rounds)"
-        )
-        emit("")
-        emit("| client | CPU ms per call | wall ms per call |")
-        emit("|---|---:|---:|")
-        for phase in SINGLE:
-            if phase in single:
-                runs = single[phase]
-                lost = " ⚠" if any(r["accepted"] < r["calls"] for r in runs) else ""
-                emit(
-                    f"| {LABELS[phase]} | {median_of(runs, 'cpu_ms'):.2f}{lost} | "
-                    f"{median_of(runs, 'wall_ms'):.2f} |"
-                )
-        if "single_ours" in single:
-            split = {
-                k: statistics.median(r["parts"][k] for r in single["single_ours"])
-                for k in ("client", "store", "log", "validation", "total")
-            }
-            rest = split["total"] - split["client"] - split["store"] - split["log"] - split["validation"]
-            emit("")
-            emit(
-                f"Where the handler's CPU goes (a second pass with its parts clocked, {split['total']:.2f} "
-                f"ms a call with the clocks): the SMS client {split['client']:.2f} ms; the store "
-                f"{split['store']:.2f} ms (four transactions: the idempotency key claimed and completed, "
-                f"the rate-limit hits, the message row); the log line {split['log']:.2f} ms; validation "
-                f"{split['validation']:.2f} ms; the rest (entry, answer, metrics) {rest:.2f} ms."
-            )
-        emit("")
+        report_single(emit, args, single)
     if cold:
+        report_cold(emit, args, cold)
+    report_sizes(emit, args)
+    emit(f"Command: `{' '.join(command_of(args))}` ({seconds:.0f} s).")
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+
+
+def report_bulk(
+    emit: Callable[[str], None], args: argparse.Namespace, bulk: dict[str, list[dict[str, Any]]]
+) -> dict[str, float]:
+    """The bulk table and the server-CPU verdict; returns the median numbers/s of each client."""
+    rates: dict[str, float] = {}
+    emit(
+        f"**Bulk: {args.numbers:,} numbers** (numbers/s = accepted by the server ÷ wall time; "
+        f"median and range of {args.repeat} interleaved rounds)"
+    )
+    emit("")
+    emit(
+        "| client | in flight | numbers/s | (range) | client CPU µs/number | server CPU s "
+        "| server % of a core |"
+    )
+    emit("|---|---:|---:|---:|---:|---:|---:|")
+    for phase in BULK + WHAT_IF:
+        runs = bulk.get(phase)
+        if not runs:
+            continue
+        each = [r["accepted"] / r["wall"] for r in runs]
+        rate = statistics.median(each)
+        rates[phase] = rate
+        cpu = statistics.median(r["cpu"] / max(1, r["accepted"]) * 1e6 for r in runs)
+        lost = min(r["accepted"] for r in runs) < args.numbers
         emit(
-            f"**Cold start** (fresh interpreter: import + first invocation — a send (direct invoke, or "
-            f"through an AWS HTTP API event); for pull_status a scheduled pull, status_callback a pushed "
-            f"report, otp a code sent; median of {args.cold_runs})"
+            f"| {LABELS[phase]} | {runs[0]['in_flight']} | {rate:,.0f}{' ⚠' if lost else ''} | "
+            f"{min(each) / 1000:,.1f}k–{max(each) / 1000:,.1f}k | {cpu:.1f} | "
+            f"{median_of(runs, 'emulator_cpu'):.1f} | "
+            f"{max(r['emulator_cpu'] / r['wall'] for r in runs) * 100:.1f} |"
         )
+    emit("")
+    busiest = max(r["emulator_cpu"] / r["wall"] for runs in bulk.values() for r in runs)
+    verdict = (
+        "the clients' own CPU decides" if busiest < SERVER_CPU_CAP else "⚠ the server may limit the clients"
+    )
+    emit(
+        f"Server CPU: at most {busiest * 100:.1f} % of a core in any run (the cap for a fair "
+        f"client comparison is {SERVER_CPU_CAP * 100:.0f} %): {verdict}."
+    )
+    emit("")
+    return rates
+
+
+def report_ratios(emit: Callable[[str], None], args: argparse.Namespace, rates: dict[str, float]) -> None:
+    """(a) over the other clients, the what-ifs over (d), and (a) without per-number budgets."""
+    parts = []
+    sdk = "b" if args.api == "legacy" else "c"  # the SDK of the same API
+    for other in ("b", "c", "d"):
+        if other in rates:
+            ratio = rates["a"] / rates[other]
+            goal = ""
+            if other == sdk:
+                must, aim = ratio >= 1.0, ratio >= 1.5
+                goal = (
+                    f" (same API: must ≥ 1.0 {'met' if must else 'NOT met'}, "
+                    f"goal ≥ 1.5 {'met' if aim else 'not met'})"
+                )
+            parts.append(f"a/{other} = {ratio:.2f}{goal}")
+    if "client" in rates and "d" in rates:
+        parts.append(f"a′/d = {rates['client'] / rates['d']:.2f}")
+    if parts:
+        emit("Ratios: " + "; ".join(parts) + ".")
+    what_ifs = [phase for phase in WHAT_IF if phase in rates]
+    if what_ifs and "d" in rates:
+        ratios = [f"{LABELS[w].removeprefix('what-if: ')} {rates[w] / rates['d']:.2f}" for w in what_ifs]
+        emit("What-ifs, over (d): " + "; ".join(ratios) + ".")
+    if "a_no_budget" in rates and sdk in rates:
+        free = rates["a_no_budget"]
+        emit(
+            f"Without per-number rate limits (the what-if), (a) is {free / rates[sdk]:.2f}"
+            f" of ({sdk}) and {free / rates['a']:.2f}× (a) as configured."
+        )
+    emit("")
+
+
+def report_single(
+    emit: Callable[[str], None], args: argparse.Namespace, single: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The warm single-send table and where the handler's CPU goes."""
+    emit(
+        f"**Single send, warm** (CPU of the calling process per call over {args.single_runs} calls; "
+        f"median of {args.repeat} interleaved rounds)"
+    )
+    emit("")
+    emit("| client | CPU ms per call | wall ms per call |")
+    emit("|---|---:|---:|")
+    for phase in SINGLE:
+        if phase in single:
+            runs = single[phase]
+            lost = " ⚠" if any(r["accepted"] < r["calls"] for r in runs) else ""
+            emit(
+                f"| {LABELS[phase]} | {median_of(runs, 'cpu_ms'):.2f}{lost} | "
+                f"{median_of(runs, 'wall_ms'):.2f} |"
+            )
+    if "single_ours" in single:
+        split = {
+            k: statistics.median(r["parts"][k] for r in single["single_ours"])
+            for k in ("client", "store", "log", "validation", "total")
+        }
+        rest = split["total"] - split["client"] - split["store"] - split["log"] - split["validation"]
         emit("")
-        emit("| function | import ms | first invocation ms | total ms |")
-        emit("|---|---:|---:|---:|")
-        for name, runs in cold.items():
-            label = "official SDK minimal handler (`bench/sdk_handler.py`)" if name == "sdk_handler" else name
-            imp, first = median_of(runs, "import") * 1000, median_of(runs, "first") * 1000
-            emit(f"| {label} | {imp:.0f} | {first:.0f} | {imp + first:.0f} |")
-        emit("")
+        emit(
+            f"Where the handler's CPU goes (a second pass with its parts clocked, {split['total']:.2f} "
+            f"ms a call with the clocks): the SMS client {split['client']:.2f} ms; the store "
+            f"{split['store']:.2f} ms (four transactions: the idempotency key claimed and completed, "
+            f"the rate-limit hits, the message row); the log line {split['log']:.2f} ms; validation "
+            f"{split['validation']:.2f} ms; the rest (entry, answer, metrics) {rest:.2f} ms."
+        )
+    emit("")
+
+
+def report_cold(
+    emit: Callable[[str], None], args: argparse.Namespace, cold: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The cold-start table."""
+    emit(
+        f"**Cold start** (fresh interpreter: import + first invocation — a send (direct invoke, or "
+        f"through an AWS HTTP API event); for pull_status a scheduled pull, status_callback a pushed "
+        f"report, otp a code sent; median of {args.cold_runs})"
+    )
+    emit("")
+    emit("| function | import ms | first invocation ms | total ms |")
+    emit("|---|---:|---:|---:|")
+    for name, runs in cold.items():
+        label = "official SDK minimal handler (`bench/sdk_handler.py`)" if name == "sdk_handler" else name
+        imp, first = median_of(runs, "import") * 1000, median_of(runs, "first") * 1000
+        emit(f"| {label} | {imp:.0f} | {first:.0f} | {imp + first:.0f} |")
+    emit("")
+
+
+def report_sizes(emit: Callable[[str], None], args: argparse.Namespace) -> None:
+    """The deploy packages' sizes, beside the official SDK's installed size."""
     zips = sorted((ROOT / "build").glob("*/*.zip"))
     if zips and "size" in args.phases.split(","):
         emit("**Deploy packages** (`build/<cloud>/<function>.zip`)")
@@ -925,6 +958,10 @@ def report(
             f"{cold_start.installed_kb(cold_start.SDK_STACK):,} |"
         )
         emit("")
+
+
+def command_of(args: argparse.Namespace) -> list[str]:
+    """The command line that reproduces this run."""
     command = ["python", "bench/throughput.py", "--numbers", str(args.numbers)]
     if args.repeat != 3:
         command += ["--repeat", str(args.repeat)]
@@ -940,11 +977,7 @@ def report(
         command += ["--api", args.api]
     if args.international:
         command += ["--international", f"{args.international:g}"]
-    emit(f"Command: `{' '.join(command)}` ({seconds:.0f} s).")
-    text = "\n".join(out)
-    print(text)
-    if args.markdown:
-        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+    return command
 
 
 def main() -> None:

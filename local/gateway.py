@@ -357,7 +357,7 @@ class Gateway:
         body = environ["wsgi.input"].read()
         try:
             if path == QUEUE_PATH:
-                status, out_headers, data = self._enqueue(method, split.query, headers, body, environ)
+                status, out_headers, data = self._enqueue(method, split.query, headers, body)
             else:
                 status, out_headers, data = self._invoke(
                     method, path, raw_path, headers, body, environ.get("REMOTE_ADDR", "")
@@ -398,7 +398,7 @@ class Gateway:
         return status, out_headers, data
 
     def _enqueue(
-        self, method: str, query: str, headers: dict[str, str], body: bytes, environ: dict[str, Any]
+        self, method: str, query: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         """`POST /_local/queue`: the stand-in for SQS. The gateway's own fan-out shows its token;
         anyone else needs an API key and passes the limits of `POST /sms/send-multi`."""

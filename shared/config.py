@@ -212,7 +212,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
-    get = lambda name: env.get(name, "").strip()  # noqa: E731
+
+    def get(name: str) -> str:
+        return env.get(name, "").strip()
 
     appid, appkey = get("TENCENT_SMS_APPID"), get("TENCENT_SMS_APPKEY")
     secret_id, secret_key = get("TENCENTCLOUD_SECRETID"), get("TENCENTCLOUD_SECRETKEY")
@@ -324,7 +326,7 @@ def _template_id(name: str, raw: str) -> str:
     return raw
 
 
-def _keywords(name: str, raw: str) -> frozenset[str]:
+def _keywords(raw: str) -> frozenset[str]:
     if raw.strip().lower() in ("off", "none"):
         return frozenset()
     return frozenset(k.strip().casefold() for k in raw.split(",") if k.strip())
@@ -332,8 +334,8 @@ def _keywords(name: str, raw: str) -> frozenset[str]:
 
 def _opt_keywords(env: Mapping[str, str]) -> dict[str, frozenset[str]]:
     """`SMS_OPT_OUT_KEYWORDS` / `SMS_OPT_IN_KEYWORDS`: comma lists (case-insensitive), or `off`."""
-    out = _keywords("SMS_OPT_OUT_KEYWORDS", env.get("SMS_OPT_OUT_KEYWORDS", "") or DEFAULT_OPT_OUT_KEYWORDS)
-    back = _keywords("SMS_OPT_IN_KEYWORDS", env.get("SMS_OPT_IN_KEYWORDS", "") or DEFAULT_OPT_IN_KEYWORDS)
+    out = _keywords(env.get("SMS_OPT_OUT_KEYWORDS", "") or DEFAULT_OPT_OUT_KEYWORDS)
+    back = _keywords(env.get("SMS_OPT_IN_KEYWORDS", "") or DEFAULT_OPT_IN_KEYWORDS)
     if out & back:
         raise ConfigurationError(
             f"a keyword cannot both opt out and opt in: {sorted(out & back)} "

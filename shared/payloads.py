@@ -308,7 +308,7 @@ def parse_v3_envelope(answer: Any, call: ApiCall) -> dict[str, Any]:
     """The `Response` object, raising `TencentError` for `Response.Error`."""
     if not isinstance(answer, dict) or not isinstance(answer.get("Response"), dict):
         raise malformed(call)
-    response = answer["Response"]
+    response: dict[str, Any] = answer["Response"]
     error = response.get("Error")
     if isinstance(error, dict):
         raise TencentError(

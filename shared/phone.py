@@ -57,6 +57,11 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     known = _classify(text)  # the library's decision from its compiled metadata
     if known is not None:
         return _classified(text, known, field)
+    return _parsed_by_library(text, field)
+
+
+def _parsed_by_library(text: str, field: str) -> str:
+    """The rare number numbers_fast cannot type: the library parses and types it."""
     phonenumbers = _library()
     try:
         parsed = phonenumbers.parse(text, None)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared import catalogue, idempotency, limits, suppressions, templates, validation
-from shared.errors import RateLimitedError, SmsError, status_for_code
+from shared.errors import RateLimitedError, SmsError, ValidationError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
@@ -171,7 +171,7 @@ def send_multi(
     if settings.fanout_queue_url and len(plan.numbers) > settings.fanout_threshold:
         return _once("send_multi", caller, client_key, request_id, body, fan_out, deadline)
     if len(plan.numbers) > settings.max_inline_numbers:
-        raise validation.ValidationError(
+        raise ValidationError(
             f"{len(plan.numbers)} numbers are more than one invocation sends and answers "
             f"(SMS_MAX_INLINE_NUMBERS={settings.max_inline_numbers}); set SMS_FANOUT_QUEUE_URL to queue "
             "them in chunks, or split the list",
@@ -366,7 +366,7 @@ def send_queue_batch(invocation: Any, context: Any, *, deadline: float | None) -
         try:
             body = json.loads(record.body)
         except ValueError:
-            raise validation.ValidationError("queue record body is not JSON", field="body") from None
+            raise ValidationError("queue record body is not JSON", field="body") from None
         status, answer, _ = send_multi(
             body, caller="queue", deadline=deadline, request_id=f"sqs:{record.message_id}", internal=True
         )

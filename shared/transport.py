@@ -244,6 +244,13 @@ class PoolSet:
     def pool_count(self) -> int:
         return self._count
 
+    def slots(self, scheme: bytes) -> list[tuple[bool, int]]:
+        """Per pool of `scheme` (b"http", b"https"): whether it was opened, and its requests in flight."""
+        with self._lock:
+            pools = self._pools.get(scheme, [None] * self._count)
+            busy = self._busy.get(scheme, [0] * self._count)
+            return [(pool is not None, n) for pool, n in zip(pools, busy, strict=True)]
+
     def handle_request(self, request: httpcore.Request) -> httpcore.Response:
         scheme = request.url.scheme
         index, pool = self._acquire(scheme)

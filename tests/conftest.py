@@ -122,11 +122,12 @@ def captured_logs() -> Iterator[Any]:
     stream = io.StringIO()
     capture = logging.StreamHandler(stream)
     capture.setFormatter(formatter)
-    logger._logger.addHandler(capture)
+    underlying = logging.getLogger(logger.name)  # the logging.Logger powertools writes to
+    underlying.addHandler(capture)
     try:
         yield stream
     finally:
-        logger._logger.removeHandler(capture)
+        underlying.removeHandler(capture)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -62,7 +62,7 @@ def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
     body = answer["body"]
     if answer.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
-    return json.loads(body)  # type: ignore[no-any-return]
+    return json.loads(body)
 
 
 def free_port() -> int:
@@ -72,7 +72,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05) -> T:
     """Poll until `predicate()` is truthy (bounded); return its value."""
     deadline = time.monotonic() + timeout
     while True:

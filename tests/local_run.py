@@ -68,9 +68,8 @@ def local_run(
     try:
         deadline = time.monotonic() + timeout
         while "Ctrl-C stops" not in (banner := log.read_text(encoding="utf-8")):
-            assert process.poll() is None and time.monotonic() < deadline, (
-                f"python -m local did not start:\n{banner}"
-            )
+            assert process.poll() is None, f"python -m local did not start:\n{banner}"
+            assert time.monotonic() < deadline, f"python -m local did not start:\n{banner}"
             time.sleep(0.1)
         key = re.search(r"API key\s+(\S+)\s+\(generated", banner)
         assert key or not require_key, banner

@@ -270,7 +270,7 @@ class PostgresServer:
 if __name__ == "__main__":  # pragma: no cover - manual / CI helper
     import signal
 
-    def _interrupt(signum: int, frame: object) -> None:
+    def _interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator.set_faults(latency_ms=args.latency_ms)
     stopping = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGINT, on_signal)

@@ -149,6 +149,17 @@ class Emulator:
         return self._engine.clock
 
     @property
+    def failure_rate(self) -> float:
+        """The share of accepted messages whose delivery fails (settable while running)."""
+        return self._engine.failure_rate
+
+    @failure_rate.setter
+    def failure_rate(self, rate: float) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("failure_rate must be between 0 and 1")
+        self._engine.failure_rate = rate
+
+    @property
     def connections(self) -> int:
         """TCP connections accepted so far (keep-alive reuse keeps this low)."""
         return self._engine.stats()["connections"]

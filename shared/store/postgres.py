@@ -280,7 +280,7 @@ class PostgresStore(SqlStore):
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
-    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:  # noqa: ARG002 - SqlStore._run's signature
         with self._mutex:
             reconnected = False
             conflicts = 0

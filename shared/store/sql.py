@@ -397,7 +397,7 @@ class SqlStore(Store):
         )
         return [Unconfirmed(row[0], row[1], int(row[2])) for row in rows]
 
-    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:
+    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:  # noqa: ARG002 - Store's signature
         rows = sorted((message_id, int(at)) for message_id, at in due)
 
         def write(tx: Tx) -> None:

@@ -31,7 +31,8 @@ def sync() -> dict[str, Any]:
     return body
 
 
-def test_sync_stores_and_lists_the_emulator_catalogue(function_env: dict[str, str]) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_sync_stores_and_lists_the_emulator_catalogue() -> None:
     assert sync()["synced"] == len(EMULATOR_TEMPLATES)
     status, listing = call("pull_status", "GET", "/sms/templates")
     assert status == 200
@@ -39,11 +40,14 @@ def test_sync_stores_and_lists_the_emulator_catalogue(function_env: dict[str, st
     assert list(by_id) == EMULATOR_TEMPLATES
     assert (by_id["7841"]["international"], by_id["7841"]["status"]) == (1, 0)
     assert (by_id["7842"]["status"], by_id["7842"]["status_name"]) == (1, "in review")
-    assert by_id["7843"]["status"] == -1 and "拒收请回复R" in by_id["7843"]["review_reply"]
-    assert by_id["7840"]["params"] == 2 and by_id["7840"]["text"] == "您的验证码是{1}，{2}分钟内有效。"
+    assert by_id["7843"]["status"] == -1
+    assert "拒收请回复R" in by_id["7843"]["review_reply"]
+    assert by_id["7840"]["params"] == 2
+    assert by_id["7840"]["text"] == "您的验证码是{1}，{2}分钟内有效。"
     assert listing["synced_at"] == by_id["7839"]["synced_at"] > 0
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
@@ -86,7 +90,7 @@ def test_sync_stores_and_lists_the_emulator_catalogue(function_env: dict[str, st
     ],
 )
 def test_single_send_refused_before_tencent(
-    function_env: dict[str, str], sms_emulator: Emulator, body: dict[str, Any], code: str, field: str
+    sms_emulator: Emulator, body: dict[str, Any], code: str, field: str
 ) -> None:
     sync()
     before = len(sms_emulator.requests)
@@ -98,8 +102,9 @@ def test_single_send_refused_before_tencent(
     assert sms_emulator.accepted_count == 0
 
 
+@pytest.mark.usefixtures("function_env")
 def test_multi_send_names_the_number_whose_region_the_template_cannot_reach(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -115,15 +120,17 @@ def test_multi_send_names_the_number_whose_region_the_template_cannot_reach(
     assert len(sms_emulator.requests) == before
 
 
-def test_live_template_still_sends_after_sync(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_live_template_still_sends_after_sync(sms_emulator: Emulator) -> None:
     sync()
     status, answer = call("send_single", "POST", "/sms/send", {"phone": "+8613800000002", "params": ["4321"]})
     assert status == 200, answer
     assert sms_emulator.messages("+8613800000002")[0].template_id == "7839"
 
 
+@pytest.mark.usefixtures("function_env")
 def test_static_override_wins_over_the_catalogue(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -137,13 +144,15 @@ def test_static_override_wins_over_the_catalogue(
         "/sms/send",
         {"phone": "+8613800000003", "template_id": "7842", "params": ["A1"]},
     )
-    assert status == 502 and tencent_code(answer) == "FailedOperation.TemplateUnapprovedOrNotExist", answer
+    assert status == 502, answer
+    assert tencent_code(answer) == "FailedOperation.TemplateUnapprovedOrNotExist", answer
     assert sms_emulator.accepted_count == 0
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize("api", ["v3", "legacy"])
 def test_emulator_refuses_sends_to_templates_not_live(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, api: str
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, api: str
 ) -> None:
     from shared.runtime import runtime
 
@@ -154,21 +163,25 @@ def test_emulator_refuses_sends_to_templates_not_live(
             "send_single", "POST", "/sms/send", {"phone": number, "template_id": template_id, "params": ["1"]}
         )
         expected = "FailedOperation.TemplateUnapprovedOrNotExist" if api == "v3" else "1014"
-        assert status != 200 and tencent_code(answer) == expected, answer
+        assert status != 200, answer
+        assert tencent_code(answer) == expected, answer
     assert sms_emulator.accepted_count == 0
 
 
-def test_legacy_api_has_no_catalogue(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_legacy_api_has_no_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("TENCENT_SMS_API", "legacy")
     runtime.reset()
     status, answer = call("pull_status", "POST", "/sms/templates/sync")
-    assert status == 501 and answer["error"]["code"] == "not_supported"
+    assert status == 501
+    assert answer["error"]["code"] == "not_supported"
     assert "SMS_TEMPLATES" in answer["error"]["message"]
 
 
-def test_schedule_refreshes_when_due(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_schedule_refreshes_when_due(monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.pull_status.handler import scheduled_pull
     from shared import catalogue
     from shared.runtime import runtime
@@ -185,7 +198,8 @@ def test_schedule_refreshes_when_due(function_env: dict[str, str], monkeypatch: 
     assert callable(scheduled_pull)
 
 
-def test_scheduled_pull_syncs_the_catalogue(function_env: dict[str, str]) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_scheduled_pull_syncs_the_catalogue() -> None:
     from tests.functions.test_tracking_handlers import timer
 
     answer = timer()

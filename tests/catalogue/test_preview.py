@@ -31,7 +31,7 @@ TEMPLATES = {
 
 
 @pytest.fixture
-def templates(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def templates(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ARG001 - a fixture this one needs for its side effect
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_TEMPLATES", json.dumps(TEMPLATES))
@@ -44,6 +44,7 @@ def preview(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return answer["statusCode"], answer_body(answer)
 
 
+@pytest.mark.usefixtures("templates")
 @pytest.mark.parametrize(
     ("template_id", "params", "phone", "sign", "encoding", "length", "parts"),
     [
@@ -63,7 +64,6 @@ def preview(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     ],
 )
 def test_boundary_texts_through_the_handler(
-    templates: None,
     sms_emulator: Emulator,
     template_id: str,
     params: list[str],
@@ -91,7 +91,8 @@ def test_boundary_texts_through_the_handler(
     assert len(sms_emulator.requests) == 0  # nothing went to Tencent
 
 
-def test_multi_preview_per_region_with_problems(templates: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("templates")
+def test_multi_preview_per_region_with_problems(sms_emulator: Emulator) -> None:
     body = {
         "phones": ["+8613800000001", "+8613800000001", "12", "+4915112345678", "+8613800000002"],
         "template_id": "7839",
@@ -109,14 +110,16 @@ def test_multi_preview_per_region_with_problems(templates: None, sms_emulator: E
     assert len(sms_emulator.requests) == 0
 
 
-def test_international_number_with_a_mainland_template(templates: None) -> None:
+@pytest.mark.usefixtures("templates")
+def test_international_number_with_a_mainland_template() -> None:
     status, answer = preview({"phones": ["+14155550100"], "template_id": "7839", "params": ["1234"]})
     assert status == 200
     assert answer["numbers"][0]["problems"][0]["code"] == "template_region_mismatch"
     assert answer["fee_total"] == 0
 
 
-def test_rate_limited_now_is_seen_and_never_recorded(templates: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("templates")
+def test_rate_limited_now_is_seen_and_never_recorded(sms_emulator: Emulator) -> None:
     body = {"phone": "+8613800000009", "template_id": "7839", "params": ["1234"]}
     for _ in range(3):  # previews use no quota: the real send after them still goes
         assert preview(body)[1]["numbers"][0]["problems"] == []
@@ -124,38 +127,48 @@ def test_rate_limited_now_is_seen_and_never_recorded(templates: None, sms_emulat
     assert sent["statusCode"] == 200, sent
     _, answer = preview(body)
     [problem] = answer["numbers"][0]["problems"]
-    assert problem["code"] == "rate_limited" and problem["retry_after"] >= 1
+    assert problem["code"] == "rate_limited"
+    assert problem["retry_after"] >= 1
     assert answer["fee_total"] == 0
     assert sms_emulator.accepted_count == 1
 
 
-def test_request_problems_answer_like_the_send(templates: None) -> None:
+@pytest.mark.usefixtures("templates")
+def test_request_problems_answer_like_the_send() -> None:
     status, answer = preview({"phone": "+8613800000001", "template_id": "7839", "params": []})
-    assert status == 400 and answer["error"]["field"] == "params"
+    assert status == 400
+    assert answer["error"]["field"] == "params"
 
 
-def test_direct_invoke_and_the_suppression_seam(templates: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("templates")
+def test_direct_invoke_and_the_suppression_seam(sms_emulator: Emulator) -> None:
     from shared import preview as previews
 
     body = {"phones": ["+8613800000001", "+8613800000002"], "template_id": "7839", "params": ["1234"]}
     direct = handler("send_multi").handler({"action": "preview", **body}, AwsContext())
-    assert direct["fee_total"] == 2 and direct["sendable"] == 2
+    assert direct["fee_total"] == 2
+    assert direct["sendable"] == 2
     answer = previews.preview(body, caller="direct", suppressed=lambda phone, _message: phone.endswith("2"))
     assert [[p["code"] for p in n["problems"]] for n in answer["numbers"]] == [[], ["suppressed"]]
     assert answer["fee_total"] == 1
     assert len(sms_emulator.requests) == 0
 
 
-def test_unknown_text_says_how_to_know_it(function_env: dict[str, str]) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_unknown_text_says_how_to_know_it() -> None:
     status, answer = preview({"phone": "+8613800000001", "template_id": "7839", "params": ["1234"]})
     assert status == 200
-    assert answer["text"] is None and answer["fee_total"] is None and "sync" in answer["note"]
+    assert answer["text"] is None
+    assert answer["fee_total"] is None
+    assert "sync" in answer["note"]
     handler("pull_status").handler(http_event("POST", "/sms/templates/sync"), AwsContext())
     _, synced = preview({"phone": "+8613800000001", "template_id": "7839", "params": ["1234"]})
-    assert synced["text"].startswith("【腾讯云】1234为您的登录验证码") and synced["fee_total"] == 1
+    assert synced["text"].startswith("【腾讯云】1234为您的登录验证码")
+    assert synced["fee_total"] == 1
 
 
-def test_a_mixed_list_previews_each_regions_template(templates: None) -> None:
+@pytest.mark.usefixtures("templates")
+def test_a_mixed_list_previews_each_regions_template() -> None:
     body = {
         "phones": ["+8613800000001", "+14155552671"],
         "template_id": {"mainland": "7839", "international": "9160"},
@@ -164,11 +177,15 @@ def test_a_mixed_list_previews_each_regions_template(templates: None) -> None:
     status, answer = preview({**body, "template_id": {"mainland": "9070", "international": "9161"}})
     assert status == 200, answer
     mainland, international = answer["regions"]["mainland"], answer["regions"]["international"]
-    assert mainland["text"].startswith("【腾讯云】字") and mainland["parts"] == 1
+    assert mainland["text"].startswith("【腾讯云】字")
+    assert mainland["parts"] == 1
     # the signature makes the text UCS-2: 5 + 161 units, 67 a part
-    assert international["text"].endswith("a" * 161) and international["parts"] == 3
+    assert international["text"].endswith("a" * 161)
+    assert international["parts"] == 3
     assert answer["texts"] == {"mainland": mainland["text"], "international": international["text"]}
-    assert [n["parts"] for n in answer["numbers"]] == [1, 3] and answer["fee_total"] == 4
+    assert [n["parts"] for n in answer["numbers"]] == [1, 3]
+    assert answer["fee_total"] == 4
     assert answer["template_id"] == {"mainland": "9070", "international": "9161"}
     status, answer = preview({**body, "params": ["1234"]})
-    assert status == 400 and answer["error"]["field"] == "params"  # 9160 takes none: the send's 400
+    assert status == 400
+    assert answer["error"]["field"] == "params"

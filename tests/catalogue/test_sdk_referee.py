@@ -13,6 +13,7 @@ from local.emulator import Emulator
 from shared import catalogue
 from shared.client import SmsClient
 from shared.config import Settings
+from shared.errors import TencentError
 from tests.emulator.test_sdks import no_proxy, sdk_client, sdk_request  # noqa: F401 - no_proxy is a fixture
 
 
@@ -86,6 +87,6 @@ def test_answer_parsing_refuses_bad_shapes() -> None:
     [parsed] = catalogue.parse_describe_templates({"Response": {"DescribeTemplateStatusSet": [good]}}, call)
     assert (parsed.template_id, parsed.international, parsed.status) == ("1", 3, 2)
     for bad in ({**good, "StatusCode": 7}, {**good, "International": 2}, {"International": 0}):
-        with pytest.raises(Exception) as failed:
+        with pytest.raises(TencentError) as failed:
             catalogue.parse_describe_templates({"Response": {"DescribeTemplateStatusSet": [bad]}}, call)
-        assert getattr(failed.value, "code", "") == "tencent_bad_response"
+        assert failed.value.code == "tencent_bad_response"

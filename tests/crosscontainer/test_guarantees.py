@@ -8,6 +8,8 @@ import json
 from concurrent.futures import Future
 from typing import Any
 
+import pytest
+
 from local.emulator import Emulator
 from shared.payloads import unix_to_beijing
 from shared.store import open_store
@@ -54,7 +56,8 @@ def test_one_idempotency_key_in_two_containers_sends_once(
         if status == 200:  # the replay answers exactly what the send answered
             assert body == sent[0]
         else:
-            assert status == 409 and body["error"]["code"] == "idempotency_in_progress", (status, body)
+            assert status == 409, (status, body)
+            assert body["error"]["code"] == "idempotency_in_progress", (status, body)
     assert len(sms_emulator.messages(phone)) == 1
     # once settled, a retry in either container is a replay of that one send
     for container in containers:
@@ -97,8 +100,9 @@ def test_a_code_sent_by_one_otp_container_is_verified_by_another_and_locks_acros
         assert (status, body["error"]["code"]) == (423, "otp_locked")
 
 
+@pytest.mark.usefixtures("sms_emulator")
 def test_a_message_reads_delivered_on_pull_status_after_another_containers_scheduled_pull(
-    shared_store_url: str, start_container: StartContainer, sms_emulator: Emulator
+    shared_store_url: str, start_container: StartContainer
 ) -> None:
     sender = start_container("send_single", shared_store_url)
     reader = start_container("pull_status", shared_store_url)
@@ -150,6 +154,7 @@ def test_a_receipt_pushed_to_one_container_and_pulled_by_another_is_stored_once(
     try:
         assert len(store.receipts_for(message_id)) == 1
         stored = store.get_message(message_id)
-        assert stored is not None and stored.status == "delivered"
+        assert stored is not None
+        assert stored.status == "delivered"
     finally:
         store.close()

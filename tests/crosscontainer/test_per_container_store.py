@@ -48,24 +48,25 @@ def _warnings(container: Container) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.usefixtures("sms_emulator")
 @pytest.mark.parametrize("platform", list(PLATFORMS))
-def test_a_cloud_container_on_sqlite_warns_once(
-    start_container: StartContainer, sms_emulator: Emulator, platform: str
-) -> None:
+def test_a_cloud_container_on_sqlite_warns_once(start_container: StartContainer, platform: str) -> None:
     env, event, context = PLATFORMS[platform]
     container = start_container("send_single", PER_CONTAINER_STORE, **env)
     statuses = [answer_of(container.invoke(event, context))[0] for _ in range(2)]
     assert statuses == [200, 429]  # two real invocations: a send, then the per-number limit
     container.stop()
     (warning,) = _warnings(container)
-    assert warning["platform"] == platform and warning["store"] == "sqlite"
+    assert warning["platform"] == platform
+    assert warning["store"] == "sqlite"
     for words in ("limits", "idempotency", "one-time codes", "receipts", "dynamodb://", "postgresql://"):
         assert words in warning["message"], words
     assert str(container.workdir) not in container.stderr()  # no machine path in the logs either
 
 
+@pytest.mark.usefixtures("sms_emulator")
 def test_no_warning_on_a_shared_store_or_off_the_clouds(
-    shared_store_url: str, start_container: StartContainer, sms_emulator: Emulator
+    shared_store_url: str, start_container: StartContainer
 ) -> None:
     on_shared = start_container("send_single", shared_store_url)
     local = start_container("send_single", PER_CONTAINER_STORE, AWS_LAMBDA_FUNCTION_NAME="")

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +162,10 @@ def osls_package(node_tools: Path, folder: Path, *params: str) -> Packaged:
 
 
 @pytest.fixture(scope="session")
-def packaged(node_tools: Path, built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packaged]:
+def packaged(
+    node_tools: Path,
+    built: Built,  # noqa: ARG001 - packaging reads the zips this fixture builds
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Packaged:
     """`osls package --stage prod` from the repository, without AWS credentials or network."""
-    yield osls_package(node_tools, tmp_path_factory.mktemp("osls-package"))
+    return osls_package(node_tools, tmp_path_factory.mktemp("osls-package"))

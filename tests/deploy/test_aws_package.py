@@ -179,7 +179,8 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             for resource in resources:
-                assert resource != "*" and "*" not in json.dumps(resource).replace(":*", ""), statement
+                assert resource != "*", statement
+                assert "*" not in json.dumps(resource).replace(":*", ""), statement
             assert not any("*" in action for action in actions), statement
             grants |= {(action, json.dumps(resource)) for action in actions for resource in resources}
         allowed[function] = grants
@@ -205,7 +206,8 @@ def test_each_function_has_its_own_least_privilege_role(packaged: Packaged) -> N
         assert table_grants == STORE_ACTIONS[function], function
         for resource in map(json.dumps, TABLE_ARNS):
             assert {a for a, r in grants if r == resource} == STORE_ACTIONS[function], function
-        assert "dynamodb:CreateTable" not in table_grants and "dynamodb:Scan" not in table_grants
+        assert "dynamodb:CreateTable" not in table_grants
+        assert "dynamodb:Scan" not in table_grants
 
 
 def test_logs_are_kept_for_a_bounded_time(packaged: Packaged) -> None:
@@ -257,17 +259,20 @@ def test_the_postgresql_layer_is_attached_only_when_asked_for(
     arn = "arn:aws:lambda:ap-southeast-1:123456789012:layer:sms-functions-postgres:3"
     with_layer = osls_package(node_tools, tmp_path / "pg", "store=postgres", f"postgresLayerArn={arn}")
     lambdas = _lambdas(with_layer)
-    assert set(lambdas) == set(_lambdas(packaged)) and all(p["Layers"] == [arn] for p in lambdas.values())
+    assert set(lambdas) == set(_lambdas(packaged))
+    assert all(p["Layers"] == [arn] for p in lambdas.values())
 
 
 def test_the_store_table_is_on_demand_expiring_recoverable_encrypted_and_retained(packaged: Packaged) -> None:
     (name,) = _resources(packaged, "AWS::DynamoDB::Table")
     table = packaged.template["Resources"][name]
     assert name == "SmsStoreTable"
-    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
     props = table["Properties"]
     assert props["TableName"] == "sms-functions-prod-store"
-    assert props["BillingMode"] == "PAY_PER_REQUEST" and "ProvisionedThroughput" not in props
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"] == {"SSEEnabled": True}
@@ -289,7 +294,8 @@ def test_the_store_table_is_on_demand_expiring_recoverable_encrypted_and_retaine
     # every function's URL names this table in the stack's region, and never asks to create it
     for props in _lambdas(packaged).values():
         url = props["Environment"]["Variables"]["SMS_STORE_URL"]
-        assert {"Ref": name} in url["Fn::Join"][1] and "create" not in json.dumps(url)
+        assert {"Ref": name} in url["Fn::Join"][1]
+        assert "create" not in json.dumps(url)
 
 
 def test_the_dynamodb_access_file_is_the_union_of_its_methods() -> None:
@@ -310,10 +316,9 @@ def test_the_aws_zips_carry_no_boto3(built: Built) -> None:
         assert not {t for t in tops if t.startswith(("boto3", "botocore", "s3transfer"))}, function
 
 
+@pytest.mark.usefixtures("packaged")
 @pytest.mark.parametrize("store", ["postgres", "sqlite"])
-def test_other_stores_get_no_table_and_no_table_rights(
-    packaged: Packaged, node_tools: Path, tmp_path: Path, store: str
-) -> None:
+def test_other_stores_get_no_table_and_no_table_rights(node_tools: Path, tmp_path: Path, store: str) -> None:
     """store=postgres/sqlite: no table is created, no role may touch one, the URL is the secret's."""
     params = [f"store={store}"]
     if store == "postgres":

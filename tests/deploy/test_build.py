@@ -73,7 +73,8 @@ def test_packages_hold_shared_and_deps_but_no_junk(built: Built, cloud: str) -> 
     # bytecode made by the target interpreter, one per module, next to every source
     tag = "cpython-312" if cloud == "aws" else "cpython-310"
     pycs = [n for n in names if n.endswith(".pyc")]
-    assert pycs and all(f".{tag}.pyc" in n and "/__pycache__/" in "/" + n for n in pycs)
+    assert pycs
+    assert all(f".{tag}.pyc" in n and "/__pycache__/" in "/" + n for n in pycs)
     assert "shared/__pycache__/entry." + tag + ".pyc" in names
     assert not tops & {"local", "tests", "bench", "scripts", "deploy", "node_modules", "bin", "build"}
     assert not [n for n in names if n.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))]

@@ -75,7 +75,8 @@ def test_handler_modules_exist_and_export_both_names() -> None:
         assert spec["handler"] == f"functions/{function}/handler.handler"
         assert spec["package"]["artifact"] == f"build/aws/{function}.zip"
     for function, config in scf_configs().items():
-        assert config["component"] == "scf" and config["name"] == function
+        assert config["component"] == "scf"
+        assert config["name"] == function
         inputs = config["inputs"]
         assert inputs["handler"] == "handler.main_handler"  # handler.py at the zip root
         assert inputs["runtime"] == "Python3.10"
@@ -84,7 +85,8 @@ def test_handler_modules_exist_and_export_both_names() -> None:
     cloudbase = cloudbase_config()
     assert (DEPLOY / "cloudbase" / cloudbase["functionRoot"]).resolve() == ROOT / "build" / "cloudbase"
     for spec in cloudbase["functions"]:
-        assert spec["handler"] == "handler.main_handler" and spec["runtime"] == "Python3.10"
+        assert spec["handler"] == "handler.main_handler"
+        assert spec["runtime"] == "Python3.10"
         assert spec["installDependency"] is False  # dependencies are vendored by scripts/build.py
     assert aws_config()["provider"]["runtime"] == "python3.12"
 
@@ -104,7 +106,8 @@ def test_values_are_references_never_literal_secrets() -> None:
     local = load_yaml(DEPLOY / "aws" / "env.local.yml")
     # store=dynamodb names the stack's own table; every other store reads the URL from the secret
     store_url = cloud["SMS_STORE_URL"]["Fn::If"]
-    assert store_url[0] == "StoreIsDynamoDb" and "SmsStoreTable" in str(store_url[1])
+    assert store_url[0] == "StoreIsDynamoDb"
+    assert "SmsStoreTable" in str(store_url[1])
     for name in SECRET_NAMES:
         assert re.fullmatch(
             r"\{\{resolve:secretsmanager:\$\{param:secretName\}:SecretString:"
@@ -140,13 +143,15 @@ def test_memory_and_timeouts_fit_every_platform_and_agree() -> None:
     cloudbase = _cloudbase_functions()
     for function in present_functions():
         memory, timeout = _aws_size(function)
-        assert 128 <= memory <= 10240 and memory in SCF_MEMORY, function
+        assert 128 <= memory <= 10240, function
+        assert memory in SCF_MEMORY, function
         assert 1 <= timeout <= HTTP_TIMEOUT_LIMIT, function
         inputs = scf_configs()[function]["inputs"]
         assert (inputs["memorySize"], inputs["timeout"]) == (memory, timeout), function
         if function in cloudbase:
             spec = cloudbase[function]
-            assert spec["memorySize"] in CLOUDBASE_MEMORY and 1 <= spec["timeout"] <= 60
+            assert spec["memorySize"] in CLOUDBASE_MEMORY
+            assert 1 <= spec["timeout"] <= 60
             assert (spec["memorySize"], spec["timeout"]) == (memory, timeout), function
 
 
@@ -158,7 +163,8 @@ def _aws_minutes(expression: str) -> int:
     cron = re.fullmatch(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)", expression)
     assert cron, f"not an AWS schedule expression: {expression}"
     minute, hour, day, month, weekday, year = cron.groups()
-    assert (hour, day, month, year) == ("*", "*", "*", "*") and "?" in (day, weekday)
+    assert (hour, day, month, year) == ("*", "*", "*", "*")
+    assert "?" in (day, weekday)
     step = re.fullmatch(r"(?:0|\*)/(\d+)", minute)
     assert step, expression
     return int(step.group(1))
@@ -170,7 +176,9 @@ def _tencent_minutes(expression: str) -> int:
     assert len(fields) == 7, f"Tencent crons have 7 fields (sec min hour day month week year): {expression}"
     second, minute, *rest = fields
     step = re.fullmatch(r"(?:0|\*)/(\d+)", minute)
-    assert second == "0" and step and rest == ["*"] * 5, expression
+    assert second == "0", expression
+    assert step, expression
+    assert rest == ["*"] * 5, expression
     return int(step.group(1))
 
 
@@ -190,7 +198,8 @@ def test_schedules_are_equivalent() -> None:
     ]
     (cloudbase,) = _cloudbase_functions()["pull_status"]["triggers"]
     assert _aws_minutes(aws[0]["rate"]) == _tencent_minutes(scf["cronExpression"]) == 5
-    assert cloudbase["type"] == "timer" and _tencent_minutes(cloudbase["config"]) == 5
+    assert cloudbase["type"] == "timer"
+    assert _tencent_minutes(cloudbase["config"]) == 5
     assert json.loads(scf["argument"]) == aws_input
     assert "kind" not in aws_input, "no kind: the scheduled pull drains receipts and replies"
     for function, spec in _aws_functions().items():  # the only scheduled function

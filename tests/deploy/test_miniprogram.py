@@ -64,7 +64,8 @@ def test_send_page_calls_send_single_with_the_seed_shape() -> None:
         "status": "submitted",
         "fee": 1,
     }
-    assert out["data"]["error"] is None and out["data"]["sending"] is False
+    assert out["data"]["error"] is None
+    assert out["data"]["sending"] is False
 
 
 def test_send_page_shows_the_error_code_and_message() -> None:
@@ -97,7 +98,8 @@ def test_send_page_reports_a_failed_call_and_refuses_a_bad_number() -> None:
     out = run_page(
         "pages/index/index.js", [{"call": "onMobileInput", "event": _value("12")}, {"call": "send"}]
     )
-    assert out["calls"] == [] and out["data"]["error"]["code"] == "invalid_mobile"
+    assert out["calls"] == []
+    assert out["data"]["error"]["code"] == "invalid_mobile"
 
 
 def test_otp_page_sends_then_verifies() -> None:
@@ -118,7 +120,8 @@ def test_otp_page_sends_then_verifies() -> None:
         {"action": "verify", "mobile": "13800000000", "nationcode": "86", "code": "482913", "id": "otp-1"},
     ]
     assert {c["name"] for c in out["calls"]} == {"otp"}
-    assert out["data"]["verified"] is True and out["data"]["sent"] == {"id": "otp-1", "expiresIn": 300}
+    assert out["data"]["verified"] is True
+    assert out["data"]["sent"] == {"id": "otp-1", "expiresIn": 300}
 
 
 def test_otp_page_shows_a_wrong_code() -> None:

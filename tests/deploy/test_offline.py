@@ -57,7 +57,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def offline(
-    node_tools: Path, built: Built, emulator_server: Emulator, tmp_path_factory: pytest.TempPathFactory
+    node_tools: Path,
+    built: Built,  # noqa: ARG001 - serverless-offline runs the zips this fixture builds
+    emulator_server: Emulator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Offline]:
     """`osls offline start --stage local` in its own session, on free loopback ports."""
     folder = tmp_path_factory.mktemp("offline")
@@ -126,9 +129,11 @@ def test_post_sms_send_through_serverless_offline(offline: Offline, sms_emulator
         response = client.post("/sms/send", json=request, headers={"x-api-key": API_KEY})
         body = _json(response, offline.log)
         assert response.status_code == 200, body
-        assert body["status"] == "submitted" and body["message_id"], body
+        assert body["status"] == "submitted", body
+        assert body["message_id"], body
         (sent,) = sms_emulator.messages("+8613800000000")
-        assert sent.message_id == body["message_id"] and sent.params == ("246810",)
+        assert sent.message_id == body["message_id"]
+        assert sent.params == ("246810",)
 
         stored = client.get(f"/sms/messages/{body['message_id']}", headers={"x-api-key": API_KEY})
         assert stored.status_code == 200, stored.text

@@ -87,7 +87,8 @@ def invoke(
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     for module, origin in answer["origins"].items():
         if module == "psycopg" and origin is not None:
-            assert layer is not None and origin.startswith(str(layer)), f"psycopg came from {origin}"
+            assert layer is not None, f"psycopg came from {origin}"
+            assert origin.startswith(str(layer)), f"psycopg came from {origin}"
             continue
         assert origin is None or origin.startswith(str(folder)), f"{module} came from {origin}, not the zip"
     assert answer["site"] is False
@@ -110,8 +111,9 @@ def zip_env(sms_emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("built")
 def test_every_package_imports_under_its_runtime_python(
-    built: Built, unpacked: dict[tuple[str, str], Path], pythons: dict[str, str], tmp_path: Path
+    unpacked: dict[tuple[str, str], Path], pythons: dict[str, str], tmp_path: Path
 ) -> None:
     env = {"TMPDIR": str(tmp_path), "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"}
     for (cloud, function), folder in unpacked.items():
@@ -141,10 +143,12 @@ def test_scf_function_url_sends_through_the_emulator(
         EVENTS / "scf-context.json",
     )
     body = _body(answer["result"])
-    assert body["status"] == "submitted" and body["message_id"]
+    assert body["status"] == "submitted"
+    assert body["message_id"]
     (sent,) = sms_emulator.messages("+8613800000000")
     assert sent.message_id == body["message_id"]
-    assert sent.params == ("482913",) and sent.template_id == "7839"
+    assert sent.params == ("482913",)
+    assert sent.template_id == "7839"
 
 
 def test_cloudbase_mini_program_call_gets_plain_json(
@@ -163,7 +167,8 @@ def test_cloudbase_mini_program_call_gets_plain_json(
     )
     result = answer["result"]
     assert "statusCode" not in result, "callFunction answers are the result itself, not an HTTP envelope"
-    assert result["status"] == "submitted" and result["message_id"]
+    assert result["status"] == "submitted"
+    assert result["message_id"]
     (sent,) = sms_emulator.messages("+8613800000000")
     assert sent.message_id == result["message_id"]
 
@@ -192,8 +197,10 @@ def test_scf_timer_pulls_receipts_into_the_store(
         EVENTS / "scf-context.json",
     )
     (run,) = answer["result"]["runs"]  # the sample's argument names kind=receipts
-    assert run["kind"] == "receipts" and "error" not in run
-    assert run["pulled"] == 1 and run["stored"] == 1
+    assert run["kind"] == "receipts"
+    assert "error" not in run
+    assert run["pulled"] == 1
+    assert run["stored"] == 1
     assert any(r.operation in ("PullSmsSendStatus", "pullstatus") for r in sms_emulator.requests)
 
 
@@ -317,7 +324,9 @@ def test_with_postgres_packages_use_a_postgresql_store(
         layer=postgres_packages["scf", "path"],
     )
     (run,) = pulled["result"]["runs"]
-    assert run["pulled"] == 1 and run["stored"] == 1 and "error" not in run
+    assert run["pulled"] == 1
+    assert run["stored"] == 1
+    assert "error" not in run
 
     def lambda_send(layer: Path | None) -> dict[str, Any]:
         answer = invoke(
@@ -338,5 +347,6 @@ def test_with_postgres_packages_use_a_postgresql_store(
     unmounted = lambda_send(None)
     assert unmounted["statusCode"] == 500  # a deployment mistake, named in the answer
     error = json.loads(unmounted["body"])["error"]
-    assert error["code"] == "misconfigured" and "postgres-layer" in error["message"]
+    assert error["code"] == "misconfigured"
+    assert "postgres-layer" in error["message"]
     assert len(sms_emulator.messages("+8613800000000")) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,8 @@ def test_the_banner_names_the_dashboard_and_it_shows_the_runs_traffic(run: Local
     assert f"{run.gateway}/dashboard" in run.log.read_text(encoding="utf-8")
     with httpx.Client(timeout=10) as http:
         page = http.get(f"{run.gateway}/dashboard")
-        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
         sent = http.post(
             f"{run.gateway}/sms/send",
             headers=run.headers,
@@ -31,10 +33,11 @@ def test_the_banner_names_the_dashboard_and_it_shows_the_runs_traffic(run: Local
         )
         assert sent.status_code == 200, sent.text
 
-        def delivered() -> dict | None:  # type: ignore[type-arg]
+        def delivered() -> dict[str, Any] | None:
             totals = http.get(f"{run.gateway}/sms/stats", headers=run.headers).json()["totals"]
             return totals if totals["delivered"] == 1 else None
 
         totals = wait_for(delivered, timeout=20, interval=0.3)  # the scheduled pull stored the receipt
-        assert totals["sent"] == 1 and totals["latency_p50_s"] is not None
+        assert totals["sent"] == 1
+        assert totals["latency_p50_s"] is not None
         assert http.get(f"{run.gateway}/sms/stats").status_code == 401

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ def test_send_then_scheduled_pull_then_delivered(run: LocalRun) -> None:
         assert inbox["messages"][0]["message_id"] == message_id
         assert "5678" in inbox["messages"][0]["text"]
 
-        def delivered() -> dict | None:  # type: ignore[type-arg]
+        def delivered() -> dict[str, Any] | None:
             answer = http.get(f"{gateway}/sms/messages/{message_id}", headers=headers)
             return (
                 answer.json()
@@ -93,7 +94,8 @@ def test_a_configured_key_is_never_echoed(tmp_path: Path) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         out, _ = process.communicate(timeout=10)
     assert "from SMS_API_KEYS (not shown)" in out
-    assert "configured-secret-key-4711" not in out and "configured-token-0815" not in out
+    assert "configured-secret-key-4711" not in out
+    assert "configured-token-0815" not in out
 
 
 def _listening(port: int) -> bool:

@@ -44,8 +44,11 @@ def test_a_taken_port_names_itself_and_the_option_that_moves_it(
         done = _local([option, str(port), other, "0", "--pull-interval", "0"], _clean_env(), tmp_path)
     assert done.returncode == 2
     line = done.stderr.strip()
-    assert f"port {port}" in line and what in line and option in line, line
-    assert "Traceback" not in done.stderr and "Errno" not in done.stderr
+    assert f"port {port}" in line, line
+    assert what in line, line
+    assert option in line, line
+    assert "Traceback" not in done.stderr
+    assert "Errno" not in done.stderr
 
 
 def test_the_banners_curl_works_when_pasted_with_keys_already_set(tmp_path: Path) -> None:
@@ -74,7 +77,8 @@ def test_invoke_calls_a_function_directly_against_the_running_emulator(tmp_path:
         sent = _local(["invoke", "send_single", event, *emulator], _clean_env(), state)
         assert sent.returncode == 0, sent.stderr
         answer = json.loads(sent.stdout)
-        assert answer["status"] == "submitted" and answer["phone"] == "+8613800000077"
+        assert answer["status"] == "submitted"
+        assert answer["phone"] == "+8613800000077"
         with httpx.Client(timeout=10) as http:
             assert run.inbox(http, "+8613800000077")  # the running emulator received it
             stored = http.get(f"{run.gateway}/sms/messages/{answer['message_id']}", headers=run.headers)
@@ -97,9 +101,12 @@ def test_invoke_without_a_running_emulator_says_what_to_start(tmp_path: Path) ->
     url = f"http://127.0.0.1:{free_port()}"
     done = _local(["invoke", "send_single", "{}", "--emulator-url", url], _clean_env(), tmp_path)
     assert done.returncode == 2
-    assert "make run" in done.stderr and url in done.stderr and "Traceback" not in done.stderr
+    assert "make run" in done.stderr
+    assert url in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_invoke_refuses_an_event_that_is_not_json(tmp_path: Path) -> None:
     done = _local(["invoke", "send_single", "{nope"], _clean_env(), tmp_path)
-    assert done.returncode == 2 and "not JSON" in done.stderr
+    assert done.returncode == 2
+    assert "not JSON" in done.stderr

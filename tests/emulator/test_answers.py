@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from local.emulator import codes, legacy, v3
 from local.emulator.engine import Outcomes
@@ -62,7 +63,7 @@ def test_legacy_details_are_json_dumps_of_the_items() -> None:
 
 
 def test_other_answers_are_json_dumps() -> None:
-    answers = [
+    answers: list[dict[str, Any]] = [
         {"Response": {"Error": {"Code": "X", "Message": CONTEXT}, "RequestId": "r"}},
         {"result": 0, "errmsg": "OK", "count": 1, "data": [{"a": [1, 2.5, None, True], "b": {}}]},
         {"messages": [], "nested": {"deeper": {"list": EncodedItems(), "n": -1}}},

@@ -39,7 +39,8 @@ def test_default_catalogue_without_environment() -> None:
         "7852": 1,
     }
     assert [t.id for t in catalogue.templates.values() if t.status != 0] == ["7842", "7843"]
-    assert catalogue.templates["7841"].international and catalogue.templates["7851"].international
+    assert catalogue.templates["7841"].international
+    assert catalogue.templates["7851"].international
     assert catalogue.templates["7852"].both  # International = 3: either region
     assert catalogue.max_param_length == 12
     assert not catalogue.frequency_limits.enabled
@@ -118,7 +119,7 @@ def test_file_with_apps_and_credentials(tmp_path: Path) -> None:
 def test_file_must_hold_an_object(tmp_path: Path) -> None:
     path = tmp_path / "catalogue.json"
     path.write_text("[]", encoding="utf-8")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="holds a JSON object"):
         Catalogue.from_file(path, env={})
 
 

@@ -117,7 +117,8 @@ def test_more_than_200_numbers_is_1046(wire: Wire) -> None:
     assert wire.legacy(legacy_send_call(tels))["result"] == 1046
 
 
-def test_exactly_200_numbers_are_accepted(wire: Wire, emulator: Emulator) -> None:
+@pytest.mark.usefixtures("emulator")
+def test_exactly_200_numbers_are_accepted(wire: Wire) -> None:
     tels = [("86", f"1380013{i:04d}") for i in range(200)]
     answer = wire.legacy(legacy_send_call(tels))
     assert answer["result"] == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -152,8 +151,8 @@ class _ParsedResponse(HTTPResponse):
 
 
 @pytest.fixture
-def replay(emulator: Emulator, http: httpx.Client) -> Iterator[Replay]:
-    yield Replay(emulator.url, http)
+def replay(emulator: Emulator, http: httpx.Client) -> Replay:
+    return Replay(emulator.url, http)
 
 
 def test_qcloudsms_response_parsing_is_broken_on_this_python() -> None:

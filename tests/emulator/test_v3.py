@@ -57,8 +57,11 @@ def test_signed_send_is_accepted(wire: Wire, emulator: Emulator) -> None:
 
     assert error_code(response) is None
     first, second = response["SendStatusSet"]
-    assert first["Code"] == "Ok" and first["Message"] == "send success"
-    assert first["PhoneNumber"] == MOBILE and first["IsoCode"] == "CN" and first["Fee"] == 1
+    assert first["Code"] == "Ok"
+    assert first["Message"] == "send success"
+    assert first["PhoneNumber"] == MOBILE
+    assert first["IsoCode"] == "CN"
+    assert first["Fee"] == 1
     assert first["SessionContext"] == "ctx1"
     assert first["SerialNo"] != second["SerialNo"]
     assert [m.message_id for m in emulator.messages()] == [second["SerialNo"], first["SerialNo"]]

@@ -47,7 +47,8 @@ def test_non_standard_or_absurd_json_is_invalid_json(body: str) -> None:
 def test_json_but_not_an_object(body: str, named: str) -> None:
     with pytest.raises(ValidationError) as err:
         json_body(_http(body))
-    assert err.value.code == "invalid_body" and named in err.value.message
+    assert err.value.code == "invalid_body"
+    assert named in err.value.message
 
 
 def test_too_large() -> None:

@@ -36,7 +36,8 @@ def test_scf_context_attributes(scf_context: dict[str, Any]) -> None:
     )
     assert (ctx.region, ctx.namespace) == ("ap-guangzhou", "default")
     assert ctx.environment == {"SCF_NAMESPACE": "default"}
-    assert isinstance(ctx.log_group_name, str) and isinstance(ctx.log_stream_name, str)
+    assert isinstance(ctx.log_group_name, str)
+    assert isinstance(ctx.log_stream_name, str)
     assert ctx.raw is scf_context
 
 
@@ -103,7 +104,8 @@ def test_aws_context_is_delegated() -> None:
     assert ctx.memory_limit_in_mb == 256
     assert ctx.invoked_function_arn == raw.invoked_function_arn
     assert ctx.aws_request_id == raw.aws_request_id
-    assert ctx.log_group_name == raw.log_group_name and ctx.log_stream_name == raw.log_stream_name
+    assert ctx.log_group_name == raw.log_group_name
+    assert ctx.log_stream_name == raw.log_stream_name
     assert ctx.region == "ap-southeast-1"
     assert ctx.get_remaining_time_in_millis() == 8000
     raw.remaining_ms = 100
@@ -116,7 +118,8 @@ def test_aws_like_context_without_timer_uses_the_budget() -> None:
         aws_request_id = "fixed"
 
     ctx = wrap_context(Stub(), default_budget_ms=2000)
-    assert ctx.platform == "aws" and ctx.function_name == "UNDEFINED"
+    assert ctx.platform == "aws"
+    assert ctx.function_name == "UNDEFINED"
     assert 0 < ctx.get_remaining_time_in_millis() <= 2000
 
 
@@ -128,7 +131,8 @@ def test_wrap_is_idempotent(scf_context: dict[str, Any]) -> None:
 
 def test_repr_hides_the_environment(wx_context: dict[str, Any]) -> None:
     text = repr(wrap_context(wx_context))
-    assert "WX_OPENID" not in text and "send_single" in text
+    assert "WX_OPENID" not in text
+    assert "send_single" in text
 
 
 def _logger() -> tuple[Logger, io.StringIO]:
@@ -141,7 +145,7 @@ def test_powertools_logger_fails_on_a_plain_scf_dict(scf_context: dict[str, Any]
     logger, _ = _logger()
 
     @logger.inject_lambda_context
-    def handler(event: dict[str, Any], context: Any) -> str:
+    def handler(_event: dict[str, Any], _context: Any) -> str:
         return "ok"
 
     with pytest.raises(AttributeError):
@@ -155,7 +159,7 @@ def test_powertools_logger_works_with_a_wrapped_scf_context(context_name: str) -
     logger, stream = _logger()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    def handler(event: dict[str, Any], context: Any) -> str:
+    def handler(_event: dict[str, Any], _context: Any) -> str:
         logger.info("handled")
         return "ok"
 

@@ -152,12 +152,15 @@ def test_http_samples(
     assert inv.trigger in events.HTTP_TRIGGERS
     assert inv.platform == ("aws" if trigger.startswith("aws") else "tencent")
     assert inv.request_id == request_id
-    assert inv.http is not None and inv.is_http
+    assert inv.http is not None
+    assert inv.is_http
     assert (inv.http.method, inv.http.path, inv.http.query, inv.http.source_ip) == (method, path, query, ip)
     assert (json.loads(inv.http.body) if inv.http.body else "") == body
     assert all(k == k.lower() for k in inv.http.headers)
     assert all(isinstance(v, str) for v in inv.http.headers.values())
-    assert inv.payload is None and inv.records == () and inv.wx is None
+    assert inv.payload is None
+    assert inv.records == ()
+    assert inv.wx is None
     assert inv.raw_event == load(name)
 
 
@@ -177,13 +180,16 @@ def test_http_headers_lower_cased_and_reachable(name: str) -> None:
 def test_rest_without_headers_has_empty_maps() -> None:
     http = parse_event(load("aws-apigw-rest-no-headers.json")).http
     assert http is not None
-    assert http.headers == {} and http.query == {} and http.source_ip == ""
+    assert http.headers == {}
+    assert http.query == {}
+    assert http.source_ip == ""
 
 
 def test_path_params_kept() -> None:
     rest = parse_event(load("aws-apigw-rest-status.json")).http
     v2 = parse_event(load("aws-http-api-cookies-stage.json")).http
-    assert rest is not None and v2 is not None
+    assert rest is not None
+    assert v2 is not None
     assert rest.path_params == {"phone": "+8613800000001"}
     assert v2.path_params == {"phone": "+8613800000002"}
 
@@ -206,7 +212,8 @@ def test_scf_apigw_real_query_wins_over_declared_parameters() -> None:
     event = load("scf-apigw.json")
     event["queryStringParameters"] = {"dryRun": "declared-only"}
     http = parse_event(event).http
-    assert http is not None and http.query == {"dryRun": "false"}
+    assert http is not None
+    assert http.query == {"dryRun": "false"}
 
 
 def test_generic_v1_event_follows_the_platform(scf_context: dict[str, Any]) -> None:
@@ -220,7 +227,8 @@ def test_generic_v1_event_follows_the_platform(scf_context: dict[str, Any]) -> N
     inv = parse_event(event, scf_context)
     assert inv.trigger == "scf_function_url"
     assert inv.request_id == "r-1"
-    assert inv.http is not None and (inv.http.method, inv.http.path) == ("GET", "/sms/status/x")
+    assert inv.http is not None
+    assert (inv.http.method, inv.http.path) == ("GET", "/sms/status/x")
 
 
 def test_header_values_given_as_lists_are_joined() -> None:
@@ -239,23 +247,30 @@ def test_body_given_as_an_object_is_serialised() -> None:
     event = load("cloudbase-http-access.json")
     event["body"] = dict(SEND)
     http = parse_event(event).http
-    assert http is not None and json.loads(http.body) == SEND
+    assert http is not None
+    assert json.loads(http.body) == SEND
 
 
 def test_non_utf8_base64_body_is_invalid_body() -> None:
     with pytest.raises(ValidationError) as err:
         parse_event(load("aws-apigw-rest-bad-utf8.json"))
-    assert err.value.code == "invalid_body" and err.value.status == 400
+    assert err.value.code == "invalid_body"
+    assert err.value.status == 400
 
 
 def test_invalid_body_error_carries_the_invocation_for_an_http_answer() -> None:
     with pytest.raises(events.InvalidBodyError) as err:
         parse_event(load("aws-apigw-rest-bad-utf8.json"))
     inv = err.value.invocation
-    assert inv is not None and inv.trigger == "aws_rest" and inv.request_id == REST_ID
-    assert inv.http is not None and inv.http.body == "" and inv.http.path == "/sms/send"
+    assert inv is not None
+    assert inv.trigger == "aws_rest"
+    assert inv.request_id == REST_ID
+    assert inv.http is not None
+    assert inv.http.body == ""
+    assert inv.http.path == "/sms/send"
     shaped = events.shape_http_response(inv, err.value.status, "{}", {})
-    assert shaped["statusCode"] == 400 and "multiValueHeaders" in shaped
+    assert shaped["statusCode"] == 400
+    assert "multiValueHeaders" in shaped
 
 
 def test_broken_base64_body_is_invalid_body() -> None:
@@ -275,7 +290,8 @@ def test_sqs_batch(aws_context: Any) -> None:
     ]
     assert [r.receive_count for r in inv.records] == [1, 2]
     assert json.loads(inv.records[0].body)["chunk"] == 1
-    assert inv.http is None and inv.payload is None
+    assert inv.http is None
+    assert inv.payload is None
 
 
 @pytest.mark.parametrize(
@@ -294,7 +310,9 @@ def test_sqs_batch(aws_context: Any) -> None:
 def test_payload_triggers(name: str, trigger: str, payload: dict[str, Any]) -> None:
     inv = parse_event(load(name))
     assert (inv.trigger, inv.payload) == (trigger, payload)
-    assert inv.http is None and inv.records == () and inv.wx is None
+    assert inv.http is None
+    assert inv.records == ()
+    assert inv.wx is None
 
 
 def test_timer_json_array_message_is_kept_as_text() -> None:
@@ -323,7 +341,9 @@ def test_wx_call_takes_the_trusted_identity_from_the_context(wx_context: dict[st
 
 def test_wx_call_context_wins_over_a_spoofed_user_info(wx_context: dict[str, Any]) -> None:
     inv = parse_event(load("wx-cloud-function-spoofed.json"), wx_context)
-    assert inv.wx is not None and inv.wx.open_id == "oAbCd1EfGh2IjKl3MnOp4QrSt5Uv" and inv.wx.trusted
+    assert inv.wx is not None
+    assert inv.wx.open_id == "oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
+    assert inv.wx.trusted
 
 
 @pytest.mark.parametrize("context_name", [None, "scf-context.json"])
@@ -339,7 +359,8 @@ def test_wx_context_alone_marks_a_plain_event_as_a_mini_program_call(wx_context:
     inv = parse_event(load("scf-direct-invoke.json"), wx_context)
     assert inv.trigger == "wx_callfunction"
     assert inv.payload == load("scf-direct-invoke.json")
-    assert inv.wx is not None and inv.wx.trusted
+    assert inv.wx is not None
+    assert inv.wx.trusted
 
 
 def test_tcb_context_only_gives_no_identity() -> None:
@@ -361,7 +382,8 @@ def test_request_id_falls_back_to_context_then_uuid(scf_context: dict[str, Any])
     assert parse_event(load("scf-timer.json"), scf_context).request_id == SCF_CTX_ID
     first = parse_event(load("scf-timer.json")).request_id
     second = parse_event(load("scf-timer.json")).request_id
-    assert len(first) == 36 and first != second
+    assert len(first) == 36
+    assert first != second
 
 
 def test_invocation_is_frozen() -> None:

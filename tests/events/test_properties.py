@@ -63,7 +63,8 @@ def _exercise(event: Any, context: Any) -> None:
         inv = parse_event(event, context)
     except ValidationError:
         return
-    assert isinstance(inv, Invocation) and inv.request_id
+    assert isinstance(inv, Invocation)
+    assert inv.request_id
     if inv.http is not None:
         shaped = shape_http_response(inv, 200, inv.http.body, inv.http.headers)
         assert shaped["statusCode"] == 200
@@ -108,8 +109,11 @@ phone_values = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(event=phone_values | st.dictionaries(keys | phones, phone_values, max_size=6))
 def test_unsupported_errors_never_quote_a_phone_number(event: Any) -> None:
+    refusal: UnsupportedEventError | None = None
     try:
         parse_event(event)
     except UnsupportedEventError as err:
-        assert not re.search(r"\d{7,}", err.message)
-        assert not re.search(r"\d{7,}", str(err))
+        refusal = err
+    if refusal is not None:
+        assert not re.search(r"\d{7,}", refusal.message)
+        assert not re.search(r"\d{7,}", str(refusal))

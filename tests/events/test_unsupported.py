@@ -40,7 +40,8 @@ def test_non_objects_are_named_by_type(event: Any, named: str) -> None:
 
 def test_error_is_a_400_validation_error_with_its_code() -> None:
     error = _error([])
-    assert isinstance(error, ValidationError) and isinstance(error, SmsError)
+    assert isinstance(error, ValidationError)
+    assert isinstance(error, SmsError)
     assert (error.status, error.code) == (400, "unsupported_event")
     assert error.to_body()["error"]["code"] == "unsupported_event"
 
@@ -60,7 +61,8 @@ def test_unsupported_shapes_name_their_keys_not_their_values(name: str, reason: 
     assert reason in error.message
     assert keys in error.message
     assert not PHONE_DIGITS.search(error.message)
-    assert "s3cr3t" not in error.message and "sms-uploads" not in error.message
+    assert "s3cr3t" not in error.message
+    assert "sms-uploads" not in error.message
 
 
 def test_http_event_without_a_path() -> None:

@@ -33,9 +33,8 @@ def chunk(index: int, size: int = 200) -> list[SendResult]:
     ]
 
 
-def test_every_chunk_is_stored_in_fewer_transactions(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_every_chunk_is_stored_in_fewer_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
     store = runtime.store
     calls: list[int] = []
     record = store.record_sends
@@ -58,11 +57,13 @@ def test_every_chunk_is_stored_in_fewer_transactions(
     assert calls == [200, 1000, 1000, 1000, 1000, 800]  # the waiting chunks, up to max_rows at a time
     for index in (0, 7, 24):
         stored = store.get_message(f"2019:{index:06d}0199")
-        assert stored is not None and stored.phone == f"+86138{index * 200 + 199:08d}"
+        assert stored is not None
+        assert stored.phone == f"+86138{index * 200 + 199:08d}"
 
 
+@pytest.mark.usefixtures("function_env")
 def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, captured_logs: Any
+    monkeypatch: pytest.MonkeyPatch, captured_logs: Any
 ) -> None:
     store = runtime.store
     record = store.record_sends
@@ -87,21 +88,25 @@ def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
     assert sum(message is not None for message in stored) == 1  # the third batch, after two failures
 
 
+@pytest.mark.usefixtures("function_env")
 def test_a_sent_sms_stays_sent_when_storing_its_row_fails(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, captured_logs: Any, sms_emulator: Emulator
+    monkeypatch: pytest.MonkeyPatch, captured_logs: Any, sms_emulator: Emulator
 ) -> None:
     """Even a bug in the store (not a store error) is logged, not raised: raising would release
     the idempotency key, and a retry would send the SMS again."""
 
-    def broken(results: Any, **kwargs: Any) -> None:
+    def broken(_results: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(runtime.store, "record_sends", broken)
     context = AwsContext()
     answer = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)
     retry = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)
-    assert answer["status"] == "submitted" and retry == answer and sms_emulator.accepted_count == 1
+    assert answer["status"] == "submitted"
+    assert retry == answer
+    assert sms_emulator.accepted_count == 1
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     (unrecorded,) = [line for line in lines if line["message"] == "sent but not recorded"]
-    assert unrecorded["error_code"] == "internal_error" and "a bug" in unrecorded["exception"]
+    assert unrecorded["error_code"] == "internal_error"
+    assert "a bug" in unrecorded["exception"]
     assert unrecorded["messages"] == [{"message_id": answer["message_id"], "phone": "+86138****0009"}]

@@ -30,7 +30,7 @@ CATALOGUE = json.dumps(
 
 
 @pytest.fixture
-def env(function_env: dict[str, str], protocol: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def env(function_env: dict[str, str], protocol: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: ARG001 - a fixture this one needs for its side effect
     from shared.runtime import runtime
 
     def set_env(**values: str) -> None:
@@ -112,7 +112,8 @@ def code_arrives(emulator: Emulator, phone: str) -> None:
     assert emulator.messages(phone)[0].template_id == "7840"  # newest first
 
 
-def test_a_pulled_r_stops_marketing_but_not_codes(env: Any, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_a_pulled_r_stops_marketing_but_not_codes(sms_emulator: Emulator) -> None:
     sms_emulator.inject_reply(CN2, " r ")  # whole text, trimmed, any case
     sms_emulator.inject_reply(CN, "R is my favourite letter")  # not a keyword
     pull_replies()
@@ -120,7 +121,8 @@ def test_a_pulled_r_stops_marketing_but_not_codes(env: Any, sms_emulator: Emulat
     code_arrives(sms_emulator, CN2)
 
 
-def test_a_pushed_opt_out_stops_marketing_but_not_codes(env: Any, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_a_pushed_opt_out_stops_marketing_but_not_codes(sms_emulator: Emulator) -> None:
     push_reply(CN2, "退订", int(time.time()))
     check_skipped(sms_emulator, skipped=CN2, sent_to=CN)
     code_arrives(sms_emulator, CN2)
@@ -140,7 +142,8 @@ def test_a_single_marketing_send_is_409(env: Any, sms_emulator: Emulator) -> Non
     assert len(sms_emulator.messages(CN)) == 1
 
 
-def test_the_later_reply_wins_whatever_order_they_arrive_in(env: Any, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_the_later_reply_wins_whatever_order_they_arrive_in(sms_emulator: Emulator) -> None:
     now = int(time.time())
     push_reply(CN, "START", now - 10)  # an opt-in, then an older opt-out arriving late
     push_reply(CN, "R", now - 20)
@@ -161,9 +164,8 @@ def test_suppress_all_stops_codes_too(env: Any, sms_emulator: Emulator) -> None:
     assert not sms_emulator.requests
 
 
-def test_suppression_routes_audited_with_masked_numbers(
-    env: Any, sms_emulator: Emulator, captured_logs: Any
-) -> None:
+@pytest.mark.usefixtures("env", "sms_emulator")
+def test_suppression_routes_audited_with_masked_numbers(captured_logs: Any) -> None:
     assert api("GET", "/sms/suppressions", key=None)[0] == 401
     assert api("GET", f"/sms/suppressions/{CN}") == (
         404,
@@ -181,15 +183,19 @@ def test_suppression_routes_audited_with_masked_numbers(
         "source": "callback",
     }
     status, body = api("PUT", f"/sms/suppressions/{US}")
-    assert status == 200 and body["suppressed"] and body["source"] == "api"
+    assert status == 200
+    assert body["suppressed"]
+    assert body["source"] == "api"
     assert api("GET", "/sms/suppressions", {"limit": "1"})[1] == {
         "items": [api("GET", f"/sms/suppressions/{US}")[1]],
         "next": US,
     }
     listed = api("GET", "/sms/suppressions", {"after": US})[1]
-    assert [i["phone"] for i in listed["items"]] == [CN] and listed["next"] is None
+    assert [i["phone"] for i in listed["items"]] == [CN]
+    assert listed["next"] is None
     status, body = api("DELETE", f"/sms/suppressions/{CN}")
-    assert status == 200 and body["suppressed"] is False
+    assert status == 200
+    assert body["suppressed"] is False
     assert body["changed_at"] >= 1795758000  # an operator's change is never older than the reply
     assert [i["phone"] for i in api("GET", "/sms/suppressions")[1]["items"]] == [US]
     assert api("GET", "/sms/suppressions", {"limit": "0"})[1]["error"]["field"] == "limit"
@@ -197,10 +203,12 @@ def test_suppression_routes_audited_with_masked_numbers(
     logs = captured_logs.getvalue()
     assert logs.count('"message":"suppression: ') == 3
     assert '"phone":"+86138****0000"' in logs
-    assert "8613800000000" not in logs and "4155552671" not in logs
+    assert "8613800000000" not in logs
+    assert "4155552671" not in logs
 
 
-def test_an_international_opt_out_is_honoured(env: Any, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_an_international_opt_out_is_honoured(sms_emulator: Emulator) -> None:
     api("PUT", f"/sms/suppressions/{US}")
     answer = send_multi({"phones": [US, CN], **MARKETING})
     assert [r["status"] for r in answer["results"]] == ["suppressed", "submitted"], answer

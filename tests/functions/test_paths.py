@@ -26,10 +26,9 @@ def get(sample: str, client_path: str, query: dict[str, str] | None = None) -> d
     return answer
 
 
+@pytest.mark.usefixtures("function_env", "sms_emulator")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_encoded_plus_in_the_phone_is_read_as_plus(
-    sample: str, function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+def test_encoded_plus_in_the_phone_is_read_as_plus(sample: str) -> None:
     [message_id] = send(["+8613800000000"])
     answer = get(sample, "/sms/status/%2B8613800000000", {"kind": "receipts"})
     assert answer["statusCode"] == 200, answer
@@ -38,10 +37,9 @@ def test_encoded_plus_in_the_phone_is_read_as_plus(
     assert [item["message_id"] for item in body["items"]] == [message_id]
 
 
+@pytest.mark.usefixtures("function_env", "sms_emulator")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_encoded_colon_in_the_message_id_is_read_as_colon(
-    sample: str, function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+def test_encoded_colon_in_the_message_id_is_read_as_colon(sample: str) -> None:
     [message_id] = send(["+8613800000000"])
     assert ":" in message_id
     answer = get(sample, "/sms/messages/" + message_id.replace(":", "%3A"))
@@ -49,15 +47,15 @@ def test_encoded_colon_in_the_message_id_is_read_as_colon(
     assert answer_body(answer)["message_id"] == message_id
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_a_double_encoded_value_is_decoded_only_once(
-    sample: str, function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+def test_a_double_encoded_value_is_decoded_only_once(sample: str, sms_emulator: Emulator) -> None:
     answer = get(sample, "/sms/status/%252B8613800000000")  # the client meant the text "%2B8613…"
     assert answer["statusCode"] == 400, answer
     assert answer_body(answer)["error"]["field"] == "phone"
     [message_id] = send(["+8613800000000"])
     missing = get(sample, "/sms/messages/" + message_id.replace(":", "%253A"))
-    assert missing["statusCode"] == 404 and answer_body(missing)["error"]["code"] == "message_not_found"
+    assert missing["statusCode"] == 404
+    assert answer_body(missing)["error"]["code"] == "message_not_found"
     assert message_id.replace(":", "%3A") in answer_body(missing)["error"]["message"]
     assert not [r for r in sms_emulator.requests if r.operation.startswith("PullSmsSendStatusBy")]

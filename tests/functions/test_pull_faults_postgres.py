@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from local.emulator import Emulator
 from tests.functions.test_tracking_handlers import send, timer
 from tests.helpers import read_dead_letters
 from tests.pg_server import PostgresServer, postgres_disabled
@@ -29,9 +28,9 @@ def own_postgres() -> Iterator[PostgresServer]:
         server.cleanup()
 
 
+@pytest.mark.usefixtures("sms_emulator")
 def test_postgres_stopping_mid_pull_loses_nothing(
     function_env: dict[str, str],
-    sms_emulator: Emulator,
     own_postgres: PostgresServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -53,7 +52,8 @@ def test_postgres_stopping_mid_pull_loses_nothing(
 
     monkeypatch.setattr(runtime.client, "pull", pull_then_stop_postgres)
     run = timer({"kind": "receipts", "max": 10})["runs"][0]
-    assert run["stopped"] == "store_unavailable" and run["error"]["code"] == "store_unavailable"
+    assert run["stopped"] == "store_unavailable"
+    assert run["error"]["code"] == "store_unavailable"
     assert (run["pulled"], run["stored"], run["dead_lettered"]) == (20, 10, 10)
 
     own_postgres.start()
@@ -68,7 +68,9 @@ def test_postgres_stopping_mid_pull_loses_nothing(
     stored = {r.message_id for i in ids for r in runtime.store.receipts_for(i)}
     sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     dead = [item["message_id"] for entry in sink for item in entry["items"]]
-    assert len(stored) == 10 and len(dead) == len(set(dead)) == 10 and not stored & set(dead)
+    assert len(stored) == 10
+    assert len(dead) == len(set(dead)) == 10
+    assert not stored & set(dead)
     rest = timer({"kind": "receipts", "max": 10})["runs"][0]  # the 5 Tencent still held
     assert rest["stored"] == 5
     assert len({r.message_id for i in ids for r in runtime.store.receipts_for(i)}) == 15

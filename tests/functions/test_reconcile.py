@@ -4,7 +4,7 @@ messages are `SMS_RECONCILE_AFTER` old; a message without any within Tencent's 7
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -43,19 +43,19 @@ def lost_receipts(emulator: Emulator, operation: str, count: int) -> list[str]:
 
 
 @pytest.fixture
-def later(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def later(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     """Move the reconciliation clock `seconds` ahead of the real one."""
     import time
 
     def move(seconds: float) -> None:
         monkeypatch.setattr(reconcile, "clock", lambda: time.time() + seconds)
 
-    yield move
+    return move
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize("api", ["v3", "legacy"])
 def test_receipts_lost_in_a_dropped_pull_are_recovered_per_number(
-    function_env: dict[str, str],
     sms_emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     later: Any,
@@ -75,15 +75,17 @@ def test_receipts_lost_in_a_dropped_pull_are_recovered_per_number(
     assert (result["deferred"], result["unknown"], result["stopped"]) == (0, 0, "done")
     for message_id in ids:
         message = runtime.store.get_message(message_id)
-        assert message is not None and message.status == "delivered"
+        assert message is not None
+        assert message.status == "delivered"
         assert len(runtime.store.receipts_for(message_id)) == 1
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0  # nothing is due any more
     per_number = "PullSmsSendStatusByPhoneNumber" if api == "v3" else "pullstatus4mobile"
     assert sum(r.operation == per_number for r in sms_emulator.requests) == 5
 
 
+@pytest.mark.usefixtures("function_env")
 def test_one_pull_per_number_covers_its_messages_and_the_batch_is_bounded_oldest_first(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, later: Any
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, later: Any
 ) -> None:
     from shared.runtime import runtime
 
@@ -108,7 +110,7 @@ def test_one_pull_per_number_covers_its_messages_and_the_batch_is_bounded_oldest
 
 
 @pytest.fixture
-def silent_emulator(monkeypatch: pytest.MonkeyPatch, function_env: dict[str, str]) -> Iterator[Emulator]:
+def silent_emulator(monkeypatch: pytest.MonkeyPatch, function_env: dict[str, str]) -> Iterator[Emulator]:  # noqa: ARG001 - a fixture this one needs for its side effect
     """An emulator whose receipts never come (due in 10 years)."""
     from shared.runtime import runtime
 
@@ -118,8 +120,9 @@ def silent_emulator(monkeypatch: pytest.MonkeyPatch, function_env: dict[str, str
         yield emulator
 
 
+@pytest.mark.usefixtures("silent_emulator")
 def test_without_a_receipt_a_message_is_asked_again_later_then_ends_unknown_with_the_reason(
-    silent_emulator: Emulator, later: Any
+    later: Any,
 ) -> None:
     from shared.runtime import runtime
 
@@ -137,7 +140,8 @@ def test_without_a_receipt_a_message_is_asked_again_later_then_ends_unknown_with
     later(6.9 * 86400)  # asked again at the 7-day mark, not at twice 6 days
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0
     message = runtime.store.get_message(message_id)
-    assert message is not None and message.status == "submitted"
+    assert message is not None
+    assert message.status == "submitted"
 
     later(7 * 86400 + 5)
     last = timer({"kind": "receipts"})["reconciled"]
@@ -149,8 +153,9 @@ def test_without_a_receipt_a_message_is_asked_again_later_then_ends_unknown_with
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0
 
 
+@pytest.mark.usefixtures("function_env")
 def test_a_tencent_failure_stops_reconciliation_and_changes_nothing(
-    function_env: dict[str, str], sms_emulator: Emulator, later: Any
+    sms_emulator: Emulator, later: Any
 ) -> None:
     from shared.runtime import runtime
 
@@ -166,9 +171,8 @@ def test_a_tencent_failure_stops_reconciliation_and_changes_nothing(
     assert timer({"kind": "receipts"})["reconciled"]["found"] == 3  # due again on the next run
 
 
-def test_reconciliation_can_be_turned_off(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, later: Any
-) -> None:
+@pytest.mark.usefixtures("function_env", "sms_emulator")
+def test_reconciliation_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, later: Any) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_RECONCILE_AFTER", "off")

@@ -26,7 +26,7 @@ CATALOGUE = json.dumps(
 
 
 @pytest.fixture
-def env(function_env: dict[str, str], protocol: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def env(function_env: dict[str, str], protocol: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: ARG001 - a fixture this one needs for its side effect
     """The function environment on `protocol`, every country allowed; `env(NAME=value)` sets more."""
     from shared.runtime import runtime
 
@@ -56,11 +56,13 @@ def sent(emulator: Emulator) -> dict[str, str]:
 def test_a_mixed_multi_send_uses_each_regions_default(env: Any, sms_emulator: Emulator) -> None:
     env(TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL="7841")
     answer = send_multi({"phones": [CN, US, CN2, HK], "params": ["4829"]})
-    assert answer["submitted"] == 4 and answer["failed"] == 0, answer
+    assert answer["submitted"] == 4, answer
+    assert answer["failed"] == 0, answer
     assert sent(sms_emulator) == {CN: "7839", CN2: "7839", US: "7841", HK: "7841"}
 
 
-def test_a_request_names_a_template_per_region(env: Any, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_a_request_names_a_template_per_region(sms_emulator: Emulator) -> None:
     answer = send_multi(
         {"phones": [US, CN], "template_id": {"mainland": "7850", "international": "7851"}, "params": ["6.18"]}
     )
@@ -71,6 +73,7 @@ def test_a_request_names_a_template_per_region(env: Any, sms_emulator: Emulator)
     assert sent(sms_emulator)[HK] == "7841"
 
 
+@pytest.mark.usefixtures("env")
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -81,12 +84,13 @@ def test_a_request_names_a_template_per_region(env: Any, sms_emulator: Emulator)
     ],
 )
 def test_a_region_without_a_template_is_refused_before_sending(
-    env: Any, sms_emulator: Emulator, body: dict[str, Any], field: str
+    sms_emulator: Emulator, body: dict[str, Any], field: str
 ) -> None:
     answer = send_multi(body) if "phones" in body else send_single(body)
     assert answer["error"]["code"] == "no_template_for_region", answer
     assert answer["error"]["field"] == field
-    assert sms_emulator.accepted_count == 0 and not sms_emulator.requests
+    assert sms_emulator.accepted_count == 0
+    assert not sms_emulator.requests
 
 
 def test_the_catalogue_refuses_a_template_for_the_wrong_region(env: Any, sms_emulator: Emulator) -> None:
@@ -129,7 +133,8 @@ def test_a_code_abroad_without_an_international_template_is_refused(env: Any, sm
     assert not sms_emulator.requests
 
 
-def test_a_queued_chunk_keeps_both_templates(env: Any) -> None:
+@pytest.mark.usefixtures("env")
+def test_a_queued_chunk_keeps_both_templates() -> None:
     from shared import validation
     from shared.runtime import runtime
 
@@ -154,5 +159,6 @@ def test_the_local_run_sends_abroad_out_of_the_box(tmp_path: Any) -> None:
         "7841",
         "7841",
     )
-    assert settings.templates["7841"].international and settings.templates["7852"].both
+    assert settings.templates["7841"].international
+    assert settings.templates["7852"].both
     assert settings.templates["7850"].text.endswith("拒收请回复R")

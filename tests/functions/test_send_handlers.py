@@ -31,21 +31,23 @@ def context_for(sample: str) -> Any:
 
 
 @pytest.fixture
-def keys(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def keys(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ARG001 - a fixture this one needs for its side effect
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_API_KEYS", f"{API_KEY},{SAMPLE_KEY}")
     runtime.reset()
 
 
+@pytest.mark.usefixtures("keys")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_send_single_over_every_http_trigger(sample: str, keys: None, sms_emulator: Emulator) -> None:
+def test_send_single_over_every_http_trigger(sample: str, sms_emulator: Emulator) -> None:
     event = load_event(sample)
     set_header(event, "X-Api-Key", SAMPLE_KEY)
     answer = handler("send_single").handler(event, context_for(sample))
     assert answer["statusCode"] == 200, answer
     body = answer_body(answer)
-    assert body["status"] == "submitted" and body["phone"] == "+8613800000000"
+    assert body["status"] == "submitted"
+    assert body["phone"] == "+8613800000000"
     [sent] = sms_emulator.messages("+8613800000000")
     assert sent.message_id == body["message_id"]
     assert (sent.template_id, list(sent.params), sent.sign) == ("7839", ["482913"], "腾讯云")
@@ -57,8 +59,9 @@ def test_send_single_over_every_http_trigger(sample: str, keys: None, sms_emulat
     assert "isBase64Encoded" in answer
 
 
+@pytest.mark.usefixtures("keys")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_base64_body_and_upper_case_headers(sample: str, keys: None, sms_emulator: Emulator) -> None:
+def test_base64_body_and_upper_case_headers(sample: str, sms_emulator: Emulator) -> None:
     event = load_event(sample)
     set_header(event, "X-API-KEY", SAMPLE_KEY)
     set_body(
@@ -69,10 +72,9 @@ def test_base64_body_and_upper_case_headers(sample: str, keys: None, sms_emulato
     assert sms_emulator.messages("+8613800000001")[0].params == ("1234",)
 
 
+@pytest.mark.usefixtures("keys")
 @pytest.mark.parametrize("sample", HTTP_SAMPLES)
-def test_missing_or_wrong_key_is_401_and_sends_nothing(
-    sample: str, keys: None, sms_emulator: Emulator
-) -> None:
+def test_missing_or_wrong_key_is_401_and_sends_nothing(sample: str, sms_emulator: Emulator) -> None:
     for key in (None, "not-the-key"):
         event = load_event(sample)
         set_header(event, "X-Api-Key", key)
@@ -82,9 +84,8 @@ def test_missing_or_wrong_key_is_401_and_sends_nothing(
     assert sms_emulator.accepted_count == 0
 
 
-def test_bearer_token_and_hashed_keys(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("function_env", "sms_emulator")
+def test_bearer_token_and_hashed_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     import hashlib
 
     from shared.runtime import runtime
@@ -97,6 +98,7 @@ def test_bearer_token_and_hashed_keys(
     assert handler("send_single").handler(event, AwsContext())["statusCode"] == 200
 
 
+@pytest.mark.usefixtures("keys")
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [
@@ -128,20 +130,22 @@ def test_bearer_token_and_hashed_keys(
     ],
 )
 def test_bad_input_is_a_clear_4xx_and_sends_nothing(
-    keys: None, sms_emulator: Emulator, body: Any, status: int, code: str, field: str | None
+    sms_emulator: Emulator, body: Any, status: int, code: str, field: str | None
 ) -> None:
     event = load_event("aws-http-api.json")
     set_body(event, body)
     answer = handler("send_single").handler(event, AwsContext())
     assert answer["statusCode"] == status, answer
     error = answer_body(answer)["error"]
-    assert error["code"] == code and error["message"]
+    assert error["code"] == code
+    assert error["message"]
     if field:
         assert error["field"] == field
     assert sms_emulator.accepted_count == 0
 
 
-def test_tencent_failure_keeps_its_code(keys: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("keys", "sms_emulator")
+def test_tencent_failure_keeps_its_code() -> None:
     event = load_event("aws-http-api.json")
     set_body(event, {"phone": "+8613800000000", "template_id": "9999", "params": ["1"]})
     answer = handler("send_single").handler(event, AwsContext())
@@ -150,23 +154,28 @@ def test_tencent_failure_keeps_its_code(keys: None, sms_emulator: Emulator) -> N
     assert error["tencent_code"] == "FailedOperation.TemplateIncorrectOrUnapproved"
 
 
-def test_unknown_outcome_is_504_naming_the_number(keys: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("keys")
+def test_unknown_outcome_is_504_naming_the_number(sms_emulator: Emulator) -> None:
     sms_emulator.set_faults(drop_count=1)
     answer = handler("send_single").handler(load_event("aws-http-api.json"), AwsContext())
     assert answer["statusCode"] == 504
     error = answer_body(answer)["error"]
-    assert error["code"] == "outcome_unknown" and error["phones"] == ["+8613800000000"]
+    assert error["code"] == "outcome_unknown"
+    assert error["phones"] == ["+8613800000000"]
     assert sms_emulator.accepted_count == 1
 
 
-def test_unsupported_route_and_method(keys: None) -> None:
+@pytest.mark.usefixtures("keys")
+def test_unsupported_route_and_method() -> None:
     event = load_event("aws-http-api.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/sms/nothing"
     answer = handler("send_single").handler(event, AwsContext())
-    assert answer["statusCode"] == 404 and answer_body(answer)["error"]["code"] == "no_route"
+    assert answer["statusCode"] == 404
+    assert answer_body(answer)["error"]["code"] == "no_route"
 
 
-def test_openapi_is_public(function_env: dict[str, str]) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_openapi_is_public() -> None:
     event = load_event("aws-http-api.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/openapi.json"
     event["requestContext"]["http"]["method"] = "GET"
@@ -184,21 +193,25 @@ def test_openapi_is_public(function_env: dict[str, str]) -> None:
         "/sms/callback/receipts",
         "/otp/send",
     }
-    assert SAMPLE_KEY not in answer["body"] and API_KEY not in answer["body"]
+    assert SAMPLE_KEY not in answer["body"]
+    assert API_KEY not in answer["body"]
 
 
 # --------------------------------------------------------------------------- direct invokes
 
 
-def test_seed_cloud_function_event_from_scf(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_seed_cloud_function_event_from_scf(sms_emulator: Emulator) -> None:
     answer = handler("send_single").main_handler(
         load_event("scf-direct-invoke.json"), load_event("scf-context.json")
     )
-    assert answer["status"] == "submitted" and answer["phone"] == "+8613800000000"
+    assert answer["status"] == "submitted"
+    assert answer["phone"] == "+8613800000000"
     assert sms_emulator.messages("+8613800000000")[0].message_id == answer["message_id"]
 
 
-def test_mini_program_call_records_the_openid(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env", "sms_emulator")
+def test_mini_program_call_records_the_openid() -> None:
     from shared.runtime import runtime
 
     answer = handler("send_single").main_handler(
@@ -206,12 +219,12 @@ def test_mini_program_call_records_the_openid(function_env: dict[str, str], sms_
     )
     assert answer["status"] == "submitted"
     stored = runtime.store.get_message(answer["message_id"])
-    assert stored is not None and stored.caller == "wx:oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
+    assert stored is not None
+    assert stored.caller == "wx:oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
 
 
-def test_seed_minimal_event_uses_default_template(
-    function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_seed_minimal_event_uses_default_template(sms_emulator: Emulator) -> None:
     answer = handler("send_single").main_handler(
         {"mobile": "13800000002", "nationcode": "86", "params": ["42"]}, load_event("scf-context.json")
     )
@@ -219,11 +232,13 @@ def test_seed_minimal_event_uses_default_template(
     assert sms_emulator.messages("+8613800000002")[0].template_id == "7839"
 
 
-def test_direct_invoke_errors_are_plain_json(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_direct_invoke_errors_are_plain_json(sms_emulator: Emulator) -> None:
     answer = handler("send_single").main_handler(
         {"mobile": "123", "nationcode": "86"}, load_event("scf-context.json")
     )
-    assert answer["error"]["code"] == "invalid_request" and answer["error"]["field"] == "mobile"
+    assert answer["error"]["code"] == "invalid_request"
+    assert answer["error"]["field"] == "mobile"
     for junk in ([1, 2], "text", None, 42):
         result = handler("send_single").handler(junk, AwsContext())
         assert result["error"]["code"] == "unsupported_event"
@@ -233,13 +248,16 @@ def test_direct_invoke_errors_are_plain_json(function_env: dict[str, str], sms_e
 # --------------------------------------------------------------------------- send_multi
 
 
-def test_send_multi_direct_invoke(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_send_multi_direct_invoke(sms_emulator: Emulator) -> None:
     answer = handler("send_multi").handler(load_event("aws-direct-invoke.json"), AwsContext())
-    assert answer["submitted"] == 2 and answer["failed"] == 0
+    assert answer["submitted"] == 2
+    assert answer["failed"] == 0
     assert {m.phone for m in sms_emulator.messages()} == {"+8613800000000", "+8613800000001"}
 
 
-def test_send_multi_http_reports_duplicates_and_order(keys: None, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("keys")
+def test_send_multi_http_reports_duplicates_and_order(sms_emulator: Emulator) -> None:
     event = load_event("aws-apigw-rest.json")
     event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = "/sms/send-multi"
     phones = [f"+86138{i:08d}" for i in range(230)] + ["+8613800000003"]
@@ -249,16 +267,19 @@ def test_send_multi_http_reports_duplicates_and_order(keys: None, sms_emulator: 
     body = answer_body(answer)
     assert [r["phone"] for r in body["results"]] == phones[:230]
     assert body["duplicates_removed"] == ["+8613800000003"]
-    assert body["submitted"] == 230 and sms_emulator.accepted_count == 230
+    assert body["submitted"] == 230
+    assert sms_emulator.accepted_count == 230
 
 
-def test_sqs_batch_sends_each_record(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_sqs_batch_sends_each_record(sms_emulator: Emulator) -> None:
     answer = handler("send_multi").handler(load_event("aws-sqs.json"), AwsContext())
     assert answer == {"batchItemFailures": []}
     assert sms_emulator.accepted_count == 5
 
 
-def test_sqs_batch_reports_only_failed_records(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_sqs_batch_reports_only_failed_records(sms_emulator: Emulator) -> None:
     event = load_event("aws-sqs.json")
     bad = copy.deepcopy(event["Records"][1])
     bad["messageId"] = "bad-record"
@@ -269,9 +290,8 @@ def test_sqs_batch_reports_only_failed_records(function_env: dict[str, str], sms
     assert sms_emulator.accepted_count == 5
 
 
-def test_sqs_record_with_tencent_unreachable_is_retried(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("function_env", "sms_emulator")
+def test_sqs_record_with_tencent_unreachable_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("TENCENT_SMS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there

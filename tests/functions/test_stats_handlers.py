@@ -41,7 +41,7 @@ def traffic(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> list[str
     """Sends with some failing deliveries, their receipts pulled into the store."""
     from shared.runtime import runtime
 
-    monkeypatch.setattr(sms_emulator._engine, "failure_rate", 0.5)
+    monkeypatch.setattr(sms_emulator, "failure_rate", 0.5)
     monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")  # two numbers get two messages: their history
     runtime.reset()
     ids = send(PHONES) + send(PHONES[:2])
@@ -54,30 +54,35 @@ def test_stats_match_the_store_and_the_direct_invoke(
 ) -> None:
     traffic(sms_emulator, monkeypatch)
     url = function_env["SMS_STORE_URL"]
-    by_status = dict(raw_rows(url, "SELECT status, COUNT(*) FROM messages GROUP BY status"))
+    by_status: dict[str, int] = dict(raw_rows(url, "SELECT status, COUNT(*) FROM messages GROUP BY status"))
     (fee,) = raw_rows(url, "SELECT SUM(fee) FROM messages")[0]
     status, body = get("/sms/stats")
     assert status == 200, body
     totals = body["totals"]
-    assert totals["sent"] == 6 and totals["fee"] == fee
+    assert totals["sent"] == 6
+    assert totals["fee"] == fee
     assert (totals["delivered"], totals["failed"]) == (
         by_status.get("delivered", 0),
         by_status.get("failed", 0),
     )
-    assert totals["failed"] > 0 and totals["delivered"] > 0  # the emulator failed about half
+    assert totals["failed"] > 0
+    assert totals["delivered"] > 0
     failed_codes = raw_rows(
         url, "SELECT carrier_code, COUNT(*) FROM receipts WHERE status = 'failed' GROUP BY 1"
     )
     assert [(f["code"], f["count"]) for f in totals["top_failures"]] == failed_codes
     assert totals["top_failures"][0]["description"]  # Tencent's description comes along
-    assert body["group_by"] == "hour" and body["to"] - body["from"] >= 86400
+    assert body["group_by"] == "hour"
+    assert body["to"] - body["from"] >= 86400
     assert sum(g["sent"] for g in body["groups"]) == 6
     _, by_status_answer = get("/sms/stats", {"group_by": "status"})
     assert {g["group"]: g["sent"] for g in by_status_answer["groups"]} == by_status
     direct = handler("pull_status").handler({"action": "stats", "group_by": "status"}, AwsContext())
-    assert direct["groups"] == by_status_answer["groups"] and direct["totals"] == by_status_answer["totals"]
+    assert direct["groups"] == by_status_answer["groups"]
+    assert direct["totals"] == by_status_answer["totals"]
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -88,14 +93,14 @@ def test_stats_match_the_store_and_the_direct_invoke(
         ({"window": "1"}, "window"),
     ],
 )
-def test_bad_stats_queries_are_refused(
-    function_env: dict[str, str], query: dict[str, str], field: str
-) -> None:
+def test_bad_stats_queries_are_refused(query: dict[str, str], field: str) -> None:
     status, body = get("/sms/stats", query)
-    assert status == 400 and body["error"]["field"] == field, body
+    assert status == 400, body
+    assert body["error"]["field"] == field, body
 
 
-def test_every_data_route_needs_the_key_but_the_page_does_not(function_env: dict[str, str]) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_every_data_route_needs_the_key_but_the_page_does_not() -> None:
     for path, query in (
         ("/sms/stats", None),
         ("/sms/stats/tencent", None),
@@ -114,9 +119,10 @@ def test_every_data_route_needs_the_key_but_the_page_does_not(function_env: dict
         assert external not in html, external
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize("api", ["v3", "legacy"])
 def test_tencent_statistics_from_the_emulator(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, api: str
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, api: str
 ) -> None:
     monkeypatch.setenv("TENCENT_SMS_API", api)
     runtime.reset()
@@ -135,22 +141,26 @@ def test_tencent_statistics_from_the_emulator(
     }
     callback = body["callback"]
     assert (callback["callback_count"], callback["callback_fail_count"]) == (6, failed)
-    assert callback["callback_success_count"] == 6 - failed and sum(callback["failures"].values()) == failed
+    assert callback["callback_success_count"] == 6 - failed
+    assert sum(callback["failures"].values()) == failed
     _, earlier = get("/sms/stats/tencent", {"from": str(now - 86400 * 3), "to": str(now - 86400 * 2)})
     assert earlier["send"]["request_count"] == 0
     status, body = get("/sms/stats/tencent", {"from": str(now - 40 * 86400), "to": str(now)})
-    assert status == 400 and body["error"]["field"] == "from"
+    assert status == 400
+    assert body["error"]["field"] == "from"
 
 
+@pytest.mark.usefixtures("function_env")
 def test_message_history_masks_numbers_unless_revealed(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, captured_logs: Any
 ) -> None:
     ids = traffic(sms_emulator, monkeypatch)
     sms_emulator.inject_reply(PHONES[0], "收到")
     timer({"kind": "replies"})
     status, body = get("/sms/messages", {"phone": PHONES[0]})
     assert status == 200, body
-    assert body["phone"] == "+86138****0000" and body["revealed"] is False
+    assert body["phone"] == "+86138****0000"
+    assert body["revealed"] is False
     # newest first; both were sent within a second, so only the set and the order of times are fixed
     assert sorted(m["message_id"] for m in body["messages"]) == sorted([ids[4], ids[0]])
     times = [m["created_at"] for m in body["messages"]]
@@ -158,17 +168,20 @@ def test_message_history_masks_numbers_unless_revealed(
     assert all(m["phone"] == "+86138****0000" for m in body["messages"])
     assert all(r["phone"] == "+86138****0000" for m in body["messages"] for r in m["receipts"])
     assert len(body["messages"][0]["receipts"]) == 1
-    assert [r["text"] for r in body["replies"]] == ["收到"] and body["replies"][0][
-        "phone"
-    ] == "+86138****0000"
+    assert [r["text"] for r in body["replies"]] == ["收到"]
+    assert body["replies"][0]["phone"] == "+86138****0000"
     assert PHONES[0] not in str(body)
     _, shown = get("/sms/messages", {"phone": PHONES[0], "reveal": "1"})
-    assert shown["phone"] == PHONES[0] and shown["messages"][0]["phone"] == PHONES[0]
+    assert shown["phone"] == PHONES[0]
+    assert shown["messages"][0]["phone"] == PHONES[0]
     _, one = get("/sms/messages", {"message_id": ids[1]})
-    assert [m["message_id"] for m in one["messages"]] == [ids[1]] and one["phone"] == "+86138****0001"
+    assert [m["message_id"] for m in one["messages"]] == [ids[1]]
+    assert one["phone"] == "+86138****0001"
     assert get("/sms/messages", {"message_id": "nope"})[0] == 404
     status, both = get("/sms/messages", {"phone": PHONES[0], "message_id": ids[0]})
-    assert status == 400 and both["error"]["field"] == "phone"
+    assert status == 400
+    assert both["error"]["field"] == "phone"
     assert get("/sms/messages", {"phone": "12"})[0] == 400
     logs = captured_logs.getvalue()
-    assert "numbers revealed" in logs and PHONES[0] not in logs
+    assert "numbers revealed" in logs
+    assert PHONES[0] not in logs

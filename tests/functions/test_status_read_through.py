@@ -18,9 +18,9 @@ def per_number_pulls(emulator: Emulator) -> int:
     return sum(1 for r in emulator.requests if r.operation == "PullSmsSendStatusByPhoneNumber")
 
 
-def status(query: dict[str, str] | None = None, *, key: str = API_KEY) -> dict:  # type: ignore[type-arg]
+def status(query: dict[str, str] | None = None, *, key: str = API_KEY) -> dict:
     event = http_event("GET", f"/sms/status/{PHONE}", query=query or {"kind": "receipts"}, key=key)
-    return handler("pull_status").handler(event, AwsContext())  # type: ignore[no-any-return]
+    return handler("pull_status").handler(event, AwsContext())
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def env(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[s
     return function_env
 
 
-def test_fifty_reads_make_one_call_to_tencent(env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_fifty_reads_make_one_call_to_tencent(sms_emulator: Emulator) -> None:
     [message_id] = send([PHONE])
     answers = [status() for _ in range(50)]
     assert all(a["statusCode"] == 200 for a in answers)
@@ -41,10 +42,12 @@ def test_fifty_reads_make_one_call_to_tencent(env: dict[str, str], sms_emulator:
     assert per_number_pulls(sms_emulator) == 1
     assert [b["cached"] for b in bodies] == [False] + [True] * 49
     assert {b["items"][0]["message_id"] for b in bodies} == {message_id}
-    assert bodies[0]["stored"] == 1 and all(b["stored"] == 0 for b in bodies[1:])
+    assert bodies[0]["stored"] == 1
+    assert all(b["stored"] == 0 for b in bodies[1:])
 
 
-def test_the_answer_is_shared_across_containers(env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_the_answer_is_shared_across_containers(sms_emulator: Emulator) -> None:
     from shared.runtime import runtime
 
     send([PHONE])
@@ -54,7 +57,8 @@ def test_the_answer_is_shared_across_containers(env: dict[str, str], sms_emulato
     assert per_number_pulls(sms_emulator) == 1
 
 
-def test_another_window_kind_or_size_is_read_through(env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("env")
+def test_another_window_kind_or_size_is_read_through(sms_emulator: Emulator) -> None:
     send([PHONE])
     status()
     status({"kind": "receipts", "max": "5"})
@@ -66,9 +70,8 @@ def test_another_window_kind_or_size_is_read_through(env: dict[str, str], sms_em
     assert sum(1 for r in sms_emulator.requests if r.operation == "PullSmsReplyStatusByPhoneNumber") == 1
 
 
-def test_cache_can_be_turned_off(
-    env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("env")
+def test_cache_can_be_turned_off(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_STATUS_CACHE_TTL", "0")
@@ -78,8 +81,9 @@ def test_cache_can_be_turned_off(
     assert per_number_pulls(sms_emulator) == 3
 
 
+@pytest.mark.usefixtures("env")
 def test_over_the_per_caller_limit_is_a_429_and_other_callers_go_on(
-    env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -89,7 +93,8 @@ def test_over_the_per_caller_limit_is_a_429_and_other_callers_go_on(
     refused = status()
     assert refused["statusCode"] == 429
     error = answer_body(refused)["error"]
-    assert error["code"] == "rate_limited" and "status:caller" in error["message"]
+    assert error["code"] == "rate_limited"
+    assert "status:caller" in error["message"]
     assert int(refused["headers"]["Retry-After"]) >= 1
     assert status(key=OTHER_KEY)["statusCode"] == 200
     assert per_number_pulls(sms_emulator) == 1

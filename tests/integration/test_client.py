@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from typing import Any
 
 import httpcore
 import pytest
@@ -31,11 +32,11 @@ CODE = Message(template_id="7839", params=("5678",), sign="腾讯云")
 INTERNATIONAL = Message(template_id="7841", params=("5678",))
 
 
-def make_client(settings: Settings, **options: float) -> SmsClient:
+def make_client(settings: Settings, **options: Any) -> SmsClient:
     """A client with its own transport, so a test's faults and timeouts stay its own."""
     opts = TransportOptions(
         connect_timeout=1.0, read_timeout=options.pop("read_timeout", 2.0), backoff=0.01, **options
-    )  # type: ignore[arg-type]
+    )
     return SmsClient(settings, Transport(opts))
 
 
@@ -48,7 +49,9 @@ def send_multi(
 
 def test_send_single_domestic(settings: Settings, sms_emulator: Emulator) -> None:
     result = make_client(settings).send_single("+8613800000000", CODE)
-    assert result.status == "submitted" and result.code == "Ok" and result.fee == 1
+    assert result.status == "submitted"
+    assert result.code == "Ok"
+    assert result.fee == 1
     [sent] = sms_emulator.messages("+8613800000000")
     assert sent.message_id == result.message_id
     assert sent.text == "【腾讯云】5678为您的登录验证码，请于5分钟内填写。如非本人操作，请忽略本短信。"
@@ -60,9 +63,11 @@ def test_send_single_international(settings: Settings, sms_emulator: Emulator) -
     assert sms_emulator.messages("+14155552671")[0].message_id == result.message_id
 
 
-def test_send_single_accepts_legacy_forms(settings: Settings, sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("sms_emulator")
+def test_send_single_accepts_legacy_forms(settings: Settings) -> None:
     result = make_client(settings).send_single("13800000001", CODE)
-    assert result.phone == "+8613800000001" and result.ok
+    assert result.phone == "+8613800000001"
+    assert result.ok
 
 
 def test_plain_content_send_on_legacy_only(settings: Settings, sms_emulator: Emulator) -> None:
@@ -82,11 +87,13 @@ def test_per_number_failure_is_a_result_not_an_exception(settings: Settings, sms
     client = make_client(settings)
     if settings.api == "v3":
         result = client.send_single("+8613800000000", wrong_count)
-        assert result.status == "failed" and result.message_id == ""
+        assert result.status == "failed"
+        assert result.message_id == ""
         assert result.code == "FailedOperation.TemplateParamSetNotMatchApprovedTemplate"
     else:  # the legacy API refuses the whole single send
         result = client.send_single("+8613800000000", wrong_count)
-        assert result.status == "failed" and result.code == "1014"
+        assert result.status == "failed"
+        assert result.code == "1014"
     assert sms_emulator.accepted_count == 0
 
 
@@ -97,7 +104,8 @@ def test_multi_send_450_numbers_is_three_requests(settings: Settings, sms_emulat
     assert outcome.requests == 3
     assert len(sms_emulator.requests) - before == 3
     assert [r.phone for r in outcome.results] == phones
-    assert outcome.submitted == 450 and sms_emulator.accepted_count == 450
+    assert outcome.submitted == 450
+    assert sms_emulator.accepted_count == 450
     assert len({r.message_id for r in outcome.results}) == 450
 
 
@@ -108,7 +116,8 @@ def test_multi_send_splits_mainland_and_international(settings: Settings, sms_em
     assert outcome.requests == 2
     assert outcome.duplicates == ("+8613800000000",)
     by_phone = {r.phone: r for r in outcome.results}
-    assert by_phone["+8613800000000"].ok and by_phone["+8613800000001"].ok
+    assert by_phone["+8613800000000"].ok
+    assert by_phone["+8613800000001"].ok
     # 7839 is a mainland template: Tencent refuses it for the US number, per number
     assert by_phone["+14155552671"].status == "failed"
     assert sms_emulator.accepted_count == 2
@@ -137,7 +146,8 @@ def test_wrong_key_is_an_account_error(sms_emulator: Emulator, protocol: str) ->
     with pytest.raises(TencentError) as err:
         make_client(load_settings(env)).send_single("+8613800000000", CODE)
     expected = "1001" if protocol == "legacy" else "AuthFailure.SignatureFailure"
-    assert err.value.tencent_code == expected and err.value.status == 502
+    assert err.value.tencent_code == expected
+    assert err.value.status == 502
     assert sms_emulator.accepted_count == 0
 
 
@@ -169,7 +179,8 @@ def test_http_error_on_send_is_unknown_outcome_and_never_resent(
     sms_emulator.set_faults(fail_status=status, fail_count=1)
     with pytest.raises(UnknownOutcomeError) as err:
         make_client(settings).send_single("+8613800000000", CODE)
-    assert err.value.phones == ("+8613800000000",) and err.value.status == 504
+    assert err.value.phones == ("+8613800000000",)
+    assert err.value.status == 504
     assert len(sms_emulator.requests) == 1  # not retried
 
 
@@ -199,15 +210,18 @@ def test_multi_send_reports_an_unknown_chunk_without_resending(
     sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
     phones = [f"+86138{i:08d}" for i in range(250)]
     outcome = send_multi(make_client(settings), phones, CODE, concurrency=1)
-    assert outcome.unknown == 200 and outcome.submitted == 50
-    assert sms_emulator.accepted_count == 250 and len(sms_emulator.requests) == 2
+    assert outcome.unknown == 200
+    assert outcome.submitted == 50
+    assert sms_emulator.accepted_count == 250
+    assert len(sms_emulator.requests) == 2
 
 
 def test_malformed_answer_to_a_send_is_unknown_outcome(settings: Settings, sms_emulator: Emulator) -> None:
     sms_emulator.set_faults(malformed_count=1)
     with pytest.raises(UnknownOutcomeError):
         make_client(settings).send_single("+8613800000000", CODE)
-    assert sms_emulator.accepted_count == 1 and len(sms_emulator.requests) == 1
+    assert sms_emulator.accepted_count == 1
+    assert len(sms_emulator.requests) == 1
 
 
 def test_read_timeout_after_sending_is_unknown_outcome(settings: Settings, sms_emulator: Emulator) -> None:

@@ -45,7 +45,8 @@ def test_send_then_verify(sms_emulator: Emulator, leaks: Leaks, clock: Clock) ->
     [sms] = sms_emulator.messages(phone)
     assert (sms.template_id, sms.sign) == ("7840", "腾讯云")
     code = leaks.code_from(sms_emulator, phone)
-    assert len(code) == 6 and sms.params == (code, "5")
+    assert len(code) == 6
+    assert sms.params == (code, "5")
     assert code not in json.dumps(sent)
 
     record = runtime.store.otp_get(sent["id"])
@@ -56,11 +57,14 @@ def test_send_then_verify(sms_emulator: Emulator, leaks: Leaks, clock: Clock) ->
         KEY_CALLER,
         "active",
     )
-    assert record.expires_at == int(clock()) + 300 and record.max_attempts == 5 and record.attempts == 0
+    assert record.expires_at == int(clock()) + 300
+    assert record.max_attempts == 5
+    assert record.attempts == 0
     assert record.code_hash == otp.hash_code(OTP_SECRET, record.id, phone, "login", code)
     assert code not in record.code_hash
     stored_sms = runtime.store.get_message(sms.message_id)
-    assert stored_sms is not None and stored_sms.params == ["******", "5"]
+    assert stored_sms is not None
+    assert stored_sms.params == ["******", "5"]
 
     assert verify(phone, code, id=sent["id"]) == {"verified": True, "id": sent["id"], "phone": phone}
 
@@ -183,7 +187,8 @@ def test_parallel_sends_for_one_number_send_one_sms(sms_emulator: Emulator, leak
     with ThreadPoolExecutor(max_workers=10) as pool:
         outcomes = list(pool.map(attempt, range(10)))
     ids = [o for o in outcomes if o.startswith("otp_") and o != "otp_resend_too_soon"]
-    assert len(ids) == 1 and outcomes.count("otp_resend_too_soon") == 9, outcomes
+    assert len(ids) == 1, outcomes
+    assert outcomes.count("otp_resend_too_soon") == 9, outcomes
     assert len(sms_emulator.messages(phone)) == 1
     code = leaks.code_from(sms_emulator, phone)
     assert verify(phone, code)["id"] == ids[0]
@@ -198,7 +203,8 @@ def test_refused_send_leaves_no_code_and_frees_the_window(
     monkeypatch.setenv("SMS_OTP_TEMPLATE_ID", "9999")  # not approved: Tencent refuses
     runtime.reset()
     error = refused(send, phone)
-    assert error.status == 502 and error.tencent_code == "FailedOperation.TemplateIncorrectOrUnapproved"
+    assert error.status == 502
+    assert error.tencent_code == "FailedOperation.TemplateIncorrectOrUnapproved"
     assert runtime.store.otp_latest_active(phone, "login") is None
     monkeypatch.setenv("SMS_OTP_TEMPLATE_ID", "7840")
     runtime.reset()
@@ -231,7 +237,8 @@ def test_unknown_outcome_keeps_the_code_and_the_window(sms_emulator: Emulator, l
     error = refused(send, phone)
     assert (error.status, error.code) == (504, "outcome_unknown")
     body = error.to_body()["error"]
-    assert body["expires_in"] == 300 and body["resend_after"] == 60
+    assert body["expires_in"] == 300
+    assert body["resend_after"] == 60
     code = leaks.code_from(sms_emulator, phone)  # it did arrive
     assert code not in json.dumps(error.to_body())
     error = refused(send, phone)
@@ -292,7 +299,8 @@ def test_another_secret_does_not_match(
     assert refused(verify, phone, code).code == "otp_mismatch"
 
 
-def test_scheduled_purge_removes_expired_codes(sms_emulator: Emulator, leaks: Leaks, clock: Clock) -> None:
+@pytest.mark.usefixtures("sms_emulator")
+def test_scheduled_purge_removes_expired_codes(leaks: Leaks, clock: Clock) -> None:
     from functions.pull_status.handler import handler
     from shared.runtime import runtime
     from tests.conftest import load_event

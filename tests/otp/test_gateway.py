@@ -55,7 +55,8 @@ def test_send_then_verify_once(run: LocalRun, http: httpx.Client, leaks: Leaks) 
     assert set(body) == {"id", "expires_in", "resend_after"}
     assert (body["expires_in"], body["resend_after"]) == (300, 60)
     [sms] = run.inbox(http, phone)
-    assert sms["template_id"] == "7840" and "分钟内有效" in sms["text"]
+    assert sms["template_id"] == "7840"
+    assert "分钟内有效" in sms["text"]
     code = run.code(http, phone, leaks)
     assert code not in sent.text
     request = {"phone": phone, "code": code, "purpose": "login"}
@@ -63,7 +64,8 @@ def test_send_then_verify_once(run: LocalRun, http: httpx.Client, leaks: Leaks) 
     assert verified.status_code == 200, verified.text
     assert verified.json() == {"verified": True, "id": body["id"], "phone": phone}
     again = http.post(f"{run.gateway}/otp/verify", headers=run.headers, json={**request, "id": body["id"]})
-    assert again.status_code == 409 and again.json()["error"]["code"] == "otp_used"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "otp_used"
     assert http.post(f"{run.gateway}/otp/verify", json=request).status_code == 401
 
 
@@ -84,7 +86,8 @@ def test_five_wrong_codes_lock_it(run: LocalRun, http: httpx.Client, leaks: Leak
     right = http.post(
         f"{run.gateway}/otp/verify", headers=run.headers, json={"phone": phone, "code": code, "id": otp_id}
     )
-    assert right.status_code == 423 and right.json()["error"]["code"] == "otp_locked"
+    assert right.status_code == 423
+    assert right.json()["error"]["code"] == "otp_locked"
 
 
 def test_resend_inside_the_window_is_429(run: LocalRun, http: httpx.Client, leaks: Leaks) -> None:
@@ -92,7 +95,8 @@ def test_resend_inside_the_window_is_429(run: LocalRun, http: httpx.Client, leak
     first = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone})
     assert first.status_code == 200
     second = http.post(f"{run.gateway}/otp/send", headers=run.headers, json={"phone": phone})
-    assert second.status_code == 429 and second.json()["error"]["code"] == "otp_resend_too_soon"
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "otp_resend_too_soon"
     assert 55 <= int(second.headers["Retry-After"]) <= 60
     assert len(run.inbox(http, phone)) == 1
     run.code(http, phone, leaks)

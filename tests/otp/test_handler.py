@@ -42,7 +42,8 @@ def test_http_send_then_verify(sms_emulator: Emulator, leaks: Leaks) -> None:
     status, sent, headers = post("/otp/send", {"phone": phone, "purpose": "login"})
     assert status == 200, sent
     assert set(sent) == {"id", "expires_in", "resend_after"}
-    assert headers["cache-control"] == "no-store" and "application/json" in headers["content-type"]
+    assert headers["cache-control"] == "no-store"
+    assert "application/json" in headers["content-type"]
     code = leaks.code_from(sms_emulator, phone)
     assert code not in json.dumps(sent)
     status, verified, _ = post("/otp/verify", {"phone": phone, "code": code, "purpose": "login"})
@@ -73,12 +74,14 @@ def test_http_resend_inside_the_window_is_429_with_retry_after(
     assert body["error"]["retry_after"] == 40
     clock.advance(40)
     status, second, _ = post("/otp/send", {"phone": phone})
-    assert status == 200 and second["id"] != first["id"]
+    assert status == 200
+    assert second["id"] != first["id"]
     new = leaks.code_from(sms_emulator, phone)
     status, body, _ = post("/otp/verify", {"phone": phone, "code": old, "id": first["id"]})
     assert (status, body["error"]["code"]) == (410, "otp_superseded")
     status, body, _ = post("/otp/verify", {"phone": phone, "code": new})
-    assert status == 200 and body["id"] == second["id"]
+    assert status == 200
+    assert body["id"] == second["id"]
 
 
 def test_http_expired_locked_and_mismatch(sms_emulator: Emulator, leaks: Leaks, clock: Clock) -> None:
@@ -160,7 +163,9 @@ def test_mini_program_send_then_verify(sms_emulator: Emulator, leaks: Leaks) -> 
     sent = call("send", mobile=phone[3:], nationcode="86", purpose="bind_phone")
     assert set(sent) == {"id", "expires_in", "resend_after"}, sent
     record = runtime.store.otp_get(sent["id"])
-    assert record is not None and record.caller == f"wx:{OPEN_ID}" and record.purpose == "bind_phone"
+    assert record is not None
+    assert record.caller == f"wx:{OPEN_ID}"
+    assert record.purpose == "bind_phone"
     code = leaks.code_from(sms_emulator, phone)
     assert code not in json.dumps(sent)
     verified = call("verify", mobile=phone[3:], nationcode="86", code=code, purpose="bind_phone")
@@ -191,12 +196,14 @@ def test_mini_program_resend_and_errors(sms_emulator: Emulator, leaks: Leaks) ->
     phone = leaks.new_phone()
     call("send", phone=phone)
     refused = call("send", phone=phone)
-    assert refused["error"]["code"] == "otp_resend_too_soon" and 0 < refused["error"]["retry_after"] <= 60
+    assert refused["error"]["code"] == "otp_resend_too_soon"
+    assert 0 < refused["error"]["retry_after"] <= 60
     code = leaks.code_from(sms_emulator, phone)
     assert call("verify", phone=phone, code=wrong(code))["error"]["attempts_left"] == 4
     for action in (None, "check", "SEND"):
         answer = call(action, phone=phone)
-        assert answer["error"]["code"] == "invalid_request" and answer["error"]["field"] == "action"
+        assert answer["error"]["code"] == "invalid_request"
+        assert answer["error"]["field"] == "action"
     assert len(sms_emulator.messages(phone)) == 1
 
 

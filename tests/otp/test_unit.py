@@ -47,18 +47,20 @@ def test_codes_use_every_digit_in_every_position() -> None:
 
 @pytest.mark.parametrize("length", [0, 3, 9])
 def test_code_lengths_out_of_range(length: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a code has 4 to 8 digits"):
         otp.new_code(length)
 
 
 def test_ids_are_unguessable_and_distinct() -> None:
     ids = {otp.new_id() for _ in range(1000)}
-    assert len(ids) == 1000 and all(i.startswith("otp_") and len(i) == 28 for i in ids)
+    assert len(ids) == 1000
+    assert all(i.startswith("otp_") and len(i) == 28 for i in ids)
 
 
 def test_hash_is_keyed_and_bound_to_id_phone_and_purpose() -> None:
     base = otp.hash_code(SECRET, "otp_a", PHONE, "login", "123456")
-    assert base.startswith("hmac-sha256:") and len(base) == len("hmac-sha256:") + 64
+    assert base.startswith("hmac-sha256:")
+    assert len(base) == len("hmac-sha256:") + 64
     assert "123456" not in base
     assert base == otp.hash_code(SECRET, "otp_a", PHONE, "login", "123456")
     variants = [
@@ -68,7 +70,8 @@ def test_hash_is_keyed_and_bound_to_id_phone_and_purpose() -> None:
         otp.hash_code(SECRET, "otp_a", PHONE, "bind_phone", "123456"),
         otp.hash_code(SECRET, "otp_a", PHONE, "login", "123457"),
     ]
-    assert base not in variants and len(set(variants)) == len(variants)
+    assert base not in variants
+    assert len(set(variants)) == len(variants)
 
 
 @given(code=st.from_regex(r"[0-9]{4,8}", fullmatch=True), other=st.from_regex(r"[0-9]{4,8}", fullmatch=True))
@@ -160,7 +163,8 @@ def test_validation_messages_never_echo_the_code() -> None:
 
 def test_settings_defaults() -> None:
     s = settings()
-    assert not s.otp_secret and repr(s.otp_secret) == "Secret('')"
+    assert not s.otp_secret
+    assert repr(s.otp_secret) == "Secret('')"
     assert (s.otp_template_id, s.otp_length, s.otp_ttl, s.otp_resend_after, s.otp_max_attempts) == (
         "7840",
         6,
@@ -179,7 +183,8 @@ def test_settings_from_the_environment() -> None:
         SMS_OTP_RESEND_AFTER="90",
         SMS_OTP_MAX_ATTEMPTS="3",
     )
-    assert s.otp_secret.reveal() == "s3cret-value-1234" and "s3cret" not in repr(s)
+    assert s.otp_secret.reveal() == "s3cret-value-1234"
+    assert "s3cret" not in repr(s)
     assert (s.otp_template_id, s.otp_length, s.otp_ttl, s.otp_resend_after, s.otp_max_attempts) == (
         "123456",
         8,
@@ -235,7 +240,8 @@ def test_local_run_generates_a_secret_and_never_prints_it(
     env: dict[str, str] = {}
     generated = prepare_environment(env, "http://127.0.0.1:9", tmp_path)
     secret = env["SMS_OTP_SECRET"]
-    assert len(secret) >= 40 and "SMS_OTP_SECRET" not in generated
+    assert len(secret) >= 40
+    assert "SMS_OTP_SECRET" not in generated
     same: dict[str, str] = {}
     prepare_environment(same, "http://127.0.0.1:9", tmp_path)  # `python -m local invoke` beside a run
     assert same["SMS_OTP_SECRET"] == secret
@@ -252,4 +258,5 @@ def test_local_run_generates_a_secret_and_never_prints_it(
     out = io.StringIO()
     with redirect_stdout(out):
         print_banner("http://127.0.0.1:8", "http://127.0.0.1:9", generated, 5)
-    assert secret not in out.getvalue() and "OTP" not in out.getvalue()
+    assert secret not in out.getvalue()
+    assert "OTP" not in out.getvalue()

@@ -56,8 +56,10 @@ def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
         *("--phases", "a,single,cold", "--postgres", postgres_url),
     )
     assert "the functions' store: PostgreSQL" in out, out[-3000:]
-    assert "| (a) sms-functions `send_multi` handler | 32 | " in out and "⚠" not in out, out[-3000:]
-    assert "--postgres postgresql://…" in out and postgres_url not in out  # no password printed
+    assert "| (a) sms-functions `send_multi` handler | 32 | " in out, out[-3000:]
+    assert "⚠" not in out, out[-3000:]
+    assert "--postgres postgresql://…" in out
+    assert postgres_url not in out
     assert bench_databases(postgres_url) == []
 
 
@@ -65,7 +67,8 @@ def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
 def test_store_ops_measures_postgres_in_a_database_of_its_own(postgres_url: str) -> None:
     args = ("--hits", "200", "--block", "100", "--rows", "400", "--url", postgres_url)
     out = run_python(str(ROOT / "bench" / "store_ops.py"), *args)
-    assert "store: postgresql" in out and "receipts: 400 in batches of 100" in out, out[-3000:]
+    assert "store: postgresql" in out, out[-3000:]
+    assert "receipts: 400 in batches of 100" in out, out[-3000:]
     assert bench_databases(postgres_url) == []
 
 
@@ -87,10 +90,13 @@ def test_throughput_international_legacy_sends_every_number_and_reports_stages()
         *("--numbers", "2000", "--repeat", "1", "--phases", "a,b,c"),
         *("--api", "legacy", "--international", "0.5", "--server", "canned"),
     )
-    assert "API: legacy" in out and "50% international mobiles" in out, out[-3000:]
+    assert "API: legacy" in out, out[-3000:]
+    assert "50% international mobiles" in out, out[-3000:]
     rows = [line for line in out.splitlines() if line.startswith("| (")]
-    assert len(rows) == 3 and not [row for row in rows if "⚠" in row], out[-3000:]
-    assert "a/b = " in out and "(same API: must ≥ 1.0" in out.split("a/b = ")[1].split(";")[0], out[-3000:]
+    assert len(rows) == 3, out[-3000:]
+    assert not [row for row in rows if "⚠" in row], out[-3000:]
+    assert "a/b = " in out, out[-3000:]
+    assert "(same API: must ≥ 1.0" in out.split("a/b = ")[1].split(";")[0], out[-3000:]
     assert "Server CPU: at most " in out, out[-3000:]
     for stage in ("| validation (every number, the plan) |", "| storing (writer thread) |", "| the answer |"):
         assert stage in out, out[-3000:]

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from local.emulator import Emulator
 from tests.helpers import run_python
 
 # Never needed by these requests: httpx's Client layer, powertools' resolvers (AppSync's imports
@@ -79,13 +78,13 @@ CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.usefixtures("sms_emulator")
 @pytest.mark.parametrize(
     "case", CASES, ids=[f"{c[0]}-{'http' if 'rawPath' in c[1] else 'direct'}" for c in CASES]
 )
 def test_first_request_loads_nothing_it_does_not_use(
     case: tuple[str, dict[str, Any], Any],
     function_env: dict[str, str],
-    sms_emulator: Emulator,
     tmp_path: Path,
 ) -> None:
     function, event, served = case

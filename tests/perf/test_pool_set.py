@@ -34,8 +34,7 @@ def test_sequential_requests_stay_on_one_connection_of_the_first_pool(sms_emulat
     before = sms_emulator.connections
     assert [get(pools, sms_emulator.url) for _ in range(5)] == [200] * 5
     assert sms_emulator.connections - before == 1
-    assert [p is not None for p in pools._pools[b"http"]] == [True, False, False, False]
-    assert pools._busy[b"http"] == [0, 0, 0, 0]
+    assert pools.slots(b"http") == [(True, 0), (False, 0), (False, 0), (False, 0)]
     pools.close()
 
 
@@ -49,8 +48,7 @@ def test_concurrent_requests_spread_over_pools_and_are_released(sms_emulator: Em
         statuses = list(workers.map(lambda _: call(pools, "POST", f"{sms_emulator.url}/", b"{}"), range(6)))
     assert statuses == [200] * 6
     assert sms_emulator.connections - before == 6
-    assert all(p is not None for p in pools._pools[b"http"])
-    assert pools._busy[b"http"] == [0, 0, 0]
+    assert pools.slots(b"http") == [(True, 0)] * 3
     pools.close()
 
 
@@ -58,16 +56,18 @@ def test_a_failed_request_gives_its_slot_back() -> None:
     pools = PoolSet(max_connections=2, pool_size=1)
     with pytest.raises(httpcore.ConnectError):
         get(pools, "http://127.0.0.1:9")
-    assert pools._busy[b"http"] == [0, 0]
+    assert [busy for _, busy in pools.slots(b"http")] == [0, 0]
 
 
 def test_tls_contexts() -> None:
     plain = _no_trust_context()  # for http pools: verifies, and trusts nothing
-    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.verify_mode == ssl.CERT_REQUIRED
+    assert plain.check_hostname
     assert plain.get_ca_certs() == []
     verifying = _tls_context()  # for https pools: the CA bundle, made once
     assert verifying is _tls_context()
-    assert verifying.verify_mode == ssl.CERT_REQUIRED and verifying.check_hostname
+    assert verifying.verify_mode == ssl.CERT_REQUIRED
+    assert verifying.check_hostname
     assert verifying.cert_store_stats()["x509_ca"] > 0
 
 

@@ -32,7 +32,8 @@ def numbers(start: int, count: int) -> list[str]:
     return [f"+86137{i:08d}" for i in range(start, start + count)]
 
 
-def test_second_send_single_opens_no_connection(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_second_send_single_opens_no_connection(sms_emulator: Emulator) -> None:
     assert send_single("+8613800000000")["status"] == "submitted"
     after_first = sms_emulator.connections
     assert send_single("+8613800000001")["status"] == "submitted"
@@ -40,19 +41,20 @@ def test_second_send_single_opens_no_connection(function_env: dict[str, str], sm
     assert sms_emulator.accepted_count == 2
 
 
-def test_second_send_multi_opens_no_connection(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_second_send_multi_opens_no_connection(sms_emulator: Emulator) -> None:
     # with latency every call of an invocation is in flight at once: both need three connections
     sms_emulator.set_faults(latency_ms=150)
     assert send_multi(numbers(0, 450))["submitted"] == 450
     after_first = sms_emulator.connections
     assert send_multi(numbers(450, 450))["submitted"] == 450
     assert sms_emulator.connections == after_first
-    assert sms_emulator.accepted_count == 900 and len(sms_emulator.requests) == 6
+    assert sms_emulator.accepted_count == 900
+    assert len(sms_emulator.requests) == 6
 
 
-def test_single_and_multi_share_the_warm_connections(
-    function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_single_and_multi_share_the_warm_connections(sms_emulator: Emulator) -> None:
     sms_emulator.set_faults(latency_ms=150)
     assert send_multi(numbers(900, 450))["submitted"] == 450
     after_multi = sms_emulator.connections
@@ -61,7 +63,8 @@ def test_single_and_multi_share_the_warm_connections(
     assert sms_emulator.connections == after_multi
 
 
-def test_the_transport_outlives_a_runtime_reset(function_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_the_transport_outlives_a_runtime_reset(sms_emulator: Emulator) -> None:
     """The pooled transport is per process (keyed by its options), not per runtime: settings and
     client may be rebuilt, the connections stay."""
     assert send_single("+8613800000003")["status"] == "submitted"
@@ -73,9 +76,9 @@ def test_the_transport_outlives_a_runtime_reset(function_env: dict[str, str], sm
     assert sms_emulator.connections == after_first
 
 
+@pytest.mark.usefixtures("function_env")
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_multi_send_is_bounded_by_the_configured_concurrency(
-    function_env: dict[str, str],
     sms_emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     concurrency: int,
@@ -90,7 +93,8 @@ def test_multi_send_is_bounded_by_the_configured_concurrency(
     sms_emulator.set_faults(latency_ms=100)
     phones = numbers(2000 + concurrency * 2000, 2000)[::-1]
     answer = send_multi(phones)
-    assert answer["submitted"] == 2000 and len(sms_emulator.requests) == 10
+    assert answer["submitted"] == 2000
+    assert len(sms_emulator.requests) == 10
     assert [r["phone"] for r in answer["results"]] == phones
     assert sms_emulator.connections <= concurrency
     runtime.client.transport.close()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_env(
     request: pytest.FixtureRequest, function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
+) -> dict[str, str]:
     """`function_env` whose store is SQLite or a fresh PostgreSQL database."""
     from shared.runtime import runtime
 
@@ -19,4 +17,4 @@ def store_env(
         monkeypatch.setenv("SMS_STORE_URL", url)
         function_env = {**function_env, "SMS_STORE_URL": url}
         runtime.reset()
-    yield function_env
+    return function_env

@@ -20,11 +20,11 @@ DIGEST = hashlib.sha256(KEY.encode()).hexdigest()
 def _send_with(key: str) -> dict[str, Any]:
     event = load_event("aws-http-api.json")
     set_header(event, "x-api-key", key)
-    return handler("send_single").handler(event, AwsContext())  # type: ignore[no-any-return]
+    return handler("send_single").handler(event, AwsContext())
 
 
 @pytest.fixture
-def configured(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+def configured(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: ARG001 - a fixture this one needs for its side effect
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")  # the same sample number is sent to more than once
@@ -59,7 +59,8 @@ def test_a_bare_hex_entry_is_a_plain_key_with_a_warning(
     runtime.settings  # noqa: B018 - loading the settings is what warns
     warnings = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     warnings = [w for w in warnings if "unmarked sha256" in w["message"]]
-    assert len(warnings) == 1 and DIGEST not in captured_logs.getvalue()
+    assert len(warnings) == 1
+    assert DIGEST not in captured_logs.getvalue()
     assert _send_with(KEY)["statusCode"] == 401  # no longer taken as the hash of KEY
     assert sms_emulator.accepted_count == 0
     assert _send_with(DIGEST)["statusCode"] == 200
@@ -72,4 +73,5 @@ def test_a_malformed_hashed_entry_is_a_configuration_error(entry: str) -> None:
 
     with pytest.raises(ConfigurationError) as caught:
         load_settings({"SMS_API_KEYS": f"ok-key,{entry}"})
-    assert "entry 2" in caught.value.message and DIGEST not in caught.value.message
+    assert "entry 2" in caught.value.message
+    assert DIGEST not in caught.value.message

@@ -22,12 +22,11 @@ def http_send(body: dict[str, Any], idempotency_key: str | None = None) -> dict[
     set_header(event, "x-api-key", API_KEY)
     set_header(event, "idempotency-key", idempotency_key)
     set_body(event, body)
-    return handler("send_single").handler(event, AwsContext())  # type: ignore[no-any-return]
+    return handler("send_single").handler(event, AwsContext())
 
 
-def test_parallel_requests_for_one_number_send_the_allowed_count(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_parallel_requests_for_one_number_send_the_allowed_count(sms_emulator: Emulator) -> None:
     body = {"phone": "+8613800000000", "template_id": "7839", "params": ["1"]}
     with ThreadPoolExecutor(PARALLEL) as pool:
         answers = list(pool.map(lambda _: http_send(body), range(PARALLEL)))
@@ -39,8 +38,9 @@ def test_parallel_requests_for_one_number_send_the_allowed_count(
     assert sms_emulator.accepted_count == 1
 
 
+@pytest.mark.usefixtures("store_env")
 def test_parallel_requests_with_one_idempotency_key_send_once(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -57,37 +57,38 @@ def test_parallel_requests_with_one_idempotency_key_send_once(
     assert all(a["statusCode"] in (200, 409) for a in answers)
 
 
-def test_idempotency_key_with_another_body_is_refused(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_idempotency_key_with_another_body_is_refused(sms_emulator: Emulator) -> None:
     first = http_send({"phone": "+8613800000002", "params": ["1"]}, "k-1")
     assert first["statusCode"] == 200
     again = http_send({"phone": "+8613800000002", "params": ["1"]}, "k-1")
-    assert again["statusCode"] == 200 and again["headers"]["Idempotent-Replayed"] == "true"
+    assert again["statusCode"] == 200
+    assert again["headers"]["Idempotent-Replayed"] == "true"
     assert answer_body(again) == answer_body(first)
     other = http_send({"phone": "+8613800000003", "params": ["1"]}, "k-1")
-    assert other["statusCode"] == 422 and answer_body(other)["error"]["code"] == "idempotency_key_reused"
+    assert other["statusCode"] == 422
+    assert answer_body(other)["error"]["code"] == "idempotency_key_reused"
     assert sms_emulator.accepted_count == 1
 
 
-def test_a_failed_send_can_be_retried_with_the_same_key(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_a_failed_send_can_be_retried_with_the_same_key(sms_emulator: Emulator) -> None:
     sms_emulator.set_faults(fail_status=503, fail_count=1)  # the gateway refused: outcome unknown
     first = http_send({"phone": "+8613800000004", "params": ["1"]}, "k-2")
     assert first["statusCode"] == 504
     again = http_send({"phone": "+8613800000004", "params": ["1"]}, "k-2")
-    assert again["statusCode"] == 504 and again["headers"]["Idempotent-Replayed"] == "true"
+    assert again["statusCode"] == 504
+    assert again["headers"]["Idempotent-Replayed"] == "true"
     assert sms_emulator.accepted_count == 0  # never resent blindly
 
 
-def test_platform_retry_of_a_direct_invoke_is_recognised(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_platform_retry_of_a_direct_invoke_is_recognised(sms_emulator: Emulator) -> None:
     event, context = load_event("scf-direct-invoke.json"), load_event("scf-context.json")
     first = handler("send_single").main_handler(event, context)
     retry = handler("send_single").main_handler(event, context)  # same request id: a platform retry
-    assert first == retry and sms_emulator.accepted_count == 1
+    assert first == retry
+    assert sms_emulator.accepted_count == 1
 
 
 def _send_in_a_new_container(args: tuple[dict[str, str], dict[str, Any], str | None]) -> tuple[int, bool]:
@@ -122,9 +123,8 @@ def test_separate_containers_share_limits_and_keys(
         assert [replayed for status, replayed in answers if status == 200].count(False) == 1, answers
 
 
-def test_platform_retry_of_a_multi_send_replays_its_counts_not_its_results(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_platform_retry_of_a_multi_send_replays_its_counts_not_its_results(sms_emulator: Emulator) -> None:
     """A request id keeps the counts of a multi send (its answer goes to nobody); a client's
     idempotency key keeps every per-number result."""
     context = AwsContext()
@@ -133,11 +133,13 @@ def test_platform_retry_of_a_multi_send_replays_its_counts_not_its_results(
     event = {"phones": phones, "template_id": "7839", "params": ["1"]}
     first = handler("send_multi").main_handler(event, context)
     retry = handler("send_multi").main_handler(event, context)
-    assert [r["phone"] for r in first["results"]] == phones and first["submitted"] == 30
+    assert [r["phone"] for r in first["results"]] == phones
+    assert first["submitted"] == 30
     assert retry == {"submitted": 30, "failed": 0, "results_kept": False}
     keyed = {**event, "phones": [p[:-3] + "2" + p[-2:] for p in phones], "idempotency_key": "batch-7"}
     context.aws_request_id = "sync-invoke-2"
     once = handler("send_multi").main_handler(keyed, context)
     context.aws_request_id = "sync-invoke-3"  # a client retry: a new request id, the same key
-    assert handler("send_multi").main_handler(keyed, context) == once and len(once["results"]) == 30
+    assert handler("send_multi").main_handler(keyed, context) == once
+    assert len(once["results"]) == 30
     assert sms_emulator.accepted_count == 60

@@ -96,7 +96,11 @@ ROUTES = [
 
 
 @pytest.fixture
-def fuzz_env(function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def fuzz_env(
+    function_env: dict[str, str],  # noqa: ARG001 - a fixture this one needs for its side effect
+    sms_emulator: Emulator,  # noqa: ARG001 - a fixture this one needs for its side effect
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")  # let valid sends through: they must then be counted
@@ -104,6 +108,7 @@ def fuzz_env(function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: 
     runtime.reset()
 
 
+@pytest.mark.usefixtures("fuzz_env")
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     route=st.sampled_from(ROUTES),
@@ -122,7 +127,6 @@ def fuzz_env(function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: 
     ),
 )
 def test_hostile_http_never_crashes_and_what_is_refused_sends_nothing(
-    fuzz_env: None,
     sms_emulator: Emulator,
     route: tuple[str, str, str],
     body: Any,
@@ -154,17 +158,19 @@ def test_hostile_http_never_crashes_and_what_is_refused_sends_nothing(
     if status >= 400:
         assert set(payload) >= {"error"} or set(payload) == {"result", "errmsg"}, payload
         if "error" in payload:
-            assert payload["error"]["code"] and payload["error"]["message"]
+            assert payload["error"]["code"]
+            assert payload["error"]["message"]
         assert sent == 0 or status == 504
     else:  # accepted: exactly what the answer says went out, nothing else
         expected = {"send_single": 1, "send_multi": payload.get("submitted", 0)}.get(function, 0)
         assert sent == expected, (function, payload)
 
 
+@pytest.mark.usefixtures("fuzz_env")
 @settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=bodies, action=st.sampled_from(["send_single", "send_multi", "pull_status"]))
 def test_direct_invokes_with_hostile_payloads_answer_errors_not_crashes(
-    fuzz_env: None, sms_emulator: Emulator, body: Any, action: str
+    sms_emulator: Emulator, body: Any, action: str
 ) -> None:
     before = sms_emulator.accepted_count
     answer = handler(action).handler(body, AwsContext())
@@ -178,7 +184,7 @@ def test_direct_invokes_with_hostile_payloads_answer_errors_not_crashes(
 
 
 @pytest.fixture
-def gateway(fuzz_env: None) -> Iterator[str]:
+def gateway(fuzz_env: None) -> Iterator[str]:  # noqa: ARG001 - a fixture this one needs for its side effect
     from local.gateway import Gateway
 
     server = Gateway(port=0).start()
@@ -230,7 +236,8 @@ def test_oversized_body_is_413(gateway: str, sms_emulator: Emulator) -> None:
     body = json.dumps({"phones": phones, "params": ["1"]})
     assert len(body) > 1024 * 1024
     answer = httpx.post(gateway + "/sms/send-multi", content=body, headers={"X-Api-Key": API_KEY}, timeout=30)
-    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "payload_too_large"
     assert sms_emulator.accepted_count == 0
 
 

@@ -13,8 +13,9 @@ from tests.security.test_concurrency import http_send
 BODY = {"phone": "+8613800000007", "template_id": "7839", "params": ["1"]}
 
 
+@pytest.mark.usefixtures("store_env")
 def test_quota_is_given_back_when_nothing_was_sent(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -28,14 +29,16 @@ def test_quota_is_given_back_when_nothing_was_sent(
     assert http_send(BODY)["statusCode"] == 429  # and now it is
 
 
-def test_an_unknown_outcome_keeps_the_quota(store_env: dict[str, str], sms_emulator: Emulator) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_an_unknown_outcome_keeps_the_quota(sms_emulator: Emulator) -> None:
     sms_emulator.set_faults(drop_count=1)
     assert http_send(BODY)["statusCode"] == 504
     assert http_send(BODY)["statusCode"] == 429  # it may have gone out: the number's quota stays spent
 
 
+@pytest.mark.usefixtures("store_env")
 def test_end_user_limit_for_mini_program_callers(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.runtime import runtime
 
@@ -52,9 +55,8 @@ def test_end_user_limit_for_mini_program_callers(
     assert sms_emulator.accepted_count == 2
 
 
-def test_global_daily_cap(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_global_daily_cap(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_LIMIT_GLOBAL_DAILY", "2")
@@ -64,9 +66,8 @@ def test_global_daily_cap(
     assert sms_emulator.accepted_count == 2
 
 
-def test_multi_sends_count_per_request(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_multi_sends_count_per_request(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.runtime import runtime
 
     monkeypatch.setenv("SMS_LIMIT_PER_CALLER", "2/1m")
@@ -78,6 +79,7 @@ def test_multi_sends_count_per_request(
         event = {"phones": [f"+8613800{i}003{n:02d}" for n in range(50)], "params": ["1"]}  # new numbers
         answers.append(handler("send_multi").handler(event, context))
     first, second, third = answers
-    assert first["submitted"] == 50 and second["submitted"] == 50  # 100 numbers, 2 requests: allowed
+    assert first["submitted"] == 50
+    assert second["submitted"] == 50
     assert third["error"]["limit"] == "multi:caller:2/1m"
     assert sms_emulator.accepted_count == 100

@@ -28,7 +28,7 @@ def http_multi(phones: list[str], idempotency_key: str | None = None) -> dict[st
     set_header(event, "x-api-key", API_KEY)
     set_header(event, "idempotency-key", idempotency_key)
     set_body(event, {"phones": phones, **TEMPLATE})
-    return handler("send_multi").handler(event, AwsContext())  # type: ignore[no-any-return]
+    return handler("send_multi").handler(event, AwsContext())
 
 
 def results_by_phone(answer: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -43,8 +43,9 @@ def use_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     runtime.reset()
 
 
+@pytest.mark.usefixtures("store_env")
 def test_ten_multi_sends_of_one_number_send_only_its_budget(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_env(monkeypatch, SMS_LIMIT_PER_PHONE="3/1h")
     answers = [http_multi([TARGET, f"+861380000010{i}"]) for i in range(10)]
@@ -52,7 +53,8 @@ def test_ten_multi_sends_of_one_number_send_only_its_budget(
     assert len(sms_emulator.messages(TARGET)) == 3
     assert sms_emulator.accepted_count == 3 + 10
     first = answer_body(answers[0])
-    assert "rate_limited" not in first and all("limit" not in r for r in first["results"])  # as before
+    assert "rate_limited" not in first
+    assert all("limit" not in r for r in first["results"])
     for answer in answers[3:]:
         body, target = answer_body(answer), results_by_phone(answer)[TARGET]
         assert (body["submitted"], body["failed"], body["rate_limited"]) == (1, 0, 1)
@@ -61,19 +63,23 @@ def test_ten_multi_sends_of_one_number_send_only_its_budget(
             "rate_limited",
             "sms:phone:3/1h",
         )
-        assert target["message_id"] == "" and target["retry_after"] > 0
+        assert target["message_id"] == ""
+        assert target["retry_after"] > 0
     # the same budget holds a single send and a multi send of that number alone
     single = http_send({"phone": TARGET, **TEMPLATE})
-    assert single["statusCode"] == 429 and answer_body(single)["error"]["limit"] == "sms:phone:3/1h"
+    assert single["statusCode"] == 429
+    assert answer_body(single)["error"]["limit"] == "sms:phone:3/1h"
     alone = http_multi([TARGET])
-    assert alone["statusCode"] == 429 and int(alone["headers"]["Retry-After"]) > 0
+    assert alone["statusCode"] == 429
+    assert int(alone["headers"]["Retry-After"]) > 0
     error = answer_body(alone)["error"]
     assert (error["code"], error["limit"], error["rate_limited"]) == ("rate_limited", "sms:phone:3/1h", 1)
     assert len(sms_emulator.messages(TARGET)) == 3
 
 
+@pytest.mark.usefixtures("function_env")
 def test_codes_and_multi_sends_share_a_number_budget(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_env(monkeypatch, SMS_LIMIT_PER_PHONE="1/1h", SMS_OTP_SECRET="pumping-test-secret-0123456789")
     assert http_multi([TARGET])["statusCode"] == 200
@@ -82,13 +88,13 @@ def test_codes_and_multi_sends_share_a_number_budget(
     set_header(event, "x-api-key", API_KEY)
     set_body(event, {"phone": TARGET})
     code = handler("otp").handler(event, AwsContext())
-    assert code["statusCode"] == 429 and answer_body(code)["error"]["limit"] == "sms:phone:1/1h"
+    assert code["statusCode"] == 429
+    assert answer_body(code)["error"]["limit"] == "sms:phone:1/1h"
     assert len(sms_emulator.messages(TARGET)) == 1
 
 
-def test_parallel_multi_sends_of_one_number_send_it_once(
-    store_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("store_env")
+def test_parallel_multi_sends_of_one_number_send_it_once(sms_emulator: Emulator) -> None:
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda i: http_multi([TARGET, f"+86138000002{i:02d}"]), range(16)))
     assert all(a["statusCode"] == 200 for a in answers)
@@ -98,8 +104,9 @@ def test_parallel_multi_sends_of_one_number_send_it_once(
     assert sms_emulator.accepted_count == 1 + 16
 
 
+@pytest.mark.usefixtures("store_env")
 def test_the_global_daily_cap_counts_numbers_on_every_route(
-    store_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_env(monkeypatch, SMS_LIMIT_GLOBAL_DAILY="5")
     assert [http_send({"phone": f"+861380000030{i}", **TEMPLATE})["statusCode"] for i in range(2)] == [
@@ -113,13 +120,15 @@ def test_the_global_daily_cap_counts_numbers_on_every_route(
     assert {r["limit"] for r in body["results"] if r["status"] == "rate_limited"} == {"global:daily"}
     for i in range(5):  # once the cap is reached, multi sends go no further than single sends
         refused = http_multi([f"+861380000032{i}"])
-        assert refused["statusCode"] == 429 and answer_body(refused)["error"]["limit"] == "global:daily"
+        assert refused["statusCode"] == 429
+        assert answer_body(refused)["error"]["limit"] == "global:daily"
     assert http_send({"phone": "+8613800000330", **TEMPLATE})["statusCode"] == 429
     assert sms_emulator.accepted_count == 5
 
 
+@pytest.mark.usefixtures("function_env")
 def test_a_callers_multi_allowance_counts_numbers(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_env(monkeypatch, SMS_LIMIT_MULTI_PER_CALLER="4/1h")
     assert answer_body(http_multi([f"+861380000040{i}" for i in range(3)]))["submitted"] == 3
@@ -131,24 +140,26 @@ def test_a_callers_multi_allowance_counts_numbers(
     assert sms_emulator.accepted_count == 5
 
 
-def test_a_retry_after_a_504_does_not_send_again(
-    function_env: dict[str, str], sms_emulator: Emulator
-) -> None:
+@pytest.mark.usefixtures("function_env")
+def test_a_retry_after_a_504_does_not_send_again(sms_emulator: Emulator) -> None:
     phones = [TARGET, "+8613800000501"]
     sms_emulator.set_faults(drop_count=1)  # processed, then the connection closes unanswered
     assert http_multi(phones)["statusCode"] == 504
     retry = http_multi(phones)  # no idempotency key: the numbers' budget is what stops a resend
     assert retry["statusCode"] == 429
-    assert sms_emulator.accepted_count == 2 and len(sms_emulator.messages(TARGET)) == 1
+    assert sms_emulator.accepted_count == 2
+    assert len(sms_emulator.messages(TARGET)) == 1
 
 
+@pytest.mark.usefixtures("function_env")
 def test_quota_is_given_back_for_numbers_tencent_refused(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     phones = [TARGET, "+8613800000601"]
     use_env(monkeypatch, TENCENT_SMS_ENDPOINT="http://127.0.0.1:9", TENCENT_SMS_CONNECT_TIMEOUT="0.2")
     failed = http_multi(phones)
-    assert failed["statusCode"] == 503 and answer_body(failed)["failed"] == 2  # provably not sent
+    assert failed["statusCode"] == 503
+    assert answer_body(failed)["failed"] == 2
     use_env(monkeypatch, TENCENT_SMS_ENDPOINT=sms_emulator.url)
     assert answer_body(http_multi(phones))["submitted"] == 2  # the failure used up no budget
     assert http_multi(phones)["statusCode"] == 429  # and the sends did
@@ -164,8 +175,9 @@ def sqs_chunk(phones: list[str], index: int, message_id: str) -> dict[str, Any]:
     return event
 
 
+@pytest.mark.usefixtures("function_env")
 def test_a_queued_chunk_is_checked_when_it_is_sent(
-    function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_env(monkeypatch, SMS_LIMIT_GLOBAL_DAILY="3")
     assert http_send({"phone": TARGET, **TEMPLATE})["statusCode"] == 200  # while the chunk was queued
@@ -189,7 +201,8 @@ def test_a_queued_list_needs_the_callers_allowance_for_every_number(
     url = f"{local_queue.url}/sms/send-multi"
     big = {"phones": [f"+86139{i:08d}" for i in range(600)], **TEMPLATE}
     refused = httpx.post(url, json=big, headers=headers, timeout=30)
-    assert refused.status_code == 429 and refused.json()["error"]["limit"] == "multi:numbers:500/1h"
+    assert refused.status_code == 429
+    assert refused.json()["error"]["limit"] == "multi:numbers:500/1h"
     fits = {"phones": [f"+86137{i:08d}" for i in range(400)], **TEMPLATE}
     queued = httpx.post(url, json=fits, headers=headers, timeout=30)
     assert queued.status_code == 202, queued.text

@@ -71,7 +71,8 @@ def test_idempotency_one_owner_among_processes(store_url: str, store: Store) -> 
     assert [p.exitcode for p in procs] == [0] * 4
     assert sum(owners) == 1
     record = claim(store)
-    assert record is not None and record.status == "in_progress"
+    assert record is not None
+    assert record.status == "in_progress"
 
 
 def test_rate_limit_admits_exactly_the_limit(open_stores: Callable[[], Store]) -> None:

@@ -78,11 +78,13 @@ def test_create_true_makes_the_agreed_table_with_ttl(
         ("sk", "RANGE"),
     }
     (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "gsi1" and index["Projection"]["ProjectionType"] == "ALL"
+    assert index["IndexName"] == "gsi1"
+    assert index["Projection"]["ProjectionType"] == "ALL"
     assert {k["AttributeName"] for k in index["KeySchema"]} == {"gsi1pk", "gsi1sk"}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     ttl = client.describe_time_to_live(TableName=dynamo.table)["TimeToLiveDescription"]
-    assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires_at"
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
+    assert ttl["AttributeName"] == "expires_at"
 
 
 def test_without_create_a_missing_table_is_a_clear_error(dynamodb_server: DynamoServer) -> None:
@@ -152,7 +154,8 @@ def test_an_item_over_400_kb_is_refused_before_anything_is_written(dynamo: Dynam
     with pytest.raises(PayloadTooLargeError, match="400") as info:
         record(dynamo, sent("big"), sent("small"), params=["x" * 420_000])
     assert info.value.code == "store_item_too_large"
-    assert dynamo.get_message("big") is None and dynamo.get_message("small") is None
+    assert dynamo.get_message("big") is None
+    assert dynamo.get_message("small") is None
     huge = Receipt("m1", PHONE, "delivered", "DELIVRD", "d" * 420_000, 1000)
     ok = Receipt("m1", PHONE, "delivered", "DELIVRD", "fine", 1001)
     with pytest.raises(PayloadTooLargeError):
@@ -168,13 +171,15 @@ def test_a_large_idempotent_answer_is_compressed_and_an_incompressible_one_refus
     assert dynamo.idempotency_begin("big", fingerprint="f", now=1, in_progress_ttl=30, ttl=60) is None
     dynamo.idempotency_complete("big", response, now=2)
     record_ = dynamo.idempotency_begin("big", fingerprint="f", now=3, in_progress_ttl=30, ttl=60)
-    assert record_ is not None and record_.response == response
+    assert record_ is not None
+    assert record_.response == response
     noise = {"blob": os.urandom(450_000).hex()}
     assert dynamo.idempotency_begin("noise", fingerprint="f", now=1, in_progress_ttl=30, ttl=60) is None
     with pytest.raises(PayloadTooLargeError):
         dynamo.idempotency_complete("noise", noise, now=2)
     claim = dynamo.idempotency_begin("noise", fingerprint="f", now=3, in_progress_ttl=30, ttl=60)
-    assert claim is not None and claim.status == "in_progress"  # the claim is as it was
+    assert claim is not None
+    assert claim.status == "in_progress"
 
 
 def test_throttled_requests_are_retried(proxy: FaultProxy, dynamodb_server: DynamoServer) -> None:
@@ -197,7 +202,8 @@ def test_throttled_beyond_the_retries_is_unavailable_and_writes_nothing(
     proxy.throttle_code, proxy.throttle_next = code, 3
     with pytest.raises(StoreUnavailableError, match="throttled") as info:
         store.save_receipts([Receipt("m1", PHONE, "delivered", "DELIVRD", "", 1)], source="pull", now=1)
-    assert info.value.status == 503 and code in str(info.value)
+    assert info.value.status == 503
+    assert code in str(info.value)
     assert store.receipts_for("m1") == []
     store.close()
 
@@ -241,7 +247,9 @@ def test_a_write_that_loses_to_another_writer_reads_again(
 
     dynamo._get_many = read_then_interfere  # type: ignore[method-assign]
     decision = dynamo.hit_rate_limits([check], now=11)
-    assert interfered[0].allowed and not decision.allowed and decision.retry_after == 59
+    assert interfered[0].allowed
+    assert not decision.allowed
+    assert decision.retry_after == 59
     other.close()
 
 
@@ -251,7 +259,8 @@ def test_more_counters_than_one_transaction_are_all_or_nothing(dynamo: DynamoDbS
     assert not dynamo.hit_rate_limits([checks[149]], now=1).allowed
     fresh = [RateCheck("phone", f"+86139{i:08d}", 1, 60) for i in range(150)]
     blocked = dynamo.hit_rate_limits([*fresh, checks[0]], now=2)
-    assert not blocked.allowed and blocked.check == checks[0]
+    assert not blocked.allowed
+    assert blocked.check == checks[0]
     assert all(dynamo.hit_rate_limits([c], now=3).allowed for c in fresh[::50])  # nothing recorded
 
 

@@ -30,8 +30,11 @@ def test_complete_stores_the_response(store: Store) -> None:
     response = {"message_id": "m1", "status": "submitted", "fee": 1, "text": "验证码"}
     store.idempotency_complete("k1", response, now=110)
     record = begin(store, now=200)
-    assert record is not None and record.status == "completed" and record.response == response
-    assert record.fingerprint == "fp-a" and record.expires_at == 110 + 3600  # ttl from begin
+    assert record is not None
+    assert record.status == "completed"
+    assert record.response == response
+    assert record.fingerprint == "fp-a"
+    assert record.expires_at == 110 + 3600
     store.idempotency_complete("k1", response, now=120, ttl=10)
     assert begin(store, now=129) is not None
     assert begin(store, now=130) is None  # expired: claimed again
@@ -42,7 +45,9 @@ def test_stale_claim_is_taken_over(store: Store) -> None:
     assert begin(store, now=129) is not None
     assert begin(store, now=130, fingerprint="fp-new") is None
     record = begin(store, now=131)
-    assert record is not None and record.fingerprint == "fp-new" and record.created_at == 130
+    assert record is not None
+    assert record.fingerprint == "fp-new"
+    assert record.created_at == 130
 
 
 def test_release_lets_the_next_caller_claim(store: Store) -> None:
@@ -55,7 +60,9 @@ def test_release_lets_the_next_caller_claim(store: Store) -> None:
 def test_complete_without_claim_and_purge(store: Store) -> None:
     store.idempotency_complete("k9", {"ok": True}, now=100)
     record = begin(store, "k9", now=101)
-    assert record is not None and record.response == {"ok": True} and record.fingerprint == ""
+    assert record is not None
+    assert record.response == {"ok": True}
+    assert record.fingerprint == ""
     assert record.expires_at == 100 + 24 * 3600
     assert store.purge_expired(now=100 + 24 * 3600) == (0 if store.expires_by_itself else 1)
     # purged (SQL), or left to DynamoDB's TTL and seen expired by the claim itself

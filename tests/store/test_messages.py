@@ -45,10 +45,14 @@ def test_record_sends_and_get_message(store: Store) -> None:
     assert (message.status, message.fee, message.code, message.caller) == ("submitted", 1, "Ok", "app:1")
     assert (message.created_at, message.updated_at, message.latest_receipt) == (900, 900, None)
     m2 = store.get_message("m2")
-    assert m2 is not None and m2.status == "unknown"
-    assert store.get_message("") is None and store.get_message("nope") is None
+    assert m2 is not None
+    assert m2.status == "unknown"
+    assert store.get_message("") is None
+    assert store.get_message("nope") is None
     body = message.to_dict()
-    assert body["message_id"] == "m1" and body["latest_receipt"] is None and body["params"] == ["1234"]
+    assert body["message_id"] == "m1"
+    assert body["latest_receipt"] is None
+    assert body["params"] == ["1234"]
 
 
 def test_a_large_batch_is_stored_whole_and_keeps_earlier_rows(store_url: str, store: Store) -> None:
@@ -64,16 +68,20 @@ def test_a_large_batch_is_stored_whole_and_keeps_earlier_rows(store_url: str, st
         assert count[0] == 250
     for i in (0, 79, 80, 249):
         message = store.get_message(f"m-{i:04d}")
-        assert message is not None and message.phone == f"+86138{i:08d}" and message.created_at == 900
+        assert message is not None
+        assert message.phone == f"+86138{i:08d}"
+        assert message.created_at == 900
     kept = store.get_message("m-0007")
-    assert kept is not None and kept.phone == OTHER and kept.created_at == 800
+    assert kept is not None
+    assert kept.phone == OTHER
+    assert kept.created_at == 800
 
 
 def test_a_batch_of_2000_keeps_every_field_and_applies_early_receipts(store: Store) -> None:
     """send_multi's writer stores up to 2,000 rows at once: every field survives (PostgreSQL sends
     them as one array per column), and receipts that came before their sends, anywhere in the
     batch (past SQLite's 500 ids to an IN list), give those messages their status."""
-    early = {5: "failed", 499: "delivered", 500: "failed", 1999: "delivered"}
+    early: dict[int, ReceiptStatus] = {5: "failed", 499: "delivered", 500: "failed", 1999: "delivered"}
     for i, status in early.items():
         store.save_receipts([receipt(f"b-{i:04d}", status, code=status.upper())], source="callback", now=800)
     batch = [sent(f"b-{i:04d}", phone=f"+86138{i:08d}") for i in range(2000)]
@@ -93,7 +101,9 @@ def test_recording_the_same_send_twice_keeps_the_first(store: Store) -> None:
     record(store, sent("m1"), now=900)
     record(store, sent("m1", phone=OTHER), now=950)
     message = store.get_message("m1")
-    assert message is not None and message.phone == PHONE and message.created_at == 900
+    assert message is not None
+    assert message.phone == PHONE
+    assert message.created_at == 900
 
 
 def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
@@ -105,7 +115,9 @@ def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
     assert store.receipts_for("m1") == [r]
     message = store.get_message("m1")
     assert message is not None
-    assert message.status == "delivered" and message.updated_at == 1001 and message.latest_receipt == r
+    assert message.status == "delivered"
+    assert message.updated_at == 1001
+    assert message.latest_receipt == r
     assert message.to_dict()["latest_receipt"]["carrier_code"] == "DELIVRD"
 
 
@@ -149,7 +161,9 @@ def test_latest_receipt_decides_status(store: Store) -> None:
     # an older report arriving late does not win
     store.save_receipts([receipt("m1", "failed", at=990, code="MK:0002")], source="pull", now=1020)
     message = store.get_message("m1")
-    assert message is not None and message.status == "delivered" and message.updated_at == 1011
+    assert message is not None
+    assert message.status == "delivered"
+    assert message.updated_at == 1011
     assert [r.received_at for r in store.receipts_for("m1")] == [990, 1000, 1010]
 
 
@@ -158,12 +172,16 @@ def test_unknown_receipts_only_decide_without_a_definitive_one(store: Store) -> 
     unknown = receipt("m1", "unknown", at=1000, code="")
     store.save_receipts([unknown], source="pull", now=1001)
     message = store.get_message("m1")
-    assert message is not None and message.status == "unknown" and message.latest_receipt == unknown
+    assert message is not None
+    assert message.status == "unknown"
+    assert message.latest_receipt == unknown
     delivered = receipt("m1", "delivered", at=990)
     store.save_receipts([delivered], source="pull", now=1002)
     store.save_receipts([receipt("m1", "unknown", at=1050, code="?")], source="pull", now=1003)
     message = store.get_message("m1")
-    assert message is not None and message.status == "delivered" and message.latest_receipt == delivered
+    assert message is not None
+    assert message.status == "delivered"
+    assert message.latest_receipt == delivered
     assert len(store.receipts_for("m1")) == 3
 
 
@@ -176,8 +194,10 @@ def test_receipt_before_send_is_kept_and_applied(store: Store) -> None:
     assert store.get_message("early") is None
     record(store, sent("early"), now=6)
     message = store.get_message("early")
-    assert message is not None and message.status == "failed"
-    assert message.latest_receipt is not None and message.latest_receipt.carrier_code == "UNDELIV"
+    assert message is not None
+    assert message.status == "failed"
+    assert message.latest_receipt is not None
+    assert message.latest_receipt.carrier_code == "UNDELIV"
 
 
 def test_invalid_arguments_are_rejected_before_writing(store: Store) -> None:
@@ -200,7 +220,8 @@ def test_receipts_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.undo()
     assert store.receipts_for("m1") == []
     message = store.get_message("m1")
-    assert message is not None and message.status == "submitted"
+    assert message is not None
+    assert message.status == "submitted"
     assert store.save_receipts(batch, source="pull", now=1004) == 3
 
 
@@ -219,7 +240,8 @@ def test_sends_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(InjectedFailure):
         record(store, sent("a"), sent("b"))
     monkeypatch.undo()
-    assert store.get_message("a") is None and store.get_message("b") is None
+    assert store.get_message("a") is None
+    assert store.get_message("b") is None
 
 
 def test_a_big_batch_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -230,7 +252,8 @@ def test_a_big_batch_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyP
     with pytest.raises(InjectedFailure):
         record(store, *batch)
     monkeypatch.undo()
-    assert store.get_message("big-000") is None and store.get_message("big-299") is None
+    assert store.get_message("big-000") is None
+    assert store.get_message("big-299") is None
     if store.dialect == "dynamodb":
         # BatchWriteItem is not a transaction: the third request of 25 failing keeps the first
         # two; the send's retry stores the rest, and every row once
@@ -322,12 +345,15 @@ def test_receipts_of_unknown_messages_are_kept_until_they_expire(store: Store) -
     assert store.save_receipts([receipt("known"), receipt("stray")], source="callback", now=1000) == 2
     assert store.save_receipts([receipt("late")], source="callback", now=5000) == 1
     assert store.purge_expired(1000 + ORPHAN_RECEIPT_TTL - 1) == 0
-    assert store.receipts_for("stray") and store.receipts_for("late")
+    assert store.receipts_for("stray")
+    assert store.receipts_for("late")
     assert store.purge_expired(1000 + ORPHAN_RECEIPT_TTL) == 1
-    assert store.receipts_for("stray") == [] and store.receipts_for("late")
+    assert store.receipts_for("stray") == []
+    assert store.receipts_for("late")
     assert store.purge_expired(5000 + 60, orphan_receipt_ttl=60) == 1
     assert store.receipts_for("late") == []
     assert [r.message_id for r in store.receipts_for("known")] == ["known"]  # a known message's stay
     assert store.purge_expired(10**9) == 0
     message = store.get_message("known")
-    assert message is not None and message.status == "delivered"
+    assert message is not None
+    assert message.status == "delivered"

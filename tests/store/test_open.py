@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import shared.store as store_pkg
 from shared.errors import ConfigurationError
 from shared.store import close_stores, default_url, get_store, open_store
 from shared.store.base import redact_url, scrub, url_secrets
@@ -52,7 +51,8 @@ def test_sqlite_relative_path_is_resolved_against_cwd(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     target, uri, busy = parse_sqlite_url("sqlite:///data/x.db?busy_timeout=250")
-    assert uri and target == f"file:{tmp_path}/data/x.db"
+    assert uri
+    assert target == f"file:{tmp_path}/data/x.db"
     assert busy == 250
     (tmp_path / "data").mkdir()
     with open_store("sqlite:///data/x.db") as store:
@@ -63,7 +63,8 @@ def test_sqlite_relative_path_is_resolved_against_cwd(
 def test_default_url_is_a_file_in_the_temp_dir() -> None:
     assert default_url() == "sqlite:///" + os.path.join(tempfile.gettempdir(), "sms-functions.db")
     store = open_store("")
-    assert isinstance(store, SqliteStore) and store.url == default_url()
+    assert isinstance(store, SqliteStore)
+    assert store.url == default_url()
 
 
 def test_postgres_schemes_and_unknown_scheme() -> None:
@@ -98,7 +99,11 @@ def test_get_store_caches_per_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         from shared.config import settings
 
         settings.cache_clear()
-    assert not store_pkg._stores
+    again = get_store(url)  # close_stores forgot every store: this one is opened anew
+    try:
+        assert again is not first
+    finally:
+        close_stores()
 
 
 def test_memory_store_shared_by_threads() -> None:

@@ -20,22 +20,28 @@ def test_sliding_window(store: Store) -> None:
     assert store.hit_rate_limits([PER_MINUTE], now=0).allowed
     assert store.hit_rate_limits([PER_MINUTE], now=10).allowed
     blocked = store.hit_rate_limits([PER_MINUTE], now=20)
-    assert not blocked.allowed and blocked.check == PER_MINUTE and blocked.retry_after == 40
+    assert not blocked.allowed
+    assert blocked.check == PER_MINUTE
+    assert blocked.retry_after == 40
     assert store.hit_rate_limits([PER_MINUTE], now=59).retry_after == 1
     assert store.hit_rate_limits([PER_MINUTE], now=60).allowed  # the hit at 0 left the window
     blocked = store.hit_rate_limits([PER_MINUTE], now=61)
-    assert not blocked.allowed and blocked.retry_after == 9  # the hit at 10 leaves at 70
+    assert not blocked.allowed
+    assert blocked.retry_after == 9
 
 
 def test_blocked_call_records_nothing(store: Store) -> None:
     assert store.hit_rate_limits([PER_MINUTE, PER_HOUR], now=0).allowed
     assert store.hit_rate_limits([PER_MINUTE, PER_HOUR], now=1).allowed
     blocked = store.hit_rate_limits([PER_HOUR, PER_MINUTE], now=2)
-    assert not blocked.allowed and blocked.check == PER_MINUTE
+    assert not blocked.allowed
+    assert blocked.check == PER_MINUTE
     # PER_HOUR got no hit from the blocked call: one more is still allowed later
     assert store.hit_rate_limits([PER_MINUTE, PER_HOUR], now=100).allowed
     blocked = store.hit_rate_limits([PER_HOUR], now=101)
-    assert not blocked.allowed and blocked.check == PER_HOUR and blocked.retry_after == 3600 - 101
+    assert not blocked.allowed
+    assert blocked.check == PER_HOUR
+    assert blocked.retry_after == 3600 - 101
 
 
 def test_keys_and_names_are_independent(store: Store) -> None:
@@ -53,7 +59,8 @@ def test_the_same_check_twice_in_one_call_counts_twice(store: Store) -> None:
     assert store.hit_rate_limits([per_ten, PER_MINUTE, per_ten], now=0).allowed
     assert store.hit_rate_limits([per_ten] * 8, now=1).allowed  # 2 + 8 = 10, the limit
     blocked = store.hit_rate_limits([per_ten], now=2)
-    assert not blocked.allowed and blocked.check == per_ten
+    assert not blocked.allowed
+    assert blocked.check == per_ten
 
 
 def test_many_checks_in_one_call(store: Store) -> None:
@@ -62,16 +69,18 @@ def test_many_checks_in_one_call(store: Store) -> None:
     assert store.hit_rate_limits(checks, now=0).allowed
     for check in (checks[0], checks[17], checks[29]):
         blocked = store.hit_rate_limits([check], now=30)
-        assert not blocked.allowed and blocked.retry_after == 30
+        assert not blocked.allowed
+        assert blocked.retry_after == 30
     assert store.hit_rate_limits(checks, now=60).allowed  # every earlier hit left its window
 
 
 def test_zero_limit_and_empty_checks(store: Store) -> None:
     closed = RateCheck("closed", "x", limit=0, window_seconds=30)
     decision = store.hit_rate_limits([closed], now=5)
-    assert not decision.allowed and decision.retry_after == 30
+    assert not decision.allowed
+    assert decision.retry_after == 30
     assert store.hit_rate_limits([], now=5).allowed
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="window_seconds > 0"):
         store.hit_rate_limits([RateCheck("bad", "x", limit=1, window_seconds=0)], now=5)
 
 
@@ -98,12 +107,15 @@ BIG_CAP = RateCheck("global:daily", "all", limit=150, window_seconds=86400)  # c
 
 
 def test_a_big_cap_counts_in_steps_of_its_window(store: Store) -> None:
-    assert bucket_width(BIG_CAP) == 864 and bucket_width(PER_HOUR) == 1
+    assert bucket_width(BIG_CAP) == 864
+    assert bucket_width(PER_HOUR) == 1
     for _ in range(150):
         assert store.hit_rate_limits([BIG_CAP], now=10).allowed
     blocked = store.hit_rate_limits([BIG_CAP], now=20)
     # the hits at 10 share the row [0, 864): they count until its last second, 863, leaves the window
-    assert not blocked.allowed and blocked.check == BIG_CAP and blocked.retry_after == 863 + 86400 - 20
+    assert not blocked.allowed
+    assert blocked.check == BIG_CAP
+    assert blocked.retry_after == 863 + 86400 - 20
     assert not store.hit_rate_limits([BIG_CAP], now=862 + 86400).allowed
     assert store.hit_rate_limits([BIG_CAP], now=863 + 86400).allowed
 
@@ -149,7 +161,8 @@ def test_hits_recorded_before_the_counter_schema_still_count(store_url: str) -> 
     store = open_store(store_url)
     try:
         blocked = store.hit_rate_limits([PER_MINUTE], now=20)
-        assert not blocked.allowed and blocked.retry_after == 40
+        assert not blocked.allowed
+        assert blocked.retry_after == 40
         assert store.hit_rate_limits([PER_MINUTE], now=60).allowed
     finally:
         store.close()

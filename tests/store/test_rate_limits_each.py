@@ -21,7 +21,8 @@ def test_each_group_is_decided_alone(store: Store) -> None:
     assert store.hit_rate_limits([phone_check(PHONES[1])], now=0).allowed  # used before
     decisions = store.hit_rate_limits_each([[phone_check(p)] for p in PHONES[:3]], now=10)
     assert [d.allowed for d in decisions] == [True, False, True]
-    assert decisions[1].check == phone_check(PHONES[1]) and decisions[1].retry_after == 20
+    assert decisions[1].check == phone_check(PHONES[1])
+    assert decisions[1].retry_after == 20
     # the allowed ones recorded their hit, the refused one nothing more
     assert not store.hit_rate_limits([phone_check(PHONES[0])], now=11).allowed
     assert store.hit_rate_limits([phone_check(PHONES[1])], now=30).allowed
@@ -42,7 +43,9 @@ def test_the_first_blocking_check_of_a_group_is_named(store: Store) -> None:
     assert store.hit_rate_limits([hourly], now=0).allowed
     assert store.hit_rate_limits([hourly], now=100).allowed
     decisions = store.hit_rate_limits_each([[GLOBAL, hourly], [phone_check(PHONES[1]), GLOBAL]], now=200)
-    assert not decisions[0].allowed and decisions[0].check == hourly and decisions[0].retry_after == 3400
+    assert not decisions[0].allowed
+    assert decisions[0].check == hourly
+    assert decisions[0].retry_after == 3400
     assert decisions[1].allowed
     assert store.hit_rate_limits_each([[GLOBAL]] * 3, now=201)[2].allowed is False  # 1 + 2 = 3
 
@@ -51,7 +54,9 @@ def test_a_counter_named_twice_in_a_group_needs_two_free_hits(store: Store) -> N
     allowance = RateCheck("multi:numbers:5/1m", "key-1", limit=5, window_seconds=60)
     assert store.hit_rate_limits_each([[allowance] * 3], now=0)[0].allowed
     refused = store.hit_rate_limits_each([[allowance] * 3], now=1)[0]  # 3 + 3 > 5: nothing recorded
-    assert not refused.allowed and refused.check == allowance and refused.retry_after == 59
+    assert not refused.allowed
+    assert refused.check == allowance
+    assert refused.retry_after == 59
     assert store.hit_rate_limits_each([[allowance] * 2], now=2)[0].allowed
     assert not store.hit_rate_limits([allowance], now=3).allowed
 
@@ -75,7 +80,8 @@ def test_undo_gives_back_a_shared_counter_many_times(store: Store) -> None:
     assert not store.hit_rate_limits([big], now=1).allowed
     store.undo_rate_hits([big] * 400, now=0)
     decisions = store.hit_rate_limits_each([[big]] * 401, now=2)
-    assert sum(d.allowed for d in decisions) == 400 and not decisions[-1].allowed
+    assert sum(d.allowed for d in decisions) == 400
+    assert not decisions[-1].allowed
 
 
 def test_big_lists_in_one_call(store: Store) -> None:
@@ -85,7 +91,8 @@ def test_big_lists_in_one_call(store: Store) -> None:
     cap = RateCheck("global:daily", "all", limit=2500, window_seconds=86400)
     groups = [[*(phone_check(p, n, w) for n, w in rules), cap] for p in phones]
     decisions = store.hit_rate_limits_each(groups, now=100)
-    assert sum(d.allowed for d in decisions) == 2500 and all(d.check == cap for d in decisions[2500:])
+    assert sum(d.allowed for d in decisions) == 2500
+    assert all(d.check == cap for d in decisions[2500:])
     again = store.hit_rate_limits_each(groups[:10] + groups[-10:], now=101)
     assert [d.check for d in again] == [phone_check(p) for p in phones[:10]] + [cap] * 10
     assert store.hit_rate_limits_each([], now=102) == []

@@ -50,7 +50,9 @@ def test_give_up_marks_only_submitted_messages_unknown_with_the_reason(store: St
 
     assert changed == 1
     m1, m2, m3 = (store.get_message(i) for i in ("m1", "m2", "m3"))
-    assert m1 is not None and m2 is not None and m3 is not None
+    assert m1 is not None
+    assert m2 is not None
+    assert m3 is not None
     assert (m1.status, m1.status_reason, m1.updated_at) == ("unknown", "no_receipt_within_window", 700000)
     assert m1.to_dict()["status_reason"] == "no_receipt_within_window"
     assert (m2.status, m2.status_reason) == ("failed", "")
@@ -65,7 +67,8 @@ def test_a_late_receipt_still_decides_and_clears_the_reason(store: Store) -> Non
     store.save_receipts([receipt("m1", at=650000)], source="phone_pull", now=700100)
 
     message = store.get_message("m1")
-    assert message is not None and (message.status, message.status_reason) == ("delivered", "")
+    assert message is not None
+    assert (message.status, message.status_reason) == ("delivered", "")
 
 
 def test_many_messages_given_up_at_once(store: Store) -> None:

@@ -79,7 +79,8 @@ def test_reopen_is_idempotent_and_keeps_data(store_url: str, open_stores: Callab
     versions = raw_rows(store_url, "SELECT COUNT(*), MAX(version) FROM schema_version")
     assert versions == [(len(SQLITE_MIGRATIONS), len(SQLITE_MIGRATIONS))]
     record = open_stores().idempotency_begin("k", fingerprint="f", now=101, in_progress_ttl=60, ttl=600)
-    assert record is not None and record.status == "in_progress"
+    assert record is not None
+    assert record.status == "in_progress"
 
 
 def test_closed_store_reopens_on_next_use(store: Store) -> None:

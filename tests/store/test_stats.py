@@ -151,7 +151,8 @@ def test_hour_groups_cover_the_window_and_bad_group_by_is_refused(store: Store) 
     answer = store.stats(T0, T0 + 3 * HOUR, "hour").to_dict()
     assert [g["group"] for g in answer["groups"]] == [T0, T0 + HOUR, T0 + 2 * HOUR]
     assert [g["sent"] for g in answer["groups"]] == [1, 0, 0]
-    assert answer["totals"]["latency_p50_s"] is None and answer["totals"]["delivery_rate"] is None
+    assert answer["totals"]["latency_p50_s"] is None
+    assert answer["totals"]["delivery_rate"] is None
     with pytest.raises(ValueError, match="group_by"):
         store.stats(T0, T0 + HOUR, "phone")
 
@@ -168,7 +169,8 @@ def test_messages_for_phone_newest_first(store: Store) -> None:
     )
     found = store.messages_for_phone(PHONES[0], limit=3)
     assert [m.message_id for m in found] == ["p3", "p2", "p1"]
-    assert found[1].status == "failed" and found[1].latest_receipt is not None
+    assert found[1].status == "failed"
+    assert found[1].latest_receipt is not None
     assert store.messages_for_phone("+8613000000000") == []
 
 

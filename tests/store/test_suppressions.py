@@ -20,7 +20,8 @@ def back(phone: str, at: int) -> Suppression:
 
 
 def test_an_opt_out_puts_the_number_on_the_list(store: Store) -> None:
-    assert store.get_suppression(A) is None and store.suppressed([A, B]) == set()
+    assert store.get_suppression(A) is None
+    assert store.suppressed([A, B]) == set()
     assert store.set_suppressions([out(A, 100)], now=200) == 1
     assert store.get_suppression(A) == out(A, 100)
     assert store.suppressed([A, B, A]) == {A}

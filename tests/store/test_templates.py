@@ -28,6 +28,8 @@ def test_peek_sees_the_limit_and_records_nothing(store: Store) -> None:
         assert store.peek_rate_limits([check], now=1000).allowed
     assert store.hit_rate_limits([check], now=1000).allowed  # the peeks took no quota
     seen = store.peek_rate_limits([check], now=1010)
-    assert not seen.allowed and seen.check == check and seen.retry_after == 20
+    assert not seen.allowed
+    assert seen.check == check
+    assert seen.retry_after == 20
     assert store.peek_rate_limits([check], now=1030).allowed
     assert store.peek_rate_limits([], now=1030).allowed

@@ -39,7 +39,8 @@ def test_sqlite_read_only_database(tmp_path: Path) -> None:
     try:
         with pytest.raises(StoreUnavailableError) as info:
             read_only.save_receipts([RECEIPT], source="pull", now=2)
-        assert info.value.status == 503 and info.value.code == "store_unavailable"
+        assert info.value.status == 503
+        assert info.value.code == "store_unavailable"
     finally:
         read_only.close()
 
@@ -76,7 +77,8 @@ def test_sqlite_other_database_errors_are_internal(tmp_path: Path) -> None:
 
     with pytest.raises(SmsError) as info:
         store._run(bad)  # type: ignore[attr-defined]
-    assert not isinstance(info.value, StoreUnavailableError) and info.value.code == "store_error"
+    assert not isinstance(info.value, StoreUnavailableError)
+    assert info.value.code == "store_error"
     store.close()
 
 
@@ -111,9 +113,12 @@ def test_postgres_server_down_then_back(own_server: PostgresServer) -> None:
         with pytest.raises(StoreUnavailableError) as info:
             claim(store, "while-down")
         message = str(info.value)
-        assert own_server.password not in message and "unavailable" in message
-        assert info.value.status == 503 and own_server.url.split("@")[1] in message
-        assert info.value.__cause__ is None and info.value.__context__ is None
+        assert own_server.password not in message
+        assert "unavailable" in message
+        assert info.value.status == 503
+        assert own_server.url.split("@")[1] in message
+        assert info.value.__cause__ is None
+        assert info.value.__context__ is None
     with pytest.raises(StoreUnavailableError):
         open_store(own_server.url).ping()
 
@@ -128,7 +133,8 @@ def test_postgres_wrong_password(own_server: PostgresServer) -> None:
     url = own_server.url.replace(own_server.password, "Wr0ng-Pa55word")
     with pytest.raises(StoreUnavailableError) as info:
         open_store(url).ping()
-    assert "Wr0ng-Pa55word" not in str(info.value) and own_server.password not in str(info.value)
+    assert "Wr0ng-Pa55word" not in str(info.value)
+    assert own_server.password not in str(info.value)
     assert "password authentication failed" in str(info.value)
 
 

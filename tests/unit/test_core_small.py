@@ -70,7 +70,8 @@ def test_split_mask_region() -> None:
     assert phone.mask("13800000000") == "138****0000"
     assert phone.mask("123") == "****"
     assert phone.region_of("+14155552671") == "US"
-    assert phone.is_mainland("+8613800000000") and not phone.is_mainland("+85291234567")
+    assert phone.is_mainland("+8613800000000")
+    assert not phone.is_mainland("+85291234567")
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,8 @@ def test_error_body_shape() -> None:
 
 def test_settings_infer_protocol_and_hide_secrets() -> None:
     legacy = load_settings({"TENCENT_SMS_APPID": "1400009099", "TENCENT_SMS_APPKEY": "k3y"})
-    assert legacy.api == "legacy" and legacy.base_url == "https://yun.tim.qq.com"
+    assert legacy.api == "legacy"
+    assert legacy.base_url == "https://yun.tim.qq.com"
     assert "k3y" not in repr(legacy)
     v3 = load_settings(
         {
@@ -132,9 +134,12 @@ def test_settings_infer_protocol_and_hide_secrets() -> None:
             "SMS_API_KEYS": " a, ,b ",
         }
     )
-    assert v3.api == "v3" and v3.sdk_app_id == "1400009099" and v3.base_url == "http://127.0.0.1:9000"
+    assert v3.api == "v3"
+    assert v3.sdk_app_id == "1400009099"
+    assert v3.base_url == "http://127.0.0.1:9000"
     assert v3.api_keys == (Secret("a"), Secret("b"))
-    assert "s3cr3t" not in repr(v3) and "t0k3n" not in repr(v3)
+    assert "s3cr3t" not in repr(v3)
+    assert "t0k3n" not in repr(v3)
     v3.require_credentials()
     assert load_settings({"HTTPS_PROXY": "http://p:3128"}).proxy == "http://p:3128"
     assert load_settings({"HTTPS_PROXY": "http://p", "TENCENT_SMS_PROXY": "http://q"}).proxy == "http://q"
@@ -194,7 +199,8 @@ def test_mainland_fast_path_agrees_with_phonenumbers(number: str) -> None:
         accepted = False
     assert accepted == expected
     if accepted:
-        assert phone.region_of(number) == "CN" and phone.split(number) == ("86", number[3:])
+        assert phone.region_of(number) == "CN"
+        assert phone.split(number) == ("86", number[3:])
 
 
 def test_copied_mainland_pattern_is_the_pinned_librarys() -> None:
@@ -203,7 +209,8 @@ def test_copied_mainland_pattern_is_the_pinned_librarys() -> None:
     import phonenumbers
 
     metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    assert metadata is not None and metadata.mobile is not None
+    assert metadata is not None
+    assert metadata.mobile is not None
     assert phone.CN_MOBILE_RE.pattern == metadata.mobile.national_number_pattern
 
 

@@ -90,13 +90,15 @@ def test_fast_path_equals_phonenumbers_on_random_numbers() -> None:
         fast = numbers_fast.classify(number)
         if fast is not None:
             expected = library(number)
-            assert expected is not None and (fast[0], fast[1], number) == expected, number
+            assert expected is not None, number
+            assert (fast[0], fast[1], number) == expected, number
 
 
 @pytest.mark.parametrize("region", BENCH_REGIONS)
 def test_mobiles_of_common_countries_take_the_fast_path(region: str) -> None:
     """The short way is taken for real mobiles (it is not a path that always falls back)."""
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None
     number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
     expected_type = phonenumbers.number_type(example)
     assert numbers_fast.classify(number) == (region, expected_type)
@@ -118,7 +120,8 @@ def test_normalize_still_refuses_what_cannot_receive_sms(number: str, kind: str)
     e164 = phone.normalize(number)
     with pytest.raises(ValidationError) as refused:
         phone.check_receives_sms(e164, field="phone")
-    assert refused.value.code == "not_mobile" and kind in str(refused.value)
+    assert refused.value.code == "not_mobile"
+    assert kind in str(refused.value)
 
 
 def test_normalize_refuses_an_invalid_number_the_fast_path_decides() -> None:

@@ -20,7 +20,8 @@ def _v3_send(phones: list[str]) -> payloads.ApiCall:
 def test_v3_send_body_keeps_sdk_order_and_omits_empty_optionals() -> None:
     call = _v3_send(["+8613800000000"])
     assert list(call.body) == ["PhoneNumberSet", "SmsSdkAppId", "TemplateId", "SignName", "TemplateParamSet"]
-    assert call.is_send and call.phones == ("+8613800000000",)
+    assert call.is_send
+    assert call.phones == ("+8613800000000",)
 
 
 def test_v3_refuses_plain_content() -> None:
@@ -120,7 +121,8 @@ def test_v3_error_envelope_raises_with_tencent_code_kept() -> None:
     with pytest.raises(TencentError) as err:
         payloads.parse_v3_send(answer, call)
     assert err.value.tencent_code == "AuthFailure.SignatureFailure"
-    assert err.value.category is Category.ACCOUNT and err.value.status == 502
+    assert err.value.category is Category.ACCOUNT
+    assert err.value.status == 502
     assert err.value.to_body()["error"]["tencent_message"] == "bad sig"
 
 
@@ -247,7 +249,8 @@ def test_v3_pull_items_parse() -> None:
         call,
         "replies",
     )
-    assert replies.replies[0].text == "1" and replies.replies[0].extend == "11"
+    assert replies.replies[0].text == "1"
+    assert replies.replies[0].extend == "11"
 
 
 def test_legacy_pull_items_parse_with_beijing_time() -> None:

@@ -18,7 +18,8 @@ def test_defaults() -> None:
     settings = load_settings(BASE)
     assert settings.opt_out_keywords == {"r", "t", "td", "退订", "stop", "unsubscribe"}
     assert settings.opt_in_keywords == {"start"}
-    assert not settings.suppress_all and not settings.marketing_templates
+    assert not settings.suppress_all
+    assert not settings.marketing_templates
     assert settings.default_template_id_international == settings.otp_template_id_international == ""
 
 
@@ -53,11 +54,16 @@ def test_keywords_off_and_regions_of_templates() -> None:
             ),
         }
     )
-    assert settings.opt_out_keywords == frozenset() and settings.suppress_all
+    assert settings.opt_out_keywords == frozenset()
+    assert settings.suppress_all
     both, also_both, abroad, mainland = (settings.templates[i] for i in "1234")
-    assert both.serves(international=True) and both.serves(international=False) and also_both.both
-    assert abroad.serves(international=True) and not abroad.serves(international=False)
-    assert mainland.serves(international=False) and not mainland.serves(international=True)
+    assert both.serves(international=True)
+    assert both.serves(international=False)
+    assert also_both.both
+    assert abroad.serves(international=True)
+    assert not abroad.serves(international=False)
+    assert mainland.serves(international=False)
+    assert not mainland.serves(international=True)
 
 
 @pytest.mark.parametrize(
