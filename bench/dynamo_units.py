@@ -43,7 +43,7 @@ class Meter:
         self.active = True
         client = store._client()
         # sizes items; never counted (abstract: the DynamoDB store is being finished on another branch)
-        self._side = DynamoDbStore(store.url)  # type: ignore[abstract]
+        self._side = DynamoDbStore(store.url)
         client.meta.events.register("after-call.dynamodb", self._after)
         client.meta.events.register("provide-client-params.dynamodb", self._remember)
         client.meta.events.register("provide-client-params.dynamodb.PutItem", self._old_values)

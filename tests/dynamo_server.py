@@ -211,11 +211,11 @@ def _copy_each_table_once_per_transaction() -> None:
                 backups[id(obj)] = copy.deepcopy(obj)
             return backups[id(obj)]
 
-        models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
+        models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]
         try:
             original(self, transact_items)
         finally:
-            models.copy = copy  # type: ignore[attr-defined]
+            models.copy = copy
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 

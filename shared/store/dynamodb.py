@@ -721,7 +721,7 @@ class DynamoDbStore(Store):
                     break
         return sorted(found, key=lambda u: (u.created_at, u.message_id))[:limit]
 
-    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:
+    def defer_reconcile(self, due: Sequence[tuple[str, int]], *, now: int) -> None:  # noqa: ARG002 - the interface's
         for message_id, at in sorted((m, int(at)) for m, at in due):
             self._update_submitted(message_id, "SET rc = :at", {":at": _n(at)})
 
@@ -1241,7 +1241,7 @@ class DynamoDbStore(Store):
         return {pk[2:] for (pk, _), item in stored.items() if _num(item, "sup")}
 
     # -- statistics -----------------------------------------------------------------------------
-    def stats(self, frm: int, to: int, group_by: str) -> Stats:
+    def stats(self, frm: int, to: int, group_by: str) -> Stats:  # noqa: ARG002 - not kept here yet
         raise SmsError(
             "delivery statistics are not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://"
             " for GET /sms/stats",
@@ -1249,7 +1249,7 @@ class DynamoDbStore(Store):
             status=501,
         )
 
-    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:  # noqa: ARG002 - not kept here yet
         raise SmsError(
             "message history by phone is not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://",
             code="not_supported",
@@ -1414,7 +1414,7 @@ class DynamoDbStore(Store):
 
         return self._optimistic(attempt, "a code attempt")
 
-    def otp_purge_expired(self, now: int) -> int:
+    def otp_purge_expired(self, now: int) -> int:  # noqa: ARG002 - TTL does it
         """Nothing to do: TTL deletes expired codes, and every read checks `expires_at` itself."""
         return 0
 

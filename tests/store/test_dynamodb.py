@@ -93,7 +93,7 @@ def test_without_create_a_missing_table_is_a_clear_error(dynamodb_server: Dynamo
         store.ping()
     assert info.value.status == 503
     client = raw_client(dynamodb_server)
-    assert store.table not in client.list_tables()["TableNames"]  # only create=true creates
+    assert store.table not in client.list_tables()["TableNames"]  # type: ignore[attr-defined]  # only create=true creates
 
 
 def test_racing_stores_create_the_table_once(dynamodb_server: DynamoServer) -> None:
@@ -237,7 +237,7 @@ def test_a_write_that_loses_to_another_writer_reads_again(
     other = open_store(fresh_dynamodb_url)
     check = RateCheck("phone", PHONE, 1, 60)
     original = dynamo._get_many
-    interfered = []
+    interfered: list[Any] = []
 
     def read_then_interfere(keys: Any) -> Any:
         found = original(keys)

@@ -72,7 +72,8 @@ def test_purge_expired_codes(store: Store) -> None:
     store.otp_create(code("b", created=200), supersede_active=False)
     assert store.otp_purge_expired(now=399) == 0
     if store.expires_by_itself:  # DynamoDB: TTL deletes them; reads check expiry themselves
-        assert store.otp_purge_expired(now=400) == 0 and store.purge_expired(now=500) == 0
+        assert store.otp_purge_expired(now=400) == 0
+        assert store.purge_expired(now=500) == 0
         assert store.otp_latest_active(PHONE, "login", now=500) is None
         return
     assert store.otp_purge_expired(now=400) == 1
