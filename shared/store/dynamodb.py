@@ -642,9 +642,9 @@ class DynamoDbStore(Store):
             stored = self._get_many([_key(i["pk"]["S"], "M") for i in items])
             fresh = [i for i in items if (i["pk"]["S"], "M") not in stored]
             self._count_sends(fresh, [r.message_id for r in rows], now)  # before: a retry finds it
-            self._batch_write(
-                [{"PutRequest": {"Item": i}} for i in fresh]
-                + [{"PutRequest": {"Item": self._phone_entry(i, now)}} for i in fresh]
+            self._batch_write(  # phone entries first: a message stored is never left without one
+                [{"PutRequest": {"Item": self._phone_entry(i, now)}} for i in fresh]
+                + [{"PutRequest": {"Item": i}} for i in fresh]
             )
         # Receipts that came before their send left an `E` item with their decision. Read after
         # writing: a receipt saved concurrently either saw the message or left an `E` seen here.

@@ -277,7 +277,7 @@ def test_a_bulk_send_retried_after_a_fault_is_counted_once(dynamo: DynamoDbStore
     original = dynamo._batch_write
 
     def half_then_fail(requests: Any) -> None:
-        original(requests[:25])
+        original(requests[: 60 + 25])  # the 60 history entries, then 25 of the messages
         raise StoreUnavailableError("injected: the connection dropped mid-batch")
 
     dynamo._batch_write = half_then_fail  # type: ignore[method-assign]
@@ -288,6 +288,7 @@ def test_a_bulk_send_retried_after_a_fault_is_counted_once(dynamo: DynamoDbStore
     record(dynamo, *batch)
     assert count_items(dynamo, "M#", sk="M") == 60
     assert by_status(dynamo) == {"submitted": 60}
+    assert all([m.message_id for m in dynamo.messages_for_phone(r.phone)] == [r.message_id] for r in batch)
     record(dynamo, *batch[:30], sent("m99", "+8613900000000"))  # stored ids again, one new
     totals = dynamo.stats(0, 2 * 86400, "day").totals
     assert (totals["sent"], totals["fee"]) == (61, 61)
