@@ -782,16 +782,21 @@ class DynamoDbStore(Store):
             self._update_submitted(message_id, "SET rc = :at", {":at": _n(at)})
 
     def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
+        tried: set[str] = set()  # ids this call has sent a give-up transaction for
         return sum(
-            self._optimistic(partial(self._give_up, message_id, reason, now), "giving up a message")
+            self._optimistic(partial(self._give_up, message_id, reason, now, tried), "giving up a message")
             for message_id in sorted(set(message_ids))
         )
 
-    def _give_up(self, message_id: str, reason: str, now: int) -> bool:
+    def _give_up(self, message_id: str, reason: str, now: int, tried: set[str]) -> bool:
         """`submitted` → `unknown` with its rollup move, in one transaction; False if not submitted."""
         message = self._get(_message_pk(message_id), "M")
         if message is None or _str(message, "st") != "submitted":
-            return False
+            # a transaction that committed but whose answer was lost (botocore retried it, and the
+            # retry's condition failed) left exactly this: it was this call's give-up
+            mine = message is not None and (_str(message, "st"), _str(message, "rsn")) == ("unknown", reason)
+            return mine and message is not None and _num(message, "ua") == now and message_id in tried
+        tried.add(message_id)
         update = {
             "TableName": self.table,
             "Key": _key(_message_pk(message_id), "M"),
