@@ -1,6 +1,6 @@
 """`GET /sms/stats` on a big store: how long `Store.stats` takes over 1,000,000 message rows.
 
-    python bench/stats.py [--url postgresql://…] [--rows 1000000] [--days 30] [--repeat 5]
+    python bench/stats.py [--url postgresql://…|dynamodb://…] [--rows 1000000] [--days 30] [--repeat 5]
 
 Fills a fresh store with `--rows` messages spread over `--days` (skewed over 40 templates, 8
 callers, mainland and other numbers, about 10 % failed with 6 carrier codes, 2 % pending, the
@@ -9,6 +9,10 @@ one executemany; PostgreSQL: COPY), then fills the rollup with the same statemen
 (migration 3). Then times `stats()` for the last 24 h, 7 days and the whole span, by every
 grouping: the best of `--repeat` runs, wall time. Default store: SQLite in a temporary folder;
 `--url postgresql://…` makes (and drops) a database on that server.
+
+`--url dynamodb://<table>?…&create=true`: the rollup items the store would hold after those
+messages (computed with the store's own key and delta functions) are written with BatchWriteItem;
+the query is the store's. Against a local server (moto) the time is that server's, not AWS's.
 """
 
 from __future__ import annotations
@@ -120,15 +124,76 @@ def fill(store: Store, url: str, count: int, days: int) -> float:
     return time.perf_counter() - began
 
 
-def best(store: Store, frm: int, to: int, group_by: str, repeat: int) -> tuple[float, int]:
-    """(best wall seconds, groups) of `repeat` calls."""
+def fill_dynamodb(store: Any, count: int, days: int) -> tuple[float, int]:
+    """Write the rollup items `count` messages leave on the DynamoDB store; (seconds, items)."""
+    from shared.models import Receipt
+    from shared.store import dynamodb_stats
+    from shared.store.stats import deltas
+
+    began = time.perf_counter()
+    totals: dict[Any, list[int]] = {}
+    snapshot: dict[str, tuple[Any, ...]] = {}
+    for message, receipt in rows(count, days):
+        message_id, phone, template, _, _, status, fee, code, caller, created, _, _ = message
+        decided = Receipt(message_id, phone, *receipt[2:6], "") if receipt else None  # type: ignore[call-arg]
+        item = {
+            "pk": {"S": "M#" + message_id},
+            "ca": {"N": str(created)},
+            "tpl": {"S": template},
+            "phone": {"S": phone},
+            "caller": {"S": caller},
+            "st": {"S": status},
+            "fee": {"N": str(fee)},
+            "code": {"S": code},
+        }
+        snapshot[message_id] = dynamodb_stats.row_of(item, status, decided)
+        if len(snapshot) >= 50_000:
+            for key, delta in deltas({}, snapshot).items():
+                totals[key] = [a + b for a, b in zip(totals.get(key, [0] * len(delta)), delta, strict=True)]
+            snapshot.clear()
+    for key, delta in deltas({}, snapshot).items():
+        totals[key] = [a + b for a, b in zip(totals.get(key, [0] * len(delta)), delta, strict=True)]
+    puts = []
+    for key, delta in totals.items():
+        names = ["n", "fee", *(f"h{i}" for i in range(len(delta) - 2))]
+        counters = {name: {"N": str(value)} for name, value in zip(names, delta, strict=True) if value}
+        puts.append({"PutRequest": {"Item": {**dynamodb_stats.rollup_key(key), **counters}}})
+    store._batch_write(puts)
+    return time.perf_counter() - began, len(puts)
+
+
+class Reads:
+    """Queries, items and read units of the DynamoDB store's requests (eventually consistent
+    Query pages: half a unit per 4 KB of the page's items, rounded up)."""
+
+    def __init__(self, store: Any) -> None:
+        self.queries = self.items = 0
+        self.units = 0.0
+        store._client().meta.events.register("after-call.dynamodb.Query", self._count)
+
+    def _count(self, parsed: dict[str, Any], **_: Any) -> None:
+        from shared.store.dynamodb import item_size
+
+        page = parsed.get("Items", [])
+        self.queries += 1
+        self.items += len(page)
+        self.units += max(1, -(-sum(item_size(i) for i in page) // 4096)) / 2
+
+
+def best(store: Store, frm: int, to: int, group_by: str, repeat: int) -> tuple[float, int, str]:
+    """(best wall seconds, groups, DynamoDB reads of one call) of `repeat` calls."""
     times, groups = [], 0
+    reads = Reads(store) if store.dialect == "dynamodb" else None
     for _ in range(repeat):
         began = time.perf_counter()
         answer = store.stats(frm, to, group_by)
         times.append(time.perf_counter() - began)
         groups = len(answer.groups)
-    return min(times), groups
+    if reads is None:
+        return min(times), groups, ""
+    per = f"; {reads.queries // repeat} Q, {reads.items // repeat} items, {reads.units / repeat:.0f} RRU"
+    store._client().meta.events.unregister("after-call.dynamodb.Query", reads._count)  # type: ignore[attr-defined]
+    return min(times), groups, per
 
 
 def main() -> None:
@@ -143,15 +208,20 @@ def main() -> None:
     postgres = args.url if args.url and args.url.startswith(("postgresql://", "postgres://")) else ""
     url = _support.fresh_postgres_database(postgres) if postgres else ""
     url = url or f"sqlite:///{tempfile.mkdtemp(prefix='sms-stats-bench-')}/store.db"
+    if args.url and args.url.startswith("dynamodb://"):
+        url = args.url
     store = open_store(url)
     store.ping()  # creates the schema
     try:
-        seconds = fill(store, url, args.rows, args.days)
-        rollup = store._run(lambda tx: tx.one("SELECT COUNT(*) FROM stats_rollup"), write=False)  # type: ignore[attr-defined]
+        if store.dialect == "dynamodb":
+            seconds, items = fill_dynamodb(store, args.rows, args.days)
+        else:
+            seconds = fill(store, url, args.rows, args.days)
+            items = store._run(lambda tx: tx.one("SELECT COUNT(*) FROM stats_rollup"), write=False)[0]  # type: ignore[attr-defined]
         print(
             f"store: {store.dialect}; {args.rows:,} messages over {args.days} days,"
             f" filled in {seconds:.1f} s;"
-            f" rollup rows: {rollup[0]:,}"
+            f" rollup rows: {items:,}"
         )
         now = int(time.time())
         windows = [("24 h", 86400), ("7 days", 7 * 86400), (f"{args.days} days", args.days * 86400)]
@@ -160,10 +230,13 @@ def main() -> None:
         for name, span in windows:
             cells = []
             for group_by in GROUP_BYS:
-                took, groups = best(store, now - span, now, group_by, args.repeat)
-                cells.append(f"{took * 1000:.0f} ms ({groups})")
+                took, groups, reads = best(store, now - span, now, group_by, args.repeat)
+                cells.append(f"{took * 1000:.0f} ms ({groups}{reads})")
             print(f"| {name} | " + " | ".join(cells) + " |")
-        print("(best of", args.repeat, "calls, wall; in brackets: groups returned)")
+        print("(best of", args.repeat, "calls, wall; in brackets: groups returned", end="")
+        print(
+            "; DynamoDB: Queries, items and read units of one call)" if store.dialect == "dynamodb" else ")"
+        )
     finally:
         store.close()
         if postgres:

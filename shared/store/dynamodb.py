@@ -41,6 +41,7 @@ from shared.errors import (
     StoreUnavailableError,
 )
 from shared.models import Receipt, Reply, SendResult
+from shared.store import dynamodb_stats
 from shared.store.base import (
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
@@ -78,6 +79,7 @@ ORPHAN_SHARDS = 4  # receipts of messages not recorded are listed in gsi1 under 
 PURGE_BATCH = 1000  # orphan receipts one purge deletes at most (the next scheduled run does the rest)
 _WIDTH = 20  # zero-padded numbers in sort keys sort as numbers
 _DEFINITIVE = 10**20  # a receipt's rank: definitive ones above every unknown one, then by time
+_MOVE_ITEMS = 16  # rollup items one message's status change updates (8 rows out, 8 in)
 
 _THROTTLED = {
     "ProvisionedThroughputExceededException",
@@ -91,6 +93,10 @@ _THROTTLED = {
 
 class _Conflict(Exception):
     """A conditional write lost to a concurrent writer: read again and retry."""
+
+
+class _TooBig(Exception):
+    """A group of receipts and its rollup moves is over the transaction limit: split it."""
 
 
 def _s(value: str) -> dict[str, str]:
@@ -241,6 +247,25 @@ def _receipt_from(item: Mapping[str, Any], message_id: str) -> Receipt:
         description=_str(item, "desc"),
         received_at=_num(item, "at"),
         session_context=_str(item, "ctx"),
+    )
+
+
+def _stored_message(message_id: str, item: Mapping[str, Any]) -> StoredMessage:
+    return StoredMessage(
+        message_id=message_id,
+        phone=_str(item, "phone"),
+        template_id=_str(item, "tpl"),
+        params=list(json.loads(_str(item, "params", "[]"))),
+        sign=_str(item, "sign"),
+        status=_str(item, "st"),  # type: ignore[arg-type]
+        fee=_num(item, "fee"),
+        code=_str(item, "code"),
+        caller=_str(item, "caller"),
+        created_at=_num(item, "ca"),
+        updated_at=_num(item, "ua"),
+        session_context=_str(item, "ctx"),
+        status_reason=_str(item, "rsn"),
+        latest_receipt=_decided_receipt(item),
     )
 
 
@@ -612,17 +637,61 @@ class DynamoDbStore(Store):
             _check_size(item, f"message {r.message_id}")
             items.append(item)
         if len(items) == 1:  # a single send: one conditional put, a stored id stays as it is
-            self._put(items[0], "a message", ConditionExpression="attribute_not_exists(pk)")
+            self._optimistic(partial(self._record_one, items[0], now), "recording a send")
         else:  # bulk: skip the ids already stored, write the rest 25 to a request
             stored = self._get_many([_key(i["pk"]["S"], "M") for i in items])
-            self._batch_write(
-                [{"PutRequest": {"Item": i}} for i in items if (i["pk"]["S"], "M") not in stored]
+            fresh = [i for i in items if (i["pk"]["S"], "M") not in stored]
+            self._count_sends(fresh, [r.message_id for r in rows], now)  # before: a retry finds it
+            self._batch_write(  # phone entries first: a message stored is never left without one
+                [{"PutRequest": {"Item": self._phone_entry(i, now)}} for i in fresh]
+                + [{"PutRequest": {"Item": i}} for i in fresh]
             )
         # Receipts that came before their send left an `E` item with their decision. Read after
         # writing: a receipt saved concurrently either saw the message or left an `E` seen here.
         early = self._get_many([_key(i["pk"]["S"], "E") for i in items])
         for (pk, _), decision in sorted(early.items()):
             self._optimistic(partial(self._apply_early, pk, decision, now), "applying early receipts")
+
+    def _record_one(self, item: Item, now: int) -> None:
+        """One new message, its phone index entry and its rollup counts in one transaction."""
+        if self._get(item["pk"]["S"], "M") is not None:
+            return  # a stored id stays as it is
+        put = {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        self._transact(
+            [
+                {"Put": put},
+                {"Put": {"TableName": self.table, "Item": self._phone_entry(item, now)}},
+                *dynamodb_stats.updates(self.table, [], [dynamodb_stats.row_of(item)]),
+            ]
+        )
+
+    def _phone_entry(self, message: Item, now: int) -> Item:
+        pk = message["pk"]["S"]
+        return {
+            **dynamodb_stats.phone_index(_str(message, "phone"), _num(message, "ca"), pk[2:]),
+            **self._retained(now),
+        }
+
+    def _count_sends(self, fresh: Sequence[Item], message_ids: Sequence[str], now: int) -> None:
+        """Add new messages of a bulk send to the rollup exactly once: each part of the counts goes
+        in a transaction with a marker named by the send's ids, so a retried send (or a retried
+        part) finds its marker and adds nothing."""
+        rows = [dynamodb_stats.row_of(i) for i in fresh]
+        operations = dynamodb_stats.updates(self.table, [], rows)
+        for number, part in enumerate(_chunks(operations, MAX_TRANSACTION_ITEMS - 1)):
+            marker = dynamodb_stats.marker_key(message_ids, number)
+            item = {**marker, "expires_at": _n(now + dynamodb_stats.MARKER_TTL)}
+            put = {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
+            def count(part: Sequence[dict[str, Any]] = part, marker: Item = marker, put: Any = put) -> None:
+                try:
+                    self._transact([{"Put": put}, *part])
+                except _Conflict:
+                    if self._get(marker["pk"]["S"], "SB") is None:
+                        raise  # a concurrent writer of a rollup item: try again
+                    # counted already (a retry of this send)
+
+            self._optimistic(count, "counting sends")
 
     def _apply_early(self, pk: str, early: Item, now: int) -> None:
         """Give the message the decision its early receipts made, unless a later one decided."""
@@ -636,7 +705,11 @@ class DynamoDbStore(Store):
 
     def _move_status(self, message: Item, decision: Item, now: int) -> None:
         """Conditionally copy `decision`'s deciding receipt (and its status) onto `message`."""
-        self._transact([self._status_update(message, decision, now)])
+        receipt = _decided_receipt(decision)
+        assert receipt is not None
+        after = dynamodb_stats.row_of(message, receipt.status, receipt)
+        moves = dynamodb_stats.updates(self.table, [dynamodb_stats.row_of(message)], [after])
+        self._transact([self._status_update(message, decision, now), *moves])
 
     def _status_update(self, message: Item, decision: Mapping[str, Any], now: int) -> dict[str, Any]:
         receipt = _decided_receipt(decision)
@@ -664,7 +737,7 @@ class DynamoDbStore(Store):
                 "Key": _key(message["pk"]["S"], "M"),
                 "UpdateExpression": "SET " + ", ".join(sets) + removes,
                 "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
+                **({"ExpressionAttributeNames": names} if removes else {}),  # `#st` only if set
                 "ExpressionAttributeValues": values,
             }
         }
@@ -673,24 +746,7 @@ class DynamoDbStore(Store):
         if not message_id:
             return None
         item = self._get(_message_pk(message_id), "M")
-        if item is None:
-            return None
-        return StoredMessage(
-            message_id=message_id,
-            phone=_str(item, "phone"),
-            template_id=_str(item, "tpl"),
-            params=list(json.loads(_str(item, "params", "[]"))),
-            sign=_str(item, "sign"),
-            status=_str(item, "st"),  # type: ignore[arg-type]
-            fee=_num(item, "fee"),
-            code=_str(item, "code"),
-            caller=_str(item, "caller"),
-            created_at=_num(item, "ca"),
-            updated_at=_num(item, "ua"),
-            session_context=_str(item, "ctx"),
-            status_reason=_str(item, "rsn"),
-            latest_receipt=_decided_receipt(item),
-        )
+        return _stored_message(message_id, item) if item is not None else None
 
     # -- reconciliation -------------------------------------------------------------------------
     def unconfirmed_messages(self, *, now: int, older_than: int, limit: int) -> list[Unconfirmed]:
@@ -726,14 +782,38 @@ class DynamoDbStore(Store):
             self._update_submitted(message_id, "SET rc = :at", {":at": _n(at)})
 
     def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
+        tried: set[str] = set()  # ids this call has sent a give-up transaction for
         return sum(
-            self._update_submitted(
-                message_id,
-                "SET #st = :unknown, rsn = :reason, ua = :now REMOVE gsi1pk, gsi1sk, rc",
-                {":unknown": _s("unknown"), ":reason": _s(reason), ":now": _n(now)},
-            )
+            self._optimistic(partial(self._give_up, message_id, reason, now, tried), "giving up a message")
             for message_id in sorted(set(message_ids))
         )
+
+    def _give_up(self, message_id: str, reason: str, now: int, tried: set[str]) -> bool:
+        """`submitted` → `unknown` with its rollup move, in one transaction; False if not submitted."""
+        message = self._get(_message_pk(message_id), "M")
+        if message is None or _str(message, "st") != "submitted":
+            # a transaction that committed but whose answer was lost (botocore retried it, and the
+            # retry's condition failed) left exactly this: it was this call's give-up
+            mine = message is not None and (_str(message, "st"), _str(message, "rsn")) == ("unknown", reason)
+            return mine and message is not None and _num(message, "ua") == now and message_id in tried
+        tried.add(message_id)
+        update = {
+            "TableName": self.table,
+            "Key": _key(_message_pk(message_id), "M"),
+            "UpdateExpression": "SET #st = :unknown, rsn = :reason, ua = :now REMOVE gsi1pk, gsi1sk, rc",
+            "ConditionExpression": "#st = :sub",
+            "ExpressionAttributeNames": {"#st": "st"},
+            "ExpressionAttributeValues": {
+                ":unknown": _s("unknown"),
+                ":reason": _s(reason),
+                ":now": _n(now),
+                ":sub": _s("submitted"),
+            },
+        }
+        after = dynamodb_stats.row_of(message, "unknown")
+        moves = dynamodb_stats.updates(self.table, [dynamodb_stats.row_of(message)], [after])
+        self._transact([{"Update": update}, *moves])
+        return True
 
     def _update_submitted(self, message_id: str, update: str, values: Item) -> bool:
         """One UpdateItem on a message that is still `submitted`; False when it is not (or missing)."""
@@ -771,17 +851,23 @@ class DynamoDbStore(Store):
         groups: list[list[tuple[str, list[tuple[str, Receipt, int]]]]] = [[]]
         size = 0
         for pk, rows in by_message.items():
-            for part in _chunks(rows, MAX_TRANSACTION_ITEMS - 2):
+            for part in _chunks(rows, MAX_TRANSACTION_ITEMS - 2 - _MOVE_ITEMS):
                 if size + len(part) + 2 > MAX_TRANSACTION_ITEMS:
                     groups.append([])
                     size = 0
                 groups[-1].append((pk, list(part)))
                 size += len(part) + 2
-        return sum(
-            self._optimistic(partial(self._save_receipt_group, group, source, now), "saving receipts")
-            for group in groups
-            if group
-        )
+        saved = 0
+        while groups:
+            group = groups.pop()
+            try:
+                saved += self._optimistic(
+                    partial(self._save_receipt_group, group, source, now), "saving receipts"
+                )
+            except _TooBig:  # their rollup moves do not fit beside them: half the messages each
+                middle = len(group) // 2
+                groups += [group[:middle], group[middle:]]
+        return saved
 
     def _save_receipt_group(
         self, group: Sequence[tuple[str, Sequence[tuple[str, Receipt, int]]]], source: str, now: int
@@ -792,6 +878,8 @@ class DynamoDbStore(Store):
         if unsent:  # rare: receipts of messages not recorded (yet) keep their decision in `E` items
             stored.update(self._get_many(unsent))
         operations: list[dict[str, Any]] = []
+        before: list[tuple[Any, ...]] = []
+        after: list[tuple[Any, ...]] = []
         new = 0
         for pk, rows in group:
             fresh = [(sk, r, seq) for sk, r, seq in rows if (pk, sk) not in stored]
@@ -833,6 +921,8 @@ class DynamoDbStore(Store):
                 continue
             if message is not None:
                 operations.append(self._status_update(message, candidate, now))
+                before.append(dynamodb_stats.row_of(message))
+                after.append(dynamodb_stats.row_of(message, best.status, best))
             else:  # not sent (yet): keep the decision where record_sends looks, and be sure it is not
                 operations.append(
                     {
@@ -853,6 +943,9 @@ class DynamoDbStore(Store):
                     }
                 )
                 operations.append({"Put": {"TableName": self.table, "Item": early, **condition}})
+        operations += dynamodb_stats.updates(self.table, before, after)
+        if len(operations) > MAX_TRANSACTION_ITEMS and len(group) > 1:
+            raise _TooBig
         if operations:
             self._transact(operations)
         return new
@@ -1241,20 +1334,16 @@ class DynamoDbStore(Store):
         return {pk[2:] for (pk, _), item in stored.items() if _num(item, "sup")}
 
     # -- statistics -----------------------------------------------------------------------------
-    def stats(self, frm: int, to: int, group_by: str) -> Stats:  # noqa: ARG002 - not kept here yet
-        raise SmsError(
-            "delivery statistics are not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://"
-            " for GET /sms/stats",
-            code="not_supported",
-            status=501,
-        )
+    def stats(self, frm: int, to: int, group_by: str) -> Stats:
+        """Rollup items of the window: a Query per partition (docs/dynamodb.md), never a Scan."""
+        return dynamodb_stats.query(self, frm, to, group_by)
 
-    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:  # noqa: ARG002 - not kept here yet
-        raise SmsError(
-            "message history by phone is not kept on the DynamoDB store yet; use SMS_STORE_URL=postgresql://",
-            code="not_supported",
-            status=501,
-        )
+    def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
+        """A Query of the phone's index entries (newest first) and a BatchGetItem of the messages."""
+        ids = dynamodb_stats.phone_entries(self, phone, max(0, int(limit)))
+        found = self._get_many([_key(_message_pk(m), "M") for m in ids]) if ids else {}
+        items = [(m, found.get((_message_pk(m), "M"))) for m in ids]
+        return [_stored_message(m, item) for m, item in items if item is not None]
 
     # -- short-lived answers --------------------------------------------------------------------
     def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:

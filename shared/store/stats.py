@@ -12,7 +12,7 @@ day rows for the whole days between — its cost grows with days and distinct va
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from shared import phone as phones
@@ -121,6 +121,15 @@ def apply_change(
     ids = set(message_ids)
     before = {message_id: row for message_id, row in before.items() if message_id in ids}
     after = snapshot(tx, ids, as_array)
+    rows = [(*key, *delta) for key, delta in sorted(deltas(before, after).items())]
+    if rows:
+        tx.execute_many(_UPSERT, rows)
+
+
+def deltas(before: Mapping[str, Sequence[Any]], after: Mapping[str, Sequence[Any]]) -> dict[Key, list[int]]:
+    """What moving messages from their `before` snapshot rows to their `after` ones adds to each
+    rollup row: `[n, fee, *histogram]` per key, zero changes left out. A message missing from
+    `before` is new; one missing from `after` is taken out."""
     moved: dict[Base, list[int]] = {}  # first per send hour and kind: a batch shares most of them
     for sign, states in ((-1, before), (1, after)):
         for message_id, row in states.items():
@@ -133,14 +142,12 @@ def apply_change(
             delta[1] += sign * fee
             if bucket is not None:
                 delta[2 + bucket] += sign
-    deltas: dict[Key, list[int]] = {}
+    changes: dict[Key, list[int]] = {}
     for base, delta in moved.items():
         for key in _keys(base):
-            total = deltas.get(key)
-            deltas[key] = delta[:] if total is None else [a + b for a, b in zip(total, delta, strict=True)]
-    rows = [(*key, *delta) for key, delta in sorted(deltas.items()) if any(delta)]
-    if rows:
-        tx.execute_many(_UPSERT, rows)
+            total = changes.get(key)
+            changes[key] = delta[:] if total is None else [a + b for a, b in zip(total, delta, strict=True)]
+    return {key: delta for key, delta in changes.items() if any(delta)}
 
 
 def quantile(histogram: Sequence[int], q: float) -> int | None:
@@ -265,6 +272,13 @@ def query(tx: Any, frm: int, to: int, group_by: str) -> Stats:
         + ") AS picked GROUP BY g, status, code, description HAVING SUM(n) <> 0",  # all moved out: skip
         [v for span, lo, hi in pieces for v in (span, dim, lo, hi)],
     )
+    return assemble(rows, start, end, group_by)
+
+
+def assemble(rows: Iterable[Sequence[Any]], start: int, end: int, group_by: str) -> Stats:
+    """`Stats` of the window [start, end) (whole hours) from rollup sums per (group, status, code,
+    description): `(group, status, code, description, n, fee, *histogram)`, groups with n = 0 left
+    out. Shared by every backend so they answer alike."""
     groups: dict[Any, _Group] = {}
     total = _Group()
     for row in rows:

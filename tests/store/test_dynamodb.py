@@ -20,6 +20,7 @@ from shared.errors import ConfigurationError, PayloadTooLargeError, StoreUnavail
 from shared.models import Receipt, SendResult
 from shared.store import RateCheck, open_store
 from shared.store.dynamodb import DynamoDbStore, iter_items, parse_dynamodb_url
+from shared.store.stats import country_of
 from tests.dynamo_server import REGION, DynamoServer, FaultProxy
 from tests.helpers import ROOT
 from tests.store.helpers import count_items
@@ -273,11 +274,80 @@ def test_a_send_multi_of_20000_numbers_stores_20000_items(dynamo: DynamoDbStore)
     assert count_items(dynamo, "M#", sk="M") == 20_000
 
 
-def test_statistics_are_refused_clearly_not_answered_wrongly(dynamo: DynamoDbStore) -> None:
-    """No rollup is kept on DynamoDB yet: `GET /sms/stats` and the history by phone say so (501)."""
-    from shared.errors import SmsError
+# -- statistics rollup -----------------------------------------------------------------------------
+def by_status(store: DynamoDbStore, frm: int = 0, to: int = 2 * 86400) -> dict[str, int]:
+    return {g["group"]: g["sent"] for g in store.stats(frm, to, "status").groups}
 
-    for call in (lambda: dynamo.stats(0, 3600, "hour"), lambda: dynamo.messages_for_phone(PHONE)):
-        with pytest.raises(SmsError) as caught:
-            call()
-        assert (caught.value.status, caught.value.code) == (501, "not_supported")
+
+def test_a_bulk_send_retried_after_a_fault_is_counted_once(dynamo: DynamoDbStore) -> None:
+    """The first attempt stores 25 of 60 messages and fails; the caller's retry stores the rest.
+    The rollup (written with its marker before the messages) counts each message once."""
+    batch = [sent(f"m{i:02d}", f"+86138{i:08d}") for i in range(60)]
+    original = dynamo._batch_write
+
+    def half_then_fail(requests: Any) -> None:
+        original(requests[: 60 + 25])  # the 60 history entries, then 25 of the messages
+        raise StoreUnavailableError("injected: the connection dropped mid-batch")
+
+    dynamo._batch_write = half_then_fail  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailableError):
+        record(dynamo, *batch)
+    dynamo._batch_write = original  # type: ignore[method-assign]
+    assert count_items(dynamo, "M#", sk="M") == 25
+    record(dynamo, *batch)
+    assert count_items(dynamo, "M#", sk="M") == 60
+    assert by_status(dynamo) == {"submitted": 60}
+    assert all([m.message_id for m in dynamo.messages_for_phone(r.phone)] == [r.message_id] for r in batch)
+    record(dynamo, *batch[:30], sent("m99", "+8613900000000"))  # stored ids again, one new
+    totals = dynamo.stats(0, 2 * 86400, "day").totals
+    assert (totals["sent"], totals["fee"]) == (61, 61)
+
+
+def test_a_status_change_moves_the_message_between_rollup_rows(dynamo: DynamoDbStore) -> None:
+    record(dynamo, sent("a"), now=1000)
+    record(dynamo, sent("b"), sent("c", "+447911123456"), now=1000)
+    assert by_status(dynamo) == {"submitted": 3}
+    dynamo.save_receipts([Receipt("a", PHONE, "delivered", "DELIVRD", "ok", 1004)], source="pull", now=1004)
+    assert by_status(dynamo) == {"submitted": 2, "delivered": 1}
+    later = Receipt("a", PHONE, "failed", "MK:0001", "空号", 1010)  # a later definitive report decides
+    dynamo.save_receipts([later], source="callback", now=1010)
+    assert by_status(dynamo) == {"submitted": 2, "failed": 1}
+    dynamo.give_up_unconfirmed(["b"], reason="no receipt", now=9000)
+    assert by_status(dynamo) == {"submitted": 1, "failed": 1, "unknown": 1}
+    answer = dynamo.stats(0, 2 * 86400, "country").to_dict()
+    assert {g["group"]: (g["sent"], g["failed"], g["pending"]) for g in answer["groups"]} == {
+        "CN": (2, 1, 0),
+        country_of("+447911123456"): (1, 0, 1),
+    }
+    assert answer["totals"]["top_failures"] == [{"code": "MK:0001", "description": "空号", "count": 1}]
+    rows = [i for i in iter_items(dynamo, "ST#") if '"submitted"' in i["sk"]["S"]]
+    assert rows
+    assert {int(i["n"]["N"]) for i in rows} <= {0, 1}
+
+
+def test_receipts_whose_rollup_moves_overflow_one_transaction_are_split(dynamo: DynamoDbStore) -> None:
+    """60 messages in 60 different hours: their moves touch 960 rollup rows, far over 100 items."""
+    for i in range(60):
+        record(dynamo, sent(f"h{i}"), now=i * 3600)
+    receipts = [Receipt(f"h{i}", PHONE, "delivered", "DELIVRD", "ok", i * 3600 + 3) for i in range(60)]
+    assert dynamo.save_receipts(receipts, source="pull", now=60 * 3600) == 60
+    answer = dynamo.stats(0, 60 * 3600, "hour").to_dict()
+    assert answer["totals"]["delivered"] == 60
+    assert answer["totals"]["pending"] == 0
+    assert answer["totals"]["latency_p50_s"] == 5  # 3 s: the 3-5 s bucket
+
+
+def test_history_by_phone_is_a_query_not_a_scan(dynamo: DynamoDbStore) -> None:
+    for i in range(5):
+        record(dynamo, sent(f"p{i}"), sent(f"q{i}", "+8613900000000"), now=1000 + i)
+    record(dynamo, sent("single"), now=2000)
+    seen: list[str] = []
+    dynamo._client().meta.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: seen.append(model.name)
+    )
+    found = dynamo.messages_for_phone(PHONE, limit=3)
+    assert [m.message_id for m in found] == ["single", "p4", "p3"]
+    assert dynamo.messages_for_phone("+8613000000000") == []
+    dynamo.stats(0, 40 * 86400, "template")
+    assert "Scan" not in seen
+    assert "Query" in seen
