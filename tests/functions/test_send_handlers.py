@@ -181,7 +181,7 @@ def test_openapi_is_public(function_env: dict[str, str]) -> None:
         "/sms/pull",
         "/sms/status/{phone}",
         "/sms/messages/{message_id}",
-        "/sms/callback/receipts",
+        "/sms/callback/{kind}",
         "/otp/send",
     }
     assert SAMPLE_KEY not in answer["body"] and API_KEY not in answer["body"]
