@@ -1,17 +1,17 @@
 """The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json`.
 
-Built only when that route is asked for. The request schemas mirror `shared.validation`, which
-stays the authority (it also checks what a schema cannot: number validity, countries, templates).
+Built only when that route is asked for, from the declared routes (`shared.routes`) and request
+bodies (`shared.bodies`, whose field lists validation uses too).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.payloads import MAX_PULL
 from shared import routes
+from shared.bodies import BODIES, PHONE
+from shared.payloads import MAX_PULL
 from shared.routes import Declared
-from shared.validation import MAX_CONTENT, MAX_PARAMS, MAX_SESSION_CONTEXT_BYTES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -20,44 +20,10 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
-_MESSAGE = {
-    "template_id": {
-        "description": "one template for every number, or one per region (Tencent sends mainland templates "
-        "to +86 numbers only and international ones to all others); default TENCENT_SMS_TEMPLATE_ID / "
-        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL",
-        "oneOf": [
-            {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
-            {
-                "type": "object",
-                "minProperties": 1,
-                "additionalProperties": False,
-                "properties": {
-                    "mainland": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
-                    "international": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7841"]},
-                },
-            },
-        ],
-    },
-    "params": _PARAMS,
-    "sign": {"type": "string", "minLength": 2, "maxLength": 20, "examples": ["腾讯云"]},
-    "extend": {"type": "string", "pattern": "^[0-9]{0,12}$"},
-    "ext": {
-        "type": "string",
-        "maxLength": MAX_SESSION_CONTEXT_BYTES,
-        "description": "echoed back (SessionContext)",
-    },
-    "content": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_CONTENT,
-        "description": "plain-content send (legacy API only), instead of template_id + params",
-    },
-    "type": {"type": "integer", "enum": [0, 1], "description": "with content: 0 notification, 1 marketing"},
-}
-_PHONE = {"type": "string", "examples": ["+8613800000000"], "description": "E.164"}
+_PHONE = PHONE
 
 _SCHEMAS: dict[str, Any] = {
+    **{name: body.schema() for name, body in BODIES.items()},
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -75,16 +41,6 @@ _SCHEMAS: dict[str, Any] = {
                     "phones": {"type": "array", "items": {"type": "string"}},
                 },
             }
-        },
-    },
-    "SendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "phone": _PHONE,
-            "nationcode": {"type": "string", "examples": ["86"]},
-            "mobile": {"type": "string", "examples": ["13800000000"]},
-            **_MESSAGE,
         },
     },
     "SendResult": {
@@ -107,12 +63,6 @@ _SCHEMAS: dict[str, Any] = {
             "retry_after": {"type": "integer", "description": "rate_limited: seconds until it has room"},
         },
     },
-    "SendMultiRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phones"],
-        "properties": {"phones": {"type": "array", "minItems": 1, "items": {"type": "string"}}, **_MESSAGE},
-    },
     "SendMultiResult": {
         "type": "object",
         "required": ["results", "submitted", "failed"],
@@ -124,14 +74,6 @@ _SCHEMAS: dict[str, Any] = {
             "rate_limited": {"type": "integer", "description": "numbers a rate limit held back (unsent)"},
             "suppressed": {"type": "integer"},
             "duplicates_removed": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "PullRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "kind": {"type": "string", "enum": ["receipts", "replies"], "default": "receipts"},
-            "max": {"type": "integer", "minimum": 1, "maximum": MAX_PULL, "default": MAX_PULL},
         },
     },
     "PullResult": {
@@ -218,33 +160,12 @@ _SCHEMAS: dict[str, Any] = {
             "next": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
         },
     },
-    "OtpSendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phone"],
-        "properties": {
-            "phone": _PHONE,
-            "purpose": {"type": "string", "default": "login"},
-            "length": {"type": "integer", "minimum": 4, "maximum": 8},
-        },
-    },
     "OtpSendResult": {
         "type": "object",
         "properties": {
             "id": {"type": "string"},
             "expires_in": {"type": "integer"},
             "resend_after": {"type": "integer"},
-        },
-    },
-    "OtpVerifyRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phone", "code"],
-        "properties": {
-            "phone": _PHONE,
-            "code": {"type": "string", "pattern": "^[0-9]{4,8}$"},
-            "purpose": {"type": "string", "default": "login"},
-            "id": {"type": "string"},
         },
     },
     "OtpVerifyResult": {"type": "object", "properties": {"verified": {"type": "boolean"}}},
