@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from shared.errors import NotFoundError, SmsError, ValidationError
 from shared.observability import logger
+from shared.routes import declared
 
 JSON = "application/json"
 
@@ -123,8 +124,6 @@ class Routes:
 
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
         if self.function is not None:
-            from shared.routes import declared
-
             declared(method + " " + _PARAM_SEGMENT.sub(r"{\1}", path), self.function)
 
         def register(function: RouteFunction) -> RouteFunction:
