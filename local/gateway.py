@@ -29,28 +29,10 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
+from shared import routes
+
 Handler = Callable[[dict[str, Any], Any], Any]
 
-# Path prefix → function (the same split as serverless.yml).
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("/sms/send-multi", "send_multi"),
-    ("/sms/send", "send_single"),
-    ("/sms/preview", "send_multi"),
-    ("/sms/templates", "pull_status"),
-    ("/sms/templates/sync", "pull_status"),
-    ("/sms/pull", "pull_status"),
-    ("/sms/status/", "pull_status"),
-    ("/sms/messages/", "pull_status"),
-    ("/sms/suppressions", "pull_status"),
-    ("/sms/suppressions/", "pull_status"),
-    ("/sms/messages", "pull_status"),
-    ("/sms/stats", "pull_status"),
-    ("/sms/stats/", "pull_status"),
-    ("/dashboard", "pull_status"),
-    ("/sms/callback/", "status_callback"),
-    ("/otp/", "otp"),
-    ("/openapi.json", "send_single"),
-)
 FUNCTIONS = ("send_single", "send_multi", "pull_status", "status_callback", "otp")
 MAX_BODY = 8 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -71,11 +53,8 @@ def load_handler(name: str) -> Handler:
 
 
 def function_for(path: str) -> str | None:
-    """Which function serves `path` (prefixes ending in / match below them, others exactly)."""
-    for prefix, name in ROUTES:
-        if path.startswith(prefix) if prefix.endswith("/") else path == prefix:
-            return name
-    return None
+    """Which function serves `path`: the declared route table's answer (`shared.routes`)."""
+    return routes.function_for(path)
 
 
 class LocalContext:

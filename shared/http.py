@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from shared.errors import NotFoundError, SmsError, ValidationError
 from shared.observability import logger
+from shared.routes import declared
 
 JSON = "application/json"
 
@@ -56,6 +57,7 @@ RouteFunction = Callable[..., JsonAnswer]
 
 # A `<name>` (or `{name}`) path segment: one whole segment, passed to the route percent-decoded.
 _PARAM = re.compile(r"^[<{](\w+)[>}]$")
+_PARAM_SEGMENT = re.compile(r"(?<=/)[<{](\w+)[>}](?=/|$)")
 
 
 class Route(NamedTuple):
@@ -82,11 +84,31 @@ def path_segments(path: str) -> list[str]:
 
 
 class Routes:
-    """A function's HTTP routes. `@routes.post("/sms/send")` registers; `answer()` serves a request."""
+    """A function's HTTP routes; `answer()` serves a request.
 
-    def __init__(self) -> None:
+    A function's handler makes `Routes("send_single")` and binds what `shared.routes` declares for it:
+    `@routes.bind("POST /sms/send")`. Such a router refuses any route not declared for its function
+    (at import). `Routes()` without a function is the bare router (`@routes.post("/x")`).
+    """
+
+    def __init__(self, function: str | None = None) -> None:
+        self.function = function
         self._routes: list[Route] = []
-        self._add("GET", "/openapi.json")(_openapi)
+        self._register("GET", "/openapi.json", _openapi)  # every function describes the whole API
+
+    def bind(self, key: str) -> Callable[[RouteFunction], RouteFunction]:
+        """Serve the declared route `key` ("METHOD /path/{param}") with the decorated function."""
+        method, _, path = key.strip().partition(" ")
+        return self._add(method, path.strip())
+
+    @property
+    def keys(self) -> list[str]:
+        """The routes served, as "METHOD /path/{param}" (the table's form)."""
+        return [
+            f"{route.method} /"
+            + "/".join(f"{{{text}}}" if is_param else text for is_param, text in route.segments)
+            for route in self._routes
+        ]
 
     def get(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("GET", path)
@@ -101,16 +123,21 @@ class Routes:
         return self._add("DELETE", path)
 
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
+        if self.function is not None:
+            declared(method + " " + _PARAM_SEGMENT.sub(r"{\1}", path), self.function)
+
+        def register(function: RouteFunction) -> RouteFunction:
+            self._register(method, path, function)
+            return function
+
+        return register
+
+    def _register(self, method: str, path: str, function: RouteFunction) -> None:
         segments = []
         for part in path.strip("/").split("/"):
             param = _PARAM.match(part)
             segments.append((True, param.group(1)) if param else (False, part))
-
-        def register(function: RouteFunction) -> RouteFunction:
-            self._routes.append(Route(method, tuple(segments), function))
-            return function
-
-        return register
+        self._routes.append(Route(method, tuple(segments), function))
 
     def answer(self, method: str, path: str) -> JsonAnswer:
         """Run the route for `method` and `path` (percent-encoded; see `path_segments`); an `SmsError`

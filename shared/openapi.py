@@ -1,15 +1,17 @@
 """The OpenAPI 3.1 document of the HTTP API, served at `GET /openapi.json`.
 
-Built only when that route is asked for. The request schemas mirror `shared.validation`, which
-stays the authority (it also checks what a schema cannot: number validity, countries, templates).
+Built only when that route is asked for, from the declared routes (`shared.routes`) and request
+bodies (`shared.bodies`, whose field lists validation uses too).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared import routes
+from shared.bodies import BODIES, PHONE
 from shared.payloads import MAX_PULL
-from shared.validation import MAX_CONTENT, MAX_PARAMS, MAX_SESSION_CONTEXT_BYTES
+from shared.routes import Declared
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -18,44 +20,10 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_PARAMS = {"type": "array", "maxItems": MAX_PARAMS, "items": {"type": "string", "minLength": 1}}
-_MESSAGE = {
-    "template_id": {
-        "description": "one template for every number, or one per region (Tencent sends mainland templates "
-        "to +86 numbers only and international ones to all others); default TENCENT_SMS_TEMPLATE_ID / "
-        "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL",
-        "oneOf": [
-            {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
-            {
-                "type": "object",
-                "minProperties": 1,
-                "additionalProperties": False,
-                "properties": {
-                    "mainland": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7839"]},
-                    "international": {"type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7841"]},
-                },
-            },
-        ],
-    },
-    "params": _PARAMS,
-    "sign": {"type": "string", "minLength": 2, "maxLength": 20, "examples": ["腾讯云"]},
-    "extend": {"type": "string", "pattern": "^[0-9]{0,12}$"},
-    "ext": {
-        "type": "string",
-        "maxLength": MAX_SESSION_CONTEXT_BYTES,
-        "description": "echoed back (SessionContext)",
-    },
-    "content": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_CONTENT,
-        "description": "plain-content send (legacy API only), instead of template_id + params",
-    },
-    "type": {"type": "integer", "enum": [0, 1], "description": "with content: 0 notification, 1 marketing"},
-}
-_PHONE = {"type": "string", "examples": ["+8613800000000"], "description": "E.164"}
+_PHONE = PHONE
 
 _SCHEMAS: dict[str, Any] = {
+    **{name: body.schema() for name, body in BODIES.items()},
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -73,16 +41,6 @@ _SCHEMAS: dict[str, Any] = {
                     "phones": {"type": "array", "items": {"type": "string"}},
                 },
             }
-        },
-    },
-    "SendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "phone": _PHONE,
-            "nationcode": {"type": "string", "examples": ["86"]},
-            "mobile": {"type": "string", "examples": ["13800000000"]},
-            **_MESSAGE,
         },
     },
     "SendResult": {
@@ -105,12 +63,6 @@ _SCHEMAS: dict[str, Any] = {
             "retry_after": {"type": "integer", "description": "rate_limited: seconds until it has room"},
         },
     },
-    "SendMultiRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phones"],
-        "properties": {"phones": {"type": "array", "minItems": 1, "items": {"type": "string"}}, **_MESSAGE},
-    },
     "SendMultiResult": {
         "type": "object",
         "required": ["results", "submitted", "failed"],
@@ -122,14 +74,6 @@ _SCHEMAS: dict[str, Any] = {
             "rate_limited": {"type": "integer", "description": "numbers a rate limit held back (unsent)"},
             "suppressed": {"type": "integer"},
             "duplicates_removed": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "PullRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "kind": {"type": "string", "enum": ["receipts", "replies"], "default": "receipts"},
-            "max": {"type": "integer", "minimum": 1, "maximum": MAX_PULL, "default": MAX_PULL},
         },
     },
     "PullResult": {
@@ -216,33 +160,12 @@ _SCHEMAS: dict[str, Any] = {
             "next": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
         },
     },
-    "OtpSendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phone"],
-        "properties": {
-            "phone": _PHONE,
-            "purpose": {"type": "string", "default": "login"},
-            "length": {"type": "integer", "minimum": 4, "maximum": 8},
-        },
-    },
     "OtpSendResult": {
         "type": "object",
         "properties": {
             "id": {"type": "string"},
             "expires_in": {"type": "integer"},
             "resend_after": {"type": "integer"},
-        },
-    },
-    "OtpVerifyRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["phone", "code"],
-        "properties": {
-            "phone": _PHONE,
-            "code": {"type": "string", "pattern": "^[0-9]{4,8}$"},
-            "purpose": {"type": "string", "default": "login"},
-            "id": {"type": "string"},
         },
     },
     "OtpVerifyResult": {"type": "object", "properties": {"verified": {"type": "boolean"}}},
@@ -335,26 +258,33 @@ _SCHEMAS.update(
 )
 
 
-def _op(
-    summary: str,
-    ok: str | None,
-    request: str | None = None,
-    *,
-    auth: bool = True,
-    params: list[dict[str, Any]] | None = None,
-    codes: tuple[int, ...] = (400, 401, 429, 502, 503, 504),
-) -> dict[str, Any]:
+def _op(route: Declared) -> dict[str, Any]:
+    """One operation of the document, from its declaration plus its parameters here."""
+    if route.page:
+        return {
+            "summary": route.summary,
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/html": {}}}},
+        }
     responses: dict[str, Any] = {"200": {"description": "OK"}}
-    if ok:
-        responses["200"]["content"] = {"application/json": {"schema": _ref(ok)}}
-    for code in codes:
+    if route.answer:
+        responses["200"]["content"] = {"application/json": {"schema": _ref(route.answer)}}
+    for code in route.errors:
         responses[str(code)] = {"description": "error", "content": {"application/json": {"schema": _ERROR}}}
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if request:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(request)}}}
+    op: dict[str, Any] = {"summary": route.summary, "responses": responses}
+    if route.request:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(route.request)}},
+        }
+    path_params = [
+        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(name, {"type": "string"})}
+        for name in route.params
+    ]
+    params = [*path_params, *PARAMETERS.get(route.key, [])]
     if params:
         op["parameters"] = params
-    if not auth:
+    if route.public:
         op["security"] = []
     return op
 
@@ -363,16 +293,59 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "phone": _PHONE,
+    "kind": {"type": "string", "enum": ["receipts", "replies"]},
+}
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "a retried request with the same key is answered once",
+}
+_PHONE_PAGE = [
+    _query("after", _PHONE, "the previous page's `next`"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+]
+# Query and header parameters of the declared routes (keys of `shared.routes.BY_KEY`); path
+# parameters come from the declared paths.
+PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "POST /sms/send": [_IDEMPOTENCY],
+    "POST /sms/send-multi": [_IDEMPOTENCY],
+    "GET /sms/status/{phone}": [
+        _query("kind", {"type": "string", "enum": ["receipts", "replies"]}),
+        _query("begin", {"type": "integer"}, "unix seconds (default: 24 h before end)"),
+        _query("end", {"type": "integer"}, "unix seconds (default: now)"),
+        _query("max", {"type": "integer", "minimum": 1, "maximum": MAX_PULL}),
+    ],
+    "GET /sms/suppressions": _PHONE_PAGE,
+    "GET /sms/messages": [
+        _query("phone", _PHONE, "E.164; give phone or message_id"),
+        _query("message_id", {"type": "string", "maxLength": 128}),
+        _query("reveal", {"type": "string", "enum": ["0", "1"]}, "1: show numbers unmasked"),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}),
+    ],
+    "GET /sms/stats": [
+        _query("from", {"type": "integer"}, "unix seconds (widened to the hour)"),
+        _query("to", {"type": "integer"}, "unix seconds (widened to the hour)"),
+        _query(
+            "group_by",
+            {"type": "string", "enum": ["hour", "day", "template", "country", "status", "caller"]},
+        ),
+    ],
+    "GET /sms/stats/tencent": [_query("from", {"type": "integer"}), _query("to", {"type": "integer"})],
+    "POST /sms/callback/{kind}": [
+        _query("token", {"type": "string"}, "the callback secret (SMS_CALLBACK_TOKEN), given once")
+    ],
+}
+
+
 def openapi_document() -> dict[str, Any]:
-    """The whole API, every route of every function."""
-    idempotency = {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string", "maxLength": 128},
-        "description": "a retried request with the same key is answered once",
-    }
-    token = _query("token", {"type": "string"}, "the callback secret (SMS_CALLBACK_TOKEN), given once")
+    """The whole API: every route of `shared.routes.TABLE`, whichever function serves it."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes.TABLE:
+        paths.setdefault(route.path, {})[route.method.lower()] = _op(route)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -388,186 +361,5 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "security": [{"apiKey": []}, {"bearer": []}],
-        "paths": {
-            "/sms/send": {
-                "post": _op(
-                    "Send one templated (or plain-content) SMS",
-                    "SendResult",
-                    "SendRequest",
-                    params=[idempotency],
-                )
-            },
-            "/sms/send-multi": {
-                "post": _op(
-                    "Send one message to many numbers (chunked to ≤200 per call)",
-                    "SendMultiResult",
-                    "SendMultiRequest",
-                    params=[idempotency],
-                )
-            },
-            "/sms/preview": {
-                "post": _op(
-                    "What a send would show, bill and meet, sending nothing",
-                    "PreviewResult",
-                    "PreviewRequest",
-                    codes=(400, 401, 503),
-                )
-            },
-            "/sms/templates": {
-                "get": _op("Tencent's template catalogue as last synced", "TemplateList", codes=(401, 503))
-            },
-            "/sms/templates/sync": {
-                "post": _op(
-                    "Read the template catalogue from Tencent into the store (API 3.0 only)",
-                    "TemplateSyncResult",
-                    codes=(401, 501, 502, 503, 504),
-                )
-            },
-            "/sms/pull": {
-                "post": _op("Pull delivery receipts or replies into the store", "PullResult", "PullRequest")
-            },
-            "/sms/status/{phone}": {
-                "get": _op(
-                    "One number's receipts or replies, read through to Tencent (limited per caller; "
-                    "an answer is reused for SMS_STATUS_CACHE_TTL seconds, default 10)",
-                    "PullResult",
-                    params=[
-                        {"name": "phone", "in": "path", "required": True, "schema": _PHONE},
-                        _query("kind", {"type": "string", "enum": ["receipts", "replies"]}),
-                        _query("begin", {"type": "integer"}, "unix seconds (default: 24 h before end)"),
-                        _query("end", {"type": "integer"}, "unix seconds (default: now)"),
-                        _query("max", {"type": "integer", "minimum": 1, "maximum": MAX_PULL}),
-                    ],
-                )
-            },
-            "/sms/messages/{message_id}": {
-                "get": _op(
-                    "A stored message with its latest receipt",
-                    "Message",
-                    params=[
-                        {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    codes=(401, 404, 503),
-                )
-            },
-            "/sms/suppressions": {
-                "get": _op(
-                    "Numbers that opted out (replied R, TD, 退订, STOP…), in phone order",
-                    "SuppressionList",
-                    params=[
-                        _query("after", _PHONE, "the previous page's `next`"),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
-                    ],
-                    codes=(400, 401, 503),
-                )
-            },
-            "/sms/suppressions/{phone}": {
-                "get": _op(
-                    "A number's latest opt-out or opt-in",
-                    "Suppression",
-                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
-                    codes=(400, 401, 404, 503),
-                ),
-                "put": _op(
-                    "Put a number on the suppression list (marketing sends skip it)",
-                    "Suppression",
-                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
-                    codes=(400, 401, 503),
-                ),
-                "delete": _op(
-                    "Take a number off the suppression list",
-                    "Suppression",
-                    params=[{"name": "phone", "in": "path", "required": True, "schema": _PHONE}],
-                    codes=(400, 401, 503),
-                ),
-            },
-            "/sms/messages": {
-                "get": _op(
-                    "One number's messages (or one message) with every receipt and the number's replies;"
-                    " numbers masked unless reveal=1",
-                    "MessageHistory",
-                    params=[
-                        _query("phone", _PHONE, "E.164; give phone or message_id"),
-                        _query("message_id", {"type": "string", "maxLength": 128}),
-                        _query("reveal", {"type": "string", "enum": ["0", "1"]}, "1: show numbers unmasked"),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}),
-                    ],
-                    codes=(400, 401, 404, 503),
-                )
-            },
-            "/sms/stats": {
-                "get": _op(
-                    "Delivery statistics from the store (default: the last 24 h by hour)",
-                    "Stats",
-                    params=[
-                        _query("from", {"type": "integer"}, "unix seconds (widened to the hour)"),
-                        _query("to", {"type": "integer"}, "unix seconds (widened to the hour)"),
-                        _query(
-                            "group_by",
-                            {
-                                "type": "string",
-                                "enum": ["hour", "day", "template", "country", "status", "caller"],
-                            },
-                        ),
-                    ],
-                    codes=(400, 401, 503),
-                )
-            },
-            "/sms/stats/tencent": {
-                "get": _op(
-                    "Tencent's own send and receipt statistics for the same hours (at most 32 days)",
-                    "TencentStats",
-                    params=[_query("from", {"type": "integer"}), _query("to", {"type": "integer"})],
-                    codes=(400, 401, 502, 503, 504),
-                )
-            },
-            "/dashboard": {
-                "get": {
-                    "summary": "The dashboard page (HTML; it asks for the key and calls the routes above)",
-                    "security": [],
-                    "responses": {"200": {"description": "OK", "content": {"text/html": {}}}},
-                }
-            },
-            "/sms/callback/receipts": {
-                "post": _op(
-                    "Tencent's delivery-report push",
-                    "CallbackAnswer",
-                    auth=False,
-                    params=[token],
-                    codes=(400, 401, 413, 503),
-                )
-            },
-            "/sms/callback/replies": {
-                "post": _op(
-                    "Tencent's reply push",
-                    "CallbackAnswer",
-                    auth=False,
-                    params=[token],
-                    codes=(400, 401, 413, 503),
-                )
-            },
-            "/otp/send": {
-                "post": _op(
-                    "Send a one-time code",
-                    "OtpSendResult",
-                    "OtpSendRequest",
-                    codes=(400, 401, 403, 429, 500, 502, 503, 504),
-                )
-            },
-            "/otp/verify": {
-                "post": _op(
-                    "Check a one-time code",
-                    "OtpVerifyResult",
-                    "OtpVerifyRequest",
-                    codes=(400, 401, 403, 404, 409, 410, 423, 429, 503),
-                )
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "security": [],
-                    "responses": {"200": {"description": "OK"}},
-                }
-            },
-        },
+        "paths": paths,
     }

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from shared import catalogue, limits, suppressions, templates, validation
+from shared import bodies, catalogue, limits, suppressions, templates, validation
 from shared import phone as phones
 from shared.config import OTP_LENGTHS, Settings
 from shared.errors import (
@@ -44,8 +44,8 @@ clock: Callable[[], float] = time.time
 
 DEFAULT_PURPOSE = "login"
 HASH_SCHEME = "hmac-sha256"
-SEND_FIELDS = frozenset({"phone", "mobile", "nationcode", "purpose", "length"})
-VERIFY_FIELDS = frozenset({"phone", "mobile", "nationcode", "purpose", "code", "id"})
+SEND_FIELDS = bodies.OTP_SEND.names
+VERIFY_FIELDS = bodies.OTP_VERIFY.names
 _PURPOSE = re.compile(r"[a-z0-9_-]{1,32}")
 _CODE = re.compile(r"[0-9]{4,8}")
 _ID = re.compile(r"otp_[A-Za-z0-9_-]{16,64}")

@@ -7,21 +7,19 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from shared import bodies, templates
 from shared import phone as phones
-from shared import templates
+from shared.bodies import MAX_CONTENT, MAX_PARAMS, MAX_SESSION_CONTEXT_BYTES
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
 from shared.models import Message, PullKind
 from shared.payloads import MAX_PULL
 from shared.plan import SendPlan, plan_multi_send
 
-MESSAGE_FIELDS = frozenset({"template_id", "params", "sign", "extend", "ext", "content", "type"})
-SINGLE_FIELDS = MESSAGE_FIELDS | {"phone", "nationcode", "mobile", "idempotency_key"}
-MULTI_FIELDS = MESSAGE_FIELDS | {"phones", "idempotency_key"}
+MESSAGE_FIELDS = frozenset(bodies.MESSAGE)
+SINGLE_FIELDS = bodies.SEND.names
+MULTI_FIELDS = bodies.SEND_MULTI.names
 CHUNK_FIELDS = frozenset({"batch_id", "chunk"})  # only on queued chunks (internal triggers)
-MAX_PARAMS = 20
-MAX_CONTENT = 500
-MAX_SESSION_CONTEXT_BYTES = 511
 # What a handset would turn into a link, after folding fullwidth / ideographic dots to `.`:
 # a scheme, `www.`, a punycode label, an IPv4 or IPv6 literal, `host.tld` with a country-code
 # (any two letters) or common generic TLD, a Chinese-script TLD, or `host.word/path`.
@@ -159,7 +157,7 @@ def check_destination(number: str, message: Message, settings: Settings, *, fiel
 
 def parse_pull(body: Mapping[str, Any]) -> tuple[PullKind, int]:
     """`POST /sms/pull`, the timer argument, or a direct invoke: `{"kind", "max"}`."""
-    only_fields(body, {"kind", "max"})
+    only_fields(body, bodies.PULL.names)
     return _kind(body.get("kind", "receipts")), _max(body.get("max", MAX_PULL))
 
 

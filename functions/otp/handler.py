@@ -10,11 +10,11 @@ from shared.errors import ValidationError
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-routes = Routes()
+routes = Routes("otp")
 ACTIONS = ("send", "verify")
 
 
-@routes.post("/otp/send")
+@routes.bind("POST /otp/send")
 def send_code() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
@@ -22,7 +22,7 @@ def send_code() -> JsonAnswer:
     return json_response(200, otp.send_code(body, caller=request.caller, deadline=request.deadline))
 
 
-@routes.post("/otp/verify")
+@routes.bind("POST /otp/verify")
 def verify_code() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None

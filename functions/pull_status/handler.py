@@ -25,10 +25,10 @@ from shared.errors import ValidationError
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-routes = Routes()
+routes = Routes("pull_status")
 
 
-@routes.post("/sms/pull")
+@routes.bind("POST /sms/pull")
 def pull() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
@@ -38,7 +38,7 @@ def pull() -> JsonAnswer:
     return json_response(502 if summary.error and not summary.pulled else 200, answer)
 
 
-@routes.get("/sms/status/<phone>")
+@routes.bind("GET /sms/status/{phone}")
 def status_for_phone(phone: str) -> JsonAnswer:
     """Limited per caller (`SMS_STATUS_LIMIT_PER_CALLER`); a recent answer for the same number and
     window is reused (`SMS_STATUS_CACHE_TTL`)."""
@@ -58,12 +58,12 @@ def status_for_phone(phone: str) -> JsonAnswer:
     )
 
 
-@routes.get("/sms/messages/<message_id>")
+@routes.bind("GET /sms/messages/{message_id}")
 def message(message_id: str) -> JsonAnswer:
     return json_response(200, tracking.message_status(message_id))
 
 
-@routes.post("/sms/templates/sync")
+@routes.bind("POST /sms/templates/sync")
 def sync_templates() -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http
@@ -73,36 +73,36 @@ def sync_templates() -> JsonAnswer:
     return json_response(200, catalogue.sync(deadline=request.deadline))
 
 
-@routes.get("/sms/templates")
+@routes.bind("GET /sms/templates")
 def list_templates() -> JsonAnswer:
     return json_response(200, catalogue.listing(runtime.settings))
 
 
-@routes.get("/sms/suppressions")
+@routes.bind("GET /sms/suppressions")
 def suppression_list() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     return json_response(200, suppressions.list_page(request.invocation.http.query))
 
 
-@routes.get("/sms/suppressions/<phone>")
+@routes.bind("GET /sms/suppressions/{phone}")
 def suppression(phone: str) -> JsonAnswer:
     return json_response(200, suppressions.get_one(phone))
 
 
-@routes.put("/sms/suppressions/<phone>")
+@routes.bind("PUT /sms/suppressions/{phone}")
 def suppress(phone: str) -> JsonAnswer:
     caller = entry.current().caller
     return json_response(200, suppressions.operator_change(phone, suppressed=True, caller=caller))
 
 
-@routes.delete("/sms/suppressions/<phone>")
+@routes.bind("DELETE /sms/suppressions/{phone}")
 def unsuppress(phone: str) -> JsonAnswer:
     caller = entry.current().caller
     return json_response(200, suppressions.operator_change(phone, suppressed=False, caller=caller))
 
 
-@routes.get("/sms/messages")
+@routes.bind("GET /sms/messages")
 def message_history() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
@@ -111,14 +111,14 @@ def message_history() -> JsonAnswer:
     )
 
 
-@routes.get("/sms/stats")
+@routes.bind("GET /sms/stats")
 def stats() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
     return json_response(200, statistics.store_stats(request.invocation.http.query))
 
 
-@routes.get("/sms/stats/tencent")
+@routes.bind("GET /sms/stats/tencent")
 def tencent_stats() -> JsonAnswer:
     request = entry.current()
     assert request.invocation.http is not None
@@ -127,7 +127,7 @@ def tencent_stats() -> JsonAnswer:
     )
 
 
-@routes.get("/dashboard")
+@routes.bind("GET /dashboard")
 def dashboard_page() -> JsonAnswer:
     return dashboard.answer()
 

@@ -10,10 +10,10 @@ from shared import entry, events, preview, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-routes = Routes()
+routes = Routes("send_multi")
 
 
-@routes.post("/sms/send-multi")
+@routes.bind("POST /sms/send-multi")
 def send_multi_sms() -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http
@@ -26,7 +26,7 @@ def send_multi_sms() -> JsonAnswer:
     return json_response(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
-@routes.post("/sms/preview")
+@routes.bind("POST /sms/preview")
 def preview_send() -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http

@@ -9,10 +9,10 @@ from shared import entry, events, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
-routes = Routes()
+routes = Routes("send_single")
 
 
-@routes.post("/sms/send")
+@routes.bind("POST /sms/send")
 def send_sms() -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http

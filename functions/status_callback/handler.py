@@ -12,10 +12,10 @@ from shared import entry, tracking
 from shared.errors import NotFoundError
 from shared.http import JsonAnswer, Routes, json_response
 
-routes = Routes()
+routes = Routes("status_callback")
 
 
-@routes.post("/sms/callback/<kind>")
+@routes.bind("POST /sms/callback/{kind}")
 def callback(kind: str) -> JsonAnswer:
     request = entry.current()
     http = request.invocation.http

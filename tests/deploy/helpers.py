@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from shared.routes import TABLE
 from tests.helpers import ROOT, free_port  # noqa: F401 - the deploy tests import it from here
 
 DEPLOY = ROOT / "deploy"
@@ -61,28 +62,8 @@ SECRET_NAMES = frozenset(
     }
 )
 
-ROUTES = {
-    "POST /sms/send": "send_single",
-    "GET /openapi.json": "send_single",
-    "POST /sms/send-multi": "send_multi",
-    "POST /sms/pull": "pull_status",
-    "GET /sms/status/{phone}": "pull_status",
-    "GET /sms/messages/{message_id}": "pull_status",
-    "POST /sms/preview": "send_multi",
-    "POST /sms/templates/sync": "pull_status",
-    "GET /sms/templates": "pull_status",
-    "GET /sms/suppressions": "pull_status",
-    "GET /sms/suppressions/{phone}": "pull_status",
-    "PUT /sms/suppressions/{phone}": "pull_status",
-    "DELETE /sms/suppressions/{phone}": "pull_status",
-    "GET /sms/messages": "pull_status",
-    "GET /sms/stats": "pull_status",
-    "GET /sms/stats/tencent": "pull_status",
-    "GET /dashboard": "pull_status",
-    "POST /sms/callback/{kind}": "status_callback",
-    "POST /otp/send": "otp",
-    "POST /otp/verify": "otp",
-}
+# "METHOD /path" → function: the declared route table (shared.routes), the one source.
+ROUTES = {route.key: route.function for route in TABLE}
 
 # Patterns of things that must never be in a template or a zip.
 SECRET_PATTERNS = (

@@ -207,7 +207,9 @@ def test_schedules_are_equivalent() -> None:
 
 
 def test_http_triggers_match_the_routes() -> None:
-    """AWS: exactly the designed routes; SCF: a function URL (never the retired apigw) for each of them."""
+    """AWS: exactly the declared routes (shared.routes), each on its function; SCF: a function URL
+    (never the retired apigw) for exactly the functions with routes; CloudBase: only functions that
+    exist, and every one the mini-program needs."""
     routes = {
         f"{e['httpApi']['method'].upper()} {e['httpApi']['path']}": function
         for function, spec in _aws_functions().items()
@@ -215,13 +217,18 @@ def test_http_triggers_match_the_routes() -> None:
         if "httpApi" in e
     }
     assert routes == {k: v for k, v in ROUTES.items() if v in present_functions()}
+    with_routes = {v for v in ROUTES.values() if v in present_functions()}
+    assert set(scf_configs()) == set(present_functions())
     for function, config in scf_configs().items():
         kinds = [next(iter(e)) for e in config["inputs"]["events"]]
         assert "apigw" not in kinds
-        assert ("http" in kinds) == (function in routes.values()), function
+        assert kinds.count("http") == (function in with_routes), function  # one function URL each
         for event in config["inputs"]["events"]:
             if "http" in event:
                 assert event["http"]["parameters"]["netConfig"]["enableExtranet"] is True
+    cloudbase = set(_cloudbase_functions())
+    assert cloudbase <= set(present_functions())
+    assert set(CLOUDBASE_REQUIRED) & set(present_functions()) <= cloudbase & with_routes
 
 
 def test_sqs_batch_has_partial_failures_and_no_credentials_are_needed_to_package() -> None:

@@ -190,7 +190,7 @@ def test_openapi_is_public() -> None:
         "/sms/pull",
         "/sms/status/{phone}",
         "/sms/messages/{message_id}",
-        "/sms/callback/receipts",
+        "/sms/callback/{kind}",
         "/otp/send",
     }
     assert SAMPLE_KEY not in answer["body"]
