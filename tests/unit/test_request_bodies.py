@@ -54,7 +54,8 @@ def test_validation_accepts_exactly_the_schema_fields(name: str) -> None:
         error = _refusal(name, {field: WRONG})
         assert error is None or not error.message.startswith("unknown field"), (name, field, error.message)
     error = _refusal(name, {"not_a_field": 1})
-    assert error is not None and error.field == "not_a_field"
+    assert error is not None
+    assert error.field == "not_a_field"
     assert error.message.startswith("unknown field")
 
 
@@ -80,5 +81,6 @@ def test_validation_refuses_every_field_the_schema_leaves_out(name: str) -> None
     candidates = {field for body in BODIES.values() for field in body.fields} | validation.CHUNK_FIELDS
     for field in sorted(candidates - set(properties)):
         error = _refusal(name, {field: WRONG})
-        assert error is not None and error.field == field, (name, field)
+        assert error is not None, (name, field)
+        assert error.field == field, (name, field)
         assert error.message.startswith("unknown field"), (name, field, error.message)
