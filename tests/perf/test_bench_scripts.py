@@ -57,7 +57,9 @@ def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
     )
     assert "the functions' store: PostgreSQL" in out, out[-3000:]
     assert "| (a) sms-functions `send_multi` handler | 32 | " in out, out[-3000:]
-    assert "⚠" not in out, out[-3000:]
+    # a warning, except the server's CPU share (it depends on what else the machine is doing)
+    warnings = [line for line in out.splitlines() if "⚠" in line and "server may limit" not in line]
+    assert not warnings, out[-3000:]
     assert "--postgres postgresql://…" in out
     assert postgres_url not in out
     assert bench_databases(postgres_url) == []
