@@ -19,7 +19,6 @@ Single-table layout (`pk`/`sk` strings; sparse index `gsi1` on `gsi1pk`/`gsi1sk`
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import random
 import threading
@@ -46,7 +45,6 @@ from shared.store.base import (
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
     RECEIPT_STATUSES,
-    SOURCES,
     IdempotencyRecord,
     OtpAttempt,
     OtpRecord,
@@ -58,7 +56,15 @@ from shared.store.base import (
     Suppression,
     Unconfirmed,
 )
-from shared.store.sql import DEFAULT_IDEMPOTENCY_TTL, bucket_width
+from shared.store.common import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    check_rates,
+    check_source,
+    hit_bucket,
+    reply_key,
+    retry_from_rows,
+    stale_up_to,
+)
 from shared.store.stats import Stats
 
 T = TypeVar("T")
@@ -267,13 +273,6 @@ def _stored_message(message_id: str, item: Mapping[str, Any]) -> StoredMessage:
         status_reason=_str(item, "rsn"),
         latest_receipt=_decided_receipt(item),
     )
-
-
-def _reply_key(reply: Reply) -> str:
-    raw = json.dumps(
-        [reply.phone, reply.replied_at, reply.text, reply.sign, reply.extend], ensure_ascii=False
-    )
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _rate_pk(key: str) -> str:
@@ -833,7 +832,7 @@ class DynamoDbStore(Store):
 
     # -- receipts and replies -------------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
-        _check_source(source)
+        check_source(source)
         for r in receipts:
             if r.status not in RECEIPT_STATUSES:
                 raise ValueError(f"receipt status must be one of {RECEIPT_STATUSES}, got {r.status!r}")
@@ -970,10 +969,10 @@ class DynamoDbStore(Store):
         return [_receipt_from(i, message_id) for i in ordered]
 
     def save_replies(self, replies: Sequence[Reply], *, source: str, now: int) -> int:
-        _check_source(source)
+        check_source(source)
         if not replies:
             return 0
-        keyed = dict(sorted((_reply_key(r), r) for r in replies))  # the SQL stores' insert order
+        keyed = dict(sorted((reply_key(r), r) for r in replies))  # the SQL stores' insert order
         items = []
         for key, r in keyed.items():
             item = {
@@ -1106,9 +1105,7 @@ class DynamoDbStore(Store):
 
     # -- rate limits ----------------------------------------------------------------------------
     def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
-        for check in checks:
-            if check.window_seconds <= 0 or check.limit < 0:
-                raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+        check_rates(checks)
         if not checks:
             return RateDecision(allowed=True)
         return self._optimistic(lambda: self._hit(checks, now), "rate limits")
@@ -1126,7 +1123,7 @@ class DynamoDbStore(Store):
                 )
         stale: dict[tuple[str, str], int] = {}
         for check, pk in zip(checks, pks, strict=True):
-            up_to = _stale_up_to(check, now)
+            up_to = stale_up_to(check, now)
             stale[pk, check.name] = min(up_to, stale.get((pk, check.name), up_to))
         for (pk, name), up_to in stale.items():
             items[pk].rule(name).drop_up_to(up_to)
@@ -1142,9 +1139,7 @@ class DynamoDbStore(Store):
                 counters.setdefault((check.name, check.key), check)
         if not counters:
             return [RateDecision(allowed=True)] * len(groups)
-        for check in counters.values():
-            if check.window_seconds <= 0 or check.limit < 0:
-                raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+        check_rates(counters.values())
         return self._optimistic(lambda: self._hit_each(groups, counters, now), "rate limits")
 
     def _hit_each(
@@ -1158,7 +1153,7 @@ class DynamoDbStore(Store):
         rules = {ck: items[_rate_pk(ck[1])].rule(ck[0]) for ck in counters}
         count: dict[tuple[str, str], int] = {}
         for ck, check in counters.items():
-            rules[ck].drop_up_to(_stale_up_to(check, now))
+            rules[ck].drop_up_to(stale_up_to(check, now))
             count[ck] = rules[ck].live(check, now)
         added: dict[tuple[str, str], int] = {}
         decisions: list[RateDecision] = []
@@ -1191,9 +1186,7 @@ class DynamoDbStore(Store):
         return decisions
 
     def peek_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
-        for check in checks:
-            if check.window_seconds <= 0 or check.limit < 0:
-                raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
+        check_rates(checks)
         if not checks:
             return RateDecision(allowed=True)
         pks = [_rate_pk(c.key) for c in checks]
@@ -1244,7 +1237,7 @@ class DynamoDbStore(Store):
                 if (pk, "L") not in stored:
                     continue
                 item = changed.setdefault(pk, _RateItem(stored[pk, "L"]))
-                item.rule(check.name).take_back(_bucket(check, now)[0])
+                item.rule(check.name).take_back(hit_bucket(check, now)[0])
             for pk, item in changed.items():
                 if any(item.added().values()):
                     self._transact([item.put(self.table, pk)])
@@ -1609,21 +1602,6 @@ def _response(item: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(json.loads(raw["S"]))
 
 
-def _check_source(source: str) -> None:
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-
-
-def _bucket(check: RateCheck, now: int) -> tuple[int, int]:
-    width = bucket_width(check)
-    start = now - now % width
-    return start, start + width - 1 + check.window_seconds
-
-
-def _stale_up_to(check: RateCheck, now: int) -> int:
-    return now - check.window_seconds - bucket_width(check) + 1
-
-
 class _RateItem:
     """Every rule's counters of one rate-limit key (a phone's three limits share an item: one
     read and one write instead of three), guarded by a version number so a concurrent writer's
@@ -1678,7 +1656,7 @@ class _Counter:
         return " ".join(f"{s}:{h}:{self.expiry.get(s, s) - s}" for s, h in sorted(self.hits.items()))
 
     def live(self, check: RateCheck, now: int) -> int:
-        up_to = _stale_up_to(check, now)
+        up_to = stale_up_to(check, now)
         return sum(h for start, h in self.hits.items() if start > up_to)
 
     def retry_after(self, check: RateCheck, count: int, now: int) -> int:
@@ -1689,17 +1667,12 @@ class _Counter:
         """When `must_leave` of the live hits (and `extra` more at `now`, not yet added) have left."""
         if check.limit == 0:
             return check.window_seconds
-        up_to = _stale_up_to(check, now)
+        up_to = stale_up_to(check, now)
         live = {s: h for s, h in self.hits.items() if s > up_to}
         if extra:
-            start = _bucket(check, now)[0]
+            start = hit_bucket(check, now)[0]
             live[start] = live.get(start, 0) + extra
-        left = 0
-        for start in sorted(live):
-            left += live[start]
-            if left >= must_leave:
-                return max(1, start + bucket_width(check) - 1 + check.window_seconds - now)
-        return check.window_seconds
+        return retry_from_rows(check, sorted(live.items()), must_leave, now)
 
     def drop_up_to(self, up_to: int) -> None:
         for start in [s for s in self.hits if s <= up_to]:
@@ -1714,7 +1687,7 @@ class _Counter:
         return len(gone)
 
     def add(self, check: RateCheck, now: int, hits: int) -> None:
-        start, expires = _bucket(check, now)
+        start, expires = hit_bucket(check, now)
         self.hits[start] = self.hits.get(start, 0) + hits
         self.expiry.setdefault(start, expires)
         self.added[start] = self.added.get(start, 0) + hits

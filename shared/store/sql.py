@@ -9,7 +9,6 @@ sticks to what SQLite (any 3.x with WAL) and PostgreSQL both accept, and contain
 from __future__ import annotations
 
 import abc
-import hashlib
 import json
 import operator
 from collections import Counter
@@ -22,7 +21,6 @@ from shared.store.base import (
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
     RECEIPT_STATUSES,
-    SOURCES,
     IdempotencyRecord,
     OtpAttempt,
     OtpRecord,
@@ -34,11 +32,18 @@ from shared.store.base import (
     Suppression,
     Unconfirmed,
 )
+from shared.store.common import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    check_rates,
+    check_source,
+    hit_bucket,
+    reply_key,
+    retry_from_rows,
+    stale_up_to,
+)
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
-
-DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
 
 
 class Tx(Protocol):
@@ -204,56 +209,13 @@ def _otp(row: Row) -> OtpRecord:
     )
 
 
-def _reply_key(reply: Reply) -> str:
-    fields = [reply.phone, reply.replied_at, reply.text, reply.sign, reply.extend]
-    raw = json.dumps(fields, ensure_ascii=False)
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _check_source(source: str) -> None:
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-
-
-def _check_rates(checks: Sequence[RateCheck]) -> None:
-    for check in checks:
-        if check.window_seconds <= 0 or check.limit < 0:
-            raise ValueError(f"rate check needs limit >= 0 and window_seconds > 0: {check!r}")
-
-
-# Rate limits count hits in rows of `bucket_width` seconds, so a check reads and writes a bounded
-# number of rows however busy its key is (a row per hit made a global daily cap scan every hit of
-# the day on every send). Limits up to EXACT_LIMIT use one-second rows: exact, as timestamps are
-# whole seconds. Larger caps use 1/WINDOW_STEPS of their window: a hit then leaves the window up to
-# one row's width late — conservative, never more than `limit` in any window.
-EXACT_LIMIT = 100
-WINDOW_STEPS = 100
-
-
-def bucket_width(check: RateCheck) -> int:
-    """Seconds one counter row of this check covers."""
-    return 1 if check.limit <= EXACT_LIMIT else max(1, check.window_seconds // WINDOW_STEPS)
-
-
-def _bucket(check: RateCheck, now: int) -> tuple[int, int]:
-    """(start of the row a hit at `now` goes to, when that row leaves the window)."""
-    width = bucket_width(check)
-    start = now - now % width
-    return start, start + width - 1 + check.window_seconds
-
-
-def _stale_up_to(check: RateCheck, now: int) -> int:
-    """Rows starting at or before this second hold only hits outside the window."""
-    return now - check.window_seconds - bucket_width(check) + 1
-
-
 def _live_counts(tx: Tx, checks: Sequence[RateCheck], now: int) -> list[int]:
     """Hits inside each check's window, in one query."""
     select = (
         "SELECT CAST(? AS INTEGER), COALESCE(SUM(hits), 0) FROM rate_counts"
         " WHERE name = ? AND rkey = ? AND bucket_at > ?"
     )
-    params = [v for i, c in enumerate(checks) for v in (i, c.name, c.key, _stale_up_to(c, now))]
+    params = [v for i, c in enumerate(checks) for v in (i, c.name, c.key, stale_up_to(c, now))]
     rows = tx.all(" UNION ALL ".join([select] * len(checks)), params)
     counts = {int(index): int(total) for index, total in rows}
     return [counts[index] for index in range(len(checks))]
@@ -266,20 +228,9 @@ def _retry_after(tx: Tx, check: RateCheck, count: int, now: int) -> int:
     rows = tx.all(
         "SELECT bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at > ?"
         " ORDER BY bucket_at",
-        (check.name, check.key, _stale_up_to(check, now)),
+        (check.name, check.key, stale_up_to(check, now)),
     )
-    return _retry_from_rows(check, rows, count - check.limit + 1, now)
-
-
-def _retry_from_rows(check: RateCheck, rows: Iterable[Row], must_leave: int, now: int) -> int:
-    """Seconds until `must_leave` of the hits in these (bucket start, hits) rows, oldest first,
-    have left the check's window (the whole window when they never do)."""
-    left = 0
-    for start, hits in rows:
-        left += int(hits)
-        if left >= must_leave:
-            return max(1, int(start) + bucket_width(check) - 1 + check.window_seconds - now)
-    return check.window_seconds
+    return retry_from_rows(check, rows, count - check.limit + 1, now)
 
 
 class SqlStore(Store):
@@ -430,7 +381,7 @@ class SqlStore(Store):
 
     # -- receipts and replies ---------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
-        _check_source(source)
+        check_source(source)
         for r in receipts:
             if r.status not in RECEIPT_STATUSES:
                 raise ValueError(f"receipt status must be one of {RECEIPT_STATUSES}, got {r.status!r}")
@@ -464,10 +415,10 @@ class SqlStore(Store):
         return [_receipt(row) for row in rows]
 
     def save_replies(self, replies: Sequence[Reply], *, source: str, now: int) -> int:
-        _check_source(source)
+        check_source(source)
         if not replies:
             return 0
-        keyed = sorted((_reply_key(r), r) for r in replies)
+        keyed = sorted((reply_key(r), r) for r in replies)
         rows = [(key, r.phone, r.text, r.sign, r.extend, int(r.replied_at), source, now) for key, r in keyed]
         columns = "reply_key, " + _REPLY_COLUMNS + ", source, stored_at"
         return self._run(lambda tx: len(self._insert_new(tx, "replies", columns, rows)))
@@ -548,7 +499,7 @@ class SqlStore(Store):
 
     # -- rate limits ------------------------------------------------------------------------
     def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
-        _check_rates(checks)
+        check_rates(checks)
         if not checks:
             return RateDecision(allowed=True)
 
@@ -556,14 +507,14 @@ class SqlStore(Store):
             self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
             stale: dict[tuple[str, str], int] = {}  # per key, what no check of it still counts
             for c in checks:
-                up_to = _stale_up_to(c, now)
+                up_to = stale_up_to(c, now)
                 stale[c.name, c.key] = min(up_to, stale.get((c.name, c.key), up_to))
             self._delete_stale_hits(tx, [(name, key, up_to) for (name, key), up_to in sorted(stale.items())])
             counts = _live_counts(tx, checks, now)
             for c, count in zip(checks, counts, strict=True):
                 if count >= c.limit:
                     return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, count, now))
-            self._add_hits(tx, [(c.name, c.key, *_bucket(c, now)) for c in checks])
+            self._add_hits(tx, [(c.name, c.key, *hit_bucket(c, now)) for c in checks])
             return RateDecision(allowed=True)
 
         return self._run(hit)
@@ -584,7 +535,7 @@ class SqlStore(Store):
         if not checks:
             return
         # a counter named many times (a multi send's global cap) is one statement, not one a name
-        given_back = Counter((c.name, c.key, _bucket(c, now)[0]) for c in checks)
+        given_back = Counter((c.name, c.key, hit_bucket(c, now)[0]) for c in checks)
 
         def undo(tx: Tx) -> None:
             self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, _ in given_back])
@@ -606,13 +557,13 @@ class SqlStore(Store):
                 counters.setdefault((check.name, check.key), check)
         if not counters:
             return [_ALLOWED] * len(groups)
-        _check_rates(list(counters.values()))
+        check_rates(list(counters.values()))
         by_rule: dict[str, list[str]] = {}
         for name, key in counters:
             by_rule.setdefault(name, []).append(key)
         rule_check = {name: counters[name, keys[0]] for name, keys in by_rule.items()}
-        stale = {name: _stale_up_to(check, now) for name, check in rule_check.items()}
-        bucket = {name: _bucket(check, now) for name, check in rule_check.items()}
+        stale = {name: stale_up_to(check, now) for name, check in rule_check.items()}
+        bucket = {name: hit_bucket(check, now) for name, check in rule_check.items()}
 
         def hit(tx: Tx) -> list[RateDecision]:
             self._lock(tx, "rate", (f"{name}\x00{key}" for name, key in counters))  # SQLite reads none
@@ -664,9 +615,9 @@ class SqlStore(Store):
         counter = (check.name, check.key)
         if check.limit == 0:
             return RateDecision(allowed=False, check=check, retry_after=check.window_seconds)
-        ours = [(_bucket(check, now)[0], added.get(counter, 0))]
+        ours = [(hit_bucket(check, now)[0], added.get(counter, 0))]
         must_leave = count.get(counter, 0) + need[counter] - check.limit
-        retry = _retry_from_rows(check, sorted(live.get(counter, []) + ours), must_leave, now)
+        retry = retry_from_rows(check, sorted(live.get(counter, []) + ours), must_leave, now)
         return RateDecision(allowed=False, check=check, retry_after=retry)
 
     def _rate_rows(
@@ -840,7 +791,7 @@ class SqlStore(Store):
         return sorted(found, key=lambda t: (len(t.template_id), t.template_id))
 
     def peek_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
-        _check_rates(checks)
+        check_rates(checks)
         if not checks:
             return RateDecision(allowed=True)
 

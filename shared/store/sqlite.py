@@ -104,7 +104,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX otp_codes_phone ON otp_codes (phone, purpose, status, created_at);
     CREATE INDEX otp_codes_expires ON otp_codes (expires_at);
     """,
-    # 2: rate limits as counters per time bucket instead of a row per hit (see sql.bucket_width);
+    # 2: rate limits as counters per time bucket instead of a row per hit (see common.bucket_width);
     # the hits in flight carry over as one-second buckets. messages_phone served no query and
     # cost every stored message an index update.
     """

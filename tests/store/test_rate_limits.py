@@ -7,8 +7,9 @@ import random
 import pytest
 
 from shared.store import RateCheck, Store, open_store
+from shared.store.common import WINDOW_STEPS, bucket_width
 from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
-from shared.store.sql import WINDOW_STEPS, bucket_width, statements
+from shared.store.sql import statements
 from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.store.helpers import raw_rows, raw_script
 
