@@ -577,19 +577,16 @@ class DynamoDbStore(Store):
                     _pause(idle)
 
     def _query(self, **params: Any) -> Iterator[Item]:
-        params.setdefault("TableName", self.table)
-        while True:
-            answer = self._call("query", **params)
-            yield from answer.get("Items", [])
-            last = answer.get("LastEvaluatedKey")
-            if not last:
-                return
-            params["ExclusiveStartKey"] = last
+        return self._pages("query", params)
 
     def _scan(self, **params: Any) -> Iterator[Item]:
+        return self._pages("scan", params)
+
+    def _pages(self, operation: str, params: dict[str, Any]) -> Iterator[Item]:
+        """Every item of a Query or Scan, page after page."""
         params.setdefault("TableName", self.table)
         while True:
-            answer = self._call("scan", **params)
+            answer = self._call(operation, **params)
             yield from answer.get("Items", [])
             last = answer.get("LastEvaluatedKey")
             if not last:
