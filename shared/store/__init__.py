@@ -77,7 +77,7 @@ def open_store(url: str) -> Store:
                 f"a dynamodb:// store needs boto3 (the Lambda runtime has it; pip install boto3): {exc}"
             ) from None
 
-        return DynamoDbStore(url)  # DynamoDB store: being finished on another branch; fix at merge
+        return DynamoDbStore(url)
     raise ConfigurationError(
         f"SMS_STORE_URL must start with sqlite:///, postgresql:// or dynamodb://, got {redact_url(url)!r}"
     )

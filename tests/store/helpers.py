@@ -84,7 +84,7 @@ def fail_statement(monkeypatch: pytest.MonkeyPatch, store: Store, fail_at: int) 
     """Make the store's next transactions fail at their `fail_at`-th statement.
 
     DynamoDB has no statements: one write request (a transaction, a batch) is what fails there,
-    at the first write or, with `dynamodb_write`, at that write request of the call."""
+    the first one (`fail_write` picks a later one)."""
     if store.dialect == "dynamodb":
         fail_write(monkeypatch, store, 1)
         return
