@@ -24,6 +24,16 @@ def test_readme_links_resolve() -> None:
     assert not missing
 
 
+def test_links_between_docs_resolve() -> None:
+    broken = [
+        f"{doc.name}: {link}"
+        for doc in sorted((ROOT / "docs").glob("*.md"))
+        for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8"))
+        if not (doc.parent / link).exists()
+    ]
+    assert not broken
+
+
 def test_every_setting_read_by_the_code_is_documented() -> None:
     read = {
         name
