@@ -60,18 +60,19 @@ class Canned:
                 for number in numbers
             )
             return 200, f'{{"Response":{{"SendStatusSet":[{items}],"RequestId":"canned"}}}}'.encode()
-        tels = data["tel"] if isinstance(data["tel"], list) else [data["tel"]]
+        tels = data["tel"]
+        if not isinstance(tels, list):  # sendsms: one number
+            self.stats["accepted"] += 1
+            sid = f"2019:{next(self.ids)}"
+            return 200, {"fee": 1, "result": 0, "errmsg": "OK", "sid": sid, "ext": data.get("ext", "")}
         self.stats["accepted"] += len(tels)
-        if isinstance(data["tel"], list):
-            ext = _text(data.get("ext", ""))
-            rows = ",".join(
-                f'{{"fee":1,"mobile":{_text(t["mobile"])},"nationcode":{_text(t["nationcode"])},'
-                f'"result":0,"errmsg":"OK","sid":"2019:{next(self.ids)}"}}'
-                for t in tels
-            )
-            return 200, f'{{"result":0,"errmsg":"OK","ext":{ext},"detail":[{rows}]}}'.encode()
-        details = [{"fee": 1, "result": 0, "errmsg": "OK", "sid": f"2019:{next(self.ids)}"}]
-        return 200, {**details[0], "ext": data.get("ext", "")}
+        ext = _text(data.get("ext", ""))
+        rows = ",".join(
+            f'{{"fee":1,"mobile":{_text(t["mobile"])},"nationcode":{_text(t["nationcode"])},'
+            f'"result":0,"errmsg":"OK","sid":"2019:{next(self.ids)}"}}'
+            for t in tels
+        )
+        return 200, f'{{"result":0,"errmsg":"OK","ext":{ext},"detail":[{rows}]}}'.encode()
 
     def reply(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
         """The whole HTTP answer to one request."""

@@ -996,7 +996,7 @@ def main() -> None:
     parser.add_argument(
         "--phases",
         default=DEFAULT_PHASES,
-        help="what to run (default: all but the what-ifs a_no_store, a_async, a_async_no_store)",
+        help=f"what to run (default: all but the what-ifs {', '.join(WHAT_IF)})",
     )
     parser.add_argument(
         "--server",

@@ -1,6 +1,6 @@
 """The benchmark scripts still run: each at a tiny size, in its own process, against its own
-emulator. What they print is not checked (timings belong in README, not in tests), only that they
-finish and measure what they say: a clean exit and the table's heading."""
+emulator. What they print is not checked (timings belong in docs/performance.md, not in tests),
+only that they finish and measure what they say: a clean exit and the table's heading."""
 
 from __future__ import annotations
 
