@@ -1,7 +1,10 @@
 """Cold start: import time of each handler module in a fresh interpreter (median of N runs), next to
 the official Tencent SMS SDK client's import, and the installed size of each HTTP stack.
 
-    python bench/cold_start.py [--runs 15]
+    python bench/cold_start.py [--runs 15] [--dynamodb-url URL]
+
+With `--dynamodb-url` (a DynamoDB-API server such as `python -m tests.dynamo_server`) it also times
+opening that store and pinging it (boto3's import and client included), next to a SQLite store.
 
 Import time is measured as the wall time of `python -c "import <module>"` minus that of
 `python -c "pass"` (interpreter start-up), each in a new process, median of the runs. Every child
@@ -97,11 +100,27 @@ def package_bytecode(runs: int) -> None:
             )
 
 
+def store_open(runs: int, dynamodb_url: str | None, baseline: float) -> None:
+    """Import `shared.store`, open the store and ping it, in a fresh interpreter: what a container's
+    first request pays for its store."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        urls = [("SQLite", f"sqlite:///{Path(scratch) / 'cold.sqlite3'}")]
+        if dynamodb_url:
+            urls.append(("DynamoDB", dynamodb_url))
+        for label, url in urls:
+            code = f"from shared.store import open_store; open_store({url!r}).ping()"
+            ms = wall_ms(code, runs) - baseline
+            print(f"{'open + ping, ' + label + ' store':<44} {ms:>18.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--dynamodb-url", help="also time opening this DynamoDB store (dynamodb://…)")
     args = parser.parse_args()
     # warm the file cache and byte-code once so every measured run sees the same state
     for handler in HANDLERS:
@@ -131,6 +150,7 @@ def main() -> None:
         ("powertools event_handler (not used at run time)", "import aws_lambda_powertools.event_handler"),
     ]:
         print(f"{label:<44} {wall_ms(code, args.runs) - baseline:>18.0f}")
+    store_open(args.runs, args.dynamodb_url, baseline)
     package_bytecode(args.runs)
     print()
     print(f"installed size, httpcore and its dependencies: {installed_kb(HTTP_STACK)} KiB")
