@@ -9,8 +9,7 @@ import pytest
 
 from local.emulator import Emulator
 from local.emulator.catalogue import default_templates
-from tests.functions.test_tracking_handlers import http_event
-from tests.helpers import AwsContext, answer_body, handler
+from tests.helpers import AwsContext, answer_body, handler, http_event
 
 # The emulator's default catalogue, as Tencent would list it (by template id)
 EMULATOR_TEMPLATES = sorted((t.id for t in default_templates()), key=int)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from tests.functions.test_tracking_handlers import http_event
-from tests.helpers import AwsContext, answer_body, handler
+from tests.helpers import AwsContext, answer_body, handler, http_event
 
 SIGNED = len("【腾讯云】")
 TEMPLATES = {

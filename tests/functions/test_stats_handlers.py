@@ -12,8 +12,8 @@ import pytest
 
 from local.emulator import Emulator
 from shared.runtime import runtime
-from tests.functions.test_tracking_handlers import http_event, timer
-from tests.helpers import AwsContext, answer_body, handler
+from tests.functions.test_tracking_handlers import timer
+from tests.helpers import AwsContext, answer_body, handler, http_event
 from tests.store.helpers import raw_rows
 
 PHONES = ["+8613800000000", "+8613800000001", "+8613800000002", "+8613800000003"]

@@ -7,8 +7,8 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY
-from tests.functions.test_tracking_handlers import http_event, send
-from tests.helpers import AwsContext, answer_body, handler
+from tests.functions.test_tracking_handlers import send
+from tests.helpers import AwsContext, answer_body, handler, http_event
 
 OTHER_KEY = "second-api-key-4c1d9e"
 PHONE = "+8613800000000"
