@@ -59,7 +59,6 @@ def preview(
             settings,
             at,
             skipped,
-            caller,
         )
         if number is not None:
             seen.add(number)
@@ -129,7 +128,6 @@ def _entry(
     settings: Settings,
     at: int,
     skipped: set[str],
-    caller: str,
 ) -> dict[str, Any]:
     kind = "duplicate" if problem is not None and problem.code == "duplicate" else "invalid"
     problems = [_problem(problem, kind)] if problem is not None else []
@@ -149,8 +147,7 @@ def _entry(
             problems.append(_problem(error, error.code))
         if number in skipped:
             problems.append({"code": "suppressed", "message": "the number opted out of these messages"})
-        per_number = limits.checks_for(settings, caller=caller, phones=[number], global_cap=False)
-        limited = _peek([c for c in per_number if c.key == number], at)
+        limited = _peek(limits.phone_checks(settings, number), at)
         if limited is not None:
             problems.append(limited)
         if text is not None:
