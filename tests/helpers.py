@@ -85,6 +85,16 @@ def http_event(
     return event
 
 
+def reconfigure(monkeypatch: Any, **env: str) -> None:
+    """Set these environment variables and start a fresh runtime, as a container started with
+    them would (the next invocation reads them)."""
+    from shared.runtime import runtime
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+
+
 def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
     body = answer["body"]
     if answer.get("isBase64Encoded"):
