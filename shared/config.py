@@ -267,7 +267,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
-        reconcile_after=_reconcile_after(get("SMS_RECONCILE_AFTER")),
+        reconcile_after=_duration(
+            "SMS_RECONCILE_AFTER", get("SMS_RECONCILE_AFTER"), DEFAULT_RECONCILE_AFTER, MIN_RECONCILE_AFTER
+        ),
         reconcile_batch=_int(env, "SMS_RECONCILE_BATCH", 500),
         reconcile_pull_rate=_reconcile_pull_rate(_float(env, "SMS_RECONCILE_PULL_RATE", 10.0)),
         status_limit_per_caller=parse_rates(
@@ -285,7 +287,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         limit_multi_per_caller=parse_rates(
             "SMS_LIMIT_MULTI_PER_CALLER", get("SMS_LIMIT_MULTI_PER_CALLER") or DEFAULT_LIMIT_MULTI_PER_CALLER
         ),
-        template_sync_interval=_template_sync_interval(get("SMS_TEMPLATE_SYNC_INTERVAL")),
+        template_sync_interval=_duration(
+            "SMS_TEMPLATE_SYNC_INTERVAL", get("SMS_TEMPLATE_SYNC_INTERVAL"), DEFAULT_TEMPLATE_SYNC_INTERVAL
+        ),
         default_template_id_international=_template_id(
             "TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL", get("TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL")
         ),
@@ -302,17 +306,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _template_sync_interval(raw: str) -> int:
-    """`SMS_TEMPLATE_SYNC_INTERVAL`: seconds (`3600`) or with a unit (`15m`, `1h`, `1d`); `off` disables."""
+def _duration(name: str, raw: str, default: int, minimum: int = 1) -> int:
+    """A duration setting: seconds (`900`) or with a unit (`15m`, `1h`, `1d`); `off` (or `0`) disables.
+
+    Empty means `default`; anything shorter than `minimum` seconds is refused.
+    """
     if not raw:
-        return DEFAULT_TEMPLATE_SYNC_INTERVAL
+        return default
     if raw.lower() in ("off", "none", "0"):
         return 0
     number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
-    if not number.isascii() or not number.isdigit() or int(number) == 0:
-        raise ConfigurationError(
-            f"SMS_TEMPLATE_SYNC_INTERVAL takes seconds or 15m/1h form (or off), got {raw!r}"
-        )
+    if not number.isascii() or not number.isdigit() or int(number) * _UNITS[unit] < minimum:
+        at_least = f", at least {minimum} s" if minimum > 1 else ""
+        raise ConfigurationError(f"{name} takes seconds or 15m/1h form{at_least} (or off), got {raw!r}")
     return int(number) * _UNITS[unit]
 
 
@@ -351,21 +357,6 @@ def _flag(name: str, raw: str) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ConfigurationError(f"{name} takes 1 or 0, got {raw!r}")
-
-
-def _reconcile_after(raw: str) -> int:
-    """`SMS_RECONCILE_AFTER`: seconds (`900`) or with a unit (`15m`, `1h`); `off` disables."""
-    if not raw:
-        return DEFAULT_RECONCILE_AFTER
-    if raw.lower() in ("off", "none", "0"):
-        return 0
-    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1].lower() in _UNITS else (raw, "s")
-    if not number.isascii() or not number.isdigit() or int(number) * _UNITS[unit] < MIN_RECONCILE_AFTER:
-        raise ConfigurationError(
-            f"SMS_RECONCILE_AFTER takes seconds or 15m/1h form, at least {MIN_RECONCILE_AFTER} s "
-            f"(or off), got {raw!r}"
-        )
-    return int(number) * _UNITS[unit]
 
 
 def _reconcile_pull_rate(value: float) -> float:

@@ -45,7 +45,7 @@ def checks_for(
     caller_rates = (
         settings.limit_per_end_user if caller.startswith(END_USER_PREFIXES) else settings.limit_per_caller
     )
-    checks += [_check(f"{scope}:caller", caller, rate) for rate in caller_rates]
+    checks += caller_checks(caller_rates, caller=caller, scope=scope)
     if global_cap:
         checks += global_checks(settings)
     return checks

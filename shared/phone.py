@@ -72,8 +72,7 @@ def _parsed_by_library(text: str, field: str) -> str:
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    _receiving_type(e164, kind)
-    return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ")
+    return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ", kind)
 
 
 _fast_classify: Callable[[str], tuple[str, int] | None] | None = None
@@ -95,8 +94,7 @@ def _classified(e164: str, known: tuple[str, int], field: str) -> str:
     region, kind = known
     if kind == _UNKNOWN_TYPE:
         raise ValidationError(f"{field} is not a valid number for its country", field=field)
-    _receiving_type(e164, kind)
-    return _remember(e164, region)
+    return _remember(e164, region, kind)
 
 
 def _is_cn_mobile(text: str) -> bool:
@@ -105,13 +103,15 @@ def _is_cn_mobile(text: str) -> bool:
 
 
 _KNOWN_LIMIT = 250_000
-_known_regions: dict[str, str] = {}  # numbers normalize() validated → ISO region (no second parse)
+# numbers normalize() validated → (ISO region, PhoneNumberType): region_of and check_receives_sms
+# need no second parse
+_known: dict[str, tuple[str, int]] = {}
 
 
-def _remember(e164: str, region: str) -> str:
-    if len(_known_regions) >= _KNOWN_LIMIT:
-        _known_regions.clear()
-    _known_regions[e164] = region
+def _remember(e164: str, region: str, kind: int) -> str:
+    if len(_known) >= _KNOWN_LIMIT:
+        _known.clear()
+    _known[e164] = (region, kind)
     return e164
 
 
@@ -138,14 +138,6 @@ _TYPE_NAMES = {
     9: "a universal access number",
     10: "a voicemail access number",
 }
-_kinds: dict[str, int] = {}  # numbers normalize() typed → their PhoneNumberType (no second parse)
-
-
-def _receiving_type(e164: str, kind: int) -> int:
-    if len(_kinds) >= _KNOWN_LIMIT:
-        _kinds.clear()
-    _kinds[e164] = kind
-    return kind
 
 
 def check_receives_sms(e164: str, *, field: str) -> None:
@@ -153,10 +145,14 @@ def check_receives_sms(e164: str, *, field: str) -> None:
     toll-free, premium-rate, shared-cost, VoIP, pager, UAN… and numbers of no known type."""
     if _is_cn_mobile(e164):
         return  # the mainland pattern is phonenumbers' mobile pattern: no lookup needed
-    kind = _kinds.get(e164)
-    if kind is None:
+    known = _known.get(e164)
+    if known is None:
         phonenumbers = _library()
-        kind = _receiving_type(e164, phonenumbers.number_type(phonenumbers.parse(e164, None)))
+        parsed = phonenumbers.parse(e164, None)
+        kind = phonenumbers.number_type(parsed)
+        _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ", kind)
+    else:
+        kind = known[1]
     if kind not in _RECEIVING_TYPES:
         what = _TYPE_NAMES.get(kind, "not known to be a mobile number")
         raise ValidationError(
@@ -184,9 +180,9 @@ def region_of(e164: str) -> str:
     """ISO region (`CN`, `US`, …) of a valid E.164 number."""
     if e164[:3] == "+86":
         return "CN"  # +86 is the mainland's alone
-    known = _known_regions.get(e164)
+    known = _known.get(e164)
     if known is not None:
-        return known
+        return known[0]
     phonenumbers = _library()
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
 

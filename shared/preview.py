@@ -9,7 +9,7 @@ problem of one number is listed on that number. Rate limits are looked at, never
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared import catalogue, limits, segments, suppressions, templates, texts, validation
@@ -20,9 +20,6 @@ from shared.models import Message
 from shared.runtime import runtime
 from shared.store.base import RateCheck
 
-# The seam for opt-outs: `suppressed(phone, message)` says whether the real send would skip the
-# number. None (the default) checks nothing; the suppression list wires itself in here.
-Suppressed = Callable[[str, Message], bool]
 PREVIEW_FIELDS = validation.SINGLE_FIELDS | validation.MULTI_FIELDS
 
 
@@ -31,7 +28,6 @@ def preview(
     *,
     caller: str,
     now: int | None = None,
-    suppressed: Suppressed | None = None,
 ) -> dict[str, Any]:
     """What `body` would do if sent now; nothing is sent and nothing is recorded."""
     settings = runtime.settings
@@ -45,9 +41,8 @@ def preview(
     regional = {intl: message.for_region(international=intl) for intl in sorted(present)}
     template = {intl: catalogue.check_message(m, settings) for intl, m in regional.items()}
     text = {intl: _handset_text(m, template[intl], settings) for intl, m in regional.items()}
-    if suppressed is None:  # what the real send would skip, read in one batch
-        skipped = suppressions.blocked([n for _, n, _ in numbers if n is not None], message)
-        suppressed = lambda phone, _message: phone in skipped  # noqa: E731
+    # the opted-out numbers the real send would skip, read in one batch
+    skipped = suppressions.blocked([n for _, n, _ in numbers if n is not None], message)
     seen: set[str] = set()
     entries = []
     for raw_field, number, problem in numbers:
@@ -63,8 +58,7 @@ def preview(
             text.get(intl),
             settings,
             at,
-            suppressed,
-            caller,
+            skipped,
         )
         if number is not None:
             seen.add(number)
@@ -133,8 +127,7 @@ def _entry(
     text: str | None,
     settings: Settings,
     at: int,
-    suppressed: Suppressed | None,
-    caller: str,
+    skipped: set[str],
 ) -> dict[str, Any]:
     kind = "duplicate" if problem is not None and problem.code == "duplicate" else "invalid"
     problems = [_problem(problem, kind)] if problem is not None else []
@@ -152,10 +145,9 @@ def _entry(
             if error.field != field:  # the template, its parameters, the sign: the whole request's
                 raise
             problems.append(_problem(error, error.code))
-        if suppressed is not None and suppressed(number, message):
+        if number in skipped:
             problems.append({"code": "suppressed", "message": "the number opted out of these messages"})
-        per_number = limits.checks_for(settings, caller=caller, phones=[number], global_cap=False)
-        limited = _peek([c for c in per_number if c.key == number], at)
+        limited = _peek(limits.phone_checks(settings, number), at)
         if limited is not None:
             problems.append(limited)
         if text is not None:

@@ -58,9 +58,7 @@ class ReconcileSummary:
         return body
 
 
-def reconcile(
-    *, deadline: float | None, now: int | None = None, monotonic: Callable[[], float] = time.monotonic
-) -> ReconcileSummary:
+def reconcile(*, deadline: float | None) -> ReconcileSummary:
     """One bounded run over the messages due now (see the module docstring). Never raises for
     Tencent or the store: it stops and says why; what it did not reach stays due."""
     summary = ReconcileSummary()
@@ -68,7 +66,7 @@ def reconcile(
     if not settings.reconcile_after:
         summary.stopped = "disabled"
         return summary
-    now = int(clock()) if now is None else now
+    now = int(clock())
     try:
         due = runtime.store.unconfirmed_messages(
             now=now, older_than=settings.reconcile_after, limit=settings.reconcile_batch
@@ -76,7 +74,7 @@ def reconcile(
         by_phone: dict[str, list[Unconfirmed]] = {}
         for message in due:  # oldest first, and so are the numbers
             by_phone.setdefault(message.phone, []).append(message)
-        pace = _Pace(settings.reconcile_pull_rate, monotonic)
+        pace = _Pace(settings.reconcile_pull_rate)
         summary.stopped = "done"
         for phone, messages in by_phone.items():
             if not _time_left(deadline, pace):
@@ -174,20 +172,19 @@ def _report(summary: ReconcileSummary) -> None:
 class _Pace:
     """At most `rate` per-number pulls a second from this run (Tencent counts them per account)."""
 
-    def __init__(self, rate: float, monotonic: Callable[[], float]) -> None:
+    def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
-        self._monotonic = monotonic
         self._next = 0.0
 
     def now(self) -> float:
-        return self._monotonic()
+        return time.monotonic()
 
     @property
     def wait(self) -> float:
-        return max(0.0, self._next - self._monotonic())
+        return max(0.0, self._next - time.monotonic())
 
     def take(self) -> None:
         wait = self.wait
         if wait:
             time.sleep(wait)
-        self._next = self._monotonic() + self.interval
+        self._next = time.monotonic() + self.interval

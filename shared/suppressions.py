@@ -134,16 +134,11 @@ def merged(outcome: MultiSendResult, plan: SendPlan, skipped: set[str]) -> Multi
     return outcome._replace(results=results)
 
 
-def parse_phone(raw: str) -> str:
-    """A path or query number, as the router or the platform decoded it (once)."""
-    return phones.normalize(raw, field="phone")
-
-
 def parse_page(query: Any) -> tuple[str, int]:
     """`?after=<phone>&limit=` of `GET /sms/suppressions`."""
     after = query.get("after", "") or ""
     if after:
-        after = parse_phone(after)
+        after = phones.normalize(after, field="phone")
     raw = str(query.get("limit", "100")).strip()
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
         raise ValidationError(f"limit must be a whole number from 1 to {MAX_PAGE}", field="limit")
@@ -161,7 +156,7 @@ def list_page(query: Any) -> dict[str, Any]:
 
 def get_one(raw_phone: str) -> dict[str, Any]:
     """`GET /sms/suppressions/{phone}`: the number's latest opt-out or opt-in; 404 if it never had one."""
-    number = parse_phone(raw_phone)
+    number = phones.normalize(raw_phone, field="phone")
     found = runtime.store.get_suppression(number)
     if found is None:
         raise NotFoundError(f"{mask(number)} never opted out", code="suppression_not_found")
@@ -173,7 +168,7 @@ def operator_change(
 ) -> dict[str, Any]:
     """`PUT` (suppress) or `DELETE` (take off) `/sms/suppressions/{phone}`, audited."""
     now = int(time.time()) if now is None else now
-    number = parse_phone(raw_phone)
+    number = phones.normalize(raw_phone, field="phone")
     change = Suppression(number, suppressed, now, source="api")
     runtime.store.set_suppressions([change], now=now, force=True)
     audit("put by an operator" if suppressed else "removed by an operator", change, caller=caller)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.conftest import API_KEY, load_event
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 
@@ -56,6 +58,41 @@ def set_body(event: dict[str, Any], body: Any, *, base64_encoded: bool = False) 
         event["body"], event["isBase64Encoded"] = base64.b64encode(text.encode()).decode(), True
     else:
         event["body"] = text
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    query: dict[str, str] | None = None,
+    key: str | None = API_KEY,
+) -> dict[str, Any]:
+    """An HTTP API (v2) event for `path`."""
+    event = load_event("aws-http-api.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = f"{method} {path}"
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event["queryStringParameters"] = query or None
+    event["headers"].pop("x-api-key", None)
+    if key:
+        event["headers"]["x-api-key"] = key
+    if body is None:
+        event.pop("body", None)
+    else:
+        set_body(event, body)
+    return event
+
+
+def reconfigure(monkeypatch: Any, **env: str) -> None:
+    """Set these environment variables and start a fresh runtime, as a container started with
+    them would (the next invocation reads them)."""
+    from shared.runtime import runtime
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
 
 
 def answer_body(answer: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import pytest
 
 from local.emulator import Emulator
 from local.emulator.catalogue import default_templates
-from tests.functions.test_tracking_handlers import http_event
-from tests.helpers import AwsContext, answer_body, handler
+from tests.helpers import AwsContext, answer_body, handler, http_event, reconfigure
 
 # The emulator's default catalogue, as Tencent would list it (by template id)
 EMULATOR_TEMPLATES = sorted((t.id for t in default_templates()), key=int)
@@ -106,10 +105,7 @@ def test_single_send_refused_before_tencent(
 def test_multi_send_names_the_number_whose_region_the_template_cannot_reach(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_ALLOWED_COUNTRIES", "*")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_ALLOWED_COUNTRIES="*")
     sync()
     before = len(sms_emulator.requests)
     body = {"phones": ["+8613800000001", "+14155550100"], "template_id": "7839", "params": ["1234"]}
@@ -132,11 +128,8 @@ def test_live_template_still_sends_after_sync(sms_emulator: Emulator) -> None:
 def test_static_override_wins_over_the_catalogue(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
     sync()
-    monkeypatch.setenv("SMS_TEMPLATES", '{"7839": {"params": 1, "text": "{1} is your code"}, "7842": 1}')
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_TEMPLATES='{"7839": {"params": 1, "text": "{1} is your code"}, "7842": 1}')
     # SMS_TEMPLATES says 7842 may be sent: we let it through, and Tencent (the emulator) refuses it.
     status, answer = call(
         "send_single",
@@ -170,10 +163,7 @@ def test_emulator_refuses_sends_to_templates_not_live(
 
 @pytest.mark.usefixtures("function_env")
 def test_legacy_api_has_no_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("TENCENT_SMS_API", "legacy")
-    runtime.reset()
+    reconfigure(monkeypatch, TENCENT_SMS_API="legacy")
     status, answer = call("pull_status", "POST", "/sms/templates/sync")
     assert status == 501
     assert answer["error"]["code"] == "not_supported"
@@ -192,8 +182,7 @@ def test_schedule_refreshes_when_due(monkeypatch: pytest.MonkeyPatch) -> None:
     assert catalogue.refresh_if_due(runtime.settings, now=1_000_000 + 3600)["synced"] == len(
         EMULATOR_TEMPLATES
     )
-    monkeypatch.setenv("SMS_TEMPLATE_SYNC_INTERVAL", "off")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_TEMPLATE_SYNC_INTERVAL="off")
     assert "skipped" in catalogue.refresh_if_due(runtime.settings)
     assert callable(scheduled_pull)
 

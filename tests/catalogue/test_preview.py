@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from tests.functions.test_tracking_handlers import http_event
-from tests.helpers import AwsContext, answer_body, handler
+from tests.helpers import AwsContext, answer_body, handler, http_event
 
 SIGNED = len("【腾讯云】")
 TEMPLATES = {
@@ -141,14 +140,22 @@ def test_request_problems_answer_like_the_send() -> None:
 
 
 @pytest.mark.usefixtures("templates")
-def test_direct_invoke_and_the_suppression_seam(sms_emulator: Emulator) -> None:
+def test_direct_invoke_and_an_opted_out_number(
+    sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared import preview as previews
+    from shared import suppressions
+    from shared.runtime import runtime
 
     body = {"phones": ["+8613800000001", "+8613800000002"], "template_id": "7839", "params": ["1234"]}
     direct = handler("send_multi").handler({"action": "preview", **body}, AwsContext())
     assert direct["fee_total"] == 2
     assert direct["sendable"] == 2
-    answer = previews.preview(body, caller="direct", suppressed=lambda phone, _message: phone.endswith("2"))
+    # 7839 is a code, not marketing: the opt-out applies to it only with SMS_SUPPRESS_ALL
+    monkeypatch.setenv("SMS_SUPPRESS_ALL", "1")
+    runtime.reset()
+    suppressions.operator_change("+8613800000002", suppressed=True, caller="test")
+    answer = previews.preview(body, caller="direct")
     assert [[p["code"] for p in n["problems"]] for n in answer["numbers"]] == [[], ["suppressed"]]
     assert answer["fee_total"] == 1
     assert len(sms_emulator.requests) == 0

@@ -16,19 +16,15 @@ from local.emulator import Emulator
 from local.gateway import Gateway
 from shared import signing
 from tests.conftest import API_KEY, load_event
-from tests.helpers import AwsContext, answer_body, handler, set_body, set_header, wait_for
+from tests.helpers import AwsContext, answer_body, handler, reconfigure, set_body, set_header, wait_for
 
 NUMBERS = [f"+86139{i:08d}" for i in range(1000)]
 
 
 @pytest.fixture
 def local_queue(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:  # noqa: ARG001 - a fixture this one needs for its side effect
-    from shared.runtime import runtime
-
     gateway = Gateway(port=0)
-    monkeypatch.setenv("SMS_FANOUT_QUEUE_URL", gateway.queue_url)
-    monkeypatch.setenv("SMS_FANOUT_THRESHOLD", "300")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_FANOUT_QUEUE_URL=gateway.queue_url, SMS_FANOUT_THRESHOLD="300")
     gateway.start()
     try:
         yield gateway
@@ -95,14 +91,14 @@ def test_sqs_backend_sends_batches_of_ten(monkeypatch: pytest.MonkeyPatch, sms_e
     import boto3
     from botocore.stub import ANY, Stubber
 
-    from shared.runtime import runtime
-
     queue_url = "https://sqs.ap-southeast-1.amazonaws.com/123456789012/sms-functions-dev-batch"
-    monkeypatch.setenv("SMS_FANOUT_QUEUE_URL", queue_url)
-    monkeypatch.setenv("SMS_FANOUT_THRESHOLD", "100")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    runtime.reset()
+    reconfigure(
+        monkeypatch,
+        SMS_FANOUT_QUEUE_URL=queue_url,
+        SMS_FANOUT_THRESHOLD="100",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
     client = boto3.client("sqs", region_name="ap-southeast-1")
     stubber = Stubber(client)
     bodies: list[dict[str, Any]] = []
@@ -136,7 +132,6 @@ def test_failed_enqueue_is_reported_and_a_retry_sends_each_chunk_once(
     monkeypatch: pytest.MonkeyPatch, sms_emulator: Emulator
 ) -> None:
     from shared import fanout
-    from shared.runtime import runtime
 
     delivered: list[dict[str, Any]] = []
     attempts = []
@@ -147,9 +142,9 @@ def test_failed_enqueue_is_reported_and_a_retry_sends_each_chunk_once(
         return [1] if len(attempts) == 1 else []
 
     monkeypatch.setattr(fanout, "_enqueue_local", flaky)
-    monkeypatch.setenv("SMS_FANOUT_QUEUE_URL", "local+http://127.0.0.1:9/_local/queue")
-    monkeypatch.setenv("SMS_FANOUT_THRESHOLD", "200")
-    runtime.reset()
+    reconfigure(
+        monkeypatch, SMS_FANOUT_QUEUE_URL="local+http://127.0.0.1:9/_local/queue", SMS_FANOUT_THRESHOLD="200"
+    )
     body = {"phones": NUMBERS[:450], "params": ["1"], "idempotency_key": "job-1"}
     first = handler("send_multi").handler(body, AwsContext())
     assert first["error"]["code"] == "fanout_incomplete"
@@ -206,16 +201,16 @@ class FakeScf(BaseHTTPRequestHandler):
 def test_scf_backend_invokes_the_function_asynchronously(
     function_env: dict[str, str], sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeScf)
     server.secret_key = function_env["TENCENTCLOUD_SECRETKEY"]  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeScf.invoked = []
-    monkeypatch.setenv("TENCENT_SCF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setenv("SMS_FANOUT_QUEUE_URL", "scf://sms-send_multi-prod?region=ap-guangzhou&namespace=sms")
-    monkeypatch.setenv("SMS_FANOUT_THRESHOLD", "250")
-    runtime.reset()
+    reconfigure(
+        monkeypatch,
+        TENCENT_SCF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}",
+        SMS_FANOUT_QUEUE_URL="scf://sms-send_multi-prod?region=ap-guangzhou&namespace=sms",
+        SMS_FANOUT_THRESHOLD="250",
+    )
     try:
         answer = handler("send_multi").main_handler(
             {"phones": NUMBERS[:600], "params": ["1"]}, load_event("scf-context.json")
@@ -233,10 +228,7 @@ def test_scf_backend_invokes_the_function_asynchronously(
 def test_a_list_too_big_to_answer_needs_the_queue(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_MAX_INLINE_NUMBERS", "500")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_MAX_INLINE_NUMBERS="500")
     answer = handler("send_multi").handler({"phones": NUMBERS[:501], "params": ["1"]}, AwsContext())
     assert answer["error"]["code"] == "too_many_numbers"
     assert "SMS_FANOUT_QUEUE_URL" in answer["error"]["message"]

@@ -13,7 +13,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
-from tests.helpers import AwsContext, answer_body, handler
+from tests.helpers import AwsContext, answer_body, handler, http_event
 
 CN, CN2, US = "+8613800000000", "+8613800000001", "+14155552671"
 MARKETING = {"template_id": {"mainland": "7850", "international": "7851"}, "params": ["6.18"]}
@@ -81,17 +81,7 @@ def push_reply(phone: str, text: str, at: int) -> None:
 
 
 def api(method: str, path: str, query: dict[str, str] | None = None, key: str | None = API_KEY) -> Any:
-    event = load_event("aws-http-api.json")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["requestContext"]["http"]["method"] = method
-    event["routeKey"] = f"{method} {path}"
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    event["queryStringParameters"] = query or None
-    event["headers"].pop("x-api-key", None)
-    if key:
-        event["headers"]["x-api-key"] = key
-    event.pop("body", None)
-    answer = handler("pull_status").handler(event, AwsContext())
+    answer = handler("pull_status").handler(http_event(method, path, query=query, key=key), AwsContext())
     return answer["statusCode"], answer_body(answer)
 
 

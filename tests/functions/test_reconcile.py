@@ -214,3 +214,18 @@ def test_reconcile_settings(env: dict[str, str], expected: tuple[int, int, float
 def test_bad_reconcile_settings_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError, match=next(iter(env))):
         load_settings({"TENCENT_SMS_API": "v3", **env})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", 3600), ("900", 900), ("15m", 900), ("1d", 86400), ("off", 0), ("0", 0)],
+)
+def test_template_sync_interval_shares_the_duration_form(raw: str, expected: int) -> None:
+    s = load_settings({"TENCENT_SMS_API": "v3", "SMS_TEMPLATE_SYNC_INTERVAL": raw})
+    assert s.template_sync_interval == expected
+
+
+@pytest.mark.parametrize("raw", ["0m", "15x", "-900", "m"])
+def test_bad_template_sync_interval_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="SMS_TEMPLATE_SYNC_INTERVAL"):
+        load_settings({"TENCENT_SMS_API": "v3", "SMS_TEMPLATE_SYNC_INTERVAL": raw})

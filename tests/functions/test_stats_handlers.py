@@ -12,8 +12,8 @@ import pytest
 
 from local.emulator import Emulator
 from shared.runtime import runtime
-from tests.functions.test_tracking_handlers import http_event, timer
-from tests.helpers import AwsContext, answer_body, handler
+from tests.functions.test_tracking_handlers import timer
+from tests.helpers import AwsContext, answer_body, handler, http_event, reconfigure
 from tests.store.helpers import raw_rows
 
 PHONES = ["+8613800000000", "+8613800000001", "+8613800000002", "+8613800000003"]
@@ -39,8 +39,6 @@ def send(phones: list[str]) -> list[str]:
 
 def traffic(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Sends with some failing deliveries, their receipts pulled into the store."""
-    from shared.runtime import runtime
-
     monkeypatch.setattr(sms_emulator, "failure_rate", 0.5)
     monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")  # two numbers get two messages: their history
     runtime.reset()
@@ -124,8 +122,7 @@ def test_every_data_route_needs_the_key_but_the_page_does_not() -> None:
 def test_tencent_statistics_from_the_emulator(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, api: str
 ) -> None:
-    monkeypatch.setenv("TENCENT_SMS_API", api)
-    runtime.reset()
+    reconfigure(monkeypatch, TENCENT_SMS_API=api)
     traffic(sms_emulator, monkeypatch)
     now = int(time.time())
     status, body = get("/sms/stats/tencent", {"from": str(now - 7200), "to": str(now + 1)})

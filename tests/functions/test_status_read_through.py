@@ -7,8 +7,8 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY
-from tests.functions.test_tracking_handlers import http_event, send
-from tests.helpers import AwsContext, answer_body, handler
+from tests.functions.test_tracking_handlers import send
+from tests.helpers import AwsContext, answer_body, handler, http_event, reconfigure
 
 OTHER_KEY = "second-api-key-4c1d9e"
 PHONE = "+8613800000000"
@@ -25,11 +25,7 @@ def status(query: dict[str, str] | None = None, *, key: str = API_KEY) -> dict:
 
 @pytest.fixture
 def env(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_API_KEYS", f"{API_KEY},{OTHER_KEY}")
-    monkeypatch.setenv("SMS_STATUS_LIMIT_PER_CALLER", "60/1m")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_API_KEYS=f"{API_KEY},{OTHER_KEY}", SMS_STATUS_LIMIT_PER_CALLER="60/1m")
     return function_env
 
 
@@ -72,10 +68,7 @@ def test_another_window_kind_or_size_is_read_through(sms_emulator: Emulator) -> 
 
 @pytest.mark.usefixtures("env")
 def test_cache_can_be_turned_off(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_STATUS_CACHE_TTL", "0")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_STATUS_CACHE_TTL="0")
     for _ in range(3):
         assert answer_body(status())["cached"] is False
     assert per_number_pulls(sms_emulator) == 3
@@ -85,10 +78,7 @@ def test_cache_can_be_turned_off(sms_emulator: Emulator, monkeypatch: pytest.Mon
 def test_over_the_per_caller_limit_is_a_429_and_other_callers_go_on(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_STATUS_LIMIT_PER_CALLER", "3/1m")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_STATUS_LIMIT_PER_CALLER="3/1m")
     assert [status()["statusCode"] for _ in range(3)] == [200, 200, 200]
     refused = status()
     assert refused["statusCode"] == 429

@@ -12,7 +12,15 @@ import pytest
 from local.emulator import Emulator
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
 from tests.functions.test_send_handlers import HTTP_SAMPLES, context_for
-from tests.helpers import AwsContext, answer_body, handler, read_dead_letters, set_body, set_header
+from tests.helpers import (
+    AwsContext,
+    answer_body,
+    handler,
+    http_event,
+    read_dead_letters,
+    set_body,
+    set_header,
+)
 
 RECEIPT_PUSH = [
     {
@@ -33,31 +41,6 @@ REPLY_PUSH = {
     "text": "TD",
     "time": 1795758000,
 }
-
-
-def http_event(
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    query: dict[str, str] | None = None,
-    key: str | None = API_KEY,
-) -> dict[str, Any]:
-    """An HTTP API (v2) event for `path`."""
-    event = load_event("aws-http-api.json")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["requestContext"]["http"]["method"] = method
-    event["routeKey"] = f"{method} {path}"
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    event["queryStringParameters"] = query or None
-    event["headers"].pop("x-api-key", None)
-    if key:
-        event["headers"]["x-api-key"] = key
-    if body is None:
-        event.pop("body", None)
-    else:
-        set_body(event, body)
-    return event
 
 
 def send(phones: list[str]) -> list[str]:

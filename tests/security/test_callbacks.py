@@ -11,6 +11,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import CALLBACK_TOKEN, load_event
+from tests.functions.test_send_handlers import HTTP_SAMPLES
 from tests.functions.test_tracking_handlers import callback, push_of, send, status_of
 from tests.helpers import answer_body, handler, read_dead_letters, set_body
 
@@ -114,18 +115,8 @@ def _with_query(sample: str, pairs: list[tuple[str, str]], body: Any) -> dict[st
     return event
 
 
-SAMPLES = [
-    "aws-apigw-rest.json",
-    "aws-http-api.json",
-    "aws-function-url.json",
-    "scf-apigw.json",
-    "scf-function-url.json",
-    "cloudbase-http-access.json",
-]
-
-
 @pytest.mark.usefixtures("function_env")
-@pytest.mark.parametrize("sample", SAMPLES)
+@pytest.mark.parametrize("sample", HTTP_SAMPLES)
 @pytest.mark.parametrize(
     "tokens", [("nope", CALLBACK_TOKEN), (CALLBACK_TOKEN, "nope"), (CALLBACK_TOKEN,) * 2]
 )

@@ -12,7 +12,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import API_KEY, load_event
-from tests.helpers import AwsContext, answer_body, handler, set_body, set_header
+from tests.helpers import AwsContext, answer_body, handler, reconfigure, set_body, set_header
 
 PARALLEL = 16
 
@@ -42,10 +42,7 @@ def test_parallel_requests_for_one_number_send_the_allowed_count(sms_emulator: E
 def test_parallel_requests_with_one_idempotency_key_send_once(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_LIMIT_PER_PHONE", "off")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_LIMIT_PER_PHONE="off")
     sms_emulator.set_faults(latency_ms=150)  # keep the first request in flight while the others arrive
     body = {"phone": "+8613800000001", "template_id": "7839", "params": ["1"]}
     with ThreadPoolExecutor(PARALLEL) as pool:

@@ -7,7 +7,7 @@ import pytest
 
 from local.emulator import Emulator
 from tests.conftest import load_event
-from tests.helpers import AwsContext, handler
+from tests.helpers import AwsContext, handler, reconfigure
 from tests.security.test_concurrency import http_send
 
 BODY = {"phone": "+8613800000007", "template_id": "7839", "params": ["1"]}
@@ -17,14 +17,10 @@ BODY = {"phone": "+8613800000007", "template_id": "7839", "params": ["1"]}
 def test_quota_is_given_back_when_nothing_was_sent(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("TENCENT_SMS_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: provably not sent
-    monkeypatch.setenv("TENCENT_SMS_CONNECT_TIMEOUT", "0.2")
-    runtime.reset()
+    # nothing listens: provably not sent
+    reconfigure(monkeypatch, TENCENT_SMS_ENDPOINT="http://127.0.0.1:9", TENCENT_SMS_CONNECT_TIMEOUT="0.2")
     assert http_send(BODY)["statusCode"] == 503
-    monkeypatch.setenv("TENCENT_SMS_ENDPOINT", sms_emulator.url)
-    runtime.reset()
+    reconfigure(monkeypatch, TENCENT_SMS_ENDPOINT=sms_emulator.url)
     assert http_send(BODY)["statusCode"] == 200  # the per-number 1/30s was not used up by the failure
     assert http_send(BODY)["statusCode"] == 429  # and now it is
 
@@ -40,10 +36,7 @@ def test_an_unknown_outcome_keeps_the_quota(sms_emulator: Emulator) -> None:
 def test_end_user_limit_for_mini_program_callers(
     sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_LIMIT_PER_END_USER", "2/1h")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_LIMIT_PER_END_USER="2/1h")
     answers = []
     for i in range(3):  # three calls (three request ids) from one mini-program user
         context = {**load_event("wx-cloud-function-context.json"), "request_id": f"call-{i}"}
@@ -57,10 +50,7 @@ def test_end_user_limit_for_mini_program_callers(
 
 @pytest.mark.usefixtures("store_env")
 def test_global_daily_cap(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_LIMIT_GLOBAL_DAILY", "2")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_LIMIT_GLOBAL_DAILY="2")
     statuses = [http_send({**BODY, "phone": f"+861380000002{i}"})["statusCode"] for i in range(3)]
     assert statuses == [200, 200, 429]
     assert sms_emulator.accepted_count == 2
@@ -68,10 +58,7 @@ def test_global_daily_cap(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.usefixtures("store_env")
 def test_multi_sends_count_per_request(sms_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.runtime import runtime
-
-    monkeypatch.setenv("SMS_LIMIT_PER_CALLER", "2/1m")
-    runtime.reset()
+    reconfigure(monkeypatch, SMS_LIMIT_PER_CALLER="2/1m")
     answers = []
     for i in range(3):  # three invocations (three request ids) by one direct invoker
         context = AwsContext()
