@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import entry, events, preview, sending, validation
+from shared import entry, events, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
 
@@ -32,11 +32,15 @@ def preview_send() -> JsonAnswer:
     http = request.invocation.http
     assert http is not None
     body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    from shared import preview  # only the preview needs it: a send's cold start does not load it
+
     return json_response(200, preview.preview(body, caller=request.caller))
 
 
 def send_direct(request: entry.Request) -> dict[str, Any]:
     if request.payload.get("action") == "preview":
+        from shared import preview
+
         body = {k: v for k, v in request.payload.items() if k != "action"}
         return preview.preview(body, caller=request.caller)
     _, answer, _ = sending.send_multi(
