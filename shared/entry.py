@@ -38,6 +38,13 @@ class Request(NamedTuple):
     def payload(self) -> dict[str, Any]:
         return self.invocation.payload or {}
 
+    @property
+    def http(self) -> events.HttpRequest:
+        """The HTTP request a route function serves (a resolver is only called for HTTP events)."""
+        http = self.invocation.http
+        assert http is not None, "not an HTTP invocation"
+        return http
+
 
 _current: contextvars.ContextVar[Request] = contextvars.ContextVar("sms_request")
 

@@ -17,16 +17,14 @@ ACTIONS = ("send", "verify")
 @routes.bind("POST /otp/send")
 def send_code() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    body = events.json_body(request.http, max_bytes=runtime.settings.max_body_bytes)
     return json_response(200, otp.send_code(body, caller=request.caller, deadline=request.deadline))
 
 
 @routes.bind("POST /otp/verify")
 def verify_code() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    body = events.json_body(request.http, max_bytes=runtime.settings.max_body_bytes)
     return json_response(200, otp.verify_code(body, caller=request.caller))
 
 

@@ -23,8 +23,7 @@ routes = Routes("pull_status")
 @routes.bind("POST /sms/pull")
 def pull() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    kind, limit = validation.parse_pull(events.json_body(request.invocation.http))
+    kind, limit = validation.parse_pull(events.json_body(request.http))
     summary = tracking.pull_into_store(kind, limit, deadline=request.deadline, max_batches=1, keep_items=True)
     answer = {"items": summary.items, **summary.to_dict()}
     return json_response(502 if summary.error and not summary.pulled else 200, answer)
@@ -37,8 +36,7 @@ def status_for_phone(phone: str) -> JsonAnswer:
     from shared import limits
 
     request = entry.current()
-    assert request.invocation.http is not None
-    raw = request.invocation.http.query
+    raw = request.http.query
     query = validation.parse_status_query(phone, raw, int(time.time()))
     settings = runtime.settings
     limits.reserve(
@@ -62,8 +60,7 @@ def sync_templates() -> JsonAnswer:
     from shared import catalogue
 
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     if (http.body or "").strip():  # an empty body or `{}`
         validation.only_fields(events.json_body(http), set())
     return json_response(200, catalogue.sync(deadline=request.deadline))
@@ -79,8 +76,7 @@ def list_templates() -> JsonAnswer:
 @routes.bind("GET /sms/suppressions")
 def suppression_list() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(200, suppressions.list_page(request.invocation.http.query))
+    return json_response(200, suppressions.list_page(request.http.query))
 
 
 @routes.bind("GET /sms/suppressions/{phone}")
@@ -105,10 +101,7 @@ def message_history() -> JsonAnswer:
     from shared import statistics
 
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(
-        200, statistics.message_history(request.invocation.http.query, caller=request.caller)
-    )
+    return json_response(200, statistics.message_history(request.http.query, caller=request.caller))
 
 
 @routes.bind("GET /sms/stats")
@@ -116,8 +109,7 @@ def stats() -> JsonAnswer:
     from shared import statistics
 
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(200, statistics.store_stats(request.invocation.http.query))
+    return json_response(200, statistics.store_stats(request.http.query))
 
 
 @routes.bind("GET /sms/stats/tencent")
@@ -125,10 +117,7 @@ def tencent_stats() -> JsonAnswer:
     from shared import statistics
 
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(
-        200, statistics.tencent_stats(request.invocation.http.query, deadline=request.deadline)
-    )
+    return json_response(200, statistics.tencent_stats(request.http.query, deadline=request.deadline))
 
 
 @routes.bind("GET /dashboard")

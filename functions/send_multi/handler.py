@@ -16,8 +16,7 @@ routes = Routes("send_multi")
 @routes.bind("POST /sms/send-multi")
 def send_multi_sms() -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
     key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
     status, answer, replayed = sending.send_multi(
@@ -29,8 +28,7 @@ def send_multi_sms() -> JsonAnswer:
 @routes.bind("POST /sms/preview")
 def preview_send() -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
     from shared import preview  # only the preview needs it: a send's cold start does not load it
 

@@ -15,8 +15,7 @@ routes = Routes("send_single")
 @routes.bind("POST /sms/send")
 def send_sms() -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
     key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
     status, answer, replayed = sending.send_single(
