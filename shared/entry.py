@@ -45,6 +45,10 @@ class Request(NamedTuple):
         assert http is not None, "not an HTTP invocation"
         return http
 
+    def json_body(self) -> dict[str, Any]:
+        """The HTTP body as a JSON object, up to `SMS_MAX_BODY_BYTES` (see `events.json_body`)."""
+        return events.json_body(self.http, max_bytes=runtime.settings.max_body_bytes)
+
 
 _current: contextvars.ContextVar[Request] = contextvars.ContextVar("sms_request")
 

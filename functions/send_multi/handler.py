@@ -8,7 +8,6 @@ from typing import Any
 
 from shared import entry, events, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
-from shared.runtime import runtime
 
 routes = Routes("send_multi")
 
@@ -17,7 +16,7 @@ routes = Routes("send_multi")
 def send_multi_sms() -> JsonAnswer:
     request = entry.current()
     http = request.http
-    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    body = request.json_body()
     key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
     status, answer, replayed = sending.send_multi(
         body, caller=request.caller, deadline=request.deadline, idempotency_key=key
@@ -27,11 +26,10 @@ def send_multi_sms() -> JsonAnswer:
 
 @routes.bind("POST /sms/preview")
 def preview_send() -> JsonAnswer:
-    request = entry.current()
-    http = request.http
-    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
     from shared import preview  # only the preview needs it: a send's cold start does not load it
 
+    request = entry.current()
+    body = request.json_body()
     return json_response(200, preview.preview(body, caller=request.caller))
 
 
