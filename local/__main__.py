@@ -256,12 +256,11 @@ def print_banner(
     print("\n".join(lines), flush=True)
 
 
-FUNCTIONS = ("send_single", "send_multi", "pull_status", "status_callback", "otp")
-
-
 def invoke(argv: list[str]) -> int:
     """`python -m local invoke FUNCTION [JSON]`: one direct invoke of a function, as Lambda or SCF
     would make it, against the emulator of a running `make run` and its store; prints the answer."""
+    from local.gateway import FUNCTIONS, LocalContext, load_handler
+
     parser = argparse.ArgumentParser(
         prog="python -m local invoke",
         description="Invoke one function directly (the body itself as the event, as Lambda's Invoke, "
@@ -290,8 +289,6 @@ def invoke(argv: list[str]) -> int:
     prepare_environment(os.environ, args.emulator_url.rstrip("/"), Path(args.state_dir))
 
     import contextlib
-
-    from local.gateway import LocalContext, load_handler
 
     with contextlib.redirect_stdout(sys.stderr):  # the functions' log lines; stdout is the answer's
         answer = load_handler(args.function)(event, LocalContext(args.function))

@@ -38,6 +38,17 @@ class Request(NamedTuple):
     def payload(self) -> dict[str, Any]:
         return self.invocation.payload or {}
 
+    @property
+    def http(self) -> events.HttpRequest:
+        """The HTTP request a route function serves (a resolver is only called for HTTP events)."""
+        http = self.invocation.http
+        assert http is not None, "not an HTTP invocation"
+        return http
+
+    def json_body(self) -> dict[str, Any]:
+        """The HTTP body as a JSON object, up to `SMS_MAX_BODY_BYTES` (see `events.json_body`)."""
+        return events.json_body(self.http, max_bytes=runtime.settings.max_body_bytes)
+
 
 _current: contextvars.ContextVar[Request] = contextvars.ContextVar("sms_request")
 

@@ -116,12 +116,6 @@ class Routes:
     def post(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
         return self._add("POST", path)
 
-    def put(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
-        return self._add("PUT", path)
-
-    def delete(self, path: str) -> Callable[[RouteFunction], RouteFunction]:
-        return self._add("DELETE", path)
-
     def _add(self, method: str, path: str) -> Callable[[RouteFunction], RouteFunction]:
         if self.function is not None:
             declared(method + " " + _PARAM_SEGMENT.sub(r"{\1}", path), self.function)

@@ -13,7 +13,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from local.emulator import Emulator
 
 from tests.conftest import API_KEY, load_event
 
@@ -138,3 +141,22 @@ def read_dead_letters(url: str) -> list[dict[str, Any]]:
         return []
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def push_of(emulator: Emulator, message_id: str) -> list[dict[str, Any]]:
+    """The delivery-report push Tencent would send for a message the emulator accepted."""
+    from shared.payloads import unix_to_beijing
+
+    receipt = emulator.receipt_of(message_id)
+    assert receipt is not None
+    return [
+        {
+            "user_receive_time": unix_to_beijing(receipt["received_at"]),
+            "nationcode": "86",
+            "mobile": receipt["phone"][3:],
+            "report_status": receipt["report_status"],
+            "errmsg": receipt["carrier_code"],
+            "description": receipt["description"],
+            "sid": message_id,
+        }
+    ]

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import entry, events, otp
+from shared import entry, otp
 from shared.errors import ValidationError
 from shared.http import JsonAnswer, Routes, json_response
-from shared.runtime import runtime
 
 routes = Routes("otp")
 ACTIONS = ("send", "verify")
@@ -17,16 +16,14 @@ ACTIONS = ("send", "verify")
 @routes.bind("POST /otp/send")
 def send_code() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    body = request.json_body()
     return json_response(200, otp.send_code(body, caller=request.caller, deadline=request.deadline))
 
 
 @routes.bind("POST /otp/verify")
 def verify_code() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    body = events.json_body(request.invocation.http, max_bytes=runtime.settings.max_body_bytes)
+    body = request.json_body()
     return json_response(200, otp.verify_code(body, caller=request.caller))
 
 

@@ -9,18 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared import (
-    catalogue,
-    dashboard,
-    entry,
-    events,
-    limits,
-    reconcile,
-    statistics,
-    suppressions,
-    tracking,
-    validation,
-)
+# only what every invocation uses is imported here: each route or action imports the module it
+# alone needs (catalogue, dashboard, limits, reconcile, statistics) when it first runs, so a cold
+# start pays for the one it serves (tests/perf/test_lazy_imports.py)
+from shared import entry, events, suppressions, tracking, validation
 from shared.errors import ValidationError
 from shared.http import JsonAnswer, Routes, json_response
 from shared.runtime import runtime
@@ -31,8 +23,7 @@ routes = Routes("pull_status")
 @routes.bind("POST /sms/pull")
 def pull() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    kind, limit = validation.parse_pull(events.json_body(request.invocation.http))
+    kind, limit = validation.parse_pull(events.json_body(request.http))
     summary = tracking.pull_into_store(kind, limit, deadline=request.deadline, max_batches=1, keep_items=True)
     answer = {"items": summary.items, **summary.to_dict()}
     return json_response(502 if summary.error and not summary.pulled else 200, answer)
@@ -42,9 +33,10 @@ def pull() -> JsonAnswer:
 def status_for_phone(phone: str) -> JsonAnswer:
     """Limited per caller (`SMS_STATUS_LIMIT_PER_CALLER`); a recent answer for the same number and
     window is reused (`SMS_STATUS_CACHE_TTL`)."""
+    from shared import limits
+
     request = entry.current()
-    assert request.invocation.http is not None
-    raw = request.invocation.http.query
+    raw = request.http.query
     query = validation.parse_status_query(phone, raw, int(time.time()))
     settings = runtime.settings
     limits.reserve(
@@ -65,9 +57,10 @@ def message(message_id: str) -> JsonAnswer:
 
 @routes.bind("POST /sms/templates/sync")
 def sync_templates() -> JsonAnswer:
+    from shared import catalogue
+
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     if (http.body or "").strip():  # an empty body or `{}`
         validation.only_fields(events.json_body(http), set())
     return json_response(200, catalogue.sync(deadline=request.deadline))
@@ -75,14 +68,15 @@ def sync_templates() -> JsonAnswer:
 
 @routes.bind("GET /sms/templates")
 def list_templates() -> JsonAnswer:
+    from shared import catalogue
+
     return json_response(200, catalogue.listing(runtime.settings))
 
 
 @routes.bind("GET /sms/suppressions")
 def suppression_list() -> JsonAnswer:
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(200, suppressions.list_page(request.invocation.http.query))
+    return json_response(200, suppressions.list_page(request.http.query))
 
 
 @routes.bind("GET /sms/suppressions/{phone}")
@@ -104,31 +98,32 @@ def unsuppress(phone: str) -> JsonAnswer:
 
 @routes.bind("GET /sms/messages")
 def message_history() -> JsonAnswer:
+    from shared import statistics
+
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(
-        200, statistics.message_history(request.invocation.http.query, caller=request.caller)
-    )
+    return json_response(200, statistics.message_history(request.http.query, caller=request.caller))
 
 
 @routes.bind("GET /sms/stats")
 def stats() -> JsonAnswer:
+    from shared import statistics
+
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(200, statistics.store_stats(request.invocation.http.query))
+    return json_response(200, statistics.store_stats(request.http.query))
 
 
 @routes.bind("GET /sms/stats/tencent")
 def tencent_stats() -> JsonAnswer:
+    from shared import statistics
+
     request = entry.current()
-    assert request.invocation.http is not None
-    return json_response(
-        200, statistics.tencent_stats(request.invocation.http.query, deadline=request.deadline)
-    )
+    return json_response(200, statistics.tencent_stats(request.http.query, deadline=request.deadline))
 
 
 @routes.bind("GET /dashboard")
 def dashboard_page() -> JsonAnswer:
+    from shared import dashboard
+
     return dashboard.answer()
 
 
@@ -142,24 +137,30 @@ def direct(request: entry.Request) -> dict[str, Any]:
     action = payload.get("action", "pull")
     if action not in DIRECT_ACTIONS:
         raise ValidationError(f"action must be one of {', '.join(DIRECT_ACTIONS)}", field="action")
+    if action == "pull":
+        return scheduled_pull(request)
+    from shared import statistics
+
     rest = {k: v for k, v in payload.items() if k != "action"}
     if action == "stats":
         return statistics.store_stats(rest)
-    if action == "stats_tencent":
-        return statistics.tencent_stats(rest, deadline=request.deadline)
-    return scheduled_pull(request)
+    return statistics.tencent_stats(rest, deadline=request.deadline)
 
 
 def scheduled_pull(request: entry.Request) -> dict[str, Any]:
     """Drain the receipt and reply queues (or the one `kind` the schedule names) into the store,
     then reconcile messages whose receipts are overdue (see `shared.reconcile`), and re-read the
     template catalogue when `SMS_TEMPLATE_SYNC_INTERVAL` says it is due."""
+    from shared import catalogue
+
     payload = {k: v for k, v in request.payload.items() if k in ("kind", "max")}
     kinds = [validation.parse_pull(payload)[0]] if "kind" in payload else ["receipts", "replies"]
     limit = validation.parse_pull({"max": payload.get("max", 100)})[1]
     runs = [tracking.pull_into_store(kind, limit, deadline=request.deadline) for kind in kinds]  # type: ignore[arg-type]
     answer: dict[str, Any] = {"runs": [run.to_dict() for run in runs]}
     if "receipts" in kinds:
+        from shared import reconcile
+
         answer["reconciled"] = reconcile.reconcile(deadline=request.deadline).to_dict()
     answer["purged"] = tracking.purge_expired()
     answer["templates"] = catalogue.refresh_if_due(runtime.settings, deadline=request.deadline)

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import entry, events, preview, sending, validation
+from shared import entry, events, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
-from shared.runtime import runtime
 
 routes = Routes("send_multi")
 
@@ -16,9 +15,8 @@ routes = Routes("send_multi")
 @routes.bind("POST /sms/send-multi")
 def send_multi_sms() -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
-    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    http = request.http
+    body = request.json_body()
     key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
     status, answer, replayed = sending.send_multi(
         body, caller=request.caller, deadline=request.deadline, idempotency_key=key
@@ -28,15 +26,17 @@ def send_multi_sms() -> JsonAnswer:
 
 @routes.bind("POST /sms/preview")
 def preview_send() -> JsonAnswer:
+    from shared import preview  # only the preview needs it: a send's cold start does not load it
+
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
-    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    body = request.json_body()
     return json_response(200, preview.preview(body, caller=request.caller))
 
 
 def send_direct(request: entry.Request) -> dict[str, Any]:
     if request.payload.get("action") == "preview":
+        from shared import preview
+
         body = {k: v for k, v in request.payload.items() if k != "action"}
         return preview.preview(body, caller=request.caller)
     _, answer, _ = sending.send_multi(

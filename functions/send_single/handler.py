@@ -7,7 +7,6 @@ from typing import Any
 
 from shared import entry, events, sending, validation
 from shared.http import JsonAnswer, Routes, json_response
-from shared.runtime import runtime
 
 routes = Routes("send_single")
 
@@ -15,9 +14,8 @@ routes = Routes("send_single")
 @routes.bind("POST /sms/send")
 def send_sms() -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
-    body = events.json_body(http, max_bytes=runtime.settings.max_body_bytes)
+    http = request.http
+    body = request.json_body()
     key = validation.idempotency_key_value(events.header(http, "idempotency-key"), "Idempotency-Key")
     status, answer, replayed = sending.send_single(
         body, caller=request.caller, deadline=request.deadline, idempotency_key=key

@@ -18,8 +18,7 @@ routes = Routes("status_callback")
 @routes.bind("POST /sms/callback/{kind}")
 def callback(kind: str) -> JsonAnswer:
     request = entry.current()
-    http = request.invocation.http
-    assert http is not None
+    http = request.http
     if kind not in ("receipts", "replies"):
         raise NotFoundError("callbacks are /sms/callback/receipts and /sms/callback/replies", code="no_route")
     tracking.check_callback_token(http.query.get("token"), repeated="token" in http.repeated_query)

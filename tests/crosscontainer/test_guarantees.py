@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared.payloads import unix_to_beijing
 from shared.store import open_store
 from tests.crosscontainer.conftest import StartContainer
 from tests.crosscontainer.events import http_event, receipt_callback_event, scheduled_pull_event, send_event
+from tests.helpers import push_of
 from tests.otp.helpers import answer_of, code_in, wrong
 
 
@@ -130,19 +130,7 @@ def test_a_receipt_pushed_to_one_container_and_pulled_by_another_is_stored_once(
     status, sent, _ = answer_of(sender.invoke(send_event("+8613800000006")))
     assert status == 200, sent
     message_id = sent["message_id"]
-    receipt = sms_emulator.receipt_of(message_id)
-    assert receipt is not None
-    push = [
-        {
-            "user_receive_time": unix_to_beijing(receipt["received_at"]),
-            "nationcode": "86",
-            "mobile": receipt["phone"][3:],
-            "report_status": receipt["report_status"],
-            "errmsg": receipt["carrier_code"],
-            "description": receipt["description"],
-            "sid": message_id,
-        }
-    ]
+    push = push_of(sms_emulator, message_id)
     # the push (twice: Tencent retries) and the scheduled pull race each other
     pushed = [callbacks.submit(receipt_callback_event(push)) for _ in range(2)]
     pulled = puller.submit(scheduled_pull_event())

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from shared import events
+from shared.context import wrap_context
+from shared.entry import Request
 from shared.errors import ValidationError
 from shared.events import Invocation, parse_event
 
@@ -391,3 +393,12 @@ def test_invocation_is_frozen() -> None:
     assert isinstance(inv, Invocation)
     with pytest.raises(AttributeError):
         inv.trigger = "other"  # type: ignore[misc]
+
+
+def test_a_route_reads_the_http_request_from_the_entry_request() -> None:
+    ctx = wrap_context(None)
+    http = parse_event(load("aws-apigw-rest.json"), ctx)
+    assert Request(http, ctx, "ip:test", ctx.deadline()).http is http.http
+    direct = parse_event(SEND, ctx)
+    with pytest.raises(AssertionError, match="not an HTTP invocation"):
+        _ = Request(direct, ctx, "direct", ctx.deadline()).http

@@ -17,6 +17,7 @@ from tests.helpers import (
     answer_body,
     handler,
     http_event,
+    push_of,
     read_dead_letters,
     set_body,
     set_header,
@@ -164,25 +165,6 @@ def callback(kind: str, body: Any, token: str | None = CALLBACK_TOKEN) -> dict[s
     event["queryString"] = query or {}
     event["body"] = json.dumps(body, ensure_ascii=False) if not isinstance(body, str) else body
     return handler("status_callback").main_handler(event, load_event("scf-context.json"))
-
-
-def push_of(emulator: Emulator, message_id: str) -> list[dict[str, Any]]:
-    """The delivery-report push Tencent would send for a message the emulator accepted."""
-    from shared.payloads import unix_to_beijing
-
-    receipt = emulator.receipt_of(message_id)
-    assert receipt is not None
-    return [
-        {
-            "user_receive_time": unix_to_beijing(receipt["received_at"]),
-            "nationcode": "86",
-            "mobile": receipt["phone"][3:],
-            "report_status": receipt["report_status"],
-            "errmsg": receipt["carrier_code"],
-            "description": receipt["description"],
-            "sid": message_id,
-        }
-    ]
 
 
 @pytest.mark.usefixtures("function_env")

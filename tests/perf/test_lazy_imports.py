@@ -65,29 +65,50 @@ REPORT = [{"user_receive_time": "2026-11-27 10:00:00", "nationcode": "86", "mobi
            "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "user received",
            "sid": "2019:0000000000000000001"}]  # fmt: skip
 
+# What each function imports for some of its routes or actions only: a request that is not one of
+# them does not load it.
+ROUTE_ONLY = {
+    "send_multi": ["shared.preview", "shared.segments"],  # the preview
+    "pull_status": [
+        "shared.dashboard",  # the dashboard page
+        "shared.limits",  # the per-number status pull
+        "shared.statistics",  # statistics and message history (the store loads shared.store.stats)
+    ],
+}
+# the pull from a timer or a direct invoke reconciles and refreshes the catalogue; the routes that
+# read the store do neither
+PULL_ONLY = ["shared.catalogue", "shared.reconcile"]
+
 CASES = [
-    ("send_single", {"phone": "+8613800000001", "params": ["1"]}, lambda a: a["status"] == "submitted"),
+    ("send_single", {"phone": "+8613800000001", "params": ["1"]}, lambda a: a["status"] == "submitted", []),
     ("send_single", http_event("POST", "/sms/send", {"phone": "+8613800000002", "params": ["1"]}),
-     lambda a: a["statusCode"] == 200),
+     lambda a: a["statusCode"] == 200, []),
     ("send_multi", http_event("POST", "/sms/send-multi", {"phones": ["+8613800000003"], "params": ["1"]}),
-     lambda a: a["statusCode"] == 200),
-    ("pull_status", {"kind": "receipts"}, lambda a: "runs" in a),
+     lambda a: a["statusCode"] == 200, ROUTE_ONLY["send_multi"]),
+    ("pull_status", {"kind": "receipts"}, lambda a: "runs" in a, ROUTE_ONLY["pull_status"]),
+    ("pull_status", http_event("GET", "/sms/suppressions"), lambda a: a["statusCode"] == 200,
+     ROUTE_ONLY["pull_status"] + PULL_ONLY),
+    ("pull_status", http_event("GET", "/sms/messages/unknown-id"), lambda a: a["statusCode"] == 404,
+     ROUTE_ONLY["pull_status"] + PULL_ONLY),
     ("status_callback", http_event("POST", "/sms/callback/receipts", REPORT, {"token": "lazy-token"}),
-     lambda a: a["statusCode"] == 200),
-    ("otp", http_event("POST", "/otp/send", {"phone": "+8613800000004"}), lambda a: a["statusCode"] == 200),
+     lambda a: a["statusCode"] == 200, []),
+    ("otp", http_event("POST", "/otp/send", {"phone": "+8613800000004"}),
+     lambda a: a["statusCode"] == 200, []),
 ]  # fmt: skip
 
 
 @pytest.mark.usefixtures("sms_emulator")
 @pytest.mark.parametrize(
-    "case", CASES, ids=[f"{c[0]}-{'http' if 'rawPath' in c[1] else 'direct'}" for c in CASES]
+    "case",
+    CASES,
+    ids=[f"{c[0]}-{c[1].get('rawPath', 'direct')}" for c in CASES],
 )
 def test_first_request_loads_nothing_it_does_not_use(
-    case: tuple[str, dict[str, Any], Any],
+    case: tuple[str, dict[str, Any], Any, list[str]],
     function_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    function, event, served = case
+    function, event, served, route_only = case
     env = {
         **os.environ,
         **function_env,
@@ -103,3 +124,6 @@ def test_first_request_loads_nothing_it_does_not_use(
     assert loaded == [], f"{function} loaded {loaded} for its first request"
     # importing the handler opens nothing: the HTTP stack and the store driver come with the request
     assert not {"httpcore", "sqlite3", "h11"} & set(report["imported"])
+    # nor what only other routes or actions of the function use
+    loaded = [name for name in route_only if name in report["after"]]
+    assert loaded == [], f"{function} loaded {loaded}, which only other requests use"
