@@ -210,7 +210,7 @@ def store_in_use() -> str:
     """The dialect of the store this process's functions wrote to (`sqlite`, `postgresql`)."""
     from shared.runtime import runtime
 
-    return str(runtime.store.dialect)
+    return str(runtime.services.store.dialect)
 
 
 def concurrency_in_use() -> int:
@@ -289,7 +289,7 @@ def child_client(child: Child) -> None:
 
     in_flight = concurrency_in_use()
     message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
-    client = runtime.client
+    client = runtime.services.client
     client.send_plan(plan_multi_send(child.warm_numbers(200 * in_flight)), message)
     plan = plan_multi_send(child.bulk_numbers())
     outcome = child.timed(lambda: client.send_plan(plan, message))
@@ -474,10 +474,10 @@ def _single_parts(child: Child, send: Callable[[str], Any]) -> dict[str, float]:
     from shared.runtime import runtime
 
     spent: dict[str, float] = {"client": 0.0, "store": 0.0, "log": 0.0, "validation": 0.0}
-    store = runtime.store
+    store = runtime.services.store
     for method in ("idempotency_begin", "hit_rate_limits", "record_sends", "idempotency_complete"):
         clock(spent, "store", store, method, time.process_time)
-    clock(spent, "client", runtime.client, "send_single", time.process_time)
+    clock(spent, "client", runtime.services.client, "send_single", time.process_time)
     clock(spent, "log", logger, "info", time.process_time)
     clock(spent, "validation", validation, "parse_single_send", time.process_time)
     far = child.args.numbers + WARM_SPAN + 10 * (child.args.single_runs + 1000)  # numbers no pass used
@@ -496,7 +496,7 @@ def child_single_client(child: Child) -> None:
     from shared.runtime import runtime
 
     message = Message(template_id=TEMPLATE, params=tuple(PARAMS), sign=SIGN)
-    client = runtime.client
+    client = runtime.services.client
     _per_call(child, lambda number: client.send_single(number, message))
 
 

@@ -392,16 +392,19 @@ class Gateway:
                 raise ValidationError("the queue takes POST only", code="method_not_allowed")
             token = parse_qs(query).get("token", [""])[-1]
             internal = bool(token) and hmac.compare_digest(token.encode(), self._queue_token.encode())
+            services = runtime.services
             if not internal:
                 request = events.HttpRequest(
                     method=method, path=QUEUE_PATH, headers={k.lower(): v for k, v in headers.items()}
                 )
-                caller = entry.authenticate(request)
+                caller = entry.authenticate(request, services.settings.api_keys)
             records = _queue_records(body)
             if not internal:
-                settings = runtime.settings
                 limits.reserve(
-                    limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+                    services,
+                    limits.checks_for(
+                        services.settings, caller=caller, phones=(), scope="multi", global_cap=False
+                    ),
                 )
         except SmsError as error:
             answer = error_answer(error)

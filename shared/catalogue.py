@@ -20,7 +20,7 @@ from shared.errors import SmsError, ValidationError
 from shared.models import Message
 from shared.observability import logger
 from shared.payloads import ApiCall
-from shared.runtime import runtime
+from shared.services import Services
 from shared.store.base import Store, StoredTemplate
 
 ACTION = "DescribeSmsTemplateList"
@@ -88,15 +88,14 @@ def _template(item: dict[str, Any]) -> StoredTemplate:
 # --------------------------------------------------------------------------- sync
 
 
-def sync(*, deadline: float | None = None, now: int | None = None) -> dict[str, Any]:
+def sync(services: Services, *, deadline: float | None = None) -> dict[str, Any]:
     """Read the whole catalogue (mainland and international, page by page) and replace the stored
     one with it. Nothing is stored unless every page arrived."""
-    settings = runtime.settings
-    if settings.api == "legacy":
+    if services.settings.api == "legacy":
         raise NotSupportedError(
             "the legacy API has no call that lists templates; describe them in SMS_TEMPLATES instead"
         )
-    client = runtime.client
+    client = services.client
     found: dict[str, StoredTemplate] = {}
     for international in (MAINLAND, INTERNATIONAL):
         for page in range(MAX_PAGES):
@@ -106,39 +105,37 @@ def sync(*, deadline: float | None = None, now: int | None = None) -> dict[str, 
                 found.setdefault(item.template_id, item)  # an International 3 template is listed twice
             if len(items) < MAX_PAGE:
                 break
-    at = int(time.time()) if now is None else now
-    stored = runtime.store.save_templates(list(found.values()), now=at)
+    at = services.now()
+    stored = services.store.save_templates(list(found.values()), now=at)
     _forget()
     live = sum(1 for t in found.values() if t.status == LIVE)
     logger.info("template catalogue synced", extra={"templates": stored, "live": live})
     return {"synced": stored, "live": live, "synced_at": at}
 
 
-def refresh_if_due(
-    settings: Settings, *, deadline: float | None = None, now: int | None = None
-) -> dict[str, Any]:
+def refresh_if_due(services: Services, *, deadline: float | None = None) -> dict[str, Any]:
     """The scheduled refresh: sync when `SMS_TEMPLATE_SYNC_INTERVAL` has passed since the last one.
     A failure is reported, not raised: the receipts pull it runs beside must not fail with it."""
-    at = int(time.time()) if now is None else now
+    settings = services.settings
     if settings.api == "legacy" or not settings.template_sync_interval:
         return {"skipped": "legacy API" if settings.api == "legacy" else "SMS_TEMPLATE_SYNC_INTERVAL=off"}
     try:
-        last = max((t.synced_at for t in runtime.store.templates()), default=0)
-        if last and at - last < settings.template_sync_interval:
+        last = max((t.synced_at for t in services.store.templates()), default=0)
+        if last and services.now() - last < settings.template_sync_interval:
             return {"skipped": "not due", "synced_at": last}
-        return sync(deadline=deadline, now=at)
+        return sync(services, deadline=deadline)
     except SmsError as error:  # Tencent or the store unavailable: the next run tries again
         logger.warning("template catalogue sync failed", extra={"error_code": error.code})
         return {"error": error.to_body()["error"]}
 
 
-def listing(settings: Settings) -> dict[str, Any]:
+def listing(services: Services) -> dict[str, Any]:
     """`GET /sms/templates`: the stored catalogue, when it was synced, and the static overrides."""
-    stored = runtime.store.templates()
+    stored = services.store.templates()
     return {
         "templates": [_listed(t) for t in stored],
         "synced_at": max((t.synced_at for t in stored), default=None),
-        "overrides": {tid: spec._asdict() for tid, spec in settings.templates.items()},
+        "overrides": {tid: spec._asdict() for tid, spec in services.settings.templates.items()},
     }
 
 
@@ -155,10 +152,9 @@ _cache_lock = threading.Lock()
 _cache: tuple[Store, float, dict[str, StoredTemplate]] | None = None
 
 
-def known_templates() -> Mapping[str, StoredTemplate]:
+def known_templates(store: Store) -> Mapping[str, StoredTemplate]:
     """The stored catalogue by id, as this container last read it (at most `CACHE_SECONDS` ago)."""
     global _cache
-    store = runtime.store
     cached = _cache
     if cached is not None and cached[0] is store and time.monotonic() < cached[1]:
         return cached[2]
@@ -181,14 +177,15 @@ def is_verification(template: StoredTemplate, settings: Settings) -> bool:
     return template.template_id == settings.otp_template_id or any(w in text for w in VERIFICATION_WORDS)
 
 
-def check_message(message: Message, settings: Settings) -> StoredTemplate | None:
+def check_message(services: Services, message: Message) -> StoredTemplate | None:
     """Raise when the synced catalogue refuses `message` whatever the number; return its entry.
 
     Nothing is checked for a plain-content send, a template `SMS_TEMPLATES` names, or while no
     catalogue has been synced."""
+    settings = services.settings
     if message.is_content or not message.template_id or message.template_id in settings.templates:
         return None
-    catalogue = known_templates()
+    catalogue = known_templates(services.store)
     if not catalogue:
         return None
     template = catalogue.get(message.template_id)
@@ -257,12 +254,12 @@ class Target(NamedTuple):
     field: str
 
 
-def check_send(message: Message, targets: Sequence[Target], settings: Settings) -> None:
+def check_send(services: Services, message: Message, targets: Sequence[Target]) -> None:
     """The whole pre-send check of one send against the synced catalogue (400 on the first problem)."""
     checked: set[bool] = set()
     for target in targets:  # each region's template (shared.templates) checked once
         mainland = phones.is_mainland(target.phone)
         if mainland not in checked:
-            template = check_message(message.for_region(international=not mainland), settings)
+            template = check_message(services, message.for_region(international=not mainland))
             check_number(template, target.phone, field=target.field)
             checked.add(mainland)

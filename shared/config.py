@@ -133,6 +133,8 @@ class Settings(NamedTuple):
     otp_max_attempts: int = 5
     fanout_queue_url: str = ""
     fanout_threshold: int = 5000
+    scf_endpoint: str = "https://scf.tencentcloudapi.com"  # where scf:// fan-out invokes
+    dead_letter_url: str = ""  # empty: `sms-functions-dead-letter.jsonl` in the temp dir
     max_inline_numbers: int = 20000  # one answer must fit a synchronous invoke's 6 MB
     reconcile_after: int = DEFAULT_RECONCILE_AFTER  # seconds a message may stay `submitted`; 0 = off
     reconcile_batch: int = 500  # messages looked at per scheduled run
@@ -267,6 +269,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otp_max_attempts=_int(env, "SMS_OTP_MAX_ATTEMPTS", 5),
         fanout_queue_url=get("SMS_FANOUT_QUEUE_URL"),
         fanout_threshold=_int(env, "SMS_FANOUT_THRESHOLD", 5000),
+        scf_endpoint=get("TENCENT_SCF_ENDPOINT") or "https://scf.tencentcloudapi.com",
+        dead_letter_url=get("SMS_DEAD_LETTER_URL"),
         reconcile_after=_duration(
             "SMS_RECONCILE_AFTER", get("SMS_RECONCILE_AFTER"), DEFAULT_RECONCILE_AFTER, MIN_RECONCILE_AFTER
         ),

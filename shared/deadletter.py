@@ -17,39 +17,41 @@ import json
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from shared.observability import logger, metrics
+from shared.services import Services
 
 _lock = threading.Lock()
 
 
-def sink_url() -> str:
-    return os.environ.get("SMS_DEAD_LETTER_URL", "").strip() or "file://" + os.path.join(
+def sink_url(services: Services) -> str:
+    return services.settings.dead_letter_url or "file://" + os.path.join(
         tempfile.gettempdir(), "sms-functions-dead-letter.jsonl"
     )
 
 
-def dead_letter(kind: str, items: Sequence[dict[str, Any]], reason: str) -> bool:
+def dead_letter(services: Services, kind: str, items: Sequence[dict[str, Any]], reason: str) -> bool:
     """Keep `items` that could not be stored. Never raises: True when the durable sink took them;
     False when only the ERROR log line holds them (the sink failed, and says so in the log)."""
     if not items:
         return True
-    entry = {"kind": kind, "reason": reason, "at": int(time.time()), "items": list(items)}
+    entry = {"kind": kind, "reason": reason, "at": services.now(), "items": list(items)}
     logger.error("dead-lettered", extra={"dead_letter": entry, "count": len(items)})
     metrics.add_metric(name="ItemsDeadLettered", unit="Count", value=len(items))
-    return _write(entry, len(items))
+    return _write(sink_url(services), entry, len(items))
 
 
-def dead_letter_raw(kind: str, operation: str, content: bytes, reason: str = "unparseable_answer") -> bool:
+def dead_letter_raw(
+    services: Services, kind: str, operation: str, content: bytes, reason: str = "unparseable_answer"
+) -> bool:
     """Keep the exact bytes of an answer that could not be parsed (`raw_base64` in the sink; the
     log line has them as text, phone numbers masked). Never raises; True when the sink took them."""
     entry: dict[str, Any] = {
         "kind": kind,
         "reason": reason,
-        "at": int(time.time()),
+        "at": services.now(),
         "operation": operation,
         "items": [],
         "raw_bytes": len(content),
@@ -59,11 +61,10 @@ def dead_letter_raw(kind: str, operation: str, content: bytes, reason: str = "un
         extra={"dead_letter": {**entry, "raw_text": content.decode("utf-8", "replace")}},
     )
     metrics.add_metric(name="AnswersDeadLettered", unit="Count", value=1)
-    return _write({**entry, "raw_base64": base64.b64encode(content).decode("ascii")}, 1)
+    return _write(sink_url(services), {**entry, "raw_base64": base64.b64encode(content).decode("ascii")}, 1)
 
 
-def _write(entry: dict[str, Any], count: int) -> bool:
-    url = sink_url()
+def _write(url: str, entry: dict[str, Any], count: int) -> bool:
     try:
         if url.startswith("file://"):
             _append_file(url[len("file://") :], entry)

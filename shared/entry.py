@@ -8,31 +8,33 @@ the error shape, and flushes metrics. Nothing here knows a route or Tencent.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from shared import events
-from shared.config import HASHED_KEY_PREFIX
+from shared.config import HASHED_KEY_PREFIX, Secret
 from shared.context import FunctionContext, wrap_context
 from shared.errors import AuthenticationError, NotFoundError, SmsError
 from shared.http import JSON, JsonAnswer, Routes, encode, error_answer
 from shared.observability import logger, metrics
 from shared.runtime import runtime
+from shared.services import Services
 
 PUBLIC_PATHS = ("/openapi.json", "/dashboard")  # the page holds no data: its calls need the key
 SELF_AUTHENTICATED_PREFIXES = ("/sms/callback/",)  # callbacks carry their own token
 
 
 class Request(NamedTuple):
-    """What a function's code gets: the parsed invocation, its context, who called, and the deadline."""
+    """What a function's code gets: the parsed invocation, its context, who called, the deadline,
+    and the container's `Services` to hand to the use case."""
 
     invocation: events.Invocation
     context: FunctionContext
     caller: str
     deadline: float
+    services: Services
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -47,17 +49,11 @@ class Request(NamedTuple):
 
     def json_body(self) -> dict[str, Any]:
         """The HTTP body as a JSON object, up to `SMS_MAX_BODY_BYTES` (see `events.json_body`)."""
-        return events.json_body(self.http, max_bytes=runtime.settings.max_body_bytes)
+        return events.json_body(self.http, max_bytes=self.services.settings.max_body_bytes)
 
-
-_current: contextvars.ContextVar[Request] = contextvars.ContextVar("sms_request")
 
 Handler = Callable[[Request], Any]
-
-
-def current() -> Request:
-    """The request being served (for route functions inside a resolver)."""
-    return _current.get()
+RecordHandler = Callable[[Request, events.QueueRecord], None]
 
 
 def run(
@@ -67,9 +63,10 @@ def run(
     http: Routes | None = None,
     direct: Handler | None = None,
     schedule: Handler | None = None,
-    queue: Handler | None = None,
+    queue: RecordHandler | None = None,
 ) -> Any:
-    """Serve one invocation of a function."""
+    """Serve one invocation of a function. A queue batch is unpacked here: `queue` is called once per
+    record, and the records it raised for are reported back for the queue to deliver again."""
     ctx = wrap_context(context)
     logger.set_correlation_id(ctx.aws_request_id or None)
     try:
@@ -83,13 +80,8 @@ def run(
     try:
         if invocation.http is not None:
             return _serve_http(invocation, ctx, http)
-        target = _target(invocation, direct, schedule, queue)
-        request = Request(invocation, ctx, _caller(invocation), ctx.deadline())
-        token = _current.set(request)
-        try:
-            return target(request)
-        finally:
-            _current.reset(token)
+        target = _target(invocation, direct, schedule, _batch(queue) if queue is not None else None)
+        return target(Request(invocation, ctx, _caller(invocation), ctx.deadline(), runtime.services))
     except SmsError as error:
         logger.warning("invocation failed", extra={"error_code": error.code, "status": error.status})
         if invocation.trigger == "aws_sqs":
@@ -103,6 +95,28 @@ def run(
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
+
+
+def _batch(handle: RecordHandler) -> Handler:
+    """A queue batch: each record handled on its own; the answer lists the failed ones (SQS's
+    partial batch response), so only those are delivered again."""
+
+    def serve(request: Request) -> dict[str, Any]:
+        failures = []
+        for record in request.invocation.records:
+            try:
+                handle(request, record)
+            except Exception as error:
+                if isinstance(error, SmsError):
+                    logger.warning(
+                        "queue record failed", extra={"record": record.message_id, "error_code": error.code}
+                    )
+                else:
+                    logger.exception("queue record failed", extra={"record": record.message_id})
+                failures.append({"itemIdentifier": record.message_id})
+        return {"batchItemFailures": failures}
+
+    return serve
 
 
 def _target(
@@ -128,26 +142,21 @@ def _serve_http(inv: events.Invocation, ctx: FunctionContext, routes: Routes | N
     try:
         if routes is None:
             raise NotFoundError("this function has no HTTP routes", code="no_route")
+        services = runtime.services
         if http.path not in PUBLIC_PATHS and not http.path.startswith(SELF_AUTHENTICATED_PREFIXES):
-            caller = authenticate(http)
+            caller = authenticate(http, services.settings.api_keys)
     except SmsError as error:
         return _error_answer(inv, error)
-    request = Request(inv, ctx, caller, ctx.deadline())
-    token = _current.set(request)
-    try:
-        answer = routes.answer(http.method, http.path)
-    finally:
-        _current.reset(token)
+    answer = routes.answer(http.method, http.path, Request(inv, ctx, caller, ctx.deadline(), services))
     return _shaped(inv, answer)
 
 
-def authenticate(http: events.HttpRequest) -> str:
+def authenticate(http: events.HttpRequest, keys: Sequence[Secret]) -> str:
     """Check the API key (`X-Api-Key` or `Authorization: Bearer`) in constant time; return the caller id."""
     presented = events.header(http, "x-api-key") or ""
     authorization = events.header(http, "authorization") or ""
     if not presented and authorization[:7].lower() == "bearer ":
         presented = authorization[7:].strip()
-    keys = runtime.settings.api_keys
     if not keys:
         raise AuthenticationError(
             "this function has no API keys configured (SMS_API_KEYS); every request is refused",

@@ -15,7 +15,6 @@ delivered twice, or enqueued again by a retried request, is sent once.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from shared import payloads, signing
 from shared.errors import ConfigurationError, SmsError
 from shared.outbound import OutboundRequest
 from shared.plan import SendPlan
-from shared.runtime import runtime
+from shared.services import Services
+from shared.transport import Transport, shared_transport
 
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries
 SCF_VERSION = "2018-04-16"
@@ -65,15 +65,17 @@ def new_batch_id(seed: str = "") -> str:
     return "batch-" + uuid.uuid4().hex[:20]
 
 
-def enqueue(queue_url: str, chunks: Sequence[Chunk]) -> None:
-    """Put every chunk on the queue; raise `EnqueueError` naming the chunks that did not make it."""
+def enqueue(services: Services, chunks: Sequence[Chunk]) -> None:
+    """Put every chunk on the queue (`SMS_FANOUT_QUEUE_URL`); raise `EnqueueError` naming the chunks
+    that did not make it."""
+    queue_url = services.settings.fanout_queue_url
     scheme = urlsplit(queue_url).scheme
     if queue_url.startswith("https://sqs."):
         failed = _enqueue_sqs(queue_url, chunks)
     elif scheme == "scf":
-        failed = _enqueue_scf(queue_url, chunks)
+        failed = _enqueue_scf(services, queue_url, chunks)
     elif scheme in ("local+http", "local+https"):
-        failed = _enqueue_local(queue_url[len("local+") :], chunks)
+        failed = _enqueue_local(services, queue_url[len("local+") :], chunks)
     else:
         raise ConfigurationError(
             "SMS_FANOUT_QUEUE_URL must be an SQS queue URL, scf://<function> or local+http://…"
@@ -110,18 +112,23 @@ def _enqueue_sqs(queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
     return failed
 
 
-def _enqueue_scf(queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
-    """Asynchronous SCF invocations through the Tencent Cloud API (`scf` Invoke, TC3-signed)."""
-    import os
+def _transport(services: Services) -> Transport:
+    """The process's pooled transport for these settings (the one the SMS client uses too)."""
+    from shared.client import transport_options
 
+    return shared_transport(transport_options(services.settings))
+
+
+def _enqueue_scf(services: Services, queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
+    """Asynchronous SCF invocations through the Tencent Cloud API (`scf` Invoke, TC3-signed)."""
     split = urlsplit(queue_url)
     query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-    settings = runtime.settings
+    settings = services.settings
     if not (settings.secret_id and settings.secret_key):
         raise ConfigurationError("scf:// fan-out needs TENCENTCLOUD_SECRETID/SECRETKEY (the function's role)")
-    endpoint = os.environ.get("TENCENT_SCF_ENDPOINT", "").strip() or "https://scf.tencentcloudapi.com"
+    endpoint = settings.scf_endpoint
     host = urlsplit(endpoint).netloc
-    transport = runtime.client.transport
+    transport = _transport(services)
     failed: list[int] = []
     for chunk in chunks:
         body = {
@@ -140,7 +147,7 @@ def _enqueue_scf(queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
             action="Invoke",
             version=SCF_VERSION,
             region=query.get("region", settings.region),
-            timestamp=int(time.time()),
+            timestamp=services.now(),
             payload=content,
             service="scf",
         )
@@ -154,7 +161,7 @@ def _enqueue_scf(queue_url: str, chunks: Sequence[Chunk]) -> list[int]:
     return failed
 
 
-def _enqueue_local(url: str, chunks: Sequence[Chunk]) -> list[int]:
+def _enqueue_local(services: Services, url: str, chunks: Sequence[Chunk]) -> list[int]:
     """The local gateway's queue: it turns the records into SQS events for send_multi."""
     records = [
         {"messageId": f"{c.batch_id}-{c.index}", "body": json.dumps(c.body, ensure_ascii=False)}
@@ -162,7 +169,7 @@ def _enqueue_local(url: str, chunks: Sequence[Chunk]) -> list[int]:
     ]
     content = json.dumps({"records": records}, ensure_ascii=False).encode("utf-8")
     try:
-        runtime.client.transport.post(
+        _transport(services).post(
             OutboundRequest(url, {"Content-Type": "application/json"}, content), is_send=False
         )
     except SmsError:

@@ -54,6 +54,7 @@ def error_answer(error: SmsError) -> JsonAnswer:
 
 
 RouteFunction = Callable[..., JsonAnswer]
+"""A route: called with the request being served (`shared.entry.Request`) and the path's parameters."""
 
 # A `<name>` (or `{name}`) path segment: one whole segment, passed to the route percent-decoded.
 _PARAM = re.compile(r"^[<{](\w+)[>}]$")
@@ -133,16 +134,16 @@ class Routes:
             segments.append((True, param.group(1)) if param else (False, part))
         self._routes.append(Route(method, tuple(segments), function))
 
-    def answer(self, method: str, path: str) -> JsonAnswer:
-        """Run the route for `method` and `path` (percent-encoded; see `path_segments`); an `SmsError`
-        becomes its error answer, no route a 404."""
+    def answer(self, method: str, path: str, request: Any = None) -> JsonAnswer:
+        """Run the route for `method` and `path` (percent-encoded; see `path_segments`) with
+        `request`; an `SmsError` becomes its error answer, no route a 404."""
         try:
             for route in self._routes:
                 if route.method != method:
                     continue
                 values = _match(route, path_segments(path))
                 if values is not None:
-                    return route.function(**values)
+                    return route.function(request, **values)
         except SmsError as error:
             log = logger.warning if error.status < 500 else logger.error
             log(
@@ -168,7 +169,7 @@ def _match(route: Route, segments: list[str]) -> dict[str, str] | None:
     return values
 
 
-def _openapi() -> JsonAnswer:
+def _openapi(_request: Any) -> JsonAnswer:
     from shared.openapi import openapi_document  # only this route pays for building it
 
     return json_response(200, openapi_document())

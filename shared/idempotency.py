@@ -17,16 +17,20 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.errors import ConflictError, SmsError
 from shared.observability import logger
-from shared.runtime import runtime
+from shared.services import Services
 
 IN_PROGRESS_TTL = 120  # longer than any function timeout we configure; a crashed claim frees itself
 WAIT_INTERVAL = 0.1
 
 Answer = tuple[int, dict[str, Any]]
+
+
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:
@@ -40,34 +44,64 @@ def scoped_key(scope: str, caller: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\n{caller}\n{key}".encode()).hexdigest()
 
 
-def run_once(
-    key: str,
-    request: Mapping[str, Any],
-    action: Callable[[], Answer],
-    *,
-    deadline: float | None,
-    keep: Callable[[Answer], bool] = lambda answer: answer[0] < 500 or answer[0] == 504,
-    kept: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: body,
-) -> tuple[int, dict[str, Any], bool]:
-    """Run `action` once per key: (status, body, replayed).
+class Claim(NamedTuple):
+    """This invocation's hold on an idempotency key, or the first answer to replay.
 
-    The answer is kept when `keep` says so (by default: everything but a 5xx that proves nothing
-    was sent — those may be retried with the same key), as `kept(body)`, which a replay returns.
-    An exception releases the key.
-    """
-    settings, store = runtime.settings, runtime.store
+    An empty key holds nothing: every method is then a no-op, so a send without a key runs the same
+    sequence. After the action, exactly one of `complete` and `abandon` is called."""
+
+    services: Services
+    key: str
+    replay: Answer | None = None
+
+    def complete(self, answer: Answer, *, kept: Callable[[dict[str, Any]], dict[str, Any]] = _as_is) -> None:
+        """Keep the answer for replays (as `kept(body)`), except a 5xx other than 504: that proves
+        nothing was sent, so a retry with the same key may try again."""
+        if not self.key:
+            return
+        status, body = answer
+        store, settings = self.services.store, self.services.settings
+        if status < 500 or status == 504:
+            store.idempotency_complete(
+                self.key,
+                {"status": status, "body": kept(body)},
+                now=self.services.now(),
+                ttl=settings.idempotency_ttl,
+            )
+        else:
+            store.idempotency_release(self.key)
+
+    def abandon(self, error: BaseException) -> None:
+        """The action raised: a 504 may have sent, so it is kept as the answer; anything else frees
+        the key for a retry."""
+        if not self.key:
+            return
+        if isinstance(error, SmsError) and error.status == 504:
+            self.complete((error.status, error.to_body()))
+        else:
+            self.services.store.idempotency_release(self.key)
+
+
+def claim(services: Services, key: str, request: Mapping[str, Any], *, deadline: float | None) -> Claim:
+    """Own `key` for this request, or get the answer of the first request that used it.
+
+    While another invocation holds the key this waits (up to 10 s, within the deadline) for its
+    answer; a key used with a different request is a 422."""
+    if not key:
+        return Claim(services, "")
+    store, settings = services.store, services.settings
     print_ = fingerprint(request)
     wait_until = time.monotonic() + 10.0 if deadline is None else min(deadline - 1.0, time.monotonic() + 10.0)
     while True:
         existing = store.idempotency_begin(
             key,
             fingerprint=print_,
-            now=int(time.time()),
+            now=services.now(),
             in_progress_ttl=IN_PROGRESS_TTL,
             ttl=settings.idempotency_ttl,
         )
         if existing is None:
-            break  # this invocation owns the key
+            return Claim(services, key)  # this invocation owns the key
         if existing.fingerprint != print_:
             raise ConflictError(
                 "this idempotency key was used with a different request",
@@ -77,7 +111,7 @@ def run_once(
         if existing.status != "in_progress":
             response = existing.response or {}
             logger.info("idempotent replay", extra={"status": response.get("status")})
-            return int(response["status"]), dict(response["body"]), True
+            return Claim(services, key, (int(response["status"]), dict(response["body"])))
         if time.monotonic() >= wait_until:
             raise ConflictError(
                 "a request with this idempotency key is still being processed",
@@ -85,26 +119,3 @@ def run_once(
                 retry_after=1,
             )
         time.sleep(WAIT_INTERVAL)
-    try:
-        status, body = action()
-    except SmsError as error:
-        if error.status == 504:  # it may have gone out: a retry must not send again
-            store.idempotency_complete(
-                key,
-                {"status": error.status, "body": error.to_body()},
-                now=int(time.time()),
-                ttl=settings.idempotency_ttl,
-            )
-        else:
-            store.idempotency_release(key)
-        raise
-    except BaseException:
-        store.idempotency_release(key)
-        raise
-    if keep((status, body)):
-        store.idempotency_complete(
-            key, {"status": status, "body": kept(body)}, now=int(time.time()), ttl=settings.idempotency_ttl
-        )
-    else:
-        store.idempotency_release(key)
-    return status, body, False

@@ -13,15 +13,14 @@ behind, named with that limit, the others go.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from shared.config import Rate, Settings
 from shared.errors import RateLimitedError
 from shared.models import SendResult
-from shared.runtime import runtime
-from shared.store.base import RateCheck, RateDecision
+from shared.services import Services
+from shared.store.base import RateCheck, RateDecision, Store
 
 END_USER_PREFIXES = ("wx:", "ip:")
 
@@ -29,12 +28,13 @@ END_USER_PREFIXES = ("wx:", "ip:")
 class Reservation(NamedTuple):
     """Hits recorded for one send; `release()` gives them back when nothing went out."""
 
+    store: Store
     checks: tuple[RateCheck, ...]
     at: int
 
     def release(self) -> None:
         if self.checks:
-            runtime.store.undo_rate_hits(self.checks, now=self.at)
+            self.store.undo_rate_hits(self.checks, now=self.at)
 
 
 def checks_for(
@@ -81,13 +81,13 @@ def _check(name: str, key: str, rate: Rate) -> RateCheck:
     return RateCheck(f"{name}:{rate}", key, rate.limit, rate.seconds)
 
 
-def reserve(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservation:
+def reserve(services: Services, checks: Sequence[RateCheck]) -> Reservation:
     """Record one hit for every check, or none and raise `RateLimitedError` naming the limit hit."""
-    at = int(time.time()) if now is None else now
-    decision = runtime.store.hit_rate_limits(list(checks), now=at)
+    at, store = services.now(), services.store
+    decision = store.hit_rate_limits(list(checks), now=at)
     if not decision.allowed:
         raise limited_error(decision)
-    return Reservation(tuple(checks), at)
+    return Reservation(store, tuple(checks), at)
 
 
 def caller_checks(rates: Sequence[Rate], *, caller: str, scope: str) -> list[RateCheck]:
@@ -95,14 +95,14 @@ def caller_checks(rates: Sequence[Rate], *, caller: str, scope: str) -> list[Rat
     return [_check(f"{scope}:caller", caller, rate) for rate in rates]
 
 
-def reserve_all(checks: Sequence[RateCheck], *, now: int | None = None) -> Reservation:
+def reserve_all(services: Services, checks: Sequence[RateCheck]) -> Reservation:
     """`reserve` for checks naming one counter many times (a list's numbers against a caller's
     allowance): each needs its own free hit, and the store sees each counter once."""
-    at = int(time.time()) if now is None else now
-    decision = runtime.store.hit_rate_limits_each([checks], now=at)[0]
+    at, store = services.now(), services.store
+    decision = store.hit_rate_limits_each([checks], now=at)[0]
     if not decision.allowed:
         raise limited_error(decision)
-    return Reservation(tuple(checks), at)
+    return Reservation(store, tuple(checks), at)
 
 
 def limited_error(decision: RateDecision, message: str = "") -> RateLimitedError:
@@ -121,6 +121,7 @@ class NumberBudget(NamedTuple):
     """A multi send's numbers after their limits: the refused ones with the decision that refused
     them, and what each allowed number reserved (to give back for a number provably not sent)."""
 
+    store: Store
     refused: dict[str, RateDecision]
     reserved: dict[str, tuple[RateCheck, ...]]
     at: int
@@ -129,18 +130,16 @@ class NumberBudget(NamedTuple):
         """Give back these allowed numbers' hits, in one store call."""
         checks = [check for phone in phones for check in self.reserved.get(phone, ())]
         if checks:
-            runtime.store.undo_rate_hits(checks, now=self.at)
+            self.store.undo_rate_hits(checks, now=self.at)
 
 
-def reserve_numbers(
-    settings: Settings, phones: Sequence[str], *, caller: str = "", now: int | None = None
-) -> NumberBudget:
+def reserve_numbers(services: Services, phones: Sequence[str], *, caller: str = "") -> NumberBudget:
     """Each number's budget, the caller's multi allowance (when `caller` is given) and the global
     daily cap, for every number at once: allowed numbers record their hits, the others none."""
-    at = int(time.time()) if now is None else now
+    settings, store, at = services.settings, services.store, services.now()
     shared = (allowance_checks(settings, caller) if caller else []) + global_checks(settings)
     groups = [(*phone_checks(settings, phone), *shared) for phone in phones]
-    decisions = runtime.store.hit_rate_limits_each(groups, now=at)
+    decisions = store.hit_rate_limits_each(groups, now=at)
     refused: dict[str, RateDecision] = {}
     reserved: dict[str, tuple[RateCheck, ...]] = {}
     for phone, group, decision in zip(phones, groups, decisions, strict=True):
@@ -148,7 +147,7 @@ def reserve_numbers(
             reserved[phone] = group
         else:
             refused[phone] = decision
-    return NumberBudget(refused, reserved, at)
+    return NumberBudget(store, refused, reserved, at)
 
 
 def limited_result(phone: str, decision: RateDecision) -> SendResult:

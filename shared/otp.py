@@ -8,8 +8,8 @@ the SMS (or may have: outcome unknown), so a refused or unreachable send leaves 
 Verification is `otp_attempt`'s guarded update: a code is good exactly once, and wrong attempts
 lock it after `SMS_OTP_MAX_ATTEMPTS`.
 
-Plain functions of a request body and the caller; no event shapes, no HTTP. Time comes from the
-module-level `clock` (tests replace it).
+Plain functions of the container's `Services`, a request body and the caller; no event shapes, no
+HTTP. Time comes from `Services.clock`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from shared import bodies, catalogue, limits, suppressions, templates, validation
@@ -36,11 +35,8 @@ from shared.errors import (
 from shared.models import NO_TEMPLATE, Message, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
-from shared.runtime import runtime
-from shared.store.base import OtpRecord, RateCheck
-
-clock: Callable[[], float] = time.time
-"""Where this module takes the time from (unix seconds)."""
+from shared.services import Services
+from shared.store.base import OtpRecord, RateCheck, Store
 
 DEFAULT_PURPOSE = "login"
 HASH_SCHEME = "hmac-sha256"
@@ -226,26 +222,28 @@ def resend_check(phone: str, purpose: str, settings: Settings) -> RateCheck:
     return RateCheck(f"otp:resend:{purpose}", phone, 1, settings.otp_resend_after)
 
 
-def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -> dict[str, Any]:
+def send_code(
+    services: Services, body: Mapping[str, Any], *, caller: str, deadline: float | None
+) -> dict[str, Any]:
     """Send a new code: `{"id", "expires_in", "resend_after"}` (never the code).
 
     A send inside the resend window is refused (429 `otp_resend_too_soon`); a send after it
     supersedes the number's previous code for the purpose.
     """
-    settings = runtime.settings
+    settings = services.settings
     secret = _secret(settings)
     request = parse_send(body, settings)
     code = new_code(request.length)
     message = otp_message(code, settings, request.phone)
     validation.check_destination(request.phone, message, settings, field="phone")
-    catalogue.check_send(message, [catalogue.Target(request.phone, "phone")], settings)
-    suppressions.check_single(request.phone, message)  # codes only with SMS_SUPPRESS_ALL=1
-    now = int(clock())
+    catalogue.check_send(services, message, [catalogue.Target(request.phone, "phone")])
+    suppressions.check_single(services, request.phone, message)  # codes only with SMS_SUPPRESS_ALL=1
+    now = services.now()
     checks = [resend_check(request.phone, request.purpose, settings)]
     checks += limits.checks_for(settings, caller=caller, phones=[request.phone], scope="otp")
-    reservation = _reserve(checks, now, checks[0])
+    reservation = _reserve(services, checks, checks[0])
     try:
-        result = runtime.client.send_single(request.phone, message, deadline=deadline)
+        result = services.client.send_single(request.phone, message, deadline=deadline)
     except SmsError as error:
         if error.status != 504:  # provably not sent: no code; the window and quotas are given back
             reservation.release()
@@ -256,8 +254,10 @@ def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -
         reservation.release()
         _log_send(request, caller, result, result.code)
         raise TencentError(result.code, result.message)
-    record = _store_code(request, code, caller, now, settings, secret)  # sent, or may have been
-    _record_message(result, message, caller, now)
+    record = _store_code(
+        services.store, request, code, caller, now, settings, secret
+    )  # sent, or may have been
+    _record_message(services.store, result, message, caller, now)
     _log_send(request, caller, result, result.code, record.id)
     answer = {"id": record.id, "expires_in": settings.otp_ttl, "resend_after": settings.otp_resend_after}
     if result.status == "unknown":
@@ -273,9 +273,9 @@ def send_code(body: Mapping[str, Any], *, caller: str, deadline: float | None) -
     return answer
 
 
-def _reserve(checks: list[RateCheck], now: int, window: RateCheck) -> limits.Reservation:
+def _reserve(services: Services, checks: list[RateCheck], window: RateCheck) -> limits.Reservation:
     try:
-        return limits.reserve(checks, now=now)
+        return limits.reserve(services, checks)
     except RateLimitedError as error:
         if error.details.get("limit") != window.name:
             raise
@@ -287,7 +287,7 @@ def _reserve(checks: list[RateCheck], now: int, window: RateCheck) -> limits.Res
 
 
 def _store_code(
-    request: SendRequest, code: str, caller: str, now: int, settings: Settings, secret: str
+    store: Store, request: SendRequest, code: str, caller: str, now: int, settings: Settings, secret: str
 ) -> OtpRecord:
     otp_id = new_id()
     record = OtpRecord(
@@ -301,17 +301,17 @@ def _store_code(
         max_attempts=settings.otp_max_attempts,
         resend_after=now + settings.otp_resend_after,
     )
-    runtime.store.otp_create(record, supersede_active=True)
+    store.otp_create(record, supersede_active=True)
     return record
 
 
-def _record_message(result: SendResult, message: Message, caller: str, now: int) -> None:
+def _record_message(store: Store, result: SendResult, message: Message, caller: str, now: int) -> None:
     """Keep the SMS in the message log (for receipts) with the code masked; best effort."""
     if not result.message_id:
         return
     params = ["*" * len(message.params[0]), *message.params[1:]]
     try:
-        runtime.store.record_sends(
+        store.record_sends(
             [result],
             template_id=message.template_id,
             params=params,
@@ -344,16 +344,15 @@ def _log_send(
 # ---------------------------------------------------------------------------- verify
 
 
-def verify_code(body: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
+def verify_code(services: Services, body: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
     """Check a code: `{"verified": true, "id", "phone"}`, else an `OtpError` naming why.
 
     The code is found by `id` when given, else it is the newest active code of the number and
     purpose. A code sent from a mini-program (caller `wx:<openId>`) verifies only for that openId.
     """
-    settings = runtime.settings
-    secret = _secret(settings)
+    secret = _secret(services.settings)
     request = parse_verify(body)
-    store = runtime.store
+    store = services.store
     if request.otp_id:
         record = store.otp_get(request.otp_id)
         if record is not None and (record.phone, record.purpose) != (request.phone, request.purpose):
@@ -367,7 +366,7 @@ def verify_code(body: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
         _log_verify(request, caller, "wrong_caller", record.id)
         raise OtpWrongCallerError("this code was requested by another mini-program user")
     matched = code_matches(secret, record, request.code)
-    attempt = store.otp_attempt(record.id, matched=matched, now=int(clock()))
+    attempt = store.otp_attempt(record.id, matched=matched, now=services.now())
     _log_verify(request, caller, "mismatch" if attempt.status == "active" else attempt.status, record.id)
     if attempt.status == "verified":
         metrics.add_metric(name="OtpVerified", unit="Count", value=1)

@@ -8,7 +8,6 @@ problem of one number is listed on that number. Rate limits are looked at, never
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,32 +16,27 @@ from shared import phone as phones
 from shared.config import Settings
 from shared.errors import SmsError, ValidationError
 from shared.models import Message
-from shared.runtime import runtime
-from shared.store.base import RateCheck
+from shared.services import Services
+from shared.store.base import RateCheck, Store
 
 PREVIEW_FIELDS = validation.SINGLE_FIELDS | validation.MULTI_FIELDS
 
 
-def preview(
-    body: Mapping[str, Any],
-    *,
-    caller: str,
-    now: int | None = None,
-) -> dict[str, Any]:
+def preview(services: Services, body: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
     """What `body` would do if sent now; nothing is sent and nothing is recorded."""
-    settings = runtime.settings
-    at = int(time.time()) if now is None else now
+    settings, store = services.settings, services.store
+    at = services.now()
     validation.only_fields(body, PREVIEW_FIELDS)
     multi = "phones" in body
-    message = runtime.client.with_defaults(validation.parse_message(body, settings))
+    message = services.client.with_defaults(validation.parse_message(body, settings))
     numbers = _numbers(body, multi)
     # each region class present gets its own template (shared.templates), so its own text and parts
     present = {not phones.is_mainland(n) for _, n, _ in numbers if n is not None} or {False}
     regional = {intl: message.for_region(international=intl) for intl in sorted(present)}
-    template = {intl: catalogue.check_message(m, settings) for intl, m in regional.items()}
+    template = {intl: catalogue.check_message(services, m) for intl, m in regional.items()}
     text = {intl: _handset_text(m, template[intl], settings) for intl, m in regional.items()}
     # the opted-out numbers the real send would skip, read in one batch
-    skipped = suppressions.blocked([n for _, n, _ in numbers if n is not None], message)
+    skipped = suppressions.blocked(services, [n for _, n, _ in numbers if n is not None], message)
     seen: set[str] = set()
     entries = []
     for raw_field, number, problem in numbers:
@@ -57,6 +51,7 @@ def preview(
             template.get(intl),
             text.get(intl),
             settings,
+            store,
             at,
             skipped,
         )
@@ -77,7 +72,7 @@ def preview(
         "sendable": len(sendable),
         "refused": len(entries) - len(sendable),
         "fee_total": sum(e["fee"] for e in sendable) if known else None,
-        "problems": _caller_problems(settings, caller, multi, at),
+        "problems": _caller_problems(settings, store, caller, multi, at),
     }
     if not known:
         answer["note"] = (
@@ -126,6 +121,7 @@ def _entry(
     template: Any,
     text: str | None,
     settings: Settings,
+    store: Store,
     at: int,
     skipped: set[str],
 ) -> dict[str, Any]:
@@ -147,7 +143,7 @@ def _entry(
             problems.append(_problem(error, error.code))
         if number in skipped:
             problems.append({"code": "suppressed", "message": "the number opted out of these messages"})
-        limited = _peek(limits.phone_checks(settings, number), at)
+        limited = _peek(store, limits.phone_checks(settings, number), at)
         if limited is not None:
             problems.append(limited)
         if text is not None:
@@ -162,11 +158,11 @@ def _problem(error: SmsError, kind: str) -> dict[str, Any]:
     return {"code": kind, "message": error.message, **({"detail": error.code} if error.code != kind else {})}
 
 
-def _peek(checks: Sequence[RateCheck], at: int) -> dict[str, Any] | None:
+def _peek(store: Store, checks: Sequence[RateCheck], at: int) -> dict[str, Any] | None:
     """A rate limit the send would hit now, looked at without recording a hit."""
     if not checks:
         return None
-    decision = runtime.store.peek_rate_limits(list(checks), now=at)
+    decision = store.peek_rate_limits(list(checks), now=at)
     if decision.allowed:
         return None
     assert decision.check is not None
@@ -178,11 +174,13 @@ def _peek(checks: Sequence[RateCheck], at: int) -> dict[str, Any] | None:
     }
 
 
-def _caller_problems(settings: Settings, caller: str, multi: bool, at: int) -> list[dict[str, Any]]:
+def _caller_problems(
+    settings: Settings, store: Store, caller: str, multi: bool, at: int
+) -> list[dict[str, Any]]:
     """Limits of the caller (and the global cap) that would refuse the whole send now."""
     scope = "multi" if multi else "sms"
     checks = limits.checks_for(settings, caller=caller, phones=(), scope=scope, global_cap=not multi)
-    limited = _peek(checks, at)
+    limited = _peek(store, checks, at)
     return [limited] if limited is not None else []
 
 

@@ -16,7 +16,7 @@ a last pull, it ends `unknown` with `status_reason = no_receipt_within_window`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,17 +25,14 @@ from shared.errors import Category, SmsError, StoreUnavailableError
 from shared.models import Receipt
 from shared.observability import logger, metrics
 from shared.phone import mask
-from shared.runtime import runtime
-from shared.store.base import Unconfirmed
+from shared.services import Services
+from shared.store.base import Store, Unconfirmed
 
 TENCENT_KEEPS = 7 * 86_400  # per-number pulls reach at most 7 days back
 EDGE = 300  # seconds the begin time stays inside those 7 days (clocks differ, requests take time)
 CLOCK_SKEW = 60  # a receipt may be stamped a little before our record of the send
 PAGES_PER_NUMBER = 5  # per-number pulls have no paging (Offset is always 0): the window moves on
 GIVE_UP_REASON = "no_receipt_within_window"
-
-#: the wall clock deciding messages' ages (tests move it forward)
-clock: Callable[[], float] = time.time
 
 
 @dataclass
@@ -58,17 +55,17 @@ class ReconcileSummary:
         return body
 
 
-def reconcile(*, deadline: float | None) -> ReconcileSummary:
+def reconcile(services: Services, *, deadline: float | None) -> ReconcileSummary:
     """One bounded run over the messages due now (see the module docstring). Never raises for
     Tencent or the store: it stops and says why; what it did not reach stays due."""
     summary = ReconcileSummary()
-    settings = runtime.settings
+    settings, store = services.settings, services.store
     if not settings.reconcile_after:
         summary.stopped = "disabled"
         return summary
-    now = int(clock())
+    now = services.now()
     try:
-        due = runtime.store.unconfirmed_messages(
+        due = store.unconfirmed_messages(
             now=now, older_than=settings.reconcile_after, limit=settings.reconcile_batch
         )
         by_phone: dict[str, list[Unconfirmed]] = {}
@@ -81,7 +78,7 @@ def reconcile(*, deadline: float | None) -> ReconcileSummary:
                 summary.stopped = "deadline"
                 break
             try:
-                receipts = _receipts_for(phone, messages, now, deadline, pace, summary)
+                receipts = _receipts_for(services, phone, messages, now, deadline, pace, summary)
             except SmsError as error:
                 summary.stopped = (
                     "rate_limited" if error.category == Category.RATE_LIMITED else "tencent_error"
@@ -98,9 +95,9 @@ def reconcile(*, deadline: float | None) -> ReconcileSummary:
                 break
             summary.checked += len(messages)
             summary.stored += (
-                tracking.save_items("receipts", receipts, source="phone_pull") if receipts else 0
+                tracking.save_items(services, "receipts", receipts, source="phone_pull") if receipts else 0
             )
-            _settle(messages, {r.message_id for r in receipts}, now, settings.reconcile_after, summary)
+            _settle(store, messages, {r.message_id for r in receipts}, now, settings.reconcile_after, summary)
     except StoreUnavailableError as error:
         summary.stopped = "store_unavailable"
         summary.error = error.to_body()["error"]
@@ -109,6 +106,7 @@ def reconcile(*, deadline: float | None) -> ReconcileSummary:
 
 
 def _receipts_for(
+    services: Services,
     phone: str,
     messages: Sequence[Unconfirmed],
     now: int,
@@ -125,7 +123,7 @@ def _receipts_for(
         if page and not _time_left(deadline, pace):
             break
         pace.take()
-        result = runtime.client.pull_for_phone("receipts", phone, begin, now, deadline=deadline)
+        result = services.client.pull_for_phone("receipts", phone, begin, now, deadline=deadline)
         summary.pulls += 1
         found += result.receipts
         wanted -= {r.message_id for r in result.receipts}
@@ -141,7 +139,12 @@ def _time_left(deadline: float | None, pace: _Pace) -> bool:
 
 
 def _settle(
-    messages: Sequence[Unconfirmed], found: set[str], now: int, after: int, summary: ReconcileSummary
+    store: Store,
+    messages: Sequence[Unconfirmed],
+    found: set[str],
+    now: int,
+    after: int,
+    summary: ReconcileSummary,
 ) -> None:
     """Messages without a receipt: given up at Tencent's 7-day mark, else asked again at twice the age."""
     missing = [m for m in messages if m.message_id not in found]
@@ -153,9 +156,9 @@ def _settle(
         if now - m.created_at < TENCENT_KEEPS
     ]
     if expired:
-        summary.unknown += runtime.store.give_up_unconfirmed(expired, reason=GIVE_UP_REASON, now=now)
+        summary.unknown += store.give_up_unconfirmed(expired, reason=GIVE_UP_REASON, now=now)
     if later:
-        runtime.store.defer_reconcile(later, now=now)
+        store.defer_reconcile(later, now=now)
         summary.deferred += len(later)
 
 

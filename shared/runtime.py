@@ -1,77 +1,46 @@
-"""What a warm container keeps between invocations: settings, the SMS client, the store.
+"""What a warm container keeps between invocations: its `Services`, for the entry layer to hand on.
 
-Everything is created on first use, not at import, so importing a handler needs no network,
-credentials or database.
+It is created on first use, not at import, so importing a handler needs no network, credentials
+or database. Only `shared.entry` (and the local gateway) read it; use cases get `Services` passed in.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+import time
 
 from shared.config import Settings, load_settings
 from shared.observability import formatter
-
-if TYPE_CHECKING:
-    from shared.client import SmsClient
-    from shared.store.base import Store
+from shared.services import Clock, Services
 
 
 class Runtime:
-    """Per-container singletons; `reset()` forgets them (tests, or a changed environment)."""
+    """The container's one `Services`, made on first use from the environment and `clock`;
+    `reset()` forgets it (a changed environment), `install()` puts a ready one in place (tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
         self._lock = threading.Lock()
-        self._settings: Settings | None = None
-        self._client: SmsClient | None = None
-        self._store: Store | None = None
+        self._services: Services | None = None
+        self.clock = clock
 
     @property
-    def settings(self) -> Settings:
-        if self._settings is None:
+    def services(self) -> Services:
+        if self._services is None:
             with self._lock:
-                if self._settings is None:
+                if self._services is None:
                     settings = load_settings()
                     formatter.set_secrets(_secret_values(settings))
-                    self._settings = settings
-        return self._settings
+                    self._services = Services(settings, clock=self.clock)
+        return self._services
 
-    @property
-    def client(self) -> SmsClient:
-        if self._client is None:
-            from shared.client import SmsClient
-
-            settings = self.settings
-            with self._lock:
-                if self._client is None:
-                    self._client = SmsClient(settings)
-        return self._client
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            from shared.store import get_store
-
-            settings = self.settings
-            with self._lock:
-                if self._store is None:
-                    self._store = get_store(settings.store_url)
-                    _warn_if_per_container(settings.store_url)
-        return self._store
+    def install(self, services: Services) -> None:
+        formatter.set_secrets(_secret_values(services.settings))
+        with self._lock:
+            self._services = services
 
     def reset(self) -> None:
         with self._lock:
-            self._settings = None
-            self._client = None
-            self._store = None
-
-
-def _warn_if_per_container(url: str) -> None:
-    """Once per container, at the store's creation: a SQLite store on a cloud platform is split."""
-    from shared.hosting import warn_if_store_is_per_container
-
-    scheme = (url.strip() or "sqlite:").partition(":")[0].lower()  # empty: the default SQLite file
-    warn_if_store_is_per_container(scheme)
+            self._services = None
 
 
 def _secret_values(settings: Settings) -> list[str]:

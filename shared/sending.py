@@ -5,7 +5,6 @@ Plain functions of a request body and the caller; no event shapes, no HTTP.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,10 +15,13 @@ from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
 from shared.phone import mask
 from shared.plan import SendPlan, without
-from shared.runtime import runtime
+from shared.services import Services
+
+Answer = tuple[int, dict[str, Any]]
 
 
 def send_single(
+    services: Services,
     body: Mapping[str, Any],
     *,
     caller: str,
@@ -32,45 +34,61 @@ def send_single(
     With an idempotency key (or, for direct invokes, the platform's request id) a retry answers the
     first result without sending again.
     """
-    settings = runtime.settings
-    command = validation.parse_single_send(body, settings)
-    catalogue.check_send(command.message, [catalogue.Target(command.phones[0], "phone")], settings)
-
-    def send() -> tuple[int, dict[str, Any]]:
-        suppressions.check_single(command.phones[0], command.message)  # opted out: 409, nothing sent
-        reservation = limits.reserve(limits.checks_for(settings, caller=caller, phones=command.phones))
-        try:
-            result = runtime.client.send_single(command.phones[0], command.message, deadline=deadline)
-        except SmsError as error:
-            if error.status != 504:  # provably not sent: the number's quota is given back
-                reservation.release()
-            raise
-        if result.status == "failed":
-            reservation.release()
-        _record([result], command.message, caller)
-        _count([result])
-        logger.info(
-            "sms sent" if result.ok else "sms not sent",
-            extra={
-                "phone": mask(result.phone),
-                "status": result.status,
-                "code": result.code,
-                "message_id": result.message_id,
-                "caller": caller,
-            },
-        )
-        answer = result.to_dict()
-        if result.ok:
-            return 200, answer
-        failure = {"code": _error_code(result), "message": result.message, "tencent_code": result.code}
-        return status_for(result), {**answer, "error": failure}
-
-    return _once(
-        "send_single", caller, command.idempotency_key or idempotency_key, request_id, body, send, deadline
+    command = validation.parse_single_send(body, services.settings)
+    catalogue.check_send(services, command.message, [catalogue.Target(command.phones[0], "phone")])
+    client_key = command.idempotency_key or idempotency_key
+    claim = idempotency.claim(
+        services, _key("send_single", caller, client_key, request_id), _fingerprinted(body), deadline=deadline
     )
+    if claim.replay is not None:
+        return (*claim.replay, True)
+    try:
+        answer = _send_one(services, command, caller=caller, deadline=deadline)
+    except BaseException as error:
+        claim.abandon(error)
+        raise
+    claim.complete(answer)
+    return (*answer, False)
+
+
+def _send_one(
+    services: Services, command: validation.SendCommand, *, caller: str, deadline: float | None
+) -> Answer:
+    """Check the opt-out and the limits, send, record and count one SMS."""
+    phone, message = command.phones[0], command.message
+    suppressions.check_single(services, phone, message)  # opted out: 409, nothing sent
+    reservation = limits.reserve(
+        services, limits.checks_for(services.settings, caller=caller, phones=[phone])
+    )
+    try:
+        result = services.client.send_single(phone, message, deadline=deadline)
+    except SmsError as error:
+        if error.status != 504:  # provably not sent: the number's quota is given back
+            reservation.release()
+        raise
+    if result.status == "failed":
+        reservation.release()
+    _record(services, [result], message, caller)
+    _count([result])
+    logger.info(
+        "sms sent" if result.ok else "sms not sent",
+        extra={
+            "phone": mask(result.phone),
+            "status": result.status,
+            "code": result.code,
+            "message_id": result.message_id,
+            "caller": caller,
+        },
+    )
+    answer = result.to_dict()
+    if result.ok:
+        return 200, answer
+    failure = {"code": _error_code(result), "message": result.message, "tencent_code": result.code}
+    return status_for(result), {**answer, "error": failure}
 
 
 def send_multi(
+    services: Services,
     body: Mapping[str, Any],
     *,
     caller: str,
@@ -85,92 +103,18 @@ def send_multi(
     set (202, `batch_id`). `internal` marks a queued chunk or a platform invoke: only those may carry
     `batch_id`/`chunk`, and a chunk is keyed on them (sent once however often it is delivered).
     """
-    settings = runtime.settings
+    settings = services.settings
     command = validation.parse_multi_send(body, settings, internal=internal)
-    assert command.plan is not None
     plan = command.plan
+    assert plan is not None
     catalogue.check_send(
+        services,
         command.message,
         [catalogue.Target(n, f"phones[{i}]") for n, i in zip(plan.numbers, plan.positions, strict=True)],
-        settings,
     )
     client_key = command.idempotency_key or idempotency_key
-
-    def send() -> tuple[int, dict[str, Any]]:
-        request_hit = None
-        if not command.chunk_key:  # the enqueuing request already counted for a chunk's caller
-            request_hit = limits.reserve(
-                limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
-            )
-        skipped = suppressions.blocked(plan.numbers, command.message)  # opted out: not sent, no fee
-        to_send = without(plan, skipped)
-        # every number's budget before any SMS leaves; a chunk's caller allowance was counted when
-        # its list was queued
-        budget = limits.reserve_numbers(settings, to_send.numbers, caller="" if command.chunk_key else caller)
-        if budget.refused and not budget.reserved and not command.chunk_key:
-            if request_hit is not None:
-                request_hit.release()  # nothing goes out: the request is not counted either
-            raise _all_refused(budget)
-        with ChunkRecorder(command.message, caller) as recorder:
-            outcome = runtime.client.send_plan(
-                without(to_send, budget.refused), command.message, deadline=deadline, on_chunk=recorder.add
-            )
-        budget.release(r.phone for r in outcome.results if r.status == "failed")  # provably not sent
-        if budget.refused:
-            outcome = _with_refused(to_send, outcome, budget)
-        outcome = suppressions.merged(outcome, plan, skipped)
-        _count(outcome.results)
-        counts = outcome.counts()
-        logger.info(
-            "multi send done",
-            extra={
-                "numbers": len(outcome.results),
-                "submitted": counts["submitted"],
-                "failed": counts["failed"],
-                "unknown": counts["unknown"],
-                "rate_limited": counts["rate_limited"],
-                "suppressed": counts["suppressed"],
-                "requests": outcome.requests,
-                "caller": caller,
-                "chunk": command.chunk_key,
-            },
-        )
-        return multi_status(outcome), outcome.to_dict()
-
-    def fan_out() -> tuple[int, dict[str, Any]]:
-        from shared import fanout  # only lists above the fan-out threshold need it
-
-        # the request, and the caller's allowance for every number of the list, all or nothing: a
-        # queued number held back by the allowance would have nobody to tell
-        limits.reserve_all(
-            limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
-            + limits.allowance_checks(settings, caller) * len(plan.numbers)
-        )
-        batch_id = fanout.new_batch_id(f"{caller}\n{client_key}" if client_key else "")
-        chunks = fanout.chunks_for(
-            batch_id, plan, validation.message_fields(runtime.client.with_defaults(command.message))
-        )
-        fanout.enqueue(settings.fanout_queue_url, chunks)
-        metrics.add_metric(name="ChunksQueued", unit="Count", value=len(chunks))
-        logger.info(
-            "multi send queued",
-            extra={
-                "numbers": len(plan.numbers),
-                "chunks": len(chunks),
-                "batch_id": batch_id,
-                "caller": caller,
-            },
-        )
-        answer: dict[str, Any] = {"batch_id": batch_id, "queued": len(plan.numbers), "chunks": len(chunks)}
-        if plan.duplicates:
-            answer["duplicates_removed"] = list(plan.duplicates)
-        return 202, answer
-
-    if command.chunk_key:
-        return _once("send_multi_chunk", "batch", command.chunk_key, "", body, send, deadline)
-    if settings.fanout_queue_url and len(plan.numbers) > settings.fanout_threshold:
-        return _once("send_multi", caller, client_key, request_id, body, fan_out, deadline)
-    if len(plan.numbers) > settings.max_inline_numbers:
+    queued = bool(settings.fanout_queue_url) and len(plan.numbers) > settings.fanout_threshold
+    if not command.chunk_key and not queued and len(plan.numbers) > settings.max_inline_numbers:
         raise ValidationError(
             f"{len(plan.numbers)} numbers are more than one invocation sends and answers "
             f"(SMS_MAX_INLINE_NUMBERS={settings.max_inline_numbers}); set SMS_FANOUT_QUEUE_URL to queue "
@@ -178,30 +122,120 @@ def send_multi(
             field="phones",
             code="too_many_numbers",
         )
-    return _once("send_multi", caller, client_key, request_id, body, send, deadline)
+    if command.chunk_key:  # a queued chunk: sent once however often the queue delivers it
+        key = _key("send_multi_chunk", "batch", command.chunk_key, "")
+    else:
+        key = _key("send_multi", caller, client_key, request_id)
+    claim = idempotency.claim(services, key, _fingerprinted(body), deadline=deadline)
+    if claim.replay is not None:
+        return (*claim.replay, True)
+    try:
+        if queued and not command.chunk_key:
+            answer = _queue_chunks(services, command, caller=caller, client_key=client_key)
+        else:
+            answer = _send_many(services, command, caller=caller, deadline=deadline)
+    except BaseException as error:
+        claim.abandon(error)
+        raise
+    claim.complete(answer, kept=_for_platform_retry if not command.chunk_key and not client_key else _as_is)
+    return (*answer, False)
 
 
-def _once(
-    scope: str,
-    caller: str,
-    client_key: str,
-    request_id: str,
-    body: Mapping[str, Any],
-    send: Any,
-    deadline: float | None,
-) -> tuple[int, dict[str, Any], bool]:
-    key = client_key or (f"request:{request_id}" if request_id else "")
-    if not key:
-        status, answer = send()
-        return status, answer, False
-    request = {k: v for k, v in body.items() if k != "idempotency_key"}
-    return idempotency.run_once(
-        idempotency.scoped_key(scope, caller, key),
-        request,
-        send,
-        deadline=deadline,
-        kept=(lambda answer: answer) if client_key else _for_platform_retry,
+def _send_many(
+    services: Services, command: validation.SendCommand, *, caller: str, deadline: float | None
+) -> Answer:
+    """Opt-outs and limits for every number before any SMS leaves, then the chunks, recorded as
+    they come; per-number results in the caller's order."""
+    settings, plan, message = services.settings, command.plan, command.message
+    assert plan is not None
+    request_hit = None
+    if not command.chunk_key:  # the enqueuing request already counted for a chunk's caller
+        request_hit = limits.reserve(
+            services, limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+        )
+    held = {
+        n: suppressions.suppressed_result(n) for n in suppressions.blocked(services, plan.numbers, message)
+    }
+    if held:
+        logger.info("sms suppressed", extra={"numbers": len(held), "phones": sorted(mask(n) for n in held)})
+    # a chunk's caller allowance was counted when its list was queued
+    budget = limits.reserve_numbers(
+        services, without(plan, held).numbers, caller="" if command.chunk_key else caller
     )
+    if budget.refused and not budget.reserved and not command.chunk_key:
+        if request_hit is not None:
+            request_hit.release()  # nothing goes out: the request is not counted either
+        raise _all_refused(budget)
+    held.update((n, limits.limited_result(n, decision)) for n, decision in budget.refused.items())
+    with ChunkRecorder(services, message, caller) as recorder:
+        outcome = services.client.send_plan(
+            without(plan, held), message, deadline=deadline, on_chunk=recorder.add
+        )
+    budget.release(r.phone for r in outcome.results if r.status == "failed")  # provably not sent
+    outcome = _in_plan_order(plan, outcome, held)
+    _count(outcome.results)
+    counts = outcome.counts()
+    logger.info(
+        "multi send done",
+        extra={
+            "numbers": len(outcome.results),
+            "submitted": counts["submitted"],
+            "failed": counts["failed"],
+            "unknown": counts["unknown"],
+            "rate_limited": counts["rate_limited"],
+            "suppressed": counts["suppressed"],
+            "requests": outcome.requests,
+            "caller": caller,
+            "chunk": command.chunk_key,
+        },
+    )
+    return multi_status(outcome), outcome.to_dict()
+
+
+def _queue_chunks(
+    services: Services, command: validation.SendCommand, *, caller: str, client_key: str
+) -> Answer:
+    """A list too long for one invocation: its chunks go on the queue (202 with the `batch_id`)."""
+    from shared import fanout  # only lists above the fan-out threshold need it
+
+    settings, plan = services.settings, command.plan
+    assert plan is not None
+    # the request, and the caller's allowance for every number of the list, all or nothing: a
+    # queued number held back by the allowance would have nobody to tell
+    limits.reserve_all(
+        services,
+        limits.checks_for(settings, caller=caller, phones=(), scope="multi", global_cap=False)
+        + limits.allowance_checks(settings, caller) * len(plan.numbers),
+    )
+    batch_id = fanout.new_batch_id(f"{caller}\n{client_key}" if client_key else "")
+    chunks = fanout.chunks_for(
+        batch_id, plan, validation.message_fields(services.client.with_defaults(command.message))
+    )
+    fanout.enqueue(services, chunks)
+    metrics.add_metric(name="ChunksQueued", unit="Count", value=len(chunks))
+    logger.info(
+        "multi send queued",
+        extra={"numbers": len(plan.numbers), "chunks": len(chunks), "batch_id": batch_id, "caller": caller},
+    )
+    answer: dict[str, Any] = {"batch_id": batch_id, "queued": len(plan.numbers), "chunks": len(chunks)}
+    if plan.duplicates:
+        answer["duplicates_removed"] = list(plan.duplicates)
+    return 202, answer
+
+
+def _key(scope: str, caller: str, client_key: str, request_id: str) -> str:
+    """The idempotency key of a send: the client's key, else the platform's request id, else none."""
+    key = client_key or (f"request:{request_id}" if request_id else "")
+    return idempotency.scoped_key(scope, caller, key) if key else ""
+
+
+def _fingerprinted(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What must match for a key's replay: the request without the key itself."""
+    return {k: v for k, v in body.items() if k != "idempotency_key"}
+
+
+def _as_is(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer
 
 
 def _for_platform_retry(answer: dict[str, Any]) -> dict[str, Any]:
@@ -227,13 +261,15 @@ def multi_status(outcome: MultiSendResult) -> int:
     return status_for(outcome.results[0])  # every number opted out
 
 
-def _with_refused(plan: SendPlan, outcome: MultiSendResult, budget: limits.NumberBudget) -> MultiSendResult:
-    """Every number's result in the caller's order, the held-back ones as `rate_limited`."""
+def _in_plan_order(
+    plan: SendPlan, outcome: MultiSendResult, held: Mapping[str, SendResult]
+) -> MultiSendResult:
+    """Every number's result in the caller's order: those sent, and those held back (opted out or
+    over a limit) with the result that says why."""
+    if not held:
+        return outcome
     sent = {r.phone: r for r in outcome.results}
-    results = tuple(
-        limits.limited_result(p, budget.refused[p]) if p in budget.refused else sent[p] for p in plan.numbers
-    )
-    return MultiSendResult(results, outcome.duplicates, outcome.requests)
+    return outcome._replace(results=tuple(held[n] if n in held else sent[n] for n in plan.numbers))
 
 
 def _all_refused(budget: limits.NumberBudget) -> RateLimitedError:
@@ -262,7 +298,7 @@ def _error_code(result: SendResult) -> str:
     return result.code if result.code.islower() else "send_failed"
 
 
-def _record(results: Sequence[SendResult], message: Message, caller: str) -> None:
+def _record(services: Services, results: Sequence[SendResult], message: Message, caller: str) -> None:
     """Keep a row per accepted message. Nothing here may turn a sent SMS into an error, not even
     a bug: a failure is logged with the messages (phones masked) and the send goes on."""
     accepted = [r for r in results if r.message_id]
@@ -270,13 +306,13 @@ def _record(results: Sequence[SendResult], message: Message, caller: str) -> Non
         return
     try:
         for template_id, group in templates.by_template(accepted, message):
-            runtime.store.record_sends(
+            services.store.record_sends(
                 group,
                 template_id=template_id,
                 params=list(message.params),
                 sign=message.sign,
                 caller=caller,
-                now=int(time.time()),
+                now=services.now(),
             )
     except Exception as error:  # raising now would make a retry send these messages again
         logger.error(
@@ -295,11 +331,11 @@ class ChunkRecorder:
     the store, and 100,000 numbers take tens of commits rather than one per chunk. Leaving the
     `with` block waits until everything handed over is written (or logged as not recorded)."""
 
-    def __init__(self, message: Message, caller: str, *, max_rows: int = 2000) -> None:
+    def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 2000) -> None:
         import queue
         import threading
 
-        self._message, self._caller, self._max_rows = message, caller, max_rows
+        self._services, self._message, self._caller, self._max_rows = services, message, caller, max_rows
         self._queue: queue.SimpleQueue[list[SendResult] | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_all, name="sms-recorder", daemon=True)
 
@@ -323,7 +359,7 @@ class ChunkRecorder:
                     self._queue.put(None)  # the end: after this batch
                     break
                 batch = batch + more  # a new list: the worker keeps its own
-            _record(batch, self._message, self._caller)  # never raises
+            _record(self._services, batch, self._message, self._caller)  # never raises
 
 
 def _count(results: Sequence[SendResult]) -> None:
@@ -351,50 +387,35 @@ class RetryChunkError(SmsError):
     status, code = 503, "chunk_retry"
 
 
-def send_queue_batch(invocation: Any, context: Any, *, deadline: float | None) -> dict[str, Any]:
-    """One queue batch (SQS): each record is a chunk; only records worth retrying are reported failed.
+def send_queued_chunk(services: Services, body_text: str, *, record_id: str, deadline: float | None) -> None:
+    """One queue record: a chunk of a list too long for one invocation (see `shared.fanout`).
 
-    A record is retried only when nothing of it went out and the failure may pass (Tencent
-    unreachable, time running out) or it is invalid (the queue's dead-letter queue then keeps it).
-    A record with any submitted or unknown-outcome number is never retried: that would resend.
+    Raises `RetryChunkError` only when nothing of it went out and the failure may pass (Tencent
+    unreachable, time running out), and `ValidationError` when it is invalid (the queue's
+    dead-letter queue then keeps it). A chunk with any submitted or unknown-outcome number is never
+    retried: that would resend.
     """
     import json
 
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    def send_record(record: Any) -> None:
-        try:
-            body = json.loads(record.body)
-        except ValueError:
-            raise ValidationError("queue record body is not JSON", field="body") from None
-        status, answer, _ = send_multi(
-            body, caller="queue", deadline=deadline, request_id=f"sqs:{record.message_id}", internal=True
-        )
-        if status == 202:
-            return  # a big list put on the queue again: its chunks come back as records
-        if answer["submitted"] == 0 and not answer.get("unknown") and status in (503,):
-            raise RetryChunkError("nothing of this chunk was sent; the queue will retry it")
-        if answer["failed"] or answer.get("unknown"):
-            logger.error(
-                "queued chunk partly failed; not retried to avoid duplicates",
-                extra={
-                    "record": record.message_id,
-                    "failed": answer["failed"],
-                    "unknown": answer.get("unknown", 0),
-                },
-            )
-        if answer.get("rate_limited"):  # a retry would send what the limits held back
-            limited = Counter(r["limit"] for r in answer.get("results", ()) if r["status"] == "rate_limited")
-            logger.warning(
-                "queued chunk: numbers held back by rate limits; not retried",
-                extra={
-                    "record": record.message_id,
-                    "rate_limited": answer["rate_limited"],
-                    "limits": dict(limited),
-                },
-            )
-
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(  # type: ignore[return-value]
-        event=invocation.raw_event, record_handler=send_record, processor=processor, context=context
+    try:
+        body = json.loads(body_text)
+    except ValueError:
+        raise ValidationError("queue record body is not JSON", field="body") from None
+    status, answer, _ = send_multi(
+        services, body, caller="queue", deadline=deadline, request_id=f"sqs:{record_id}", internal=True
     )
+    if status == 202:
+        return  # a big list put on the queue again: its chunks come back as records
+    if answer["submitted"] == 0 and not answer.get("unknown") and status in (503,):
+        raise RetryChunkError("nothing of this chunk was sent; the queue will retry it")
+    if answer["failed"] or answer.get("unknown"):
+        logger.error(
+            "queued chunk partly failed; not retried to avoid duplicates",
+            extra={"record": record_id, "failed": answer["failed"], "unknown": answer.get("unknown", 0)},
+        )
+    if answer.get("rate_limited"):  # a retry would send what the limits held back
+        limited = Counter(r["limit"] for r in answer.get("results", ()) if r["status"] == "rate_limited")
+        logger.warning(
+            "queued chunk: numbers held back by rate limits; not retried",
+            extra={"record": record_id, "rate_limited": answer["rate_limited"], "limits": dict(limited)},
+        )

@@ -7,15 +7,14 @@ is logged, with the caller and the masked number, never the number itself.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from shared import phone as phones
 from shared.errors import NotFoundError, ValidationError
 from shared.observability import logger
-from shared.runtime import runtime
-from shared.store.base import GROUP_BYS, StoredMessage
+from shared.services import Services
+from shared.store.base import GROUP_BYS, Store, StoredMessage
 from shared.store.stats import HOUR, hour_window
 
 DEFAULT_WINDOW = 86400
@@ -53,33 +52,33 @@ def parse_window(query: Mapping[str, Any], now: int, longest: int) -> tuple[int,
     return frm, to
 
 
-def store_stats(query: Mapping[str, Any], *, now: int | None = None) -> dict[str, Any]:
+def store_stats(services: Services, query: Mapping[str, Any]) -> dict[str, Any]:
     """`GET /sms/stats?from=&to=&group_by=`: groups and totals from the store's rollup."""
     _only(query, {"from", "to", "group_by"})
-    frm, to = parse_window(query, int(time.time()) if now is None else now, MAX_WINDOW)
+    now = services.now()
+    frm, to = parse_window(query, now, MAX_WINDOW)
     group_by = str(query.get("group_by") or "hour")
     if group_by not in GROUP_BYS:
         raise ValidationError(f"group_by must be one of {', '.join(GROUP_BYS)}", field="group_by")
-    answer = runtime.store.stats(frm, to, group_by).to_dict()
-    answer["as_of"] = int(time.time())
+    answer = services.store.stats(frm, to, group_by).to_dict()
+    answer["as_of"] = now
     return answer
 
 
-def tencent_stats(
-    query: Mapping[str, Any], *, deadline: float | None, now: int | None = None
-) -> dict[str, Any]:
+def tencent_stats(services: Services, query: Mapping[str, Any], *, deadline: float | None) -> dict[str, Any]:
     """`GET /sms/stats/tencent?from=&to=`: Tencent's send and receipt statistics for the same hours."""
     _only(query, {"from", "to"})
-    frm, to = parse_window(query, int(time.time()) if now is None else now, TENCENT_MAX_WINDOW)
+    now = services.now()
+    frm, to = parse_window(query, now, TENCENT_MAX_WINDOW)
     start, end = hour_window(frm, to)
-    client = runtime.client
+    client = services.client
     return {
         "from": start,
         "to": end,
-        "api": runtime.settings.api,
+        "api": services.settings.api,
         "send": client.statistics("send", start, end - HOUR, deadline=deadline),
         "callback": client.statistics("callback", start, end - HOUR, deadline=deadline),
-        "as_of": int(time.time()),
+        "as_of": now,
     }
 
 
@@ -87,16 +86,16 @@ def _shown(number: str, reveal: bool) -> str:
     return number if reveal else phones.mask(number)
 
 
-def _history(message: StoredMessage, reveal: bool) -> dict[str, Any]:
+def _history(store: Store, message: StoredMessage, reveal: bool) -> dict[str, Any]:
     body = message.to_dict()
     body["phone"] = _shown(message.phone, reveal)
     body.pop("latest_receipt", None)
-    receipts = runtime.store.receipts_for(message.message_id)
+    receipts = store.receipts_for(message.message_id)
     body["receipts"] = [{**r.to_dict(), "phone": _shown(r.phone, reveal)} for r in receipts]
     return body
 
 
-def message_history(query: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
+def message_history(services: Services, query: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
     """`GET /sms/messages?phone=…` or `?message_id=…` (`&reveal=1`, `&limit=`): each message with
     every receipt, and the number's replies since its oldest listed message."""
     _only(query, {"phone", "message_id", "reveal", "limit"})
@@ -107,7 +106,7 @@ def message_history(query: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
     raw_phone, message_id = query.get("phone"), query.get("message_id")
     if bool(raw_phone) == bool(message_id):
         raise ValidationError("give either phone or message_id", field="phone")
-    store = runtime.store
+    store = services.store
     if message_id:
         if len(str(message_id)) > 128:
             raise ValidationError("message_id is too long", field="message_id")
@@ -125,6 +124,6 @@ def message_history(query: Mapping[str, Any], *, caller: str) -> dict[str, Any]:
     return {
         "phone": _shown(number, reveal),
         "revealed": reveal,
-        "messages": [_history(m, reveal) for m in messages],
+        "messages": [_history(store, m, reveal) for m in messages],
         "replies": [{**r.to_dict(), "phone": _shown(r.phone, reveal)} for r in replies],
     }

@@ -13,18 +13,16 @@ notifications still go to suppressed numbers unless `SMS_SUPPRESS_ALL=1`.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from shared import phone as phones
 from shared.config import Settings
 from shared.errors import Category, NotFoundError, SmsError, ValidationError
-from shared.models import Message, MultiSendResult, Reply, SendResult
+from shared.models import Message, Reply, SendResult
 from shared.observability import logger
 from shared.phone import mask
-from shared.plan import SendPlan
-from shared.runtime import runtime
+from shared.services import Services
 from shared.store.base import Suppression
 
 # The refusal phrases marketing templates carry (Tencent requires one on mainland marketing SMS).
@@ -60,13 +58,13 @@ def changes_from_replies(replies: Sequence[Reply], settings: Settings, *, source
     return changes
 
 
-def apply_replies(replies: Sequence[Reply], *, source: str, now: int) -> int:
+def apply_replies(services: Services, replies: Sequence[Reply], *, source: str) -> int:
     """Put numbers that replied an opt-out keyword on the list, take opt-ins off; return how many
     numbers changed. Applying the same replies again changes nothing (replies are pulled at least once)."""
-    changes = changes_from_replies(replies, runtime.settings, source=source)
+    changes = changes_from_replies(replies, services.settings, source=source)
     if not changes:
         return 0
-    changed = runtime.store.set_suppressions(changes, now=now)
+    changed = services.store.set_suppressions(changes, now=services.now())
     for change in changes:
         audit("opt-out reply" if change.suppressed else "opt-in reply", change)
     return changed
@@ -103,17 +101,16 @@ def _applies(message: Message, settings: Settings, number: str) -> bool:
     )
 
 
-def blocked(numbers: Sequence[str], message: Message) -> set[str]:
+def blocked(services: Services, numbers: Sequence[str], message: Message) -> set[str]:
     """Those of `numbers` this send must skip: suppressed, where the send is marketing (or always
     with `SMS_SUPPRESS_ALL`). One store query per few hundred numbers, none when nothing applies."""
-    settings = runtime.settings
-    candidates = [n for n in numbers if _applies(message, settings, n)]
-    return runtime.store.suppressed(candidates) if candidates else set()
+    candidates = [n for n in numbers if _applies(message, services.settings, n)]
+    return services.store.suppressed(candidates) if candidates else set()
 
 
-def check_single(number: str, message: Message, *, field: str = "phone") -> None:
+def check_single(services: Services, number: str, message: Message, *, field: str = "phone") -> None:
     """Refuse (409 `suppressed`) a send to one number that `blocked` would skip."""
-    if blocked([number], message):
+    if blocked(services, [number], message):
         logger.info("sms suppressed", extra={"phone": mask(number), "template_id": message.template_id})
         raise SuppressedError(
             "the recipient opted out of these messages (replied with an opt-out keyword); nothing was sent",
@@ -121,17 +118,9 @@ def check_single(number: str, message: Message, *, field: str = "phone") -> None
         )
 
 
-def merged(outcome: MultiSendResult, plan: SendPlan, skipped: set[str]) -> MultiSendResult:
-    """The outcome of the numbers sent with a `suppressed` result for each skipped one, in plan order."""
-    if not skipped:
-        return outcome
-    by_phone = {r.phone: r for r in outcome.results}
-    results = tuple(
-        by_phone[n] if n in by_phone else SendResult(n, "", "suppressed", 0, "suppressed", SUPPRESSED_MESSAGE)
-        for n in plan.numbers
-    )
-    logger.info("sms suppressed", extra={"numbers": len(skipped), "phones": sorted(mask(n) for n in skipped)})
-    return outcome._replace(results=results)
+def suppressed_result(number: str) -> SendResult:
+    """The per-number result of a number skipped because it opted out (nothing sent, no fee)."""
+    return SendResult(number, "", "suppressed", 0, "suppressed", SUPPRESSED_MESSAGE)
 
 
 def parse_page(query: Any) -> tuple[str, int]:
@@ -145,32 +134,30 @@ def parse_page(query: Any) -> tuple[str, int]:
     return after, int(raw)
 
 
-def list_page(query: Any) -> dict[str, Any]:
+def list_page(services: Services, query: Any) -> dict[str, Any]:
     after, limit = parse_page(query)
-    rows = runtime.store.list_suppressions(after=after, limit=limit)
+    rows = services.store.list_suppressions(after=after, limit=limit)
     return {
         "items": [row.to_dict() for row in rows],
         "next": rows[-1].phone if len(rows) == limit else None,
     }
 
 
-def get_one(raw_phone: str) -> dict[str, Any]:
+def get_one(services: Services, raw_phone: str) -> dict[str, Any]:
     """`GET /sms/suppressions/{phone}`: the number's latest opt-out or opt-in; 404 if it never had one."""
     number = phones.normalize(raw_phone, field="phone")
-    found = runtime.store.get_suppression(number)
+    found = services.store.get_suppression(number)
     if found is None:
         raise NotFoundError(f"{mask(number)} never opted out", code="suppression_not_found")
     return found.to_dict()
 
 
-def operator_change(
-    raw_phone: str, *, suppressed: bool, caller: str, now: int | None = None
-) -> dict[str, Any]:
+def operator_change(services: Services, raw_phone: str, *, suppressed: bool, caller: str) -> dict[str, Any]:
     """`PUT` (suppress) or `DELETE` (take off) `/sms/suppressions/{phone}`, audited."""
-    now = int(time.time()) if now is None else now
+    now, store = services.now(), services.store
     number = phones.normalize(raw_phone, field="phone")
     change = Suppression(number, suppressed, now, source="api")
-    runtime.store.set_suppressions([change], now=now, force=True)
+    store.set_suppressions([change], now=now, force=True)
     audit("put by an operator" if suppressed else "removed by an operator", change, caller=caller)
-    current = runtime.store.get_suppression(number)
+    current = store.get_suppression(number)
     return (current or change).to_dict()

@@ -32,7 +32,7 @@ from shared.errors import (
 from shared.models import PullKind, PullResult, Receipt, Reply
 from shared.observability import logger, metrics
 from shared.phone import mask
-from shared.runtime import runtime
+from shared.services import Services
 from shared.validation import StatusQuery
 
 MIN_SECONDS_FOR_ANOTHER_PULL = 2.0
@@ -64,6 +64,7 @@ class PullSummary:
 
 
 def pull_into_store(
+    services: Services,
     kind: PullKind,
     limit: int,
     *,
@@ -74,10 +75,10 @@ def pull_into_store(
 ) -> PullSummary:
     """Pull batches of `limit` until the queue is empty, time runs low, or `max_batches` is reached."""
     summary = PullSummary(kind)
-    client = runtime.client
+    client = services.client
 
     def keep_raw(operation: str, content: bytes) -> None:
-        dead_letter_raw(kind, operation, content)
+        dead_letter_raw(services, kind, operation, content)
         summary.raw_dead_lettered += 1
 
     while True:
@@ -112,7 +113,7 @@ def pull_into_store(
         summary.pulled += result.count
         if keep_items:
             summary.items.extend(result.items())
-        if not _keep(result, summary):
+        if not _keep(services, result, summary):
             break
         if result.count < limit:
             summary.stopped = "empty"
@@ -124,19 +125,19 @@ def pull_into_store(
     return summary
 
 
-def _keep(result: PullResult, summary: PullSummary) -> bool:
+def _keep(services: Services, result: PullResult, summary: PullSummary) -> bool:
     """Commit one batch; False when it had to be dead-lettered (pulling must stop)."""
     if result.unparsed:
-        dead_letter(summary.kind, list(result.unparsed), "unparsed")
+        dead_letter(services, summary.kind, list(result.unparsed), "unparsed")
         summary.dead_lettered += len(result.unparsed)
-    parsed, set_aside = admissible(summary.kind, [*result.receipts, *result.replies])
+    parsed, set_aside = admissible(services, summary.kind, [*result.receipts, *result.replies])
     summary.dead_lettered += set_aside
     if not parsed:
         return True
     try:
-        new = save_items(summary.kind, parsed, source="pull")
+        new = save_items(services, summary.kind, parsed, source="pull")
     except StoreUnavailableError as error:
-        dead_letter(summary.kind, [item.to_dict() for item in parsed], "store_unavailable")
+        dead_letter(services, summary.kind, [item.to_dict() for item in parsed], "store_unavailable")
         summary.dead_lettered += len(parsed)
         summary.stopped = "store_unavailable"
         summary.error = error.to_body()["error"]
@@ -154,14 +155,16 @@ MAX_DESCRIPTION = 256
 MAX_RECEIPT_CONTEXT = 512
 
 
-def admissible(kind: PullKind, items: Sequence[Receipt | Reply]) -> tuple[list[Receipt | Reply], int]:
+def admissible(
+    services: Services, kind: PullKind, items: Sequence[Receipt | Reply]
+) -> tuple[list[Receipt | Reply], int]:
     """The items the store may take, and how many were dead-lettered instead: a receipt dated beyond
     now + `SMS_RECEIPT_MAX_SKEW` (or before 1970) would decide its message's status for good, so it
     is set aside as `implausible_time`; one whose message id or phone is over the per-item bounds is
     set aside as `oversized_item`; longer text fields are cut to their bounds."""
     if kind != "receipts":
         return list(items), 0
-    latest = int(time.time()) + runtime.settings.receipt_max_skew
+    latest = services.now() + services.settings.receipt_max_skew
     kept: list[Receipt | Reply] = []
     implausible: list[dict[str, Any]] = []
     oversized: list[dict[str, Any]] = []
@@ -181,22 +184,20 @@ def admissible(kind: PullKind, items: Sequence[Receipt | Reply]) -> tuple[list[R
                 )
             )
     if implausible:
-        dead_letter(kind, implausible, "implausible_time")
+        dead_letter(services, kind, implausible, "implausible_time")
     if oversized:
-        dead_letter(kind, oversized, "oversized_item")
+        dead_letter(services, kind, oversized, "oversized_item")
     return kept, len(implausible) + len(oversized)
 
 
-def save_items(kind: PullKind, items: Sequence[Receipt | Reply], *, source: str) -> int:
+def save_items(services: Services, kind: PullKind, items: Sequence[Receipt | Reply], *, source: str) -> int:
     """Store admissible items (see `admissible`); return how many were new."""
-    now = int(time.time())
+    now, store = services.now(), services.store
     if kind == "receipts":
-        return runtime.store.save_receipts(
-            [i for i in items if isinstance(i, Receipt)], source=source, now=now
-        )
+        return store.save_receipts([i for i in items if isinstance(i, Receipt)], source=source, now=now)
     replies = [i for i in items if isinstance(i, Reply)]
-    stored = runtime.store.save_replies(replies, source=source, now=now)
-    suppressions.apply_replies(replies, source=source, now=now)  # opt-outs; applying twice is harmless
+    stored = store.save_replies(replies, source=source, now=now)
+    suppressions.apply_replies(services, replies, source=source)  # opt-outs; applying twice is harmless
     return stored
 
 
@@ -208,7 +209,7 @@ def _count(summary: PullSummary) -> None:
 
 
 def status_for_phone(
-    query: StatusQuery, *, deadline: float | None, cache_key: str | None = None
+    services: Services, query: StatusQuery, *, deadline: float | None, cache_key: str | None = None
 ) -> dict[str, Any]:
     """Read one number's receipts or replies through to Tencent, storing what comes back.
 
@@ -216,38 +217,38 @@ def status_for_phone(
     (by any container: it is kept in the store) is given again instead of calling Tencent, whose
     per-number pulls allow 20 calls a second in all. Such an answer says `"cached": true`.
     """
-    ttl = runtime.settings.status_cache_ttl
-    now = int(time.time())
+    ttl, store = services.settings.status_cache_ttl, services.store
+    now = services.now()
     if cache_key and ttl:
         try:
-            cached = runtime.store.cache_get(cache_key, now=now)
+            cached = store.cache_get(cache_key, now=now)
         except StoreUnavailableError:
             cached = None  # read through instead
         if cached is not None:
             return {**cached, "stored": 0, "cached": True}
-    result = runtime.client.pull_for_phone(
+    result = services.client.pull_for_phone(
         query.kind, query.phone, query.begin, query.end, query.limit, deadline=deadline
     )
-    items, _ = admissible(query.kind, [*result.receipts, *result.replies])
+    items, _ = admissible(services, query.kind, [*result.receipts, *result.replies])
     stored = 0
     try:
-        stored = save_items(query.kind, items, source="phone_pull")
+        stored = save_items(services, query.kind, items, source="phone_pull")
     except StoreUnavailableError:
         logger.warning("per-number pull not stored", extra={"phone": mask(query.phone), "count": len(items)})
     answer = {"phone": query.phone, "kind": query.kind, "items": result.items(), "stored": stored}
     if cache_key and ttl:
         try:
-            runtime.store.cache_put(cache_key, answer, now=now, ttl=ttl)
+            store.cache_put(cache_key, answer, now=now, ttl=ttl)
         except StoreUnavailableError:
             logger.warning("per-number answer not cached", extra={"phone": mask(query.phone)})
     return {**answer, "cached": False}
 
 
-def message_status(message_id: str) -> dict[str, Any]:
+def message_status(services: Services, message_id: str) -> dict[str, Any]:
     """The stored message with its latest receipt."""
     if not message_id or len(message_id) > 128:
         raise ValidationError("message_id is empty or too long", field="message_id")
-    message = runtime.store.get_message(message_id)
+    message = services.store.get_message(message_id)
     if message is None:
         raise NotFoundError(f"no message {message_id!r} is known to this store", code="message_not_found")
     return message.to_dict()
@@ -262,10 +263,10 @@ MAX_CALLBACK_DEPTH = 8  # a push is an array of flat objects: depth 2
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # strings (skipped) and brackets
 
 
-def check_callback_token(presented: str | None, *, repeated: bool = False) -> None:
+def check_callback_token(services: Services, presented: str | None, *, repeated: bool = False) -> None:
     """Tencent does not sign pushes: the callback URL carries our secret token (`?token=`), exactly
     once: a repeated token is refused (400) whatever its values, so no guess rides along a right one."""
-    expected = runtime.settings.callback_token.reveal()
+    expected = services.settings.callback_token.reveal()
     if not expected:
         raise AuthenticationError(
             "callbacks are not enabled: set SMS_CALLBACK_TOKEN and put it in the callback URL",
@@ -279,21 +280,21 @@ def check_callback_token(presented: str | None, *, repeated: bool = False) -> No
         raise AuthenticationError("the callback token is missing or wrong")
 
 
-def receive_callback(kind: PullKind, body_text: str) -> tuple[int, dict[str, Any]]:
+def receive_callback(services: Services, kind: PullKind, body_text: str) -> tuple[int, dict[str, Any]]:
     """Store one push (reports: an array; replies: an object or array). Malformed items are set aside
     one by one; the answer is what Tencent expects, and a non-zero result only if the store failed."""
-    data = _callback_json(body_text)
+    data = _callback_json(body_text, services.settings.callback_max_bytes)
     raw_items = data if isinstance(data, list) else [data]
     parse = payloads.legacy_receipt if kind == "receipts" else payloads.legacy_reply
     parsed = payloads.collect_items(kind, raw_items, parse)
     bad = list(parsed.unparsed)
     if bad:
-        dead_letter(kind, bad, "malformed_callback_item")
-    good, set_aside = admissible(kind, [*parsed.receipts, *parsed.replies])
+        dead_letter(services, kind, bad, "malformed_callback_item")
+    good, set_aside = admissible(services, kind, [*parsed.receipts, *parsed.replies])
     try:
-        stored = save_items(kind, good, source="callback") if good else 0
+        stored = save_items(services, kind, good, source="callback") if good else 0
     except StoreUnavailableError:
-        dead_letter(kind, [i.to_dict() for i in good], "store_unavailable")
+        dead_letter(services, kind, [i.to_dict() for i in good], "store_unavailable")
         return 503, {"result": 1, "errmsg": "store unavailable; please retry"}
     metrics.add_metric(name="CallbackItems", unit="Count", value=len(raw_items))
     logger.info(
@@ -303,10 +304,9 @@ def receive_callback(kind: PullKind, body_text: str) -> tuple[int, dict[str, Any
     return 200, dict(CALLBACK_OK)
 
 
-def _callback_json(body_text: str) -> Any:
+def _callback_json(body_text: str, limit: int) -> Any:
     """The push body parsed, once it is known to be small enough (413) and shallow enough (400) that
     parsing cannot exhaust memory or the recursion limit."""
-    limit = runtime.settings.callback_max_bytes
     size = len(body_text) if len(body_text) > limit else len(body_text.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise PayloadTooLargeError(f"the callback body is over {limit} bytes (SMS_CALLBACK_MAX_BYTES)")
@@ -337,12 +337,12 @@ def _nests_deeper(text: str, limit: int) -> bool:
     return False
 
 
-def purge_expired() -> int:
+def purge_expired(services: Services) -> int:
     """Drop expired idempotency records and one-time codes, and receipts of messages this store never
     recorded once `SMS_ORPHAN_RECEIPT_TTL` has passed (run by the schedule)."""
     try:
-        return runtime.store.purge_expired(
-            int(time.time()), orphan_receipt_ttl=runtime.settings.orphan_receipt_ttl
+        return services.store.purge_expired(
+            services.now(), orphan_receipt_ttl=services.settings.orphan_receipt_ttl
         )
     except StoreUnavailableError as error:
         logger.warning("purge skipped", extra={"error_code": error.code})

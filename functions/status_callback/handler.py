@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import entry, tracking
+from shared.entry import Request
 from shared.errors import NotFoundError
 from shared.http import JsonAnswer, Routes, json_response
 
@@ -16,13 +17,12 @@ routes = Routes("status_callback")
 
 
 @routes.bind("POST /sms/callback/{kind}")
-def callback(kind: str) -> JsonAnswer:
-    request = entry.current()
-    http = request.http
+def callback(request: Request, kind: str) -> JsonAnswer:
+    http, services = request.http, request.services
     if kind not in ("receipts", "replies"):
         raise NotFoundError("callbacks are /sms/callback/receipts and /sms/callback/replies", code="no_route")
-    tracking.check_callback_token(http.query.get("token"), repeated="token" in http.repeated_query)
-    status, answer = tracking.receive_callback(kind, http.body)  # type: ignore[arg-type]
+    tracking.check_callback_token(services, http.query.get("token"), repeated="token" in http.repeated_query)
+    status, answer = tracking.receive_callback(services, kind, http.body)  # type: ignore[arg-type]
     return json_response(status, answer)
 
 

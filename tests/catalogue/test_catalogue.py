@@ -175,15 +175,21 @@ def test_schedule_refreshes_when_due(monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.pull_status.handler import scheduled_pull
     from shared import catalogue
     from shared.runtime import runtime
+    from shared.services import Services
 
-    first = catalogue.refresh_if_due(runtime.settings, now=1_000_000)
-    assert first["synced"] == len(EMULATOR_TEMPLATES)
-    assert catalogue.refresh_if_due(runtime.settings, now=1_000_000 + 3599)["skipped"] == "not due"
-    assert catalogue.refresh_if_due(runtime.settings, now=1_000_000 + 3600)["synced"] == len(
-        EMULATOR_TEMPLATES
+    now = [1_000_000.0]
+    container = runtime.services
+    services = Services(
+        container.settings, client=container.client, store=container.store, clock=lambda: now[0]
     )
+    first = catalogue.refresh_if_due(services)
+    assert first["synced"] == len(EMULATOR_TEMPLATES)
+    now[0] += 3599
+    assert catalogue.refresh_if_due(services)["skipped"] == "not due"
+    now[0] += 1
+    assert catalogue.refresh_if_due(services)["synced"] == len(EMULATOR_TEMPLATES)
     reconfigure(monkeypatch, SMS_TEMPLATE_SYNC_INTERVAL="off")
-    assert "skipped" in catalogue.refresh_if_due(runtime.settings)
+    assert "skipped" in catalogue.refresh_if_due(runtime.services)
     assert callable(scheduled_pull)
 
 

@@ -154,8 +154,8 @@ def test_direct_invoke_and_an_opted_out_number(
     # 7839 is a code, not marketing: the opt-out applies to it only with SMS_SUPPRESS_ALL
     monkeypatch.setenv("SMS_SUPPRESS_ALL", "1")
     runtime.reset()
-    suppressions.operator_change("+8613800000002", suppressed=True, caller="test")
-    answer = previews.preview(body, caller="direct")
+    suppressions.operator_change(runtime.services, "+8613800000002", suppressed=True, caller="test")
+    answer = previews.preview(runtime.services, body, caller="direct")
     assert [[p["code"] for p in n["problems"]] for n in answer["numbers"]] == [[], ["suppressed"]]
     assert answer["fee_total"] == 1
     assert len(sms_emulator.requests) == 0

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from shared import events
+from shared.config import load_settings
 from shared.context import wrap_context
 from shared.entry import Request
 from shared.errors import ValidationError
 from shared.events import Invocation, parse_event
+from shared.services import Services
 
 from .conftest import load
 
@@ -398,7 +400,8 @@ def test_invocation_is_frozen() -> None:
 def test_a_route_reads_the_http_request_from_the_entry_request() -> None:
     ctx = wrap_context(None)
     http = parse_event(load("aws-apigw-rest.json"), ctx)
-    assert Request(http, ctx, "ip:test", ctx.deadline()).http is http.http
+    services = Services(load_settings({}))
+    assert Request(http, ctx, "ip:test", ctx.deadline(), services).http is http.http
     direct = parse_event(SEND, ctx)
     with pytest.raises(AssertionError, match="not an HTTP invocation"):
-        _ = Request(direct, ctx, "direct", ctx.deadline()).http
+        _ = Request(direct, ctx, "direct", ctx.deadline(), services).http

@@ -14,7 +14,7 @@ from tests.helpers import handler
 
 
 def main() -> None:
-    store = runtime.store
+    store = runtime.services.store
     save = store.save_receipts
     calls = []
 

@@ -35,7 +35,7 @@ def chunk(index: int, size: int = 200) -> list[SendResult]:
 
 @pytest.mark.usefixtures("function_env")
 def test_every_chunk_is_stored_in_fewer_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
-    store = runtime.store
+    store = runtime.services.store
     calls: list[int] = []
     record = store.record_sends
     release, writing = threading.Event(), threading.Event()
@@ -48,7 +48,7 @@ def test_every_chunk_is_stored_in_fewer_transactions(monkeypatch: pytest.MonkeyP
         record(results, **kwargs)
 
     monkeypatch.setattr(store, "record_sends", counted)
-    with sending.ChunkRecorder(MESSAGE, "app:1", max_rows=1000) as recorder:
+    with sending.ChunkRecorder(runtime.services, MESSAGE, "app:1", max_rows=1000) as recorder:
         recorder.add(chunk(0))
         assert writing.wait(10)
         for index in range(1, 25):
@@ -65,7 +65,7 @@ def test_every_chunk_is_stored_in_fewer_transactions(monkeypatch: pytest.MonkeyP
 def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
     monkeypatch: pytest.MonkeyPatch, captured_logs: Any
 ) -> None:
-    store = runtime.store
+    store = runtime.services.store
     record = store.record_sends
     failures = iter([StoreUnavailableError("store down"), RuntimeError("a bug")])
 
@@ -76,7 +76,7 @@ def test_a_failing_store_logs_each_message_and_later_batches_still_go_in(
         record(results, **kwargs)
 
     monkeypatch.setattr(store, "record_sends", failing_twice)
-    with sending.ChunkRecorder(MESSAGE, "app:1", max_rows=200) as recorder:
+    with sending.ChunkRecorder(runtime.services, MESSAGE, "app:1", max_rows=200) as recorder:
         for index in range(3):
             recorder.add(chunk(index))  # max_rows=200: one chunk per batch
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
@@ -98,7 +98,7 @@ def test_a_sent_sms_stays_sent_when_storing_its_row_fails(
     def broken(_results: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(runtime.store, "record_sends", broken)
+    monkeypatch.setattr(runtime.services.store, "record_sends", broken)
     context = AwsContext()
     answer = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)
     retry = handler("send_single").handler({"phone": "+8613800000009", "params": ["1"]}, context)

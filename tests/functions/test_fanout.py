@@ -136,7 +136,7 @@ def test_failed_enqueue_is_reported_and_a_retry_sends_each_chunk_once(
     delivered: list[dict[str, Any]] = []
     attempts = []
 
-    def flaky(_url: str, chunks: Any) -> list[int]:
+    def flaky(_services: Any, _url: str, chunks: Any) -> list[int]:
         attempts.append(len(chunks))
         delivered.extend(c.body for c in chunks if not (len(attempts) == 1 and c.index == 1))
         return [1] if len(attempts) == 1 else []

@@ -40,7 +40,7 @@ def test_postgres_stopping_mid_pull_loses_nothing(
     monkeypatch.setenv("SMS_STORE_URL", own_postgres.url)
     runtime.reset()
     ids = send([f"+86138{i:08d}" for i in range(25)])
-    real_pull = runtime.client.pull
+    real_pull = runtime.services.client.pull
     pulls: list[int] = []
 
     def pull_then_stop_postgres(*args: Any, **kwargs: Any) -> Any:
@@ -50,7 +50,7 @@ def test_postgres_stopping_mid_pull_loses_nothing(
             own_postgres.stop(mode="fast")  # the test server runs synchronous_commit=off
         return result
 
-    monkeypatch.setattr(runtime.client, "pull", pull_then_stop_postgres)
+    monkeypatch.setattr(runtime.services.client, "pull", pull_then_stop_postgres)
     run = timer({"kind": "receipts", "max": 10})["runs"][0]
     assert run["stopped"] == "store_unavailable"
     assert run["error"]["code"] == "store_unavailable"
@@ -65,7 +65,7 @@ def test_postgres_stopping_mid_pull_loses_nothing(
         if name != "SMS_STORE_URL":
             monkeypatch.setenv(name, value)
     runtime.reset()
-    stored = {r.message_id for i in ids for r in runtime.store.receipts_for(i)}
+    stored = {r.message_id for i in ids for r in runtime.services.store.receipts_for(i)}
     sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     dead = [item["message_id"] for entry in sink for item in entry["items"]]
     assert len(stored) == 10
@@ -73,4 +73,4 @@ def test_postgres_stopping_mid_pull_loses_nothing(
     assert not stored & set(dead)
     rest = timer({"kind": "receipts", "max": 10})["runs"][0]  # the 5 Tencent still held
     assert rest["stored"] == 5
-    assert len({r.message_id for i in ids for r in runtime.store.receipts_for(i)}) == 15
+    assert len({r.message_id for i in ids for r in runtime.services.store.receipts_for(i)}) == 15

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared import reconcile
 from tests.functions.test_reconcile import send
 from tests.functions.test_tracking_handlers import timer
 from tests.helpers import ROOT, read_dead_letters
@@ -91,14 +90,16 @@ def test_every_receipt_is_stored_once_after_pull_faults_and_a_killed_puller(
     assert [(e["reason"], e["operation"]) for e in sink] == [("unparseable_answer", pull)]
 
     def receipts() -> dict[str, int]:
-        return {i: len(runtime.store.receipts_for(i)) for i in ids}
+        return {i: len(runtime.services.store.receipts_for(i)) for i in ids}
 
     before = receipts()
     lost_before = sum(1 for n in before.values() if n == 0)
     assert lost_before == 400  # 100 in each fault, 100 in the killed process
     assert max(before.values()) == 1
 
-    monkeypatch.setattr(reconcile, "clock", lambda: time.time() + runtime.settings.reconcile_after + 1)
+    ahead = runtime.services.settings.reconcile_after + 1
+    monkeypatch.setattr(runtime, "clock", lambda: time.time() + ahead)
+    runtime.reset()
     final = timer({"kind": "receipts", "max": 100})
 
     after = receipts()
@@ -117,4 +118,4 @@ def test_every_receipt_is_stored_once_after_pull_faults_and_a_killed_puller(
         "done",
     )
     assert result["pulls"] == NUMBERS
-    assert all(runtime.store.get_message(i).status == "delivered" for i in ids)  # type: ignore[union-attr]
+    assert all(runtime.services.store.get_message(i).status == "delivered" for i in ids)  # type: ignore[union-attr]

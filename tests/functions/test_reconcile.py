@@ -1,6 +1,7 @@
 """Reconciliation in the scheduled pull: receipts a pull lost are asked for per number once the
 messages are `SMS_RECONCILE_AFTER` old; a message without any within Tencent's 7 days ends
-`unknown` with the reason. Time is moved by `shared.reconcile.clock` (the emulator keeps real time)."""
+`unknown` with the reason. Time is moved by the container's clock (`runtime.clock`; the emulator
+keeps real time)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 
 from local.emulator import Emulator
-from shared import reconcile
 from shared.config import load_settings
 from shared.errors import ConfigurationError
 from tests.functions.test_tracking_handlers import timer
@@ -44,11 +44,14 @@ def lost_receipts(emulator: Emulator, operation: str, count: int) -> list[str]:
 
 @pytest.fixture
 def later(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Move the reconciliation clock `seconds` ahead of the real one."""
+    """Move the container's clock `seconds` ahead of the real one."""
     import time
 
+    from shared.runtime import runtime
+
     def move(seconds: float) -> None:
-        monkeypatch.setattr(reconcile, "clock", lambda: time.time() + seconds)
+        monkeypatch.setattr(runtime, "clock", lambda: time.time() + seconds)
+        runtime.reset()
 
     return move
 
@@ -66,7 +69,7 @@ def test_receipts_lost_in_a_dropped_pull_are_recovered_per_number(
     monkeypatch.setenv("TENCENT_SMS_API", api)
     runtime.reset()
     ids = lost_receipts(sms_emulator, "PullSmsSendStatus" if api == "v3" else "pullstatus", 5)
-    assert all(runtime.store.get_message(i).status == "submitted" for i in ids)  # type: ignore[union-attr]
+    assert all(runtime.services.store.get_message(i).status == "submitted" for i in ids)  # type: ignore[union-attr]
 
     later(901)
     result = timer({"kind": "receipts"})["reconciled"]
@@ -74,10 +77,10 @@ def test_receipts_lost_in_a_dropped_pull_are_recovered_per_number(
     assert (result["checked"], result["pulls"], result["found"], result["stored"]) == (5, 5, 5, 5)
     assert (result["deferred"], result["unknown"], result["stopped"]) == (0, 0, "done")
     for message_id in ids:
-        message = runtime.store.get_message(message_id)
+        message = runtime.services.store.get_message(message_id)
         assert message is not None
         assert message.status == "delivered"
-        assert len(runtime.store.receipts_for(message_id)) == 1
+        assert len(runtime.services.store.receipts_for(message_id)) == 1
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0  # nothing is due any more
     per_number = "PullSmsSendStatusByPhoneNumber" if api == "v3" else "pullstatus4mobile"
     assert sum(r.operation == per_number for r in sms_emulator.requests) == 5
@@ -105,7 +108,7 @@ def test_one_pull_per_number_covers_its_messages_and_the_batch_is_bounded_oldest
     # the 4 oldest: the first send's 3 and one of the second's; 3 numbers, so 3 pulls, and each
     # pull brings both of its number's receipts (6 new ones)
     assert (result["checked"], result["pulls"], result["found"], result["stored"]) == (4, 3, 4, 6)
-    assert all(runtime.store.receipts_for(i) for i in first + second)
+    assert all(runtime.services.store.receipts_for(i) for i in first + second)
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0
 
 
@@ -139,7 +142,7 @@ def test_without_a_receipt_a_message_is_asked_again_later_then_ends_unknown_with
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 1
     later(6.9 * 86400)  # asked again at the 7-day mark, not at twice 6 days
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0
-    message = runtime.store.get_message(message_id)
+    message = runtime.services.store.get_message(message_id)
     assert message is not None
     assert message.status == "submitted"
 
@@ -147,7 +150,7 @@ def test_without_a_receipt_a_message_is_asked_again_later_then_ends_unknown_with
     last = timer({"kind": "receipts"})["reconciled"]
 
     assert (last["checked"], last["pulls"], last["deferred"], last["unknown"]) == (1, 1, 0, 1)
-    message = runtime.store.get_message(message_id)
+    message = runtime.services.store.get_message(message_id)
     assert message is not None
     assert (message.status, message.status_reason) == ("unknown", "no_receipt_within_window")
     assert timer({"kind": "receipts"})["reconciled"]["checked"] == 0
@@ -167,7 +170,7 @@ def test_a_tencent_failure_stops_reconciliation_and_changes_nothing(
 
     assert (result["checked"], result["pulls"], result["stopped"]) == (0, 0, "tencent_error")
     assert result["error"]["code"] == "tencent_unavailable"
-    assert all(runtime.store.get_message(i).status == "submitted" for i in ids)  # type: ignore[union-attr]
+    assert all(runtime.services.store.get_message(i).status == "submitted" for i in ids)  # type: ignore[union-attr]
     assert timer({"kind": "receipts"})["reconciled"]["found"] == 3  # due again on the next run
 
 
@@ -181,7 +184,7 @@ def test_reconciliation_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, later
     later(901)
     assert timer({"kind": "receipts"})["reconciled"]["stopped"] == "disabled"
     assert "reconciled" not in timer({"kind": "replies"})
-    assert runtime.store.get_message(lost_receipts_ids[0]) is not None
+    assert runtime.services.store.get_message(lost_receipts_ids[0]) is not None
 
 
 @pytest.mark.parametrize(

@@ -139,10 +139,10 @@ def test_a_queued_chunk_keeps_both_templates() -> None:
     from shared.runtime import runtime
 
     body = {"phones": [CN, US], "template_id": {"mainland": "7839", "international": "7841"}, "params": ["1"]}
-    command = validation.parse_multi_send(body, runtime.settings)
+    command = validation.parse_multi_send(body, runtime.services.settings)
     fields = validation.message_fields(command.message)
     assert fields["template_id"] == {"mainland": "7839", "international": "7841"}
-    again = validation.parse_multi_send({"phones": [CN, US], **fields}, runtime.settings)
+    again = validation.parse_multi_send({"phones": [CN, US], **fields}, runtime.services.settings)
     assert again.message == command.message
 
 

@@ -218,7 +218,7 @@ def test_mini_program_call_records_the_openid() -> None:
         load_event("wx-cloud-function.json"), load_event("wx-cloud-function-context.json")
     )
     assert answer["status"] == "submitted"
-    stored = runtime.store.get_message(answer["message_id"])
+    stored = runtime.services.store.get_message(answer["message_id"])
     assert stored is not None
     assert stored.caller == "wx:oAbCd1EfGh2IjKl3MnOp4QrSt5Uv"
 

@@ -178,7 +178,7 @@ def test_receipt_push_is_stored_once_and_answered_as_tencent_expects(sms_emulato
         assert answer["statusCode"] == 200
         assert json.loads(answer["body"]) == {"result": 0, "errmsg": "OK"}
     timer({"kind": "receipts"})  # and the same receipt arrives by pull too
-    assert len(runtime.store.receipts_for(message_id)) == 1
+    assert len(runtime.services.store.receipts_for(message_id)) == 1
     assert status_of(message_id)["status"] == "delivered"
 
 
@@ -188,7 +188,7 @@ def test_reply_push_object_or_array() -> None:
 
     assert json.loads(callback("replies", REPLY_PUSH)["body"])["result"] == 0
     assert json.loads(callback("replies", [REPLY_PUSH])["body"])["result"] == 0
-    replies = runtime.store.replies_for("+8613800000000")
+    replies = runtime.services.store.replies_for("+8613800000000")
     assert [(r.text, r.replied_at) for r in replies] == [("TD", 1795758000)]
 
 
@@ -200,7 +200,7 @@ def test_malformed_items_are_set_aside_without_losing_good_ones(function_env: di
     good = json.loads(json.dumps(RECEIPT_PUSH).replace("{sid}", message_id))[0]
     answer = callback("receipts", [{"mobile": "138"}, good, "junk"])
     assert json.loads(answer["body"]) == {"result": 0, "errmsg": "OK"}
-    assert len(runtime.store.receipts_for(message_id)) == 1
+    assert len(runtime.services.store.receipts_for(message_id)) == 1
     sink = read_dead_letters(function_env["SMS_DEAD_LETTER_URL"])
     assert sink[-1]["reason"] == "malformed_callback_item"
     assert len(sink[-1]["items"]) == 2
@@ -241,8 +241,8 @@ def test_store_read_only_mid_pull_loses_nothing(
     monkeypatch.setenv("SMS_STORE_URL", f"{url}?busy_timeout=200")  # a locked store fails fast
     runtime.reset()
     send([f"+86138{i:08d}" for i in range(25)])
-    store = runtime.store
-    real_pull = runtime.client.pull
+    store = runtime.services.store
+    real_pull = runtime.services.client.pull
     calls = []
     # another process's write transaction: the store cannot write until it ends
     blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
@@ -254,7 +254,7 @@ def test_store_read_only_mid_pull_loses_nothing(
             blocker.execute("BEGIN IMMEDIATE")
         return result
 
-    monkeypatch.setattr(runtime.client, "pull", pull_then_lock_store)
+    monkeypatch.setattr(runtime.services.client, "pull", pull_then_lock_store)
     try:
         run = timer({"kind": "receipts", "max": 10})["runs"][0]
     finally:

@@ -93,7 +93,7 @@ def backend_env(
 
 
 class Clock:
-    """A settable stand-in for `shared.otp.clock`."""
+    """A settable wall clock for the container's `Services`."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -107,13 +107,14 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """`shared.otp` reads its time from this clock (starting at the real time)."""
+    """The container's `Services` read their time from this clock (starting at the real time)."""
     import time
 
-    from shared import otp
+    from shared.runtime import runtime
 
     fake = Clock(float(int(time.time())))
-    monkeypatch.setattr(otp, "clock", fake)
+    monkeypatch.setattr(runtime, "clock", fake)
+    runtime.reset()
     return fake
 
 
@@ -145,11 +146,13 @@ class ContainerStores:
 
 
 @pytest.fixture
-def containers(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make `runtime.store` a connection per thread, as many containers sharing one database."""
+def containers(backend_env: dict[str, str]) -> Iterator[None]:
+    """Make the container's store a connection per thread, as many containers sharing one database."""
     from shared.runtime import runtime
+    from shared.services import Services
 
     stores = ContainerStores(backend_env["SMS_STORE_URL"])
-    monkeypatch.setattr(runtime, "_store", stores)
+    runtime.install(Services(runtime.services.settings, store=stores, clock=runtime.clock))  # type: ignore[arg-type]
     yield
+    runtime.reset()
     stores.close()

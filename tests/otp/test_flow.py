@@ -11,6 +11,7 @@ import pytest
 from local.emulator import Emulator
 from shared import otp
 from shared.errors import SmsError
+from shared.runtime import runtime
 from tests.helpers import free_port
 from tests.otp.conftest import OTP_SECRET, Clock, Leaks
 from tests.otp.helpers import wrong
@@ -22,11 +23,11 @@ pytestmark = pytest.mark.usefixtures("backend_env")
 
 
 def send(phone: str, caller: str = KEY_CALLER, **fields: Any) -> dict[str, Any]:
-    return otp.send_code({"phone": phone, **fields}, caller=caller, deadline=None)
+    return otp.send_code(runtime.services, {"phone": phone, **fields}, caller=caller, deadline=None)
 
 
 def verify(phone: str, code: str, caller: str = KEY_CALLER, **fields: Any) -> dict[str, Any]:
-    return otp.verify_code({"phone": phone, "code": code, **fields}, caller=caller)
+    return otp.verify_code(runtime.services, {"phone": phone, "code": code, **fields}, caller=caller)
 
 
 def refused(call: Any, *args: Any, **kwargs: Any) -> SmsError:
@@ -49,7 +50,7 @@ def test_send_then_verify(sms_emulator: Emulator, leaks: Leaks, clock: Clock) ->
     assert sms.params == (code, "5")
     assert code not in json.dumps(sent)
 
-    record = runtime.store.otp_get(sent["id"])
+    record = runtime.services.store.otp_get(sent["id"])
     assert record is not None
     assert (record.phone, record.purpose, record.caller, record.status) == (
         phone,
@@ -62,7 +63,7 @@ def test_send_then_verify(sms_emulator: Emulator, leaks: Leaks, clock: Clock) ->
     assert record.attempts == 0
     assert record.code_hash == otp.hash_code(OTP_SECRET, record.id, phone, "login", code)
     assert code not in record.code_hash
-    stored_sms = runtime.store.get_message(sms.message_id)
+    stored_sms = runtime.services.store.get_message(sms.message_id)
     assert stored_sms is not None
     assert stored_sms.params == ["******", "5"]
 
@@ -205,7 +206,7 @@ def test_refused_send_leaves_no_code_and_frees_the_window(
     error = refused(send, phone)
     assert error.status == 502
     assert error.tencent_code == "FailedOperation.TemplateIncorrectOrUnapproved"
-    assert runtime.store.otp_latest_active(phone, "login") is None
+    assert runtime.services.store.otp_latest_active(phone, "login") is None
     monkeypatch.setenv("SMS_OTP_TEMPLATE_ID", "7840")
     runtime.reset()
     assert send(phone)["id"]  # no resend window was left behind
@@ -224,7 +225,7 @@ def test_unreachable_tencent_leaves_no_code(
     phone = leaks.new_phone()
     error = refused(send, phone)
     assert (error.status, error.code) == (503, "tencent_unavailable")
-    assert runtime.store.otp_latest_active(phone, "login") is None
+    assert runtime.services.store.otp_latest_active(phone, "login") is None
     monkeypatch.setenv("TENCENT_SMS_ENDPOINT", sms_emulator.url)
     runtime.reset()
     assert send(phone)["id"]  # no resend window was left behind
@@ -313,5 +314,5 @@ def test_scheduled_purge_removes_expired_codes(leaks: Leaks, clock: Clock) -> No
     fresh = send(phone, purpose="bind_phone")
     answer = handler(load_event("aws-eventbridge-schedule.json"), AwsContext())
     assert answer["purged"] >= 1, answer
-    assert runtime.store.otp_get(old["id"]) is None
-    assert runtime.store.otp_get(fresh["id"]) is not None
+    assert runtime.services.store.otp_get(old["id"]) is None
+    assert runtime.services.store.otp_get(fresh["id"]) is not None

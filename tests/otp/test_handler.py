@@ -162,7 +162,7 @@ def test_mini_program_send_then_verify(sms_emulator: Emulator, leaks: Leaks) -> 
     phone = leaks.new_phone()
     sent = call("send", mobile=phone[3:], nationcode="86", purpose="bind_phone")
     assert set(sent) == {"id", "expires_in", "resend_after"}, sent
-    record = runtime.store.otp_get(sent["id"])
+    record = runtime.services.store.otp_get(sent["id"])
     assert record is not None
     assert record.caller == f"wx:{OPEN_ID}"
     assert record.purpose == "bind_phone"

@@ -68,11 +68,11 @@ def test_the_transport_outlives_a_runtime_reset(sms_emulator: Emulator) -> None:
     """The pooled transport is per process (keyed by its options), not per runtime: settings and
     client may be rebuilt, the connections stay."""
     assert send_single("+8613800000003")["status"] == "submitted"
-    transport = runtime.client.transport
+    transport = runtime.services.client.transport
     after_first = sms_emulator.connections
     runtime.reset()
     assert send_single("+8613800000004")["status"] == "submitted"
-    assert runtime.client.transport is transport
+    assert runtime.services.client.transport is transport
     assert sms_emulator.connections == after_first
 
 
@@ -97,4 +97,4 @@ def test_multi_send_is_bounded_by_the_configured_concurrency(
     assert len(sms_emulator.requests) == 10
     assert [r["phone"] for r in answer["results"]] == phones
     assert sms_emulator.connections <= concurrency
-    runtime.client.transport.close()
+    runtime.services.client.transport.close()

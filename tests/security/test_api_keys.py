@@ -56,7 +56,7 @@ def test_a_bare_hex_entry_is_a_plain_key_with_a_warning(
     from shared.runtime import runtime
 
     configured(DIGEST)
-    runtime.settings  # noqa: B018 - loading the settings is what warns
+    runtime.services.settings  # noqa: B018 - loading the settings is what warns
     warnings = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     warnings = [w for w in warnings if "unmarked sha256" in w["message"]]
     assert len(warnings) == 1

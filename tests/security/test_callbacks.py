@@ -58,7 +58,7 @@ def test_brackets_inside_strings_do_not_count_as_depth(sms_emulator: Emulator) -
     item = {**push_of(sms_emulator, message_id)[0], "description": '[[[[[[[[[[{{{{{{{{{{ \\" ]]'}
     answer = callback("receipts", [item])
     assert answer["statusCode"] == 200, answer
-    assert runtime.store.receipts_for(message_id)[0].description == item["description"]
+    assert runtime.services.store.receipts_for(message_id)[0].description == item["description"]
 
 
 @pytest.mark.usefixtures("function_env")
@@ -71,7 +71,7 @@ def test_a_body_over_the_callback_limit_is_a_413_and_stores_nothing(monkeypatch:
     answer = callback("receipts", pushes)
     assert answer["statusCode"] == 413, answer
     assert answer_body(answer)["error"]["code"] == "payload_too_large"
-    assert runtime.store.receipts_for("big-0") == []
+    assert runtime.services.store.receipts_for("big-0") == []
     assert callback("receipts", pushes[:10])["statusCode"] == 200  # under the limit: stored
 
 
@@ -79,7 +79,7 @@ def test_a_body_over_the_callback_limit_is_a_413_and_stores_nothing(monkeypatch:
 def test_the_default_callback_limit_is_256_kib() -> None:
     from shared.runtime import runtime
 
-    assert runtime.settings.callback_max_bytes == 256 * 1024
+    assert runtime.services.settings.callback_max_bytes == 256 * 1024
     pushes = [_push(f"m-{i}", description="x" * 200) for i in range(1200)]  # ~ 380 KB
     assert callback("receipts", pushes)["statusCode"] == 413
 
@@ -133,7 +133,7 @@ def test_a_repeated_token_is_refused_in_every_trigger_shape(
     assert answer["statusCode"] == 400, answer
     error = answer_body(answer)["error"]
     assert (error["code"], error["field"]) == ("repeated_parameter", "token")
-    assert runtime.store.receipts_for(message_id) == []
+    assert runtime.services.store.receipts_for(message_id) == []
     once = _with_query(sample, [("token", CALLBACK_TOKEN)], push)
     assert handler("status_callback").handler(once, context_for(sample))["statusCode"] == 200
 
@@ -167,7 +167,7 @@ def test_a_receipt_dated_years_ahead_does_not_decide_the_status(
     assert answer["statusCode"] == 200
     assert answer_body(answer)["result"] == 0
     assert status_of(message_id)["status"] == "delivered"
-    assert len(runtime.store.receipts_for(message_id)) == 1
+    assert len(runtime.services.store.receipts_for(message_id)) == 1
     assert _sink(store_env)[-1]["reason"] == "implausible_time"
     assert _sink(store_env)[-1]["items"][0]["message_id"] == message_id
     # within the documented skew (SMS_RECEIPT_MAX_SKEW, 300 s) a later failure report still counts
@@ -186,7 +186,9 @@ def test_pulled_receipts_dated_ahead_are_set_aside_too(function_env: dict[str, s
         Receipt("m-ahead", "+8613800000000", "failed", "MK:0001", "", future),
         Receipt("m-ok", "+8613800000000", "delivered", "DELIVRD", "", 1000),
     ]
-    kept, set_aside = tracking.admissible("receipts", items)
+    from shared.runtime import runtime
+
+    kept, set_aside = tracking.admissible(runtime.services, "receipts", items)
     assert kept == [items[1]]
     assert set_aside == 1
     assert _sink(function_env)[-1]["reason"] == "implausible_time"
@@ -204,8 +206,8 @@ def test_receipts_are_bounded_per_item(function_env: dict[str, str]) -> None:
         [_push(long_id), _push("stray-1", description="d" * 10_000, errmsg="E" * 1000, ext="x" * 5000)],
     )
     assert answer["statusCode"] == 200
-    assert runtime.store.receipts_for(long_id) == []
+    assert runtime.services.store.receipts_for(long_id) == []
     assert _sink(function_env)[-1]["reason"] == "oversized_item"
     assert len(json.dumps(_sink(function_env)[-1]["items"])) < 2000
-    [kept] = runtime.store.receipts_for("stray-1")  # an unknown id is kept, its text cut to bounds
+    [kept] = runtime.services.store.receipts_for("stray-1")  # an unknown id is kept, its text cut to bounds
     assert (len(kept.description), len(kept.carrier_code), len(kept.session_context)) == (256, 64, 512)

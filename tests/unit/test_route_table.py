@@ -52,7 +52,7 @@ def test_a_handler_cannot_bind_an_undeclared_or_foreign_route() -> None:
         Routes("send_single").get("/sms/status/<phone>")
 
     @router.bind("POST /sms/send")
-    def send() -> JsonAnswer:
+    def send(_request: object) -> JsonAnswer:
         return json_response(200, {"sent": True})
 
     assert router.answer("POST", "/sms/send").body == {"sent": True}
@@ -98,5 +98,7 @@ def test_a_new_route_is_one_declaration(monkeypatch: pytest.MonkeyPatch) -> None
     assert operation["summary"] == "Widgets"
     assert operation["parameters"][0]["name"] == "widget_id"
     router = Routes("pull_status")
-    router.bind("GET /sms/widgets/{widget_id}")(lambda widget_id: json_response(200, {"id": widget_id}))
+    router.bind("GET /sms/widgets/{widget_id}")(
+        lambda _request, widget_id: json_response(200, {"id": widget_id})
+    )
     assert router.answer("GET", "/sms/widgets/42").body == {"id": "42"}

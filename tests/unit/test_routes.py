@@ -13,19 +13,19 @@ def routes() -> Routes:
     routes = Routes()
 
     @routes.post("/sms/send")
-    def send() -> JsonAnswer:
+    def send(_request: object) -> JsonAnswer:
         return json_response(200, {"route": "send"})
 
     @routes.get("/sms/status/<phone>")
-    def status(phone: str) -> JsonAnswer:
+    def status(_request: object, phone: str) -> JsonAnswer:
         return json_response(200, {"route": "status", "phone": phone})
 
     @routes.get("/sms/messages/{message_id}/receipts/<kind>")
-    def receipts(message_id: str, kind: str) -> JsonAnswer:
+    def receipts(_request: object, message_id: str, kind: str) -> JsonAnswer:
         return json_response(200, {"message_id": message_id, "kind": kind})
 
     @routes.post("/sms/limited")
-    def limited() -> JsonAnswer:
+    def limited(_request: object) -> JsonAnswer:
         raise RateLimitedError("slow down", retry_after=7)
 
     return routes
@@ -67,7 +67,7 @@ def test_literal_parts_are_not_patterns() -> None:
     routes = Routes()
 
     @routes.get("/a.b")
-    def dotted() -> JsonAnswer:
+    def dotted(_request: object) -> JsonAnswer:
         return json_response(200, {})
 
     assert routes.answer("GET", "/a.b").status == 200
