@@ -51,9 +51,9 @@ def make_transport(layout: str, concurrency: int) -> Transport:
         )
         return Transport(base, http_transport=pool)
     if layout == "1 pool, nodelay":
-        return Transport(base._replace(pool_size=concurrency, tcp_nodelay=True))
+        return Transport(base._replace(pool_size=concurrency))
     size = 8 if layout == "pools of 8, nodelay" else 4
-    return Transport(base._replace(pool_size=size, tcp_nodelay=True))
+    return Transport(base._replace(pool_size=size))
 
 
 def main() -> None:
@@ -100,10 +100,10 @@ def main() -> None:
                 lambda: raw_client.run(emulator.url, warm_plan.chunks, MESSAGE, credentials, k),  # noqa: B023
             )
             for layout in layouts:
-                client = SmsClient(settings, make_transport(layout, k))
+                client = SmsClient(settings._replace(send_concurrency=k), make_transport(layout, k))
                 results[(layout, k)] = measure(
-                    lambda: client.send_plan(plan, MESSAGE, concurrency=k),  # noqa: B023
-                    lambda: client.send_plan(warm_plan, MESSAGE, concurrency=k),  # noqa: B023
+                    lambda: client.send_plan(plan, MESSAGE),  # noqa: B023
+                    lambda: client.send_plan(warm_plan, MESSAGE),  # noqa: B023
                 )
                 client.transport.close()
             print(f"  concurrency {k} done ({time.perf_counter() - started:.0f} s)", flush=True)

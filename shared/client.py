@@ -52,15 +52,14 @@ class SmsClient:
         message: Message,
         *,
         deadline: float | None = None,
-        concurrency: int | None = None,
         on_chunk: Callable[[list[SendResult]], None] | None = None,
     ) -> MultiSendResult:
-        """Send a pre-flighted plan (see `plan.plan_multi_send`): at most `concurrency` (default
-        `SMS_SEND_CONCURRENCY`) API calls in flight, one worker thread each, over the shared pools.
+        """Send a pre-flighted plan (see `plan.plan_multi_send`): at most `SMS_SEND_CONCURRENCY` API
+        calls in flight, one worker thread each, over the shared pools.
         `on_chunk` gets each chunk's results in its worker as soon as they are known (e.g. to store
         them while other chunks are still in flight); it must not raise."""
         message = self.with_defaults(message)
-        workers = max(1, min(concurrency or self.settings.send_concurrency, len(plan.chunks)))
+        workers = max(1, min(self.settings.send_concurrency, len(plan.chunks)))
 
         def run(chunk: tuple[str, ...]) -> list[SendResult]:
             try:

@@ -55,7 +55,6 @@ class TransportOptions(NamedTuple):
     proxy: str = ""
     max_connections: int = 32  # keep-alive connections to Tencent, in all
     pool_size: int = 4  # connections per httpcore pool (see `PoolSet`)
-    tcp_nodelay: bool = True
     attempts: int = 3  # for never-sent failures only
     backoff: float = 0.1  # seconds, doubled per attempt
     deadline_margin: float = 0.3  # seconds kept back for the function to answer after the call
@@ -84,7 +83,7 @@ class Transport:
                 else PoolSet(
                     max_connections=opts.max_connections,
                     pool_size=opts.pool_size,
-                    socket_options=_NODELAY if opts.tcp_nodelay else (),
+                    socket_options=_NODELAY,
                 )
             )
         self._http = http_transport

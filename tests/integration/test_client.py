@@ -40,11 +40,9 @@ def make_client(settings: Settings, **options: Any) -> SmsClient:
     return SmsClient(settings, Transport(opts))
 
 
-def send_multi(
-    client: SmsClient, phones: list[str], message: Message, concurrency: int | None = None
-) -> MultiSendResult:
+def send_multi(client: SmsClient, phones: list[str], message: Message) -> MultiSendResult:
     """What send_multi's handler does around the client: plan the list, then send the plan."""
-    return client.send_plan(plan_multi_send(phones), message, concurrency=concurrency)
+    return client.send_plan(plan_multi_send(phones), message)
 
 
 def test_send_single_domestic(settings: Settings, sms_emulator: Emulator) -> None:
@@ -100,7 +98,7 @@ def test_per_number_failure_is_a_result_not_an_exception(settings: Settings, sms
 def test_multi_send_450_numbers_is_three_requests(settings: Settings, sms_emulator: Emulator) -> None:
     phones = [f"+86138{i:08d}" for i in range(450)]
     before = len(sms_emulator.requests)
-    outcome = send_multi(make_client(settings), phones, CODE, concurrency=3)
+    outcome = send_multi(make_client(settings._replace(send_concurrency=3)), phones, CODE)
     assert outcome.requests == 3
     assert len(sms_emulator.requests) - before == 3
     assert [r.phone for r in outcome.results] == phones
@@ -209,7 +207,7 @@ def test_multi_send_reports_an_unknown_chunk_without_resending(
 ) -> None:
     sms_emulator.set_faults(drop_count=1, drop_after_processing=True)
     phones = [f"+86138{i:08d}" for i in range(250)]
-    outcome = send_multi(make_client(settings), phones, CODE, concurrency=1)
+    outcome = send_multi(make_client(settings._replace(send_concurrency=1)), phones, CODE)
     assert outcome.unknown == 200
     assert outcome.submitted == 50
     assert sms_emulator.accepted_count == 250
