@@ -41,7 +41,7 @@ class Meter:
         self.rru = 0.0
         self.wru = 0.0
         self.active = True
-        client = store._client()
+        client = store.boto_client()
         # sizes items; never counted (abstract: the DynamoDB store is being finished on another branch)
         self._side = DynamoDbStore(store.url)
         client.meta.events.register("after-call.dynamodb", self._after)

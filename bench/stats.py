@@ -169,7 +169,7 @@ class Reads:
     def __init__(self, store: Any) -> None:
         self.queries = self.items = 0
         self.units = 0.0
-        store._client().meta.events.register("after-call.dynamodb.Query", self._count)
+        store.boto_client().meta.events.register("after-call.dynamodb.Query", self._count)
 
     def _count(self, parsed: dict[str, Any], **_: Any) -> None:
         from shared.store.dynamodb import item_size
@@ -192,7 +192,7 @@ def best(store: Store, frm: int, to: int, group_by: str, repeat: int) -> tuple[f
     if reads is None:
         return min(times), groups, ""
     per = f"; {reads.queries // repeat} Q, {reads.items // repeat} items, {reads.units / repeat:.0f} RRU"
-    store._client().meta.events.unregister("after-call.dynamodb.Query", reads._count)  # type: ignore[attr-defined]
+    store.boto_client().meta.events.unregister("after-call.dynamodb.Query", reads._count)  # type: ignore[attr-defined]
     return min(times), groups, per
 
 
@@ -217,7 +217,7 @@ def main() -> None:
             seconds, items = fill_dynamodb(store, args.rows, args.days)
         else:
             seconds = fill(store, url, args.rows, args.days)
-            items = store._run(lambda tx: tx.one("SELECT COUNT(*) FROM stats_rollup"), write=False)[0]  # type: ignore[attr-defined]
+            items = store.transaction(lambda tx: tx.one("SELECT COUNT(*) FROM stats_rollup"), write=False)[0]  # type: ignore[attr-defined]
         print(
             f"store: {store.dialect}; {args.rows:,} messages over {args.days} days,"
             f" filled in {seconds:.1f} s;"

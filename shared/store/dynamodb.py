@@ -374,7 +374,8 @@ class DynamoDbStore(Store):
         self._seq = _Seq()
 
     # -- plumbing -----------------------------------------------------------------------------
-    def _client(self) -> Any:
+    def boto_client(self) -> Any:
+        """This store's boto3 client, made on first use (tests and benchmarks watch its events)."""
         with self._lock:
             if self._client_obj is None:
                 session = boto3.session.Session()
@@ -454,9 +455,9 @@ class DynamoDbStore(Store):
             failure = StoreUnavailableError(f"{where} unavailable: {operation}: {type(exc).__name__}: {exc}")
         raise failure from None
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def request(self, operation: str, **params: Any) -> dict[str, Any]:
         """One request; conditional failures come back as `ClientError`, the rest as store errors."""
-        client = self._client()
+        client = self.boto_client()
         try:
             result: dict[str, Any] = getattr(client, operation)(**params)
             return result
@@ -474,7 +475,7 @@ class DynamoDbStore(Store):
         """Put `item` if its condition holds: None, else the item as it was (the condition failed)."""
         _check_size(item, what)
         try:
-            self._call(
+            self.request(
                 "put_item",
                 TableName=self.table,
                 Item=item,
@@ -501,12 +502,12 @@ class DynamoDbStore(Store):
                 return
             if kind == "Update":
                 try:
-                    self._call("update_item", TableName=self.table, **params)
+                    self.request("update_item", TableName=self.table, **params)
                 except ClientError:
                     raise _Conflict from None
                 return
         try:
-            self._call("transact_write_items", TransactItems=list(operations))
+            self.request("transact_write_items", TransactItems=list(operations))
         except ClientError as exc:
             reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
             if (
@@ -540,7 +541,7 @@ class DynamoDbStore(Store):
         for part in _chunks(unique, BATCH_GET_KEYS):
             pending: dict[str, Any] = {self.table: {"Keys": list(part), "ConsistentRead": True}}
             for attempt in range(UNPROCESSED_RETRIES + 1):
-                answer = self._call("batch_get_item", RequestItems=pending)
+                answer = self.request("batch_get_item", RequestItems=pending)
                 for item in answer.get("Responses", {}).get(self.table, []):
                     found[item["pk"]["S"], item["sk"]["S"]] = item
                 pending = answer.get("UnprocessedKeys") or {}
@@ -554,7 +555,7 @@ class DynamoDbStore(Store):
         return found
 
     def _get(self, pk: str, sk: str) -> Item | None:
-        answer = self._call("get_item", TableName=self.table, Key=_key(pk, sk), ConsistentRead=True)
+        answer = self.request("get_item", TableName=self.table, Key=_key(pk, sk), ConsistentRead=True)
         item = answer.get("Item")
         return dict(item) if item else None
 
@@ -564,7 +565,7 @@ class DynamoDbStore(Store):
             pending: dict[str, Any] = {self.table: list(part)}
             left, idle = len(part), 0  # rounds in a row that stored nothing
             while pending:
-                answer = self._call("batch_write_item", RequestItems=pending)
+                answer = self.request("batch_write_item", RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
                 before, left = left, len(pending.get(self.table, []))
                 idle = 0 if left < before else idle + 1
@@ -586,7 +587,7 @@ class DynamoDbStore(Store):
         """Every item of a Query or Scan, page after page."""
         params.setdefault("TableName", self.table)
         while True:
-            answer = self._call(operation, **params)
+            answer = self.request(operation, **params)
             yield from answer.get("Items", [])
             last = answer.get("LastEvaluatedKey")
             if not last:
@@ -814,7 +815,7 @@ class DynamoDbStore(Store):
     def _update_submitted(self, message_id: str, update: str, values: Item) -> bool:
         """One UpdateItem on a message that is still `submitted`; False when it is not (or missing)."""
         try:
-            self._call(
+            self.request(
                 "update_item",
                 TableName=self.table,
                 Key=_key(_message_pk(message_id), "M"),
@@ -1085,7 +1086,7 @@ class DynamoDbStore(Store):
                 f" 400 KB item limit: nothing was written",
                 code="store_item_too_large",
             )
-        self._call(
+        self.request(
             "update_item",
             TableName=self.table,
             Key=_key("I#" + key, "I"),
@@ -1098,7 +1099,7 @@ class DynamoDbStore(Store):
         )
 
     def idempotency_release(self, key: str) -> None:
-        self._call("delete_item", TableName=self.table, Key=_key("I#" + key, "I"))
+        self.request("delete_item", TableName=self.table, Key=_key("I#" + key, "I"))
 
     # -- rate limits ----------------------------------------------------------------------------
     def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
@@ -1338,7 +1339,7 @@ class DynamoDbStore(Store):
     # -- short-lived answers --------------------------------------------------------------------
     def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:
         """One eventually consistent GetItem (half a read unit): a cache may be a moment behind."""
-        answer = self._call("get_item", TableName=self.table, Key=_key("C#" + key, "C"))
+        answer = self.request("get_item", TableName=self.table, Key=_key("C#" + key, "C"))
         item = answer.get("Item")
         if not item or _num(item, "expires_at") <= now:  # TTL deletes late: expiry is checked here
             return None
@@ -1352,7 +1353,7 @@ class DynamoDbStore(Store):
             "expires_at": _n(now + ttl),
         }
         _check_size(item, "a cached answer")
-        self._call("put_item", TableName=self.table, Item=item)
+        self.request("put_item", TableName=self.table, Item=item)
 
     # -- template catalogue ---------------------------------------------------------------------
     def save_templates(self, templates: Sequence[StoredTemplate], *, now: int) -> int:
@@ -1367,7 +1368,7 @@ class DynamoDbStore(Store):
             "sa": _n(now),
         }
         _check_size(item, "the template catalogue")
-        self._call("put_item", TableName=self.table, Item=item)
+        self.request("put_item", TableName=self.table, Item=item)
         return len(unique)
 
     def templates(self) -> list[StoredTemplate]:
@@ -1476,7 +1477,7 @@ class DynamoDbStore(Store):
                 params[":state"] = _s("locked" if attempts + 1 >= _num(item, "max") else "active")
                 params[":seen"] = _n(attempts)
             try:
-                self._call(
+                self.request(
                     "update_item",
                     TableName=self.table,
                     Key=key,
@@ -1534,7 +1535,7 @@ class DynamoDbStore(Store):
         if "M" in rows:  # recorded since: its receipts are no longer orphans, only unlist them
             for item in receipts:
                 if "gsi1pk" in item:
-                    self._call(
+                    self.request(
                         "update_item",
                         TableName=self.table,
                         Key=_key(pk, item["sk"]["S"]),
@@ -1577,7 +1578,7 @@ class DynamoDbStore(Store):
         return len(old)
 
     def ping(self) -> None:
-        self._call("get_item", TableName=self.table, Key=_key("ping", "ping"))
+        self.request("get_item", TableName=self.table, Key=_key("ping", "ping"))
 
     def close(self) -> None:
         with self._lock:

@@ -280,7 +280,7 @@ class PostgresStore(SqlStore):
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
-    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:  # noqa: ARG002 - SqlStore._run's signature
+    def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:  # noqa: ARG002 - SqlStore.transaction's signature
         with self._mutex:
             reconnected = False
             conflicts = 0
@@ -448,15 +448,19 @@ class PostgresStore(SqlStore):
 
     def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
         # skip rows a live rate-limit transaction is pruning itself, instead of waiting on them
-        total = self._run(
+        total = self.transaction(
             lambda tx: tx.execute(
                 "DELETE FROM rate_counts WHERE ctid IN (SELECT ctid FROM rate_counts WHERE expires_at <= ?"
                 " FOR UPDATE SKIP LOCKED)",
                 (now,),
             )
         )
-        total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
-        total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
+        total += self.transaction(
+            lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,))
+        )
+        total += self.transaction(
+            lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,))
+        )
         return total + self.otp_purge_expired(now) + self._purge_orphan_receipts(now - orphan_receipt_ttl)
 
     def close(self) -> None:

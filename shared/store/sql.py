@@ -1,6 +1,6 @@
 """`SqlStore`: the queries both backends share.
 
-A backend supplies a transaction runner (`_run`), row locks for read-then-write sections
+A backend supplies a transaction runner (`transaction`), row locks for read-then-write sections
 (`_lock`; SQLite needs none because every write transaction holds the database's write lock)
 and its dialect's `INSERT … ignore duplicates` form. SQL here is written with `?` placeholders,
 sticks to what SQLite (any 3.x with WAL) and PostgreSQL both accept, and contains no `%`.
@@ -243,7 +243,7 @@ class SqlStore(Store):
     _ids_as_array = False
 
     @abc.abstractmethod
-    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+    def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
         """Run `fn` in one transaction, committed when it returns, rolled back when it raises."""
 
     def _lock(self, tx: Tx, namespace: str, keys: Iterable[str]) -> None:
@@ -313,24 +313,24 @@ class SqlStore(Store):
             self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
             rollup.apply_change(tx, before, [r.message_id for r in rows], self._ids_as_array)
 
-        self._run(write)
+        self.transaction(write)
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:
             row = tx.one(_SELECT_MESSAGE, (message_id,))
             return None if row is None else _stored_message(tx, row)
 
-        return self._run(read, write=False)
+        return self.transaction(read, write=False)
 
     def messages_for_phone(self, phone: str, limit: int = 50) -> list[StoredMessage]:
         def read(tx: Tx) -> list[StoredMessage]:
             rows = tx.all(_SELECT_PHONE_MESSAGES, (phone, max(1, int(limit))))
             return [_stored_message(tx, row) for row in rows]
 
-        return self._run(read, write=False)
+        return self.transaction(read, write=False)
 
     def stats(self, frm: int, to: int, group_by: str) -> rollup.Stats:
-        return self._run(lambda tx: rollup.query(tx, frm, to, group_by), write=False)
+        return self.transaction(lambda tx: rollup.query(tx, frm, to, group_by), write=False)
 
     def _refresh_status(self, tx: Tx, message_ids: Iterable[str], now: int) -> None:
         """Give each message the status of its latest receipt, if it has one and it differs."""
@@ -342,7 +342,7 @@ class SqlStore(Store):
 
     # -- reconciliation ---------------------------------------------------------------------
     def unconfirmed_messages(self, *, now: int, older_than: int, limit: int) -> list[Unconfirmed]:
-        rows = self._run(
+        rows = self.transaction(
             lambda tx: tx.all(_SELECT_UNCONFIRMED, (now - older_than, now, max(0, int(limit)))),
             write=False,
         )
@@ -359,7 +359,7 @@ class SqlStore(Store):
                 )
 
         if rows:
-            self._run(write)
+            self.transaction(write)
 
     def give_up_unconfirmed(self, message_ids: Sequence[str], *, reason: str, now: int) -> int:
         ids = sorted(set(message_ids))
@@ -377,7 +377,7 @@ class SqlStore(Store):
                 rollup.apply_change(tx, before, batch, self._ids_as_array)
             return changed
 
-        return self._run(write) if ids else 0
+        return self.transaction(write) if ids else 0
 
     # -- receipts and replies ---------------------------------------------------------------
     def save_receipts(self, receipts: Sequence[Receipt], *, source: str, now: int) -> int:
@@ -402,10 +402,10 @@ class SqlStore(Store):
             rollup.apply_change(tx, before, new, self._ids_as_array)
             return len(new)
 
-        return self._run(write)
+        return self.transaction(write)
 
     def receipts_for(self, message_id: str) -> list[Receipt]:
-        rows = self._run(
+        rows = self.transaction(
             lambda tx: tx.all(
                 _SELECT_RECEIPTS,
                 (message_id,),
@@ -421,10 +421,10 @@ class SqlStore(Store):
         keyed = sorted((reply_key(r), r) for r in replies)
         rows = [(key, r.phone, r.text, r.sign, r.extend, int(r.replied_at), source, now) for key, r in keyed]
         columns = "reply_key, " + _REPLY_COLUMNS + ", source, stored_at"
-        return self._run(lambda tx: len(self._insert_new(tx, "replies", columns, rows)))
+        return self.transaction(lambda tx: len(self._insert_new(tx, "replies", columns, rows)))
 
     def replies_for(self, phone: str, since: int = 0) -> list[Reply]:
-        rows = self._run(
+        rows = self.transaction(
             lambda tx: tx.all(
                 _SELECT_REPLIES,
                 (phone, since),
@@ -467,7 +467,7 @@ class SqlStore(Store):
             )
             return None
 
-        return self._run(claim)
+        return self.transaction(claim)
 
     def idempotency_complete(
         self, key: str, response: dict[str, Any], *, now: int, ttl: int | None = None
@@ -488,14 +488,14 @@ class SqlStore(Store):
                     (key, body, keep, now, now + keep),
                 )
 
-        self._run(complete)
+        self.transaction(complete)
 
     def idempotency_release(self, key: str) -> None:
         def release(tx: Tx) -> None:
             self._lock(tx, "idempotency", [key])
             tx.execute("DELETE FROM idempotency WHERE idem_key = ?", (key,))
 
-        self._run(release)
+        self.transaction(release)
 
     # -- rate limits ------------------------------------------------------------------------
     def hit_rate_limits(self, checks: Sequence[RateCheck], *, now: int) -> RateDecision:
@@ -517,7 +517,7 @@ class SqlStore(Store):
             self._add_hits(tx, [(c.name, c.key, *hit_bucket(c, now)) for c in checks])
             return RateDecision(allowed=True)
 
-        return self._run(hit)
+        return self.transaction(hit)
 
     def _delete_stale_hits(self, tx: Tx, stale: Sequence[tuple[str, str, int]]) -> None:
         """Delete each (name, key)'s counter rows starting at or before its second."""
@@ -545,7 +545,7 @@ class SqlStore(Store):
                 [(n, n, *counter) for counter, n in sorted(given_back.items())],
             )
 
-        self._run(undo)
+        self.transaction(undo)
 
     def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
         # Decided in Python over the counters read once: the per-group loop is the hot path of a
@@ -600,7 +600,7 @@ class SqlStore(Store):
                 self._add_hit_counts(tx, [(name, key, *bucket[name], n) for (name, key), n in added.items()])
             return decisions
 
-        return self._run(hit)
+        return self.transaction(hit)
 
     @staticmethod
     def _refused(
@@ -679,10 +679,10 @@ class SqlStore(Store):
             )
             return superseded
 
-        return self._run(create)
+        return self.transaction(create)
 
     def otp_get(self, otp_id: str) -> OtpRecord | None:
-        row = self._run(lambda tx: tx.one(_SELECT_OTP, (otp_id,)), write=False)
+        row = self.transaction(lambda tx: tx.one(_SELECT_OTP, (otp_id,)), write=False)
         return _otp(row) if row else None
 
     def otp_latest_active(self, phone: str, purpose: str, *, now: int | None = None) -> OtpRecord | None:
@@ -692,7 +692,7 @@ class SqlStore(Store):
             sql += " AND expires_at > ?"
             params += (now,)
         sql += " ORDER BY created_at DESC, id DESC LIMIT 1"
-        row = self._run(lambda tx: tx.one(sql, params), write=False)
+        row = self.transaction(lambda tx: tx.one(sql, params), write=False)
         return _otp(row) if row else None
 
     def otp_attempt(self, otp_id: str, *, matched: bool, now: int) -> OtpAttempt:
@@ -722,14 +722,14 @@ class SqlStore(Store):
                 return OtpAttempt("expired", attempts)
             return OtpAttempt(status, attempts)
 
-        return self._run(attempt)
+        return self.transaction(attempt)
 
     def otp_purge_expired(self, now: int) -> int:
-        return self._run(lambda tx: tx.execute("DELETE FROM otp_codes WHERE expires_at <= ?", (now,)))
+        return self.transaction(lambda tx: tx.execute("DELETE FROM otp_codes WHERE expires_at <= ?", (now,)))
 
     # -- short-lived answers ------------------------------------------------------------------
     def cache_get(self, key: str, *, now: int) -> dict[str, Any] | None:
-        row = self._run(
+        row = self.transaction(
             lambda tx: tx.one("SELECT value FROM read_cache WHERE ckey = ? AND expires_at > ?", (key, now)),
             write=False,
         )
@@ -738,7 +738,7 @@ class SqlStore(Store):
 
     def cache_put(self, key: str, value: dict[str, Any], *, now: int, ttl: int) -> None:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        self._run(
+        self.transaction(
             lambda tx: tx.execute(
                 "INSERT INTO read_cache (ckey, value, expires_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (ckey) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
@@ -772,10 +772,10 @@ class SqlStore(Store):
                 )
             return len(rows)
 
-        return self._run(write)
+        return self.transaction(write)
 
     def templates(self) -> list[StoredTemplate]:
-        rows = self._run(
+        rows = self.transaction(
             lambda tx: tx.all(
                 "SELECT template_id, international, status, name, content, review_reply, created_at,"
                 " synced_at FROM templates"
@@ -801,18 +801,24 @@ class SqlStore(Store):
                     return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, live, now))
             return RateDecision(allowed=True)
 
-        return self._run(peek, write=False)
+        return self.transaction(peek, write=False)
 
     # -- housekeeping -----------------------------------------------------------------------
     def purge_expired(self, now: int, *, orphan_receipt_ttl: int = ORPHAN_RECEIPT_TTL) -> int:
-        total = self._run(lambda tx: tx.execute("DELETE FROM rate_counts WHERE expires_at <= ?", (now,)))
-        total += self._run(lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,)))
-        total += self._run(lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,)))
+        total = self.transaction(
+            lambda tx: tx.execute("DELETE FROM rate_counts WHERE expires_at <= ?", (now,))
+        )
+        total += self.transaction(
+            lambda tx: tx.execute("DELETE FROM read_cache WHERE expires_at <= ?", (now,))
+        )
+        total += self.transaction(
+            lambda tx: tx.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,))
+        )
         return total + self.otp_purge_expired(now) + self._purge_orphan_receipts(now - orphan_receipt_ttl)
 
     def _purge_orphan_receipts(self, stored_before: int) -> int:
         """Delete receipts stored at or before `stored_before` whose message the store never recorded."""
-        return self._run(lambda tx: tx.execute(_PURGE_ORPHAN_RECEIPTS, (stored_before,)))
+        return self.transaction(lambda tx: tx.execute(_PURGE_ORPHAN_RECEIPTS, (stored_before,)))
 
     # -- suppressions ------------------------------------------------------------------------
     def set_suppressions(self, changes: Sequence[Suppression], *, now: int, force: bool = False) -> int:
@@ -844,7 +850,7 @@ class SqlStore(Store):
             )
             return len(changed)
 
-        return self._run(write)
+        return self.transaction(write)
 
     def _suppressions_of(self, tx: Tx, phones: Sequence[str], *, only_suppressed: bool) -> list[Suppression]:
         found: list[Suppression] = []
@@ -857,19 +863,23 @@ class SqlStore(Store):
         return found
 
     def get_suppression(self, phone: str) -> Suppression | None:
-        found = self._run(lambda tx: self._suppressions_of(tx, [phone], only_suppressed=False), write=False)
+        found = self.transaction(
+            lambda tx: self._suppressions_of(tx, [phone], only_suppressed=False), write=False
+        )
         return found[0] if found else None
 
     def list_suppressions(self, *, after: str = "", limit: int = 100) -> list[Suppression]:
-        rows = self._run(lambda tx: tx.all(_LIST_SUPPRESSIONS, (after, int(limit))), write=False)
+        rows = self.transaction(lambda tx: tx.all(_LIST_SUPPRESSIONS, (after, int(limit))), write=False)
         return [_suppression(row) for row in rows]
 
     def suppressed(self, phones: Sequence[str]) -> set[str]:
         unique = sorted(set(phones))
         if not unique:
             return set()
-        found = self._run(lambda tx: self._suppressions_of(tx, unique, only_suppressed=True), write=False)
+        found = self.transaction(
+            lambda tx: self._suppressions_of(tx, unique, only_suppressed=True), write=False
+        )
         return {row.phone for row in found}
 
     def ping(self) -> None:
-        self._run(lambda tx: tx.one("SELECT 1"), write=False)
+        self.transaction(lambda tx: tx.one("SELECT 1"), write=False)

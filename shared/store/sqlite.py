@@ -252,7 +252,7 @@ class SqliteStore(SqlStore):
         self._conn = conn
         return conn
 
-    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
+    def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
         with self._mutex:
             try:
                 conn = self._connection()

@@ -85,11 +85,15 @@ def test_multi_send_is_bounded_by_the_configured_concurrency(
 ) -> None:
     """Ten calls with every call slow: never more connections than SMS_SEND_CONCURRENCY, and every
     number's result in the caller's order."""
-    from shared import transport
+    from shared.client import SmsClient, transport_options
+    from shared.services import Services
+    from shared.transport import Transport
 
     monkeypatch.setenv("SMS_SEND_CONCURRENCY", str(concurrency))
-    monkeypatch.setattr(transport, "_shared", {})  # a fresh pool, so every connection is counted
     runtime.reset()
+    settings = runtime.services.settings
+    # a client with a fresh pool of its own, so every connection is counted
+    runtime.install(Services(settings, client=SmsClient(settings, Transport(transport_options(settings)))))
     sms_emulator.set_faults(latency_ms=100)
     phones = numbers(2000 + concurrency * 2000, 2000)[::-1]
     answer = send_multi(phones)

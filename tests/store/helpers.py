@@ -88,17 +88,17 @@ def fail_statement(monkeypatch: pytest.MonkeyPatch, store: Store, fail_at: int) 
     if store.dialect == "dynamodb":
         fail_write(monkeypatch, store, 1)
         return
-    original: Callable[..., Any] = store._run  # type: ignore[attr-defined]
+    original: Callable[..., Any] = store.transaction  # type: ignore[attr-defined]
 
     def run(fn: Callable[[Tx], Any], *, write: bool = True) -> Any:
         return original(lambda tx: fn(FailingTx(tx, fail_at)), write=write)
 
-    monkeypatch.setattr(store, "_run", run)
+    monkeypatch.setattr(store, "transaction", run)
 
 
 def fail_write(monkeypatch: pytest.MonkeyPatch, store: Store, nth: int) -> None:
     """DynamoDB: the store's `nth` write request from now on (and every later one) raises."""
-    original: Callable[..., Any] = store._call  # type: ignore[attr-defined]
+    original: Callable[..., Any] = store.request  # type: ignore[attr-defined]
     seen = [0]
 
     def call(operation: str, **params: Any) -> Any:
@@ -108,7 +108,7 @@ def fail_write(monkeypatch: pytest.MonkeyPatch, store: Store, nth: int) -> None:
                 raise InjectedFailure(f"injected failure at write request {seen[0]} ({operation})")
         return original(operation, **params)
 
-    monkeypatch.setattr(store, "_call", call)
+    monkeypatch.setattr(store, "request", call)
 
 
 def count_items(store: Store, prefix: str, sk: str | None = None) -> int:

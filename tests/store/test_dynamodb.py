@@ -342,7 +342,7 @@ def test_history_by_phone_is_a_query_not_a_scan(dynamo: DynamoDbStore) -> None:
         record(dynamo, sent(f"p{i}"), sent(f"q{i}", "+8613900000000"), now=1000 + i)
     record(dynamo, sent("single"), now=2000)
     seen: list[str] = []
-    dynamo._client().meta.events.register(
+    dynamo.boto_client().meta.events.register(
         "provide-client-params.dynamodb", lambda model, **_: seen.append(model.name)
     )
     found = dynamo.messages_for_phone(PHONE, limit=3)

@@ -35,7 +35,7 @@ class Recorder:
     def __init__(self, store: DynamoDbStore) -> None:
         self.method = ""
         self.seen: dict[str, set[str]] = {}
-        store._client().meta.events.register("provide-client-params.dynamodb", self._record)
+        store.boto_client().meta.events.register("provide-client-params.dynamodb", self._record)
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         actions = {model.name}

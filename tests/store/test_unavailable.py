@@ -76,7 +76,7 @@ def test_sqlite_other_database_errors_are_internal(tmp_path: Path) -> None:
         tx.execute("INSERT INTO otp_codes (id) VALUES ('x')")  # type: ignore[attr-defined]
 
     with pytest.raises(SmsError) as info:
-        store._run(bad)  # type: ignore[attr-defined]
+        store.transaction(bad)  # type: ignore[attr-defined]
     assert not isinstance(info.value, StoreUnavailableError)
     assert info.value.code == "store_error"
     store.close()
