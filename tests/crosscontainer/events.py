@@ -3,10 +3,10 @@ scheduled pull, built from the real samples in tests/data/events."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
+from tests import helpers
+from tests.conftest import API_KEY, CALLBACK_TOKEN
 
 
 def http_event(
@@ -18,22 +18,13 @@ def http_event(
     query: dict[str, str] | None = None,
     key: str | None = API_KEY,
 ) -> dict[str, Any]:
-    """An HTTP API (v2) event for `method path` as API Gateway hands it to the function."""
-    event = load_event("aws-http-api.json")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["requestContext"]["http"]["method"] = method
-    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    event["queryStringParameters"] = query or None
-    dropped = ("x-api-key", "idempotency-key", "content-length")
-    event["headers"] = {k: v for k, v in event["headers"].items() if k not in dropped}
-    if key is not None:
-        event["headers"]["x-api-key"] = key
+    """An HTTP API (v2) event for `method path` as API Gateway hands it to the function, without the
+    sample's Idempotency-Key and Content-Length (each container's request brings its own)."""
+    event = helpers.http_event(method, path, body, query=query, key=key)
+    event["requestContext"]["routeKey"] = event["routeKey"]
+    for name in ("idempotency-key", "content-length"):
+        event["headers"].pop(name, None)
     event["headers"].update(headers or {})
-    if body is None:
-        event.pop("body", None)
-    else:
-        event["body"] = json.dumps(body, ensure_ascii=False)
     return event
 
 
