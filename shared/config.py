@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
@@ -471,8 +470,3 @@ def _templates(raw: str) -> dict[str, TemplateSpec]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"SMS_TEMPLATES is not a valid template catalogue: {exc}") from None
 
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The process-wide settings, read once per container."""
-    return load_settings()

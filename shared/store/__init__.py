@@ -83,12 +83,8 @@ def open_store(url: str) -> Store:
     )
 
 
-def get_store(url: str | None = None) -> Store:
-    """The process-wide store for `url` (default: `SMS_STORE_URL` from the settings)."""
-    if url is None:
-        from shared.config import settings
-
-        url = settings().store_url
+def get_store(url: str) -> Store:
+    """The process-wide store for `url` (empty: the default SQLite file)."""
     key = (url or "").strip() or default_url()
     with _stores_lock:
         store = _stores.get(key)
