@@ -469,4 +469,3 @@ def _templates(raw: str) -> dict[str, TemplateSpec]:
         return specs
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(f"SMS_TEMPLATES is not a valid template catalogue: {exc}") from None
-
