@@ -1,5 +1,6 @@
 """Template and signature listing (`DescribeSmsTemplateList`, `DescribeSmsSignList`) and the send
-rule that only approved, live templates (StatusCode 0) may be sent. Imports nothing from shared/.
+rule that only approved, live templates (StatusCode 0) may be sent. Like the whole emulator, it
+imports nothing of the package it judges.
 
 Answer shapes and limits follow Tencent's API 3.0 (reference §2.6): `International` 0 (mainland)
 or 1 (international) is required; `TemplateIdSet`/`SignIdSet` (≤100 ids) or `Limit` (1..100) with
