@@ -20,7 +20,7 @@ from shared.config import Rate, Settings
 from shared.errors import RateLimitedError
 from shared.models import SendResult
 from shared.services import Services
-from shared.store.base import RateCheck, RateDecision, Store
+from shared.store.base import RateCheck, RateDecision, RateRule, Store
 
 END_USER_PREFIXES = ("wx:", "ip:")
 
@@ -53,16 +53,13 @@ def checks_for(
 
 def phone_checks(settings: Settings, phone: str) -> list[RateCheck]:
     """One number's budget: the same counters on every route."""
-    return [
-        RateCheck(name, phone, limit, seconds)
-        for name, limit, seconds in _phone_rules(settings.limit_per_phone)
-    ]
+    return [rule.on(phone) for rule in _phone_rules(settings.limit_per_phone)]
 
 
 @functools.lru_cache(maxsize=8)
-def _phone_rules(rates: tuple[Rate, ...]) -> tuple[tuple[str, int, int], ...]:
-    """(rule name, limit, window) of each per-number rate, named once rather than per number."""
-    return tuple((f"sms:phone:{rate}", rate.limit, rate.seconds) for rate in rates)
+def _phone_rules(rates: tuple[Rate, ...]) -> tuple[RateRule, ...]:
+    """The per-number rates as rules, named once rather than per number."""
+    return tuple(RateRule(f"sms:phone:{rate}", rate.limit, rate.seconds) for rate in rates)
 
 
 def global_checks(settings: Settings) -> list[RateCheck]:
@@ -119,16 +116,24 @@ def limited_error(decision: RateDecision, message: str = "") -> RateLimitedError
 
 class NumberBudget(NamedTuple):
     """A multi send's numbers after their limits: the refused ones with the decision that refused
-    them, and what each allowed number reserved (to give back for a number provably not sent)."""
+    them, and the allowed ones with the checks each reserved (to give back for a number provably
+    not sent)."""
 
     store: Store
     refused: dict[str, RateDecision]
-    reserved: dict[str, tuple[RateCheck, ...]]
+    reserved: frozenset[str]
+    rules: tuple[RateRule, ...]
+    shared: tuple[RateCheck, ...]
     at: int
 
     def release(self, phones: Iterable[str]) -> None:
         """Give back these allowed numbers' hits, in one store call."""
-        checks = [check for phone in phones for check in self.reserved.get(phone, ())]
+        checks = [
+            check
+            for phone in phones
+            if phone in self.reserved
+            for check in (*(rule.on(phone) for rule in self.rules), *self.shared)
+        ]
         if checks:
             self.store.undo_rate_hits(checks, now=self.at)
 
@@ -137,17 +142,14 @@ def reserve_numbers(services: Services, phones: Sequence[str], *, caller: str = 
     """Each number's budget, the caller's multi allowance (when `caller` is given) and the global
     daily cap, for every number at once: allowed numbers record their hits, the others none."""
     settings, store, at = services.settings, services.store, services.now()
-    shared = (allowance_checks(settings, caller) if caller else []) + global_checks(settings)
-    groups = [(*phone_checks(settings, phone), *shared) for phone in phones]
-    decisions = store.hit_rate_limits_each(groups, now=at)
-    refused: dict[str, RateDecision] = {}
-    reserved: dict[str, tuple[RateCheck, ...]] = {}
-    for phone, group, decision in zip(phones, groups, decisions, strict=True):
-        if decision.allowed:
-            reserved[phone] = group
-        else:
-            refused[phone] = decision
-    return NumberBudget(store, refused, reserved, at)
+    shared = tuple((allowance_checks(settings, caller) if caller else []) + global_checks(settings))
+    rules = _phone_rules(settings.limit_per_phone)
+    decisions = store.hit_rate_limits_per_key(phones, rules, shared, now=at)
+    refused = {
+        phone: decision for phone, decision in zip(phones, decisions, strict=True) if not decision.allowed
+    }
+    reserved = frozenset(phones).difference(refused) if refused else frozenset(phones)
+    return NumberBudget(store, refused, reserved, rules, shared, at)
 
 
 def limited_result(phone: str, decision: RateDecision) -> SendResult:

@@ -91,6 +91,18 @@ class RateCheck(NamedTuple):
     window_seconds: int
 
 
+class RateRule(NamedTuple):
+    """A limit applied to many keys alike (every number of a multi send): a `RateCheck` without
+    its key."""
+
+    name: str
+    limit: int
+    window_seconds: int
+
+    def on(self, key: str) -> RateCheck:
+        return RateCheck(self.name, key, self.limit, self.window_seconds)
+
+
 class RateDecision(NamedTuple):
     """Whether a hit was allowed; when not, the first check that blocked it and when to retry."""
 
@@ -288,6 +300,15 @@ class Store(abc.ABC):
         allowance of 5 lets 5 groups through. A counter named k times in one group needs k free hits.
         Backends must not make a round trip per group or per check (20,000 groups is usual).
         """
+
+    def hit_rate_limits_per_key(
+        self, keys: Sequence[str], rules: Sequence[RateRule], shared: Sequence[RateCheck], *, now: int
+    ) -> list[RateDecision]:
+        """`hit_rate_limits_each` of one group per key: every rule on that key, then `shared` (a
+        multi send's numbers under the per-number rules, then the caller's allowance and the global
+        cap). The same decisions and hits; a backend may reach them without a check per key."""
+        groups = [(*(rule.on(key) for rule in rules), *shared) for key in keys]
+        return self.hit_rate_limits_each(groups, now=now)
 
     @abc.abstractmethod
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:

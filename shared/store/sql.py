@@ -26,6 +26,7 @@ from shared.store.base import (
     OtpRecord,
     RateCheck,
     RateDecision,
+    RateRule,
     Store,
     StoredMessage,
     StoredTemplate,
@@ -602,6 +603,80 @@ class SqlStore(Store):
 
         return self.transaction(hit)
 
+    def hit_rate_limits_per_key(
+        self, keys: Sequence[str], rules: Sequence[RateRule], shared: Sequence[RateCheck], *, now: int
+    ) -> list[RateDecision]:
+        # A 100,000-number send's budget without a check object, a group or a dict per number: a
+        # key with no live row passes its rules unless one has limit 0, so only the shared counters
+        # are counted for it. The cases this shortcut does not cover go the general way.
+        counters = [(c.name, c.key) for c in shared]
+        names = {rule.name for rule in rules}
+        if (
+            not keys
+            or not rules
+            or len(names) < len(rules)
+            or len(set(counters)) < len(counters)
+            or any(name in names for name, _ in counters)
+            or len(set(keys)) < len(keys)
+        ):
+            return super().hit_rate_limits_per_key(keys, rules, shared, now=now)
+        check_rates([*(rule.on(keys[0]) for rule in rules), *shared])
+        by_rule = [(rule.name, keys) for rule in rules]
+        for name, key in counters:
+            by_rule.append((name, [key]))
+        probe = {check.name: check for check in (*(rule.on("") for rule in rules), *shared)}
+        stale = {name: stale_up_to(check, now) for name, check in probe.items()}
+        bucket = {name: hit_bucket(check, now) for name, check in probe.items()}
+        zero = next((rule for rule in rules if rule.limit == 0), None)
+
+        def hit(tx: Tx) -> list[RateDecision]:
+            self._lock(
+                tx, "rate", (f"{name}\x00{key}" for name, group in by_rule for key in group)
+            )  # SQLite reads none
+            live: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            expired: dict[str, set[str]] = {}
+            for name, key, bucket_at, hits in self._rate_rows(tx, by_rule):
+                if bucket_at > stale[name]:
+                    live.setdefault((name, key), []).append((bucket_at, hits))
+                else:
+                    expired.setdefault(name, set()).add(key)
+            for name, stale_keys in sorted(expired.items()):
+                self._delete_stale_keys(tx, name, stale[name], sorted(stale_keys))
+            count = {counter: sum(hits for _, hits in rows) for counter, rows in live.items()}
+            touched = {key for name, key in count if name in names}
+            held = [count.get(counter, 0) for counter in counters]  # the shared counters, as they grow
+            allowed: list[str] = []
+            decisions: list[RateDecision] = []
+            for key in keys:
+                blocked = zero
+                if key in touched:
+                    blocked = next((r for r in rules if count.get((r.name, key), 0) >= r.limit), None)
+                if blocked is not None:
+                    check = blocked.on(key)
+                    decisions.append(self._refused(check, live, count, {}, {(check.name, key): 1}, now))
+                    continue
+                full = next((i for i, check in enumerate(shared) if held[i] >= check.limit), None)
+                if full is not None:
+                    check, counter = shared[full], counters[full]
+                    added = {counter: held[full] - count.get(counter, 0)}
+                    decisions.append(
+                        self._refused(check, live, {counter: held[full]}, added, {counter: 1}, now)
+                    )
+                    continue
+                for i in range(len(held)):
+                    held[i] += 1
+                allowed.append(key)
+                decisions.append(_ALLOWED)
+            rows = [
+                (rule.name, key, *bucket[rule.name], 1) for rule in rules for key in allowed
+            ]  # (name, key, start, expires, hits)
+            rows += [(name, key, *bucket[name], len(allowed)) for name, key in counters if allowed]
+            if rows:
+                self._add_hit_counts(tx, rows)
+            return decisions
+
+        return self.transaction(hit)
+
     @staticmethod
     def _refused(
         check: RateCheck,
@@ -645,9 +720,9 @@ class SqlStore(Store):
     def _add_hit_counts(self, tx: Tx, hits: Sequence[tuple[str, str, int, int, int]]) -> None:
         """`n` hits on each (name, key, bucket start, expiry, n) counter row (each row named once)."""
         tx.execute_many(
-            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + excluded.hits",
-            [(name, key, start, n, expires) for name, key, start, expires, n in hits],
+            hits,
         )
 
     # -- one-time codes ---------------------------------------------------------------------

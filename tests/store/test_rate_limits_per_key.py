@@ -1,0 +1,121 @@
+"""`hit_rate_limits_per_key` decides and records exactly what `hit_rate_limits_each` does for the
+same groups (each key's rules, then the shared checks), shortcut or not.
+
+Each scenario runs twice in one store, in two namespaces (keys and shared counters prefixed `a` and
+`b`): once through `hit_rate_limits_per_key`, once through `hit_rate_limits_each`, with undos in
+between; every decision, retry time and the counters left must match.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from shared.store import RateCheck, RateDecision, RateRule, Store
+
+PHONES = [f"+86138{i:08d}" for i in range(14)]
+
+
+def _strip(decision: RateDecision, prefix: str) -> tuple[bool, int, tuple[str, str] | None]:
+    check = decision.check
+    named = None if check is None else (check.name, check.key.removeprefix(prefix))
+    return decision.allowed, decision.retry_after, named
+
+
+def _scenario(
+    seed: int,
+) -> tuple[list[RateRule], list[tuple[str, int, int]], list[tuple[int, list[str], int]]]:
+    rng = random.Random(seed)
+    rules = [
+        RateRule(f"sms:phone:r{i}", rng.choice([0, 1, 1, 2, 3]) if i else rng.choice([1, 2]), window)
+        for i, window in enumerate(sorted(rng.sample([10, 30, 60, 300, 3600], rng.randint(1, 3))))
+    ]
+    shared = [("multi:numbers:x", rng.randint(4, 30), 600), ("global:daily", rng.randint(8, 40), 86400)]
+    shared = shared[: rng.randint(0, 2)]
+    steps, now = [], 0
+    for _ in range(8):
+        now += rng.choice([0, 1, 5, 20, 70])
+        steps.append((now, rng.sample(PHONES, rng.randint(1, len(PHONES))), rng.randint(0, 3)))
+    return rules, shared, steps
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_per_key_matches_each(store: Store, seed: int) -> None:
+    rules, shared_specs, steps = _scenario(seed)
+    shared = {ns: [RateCheck(name, f"{ns}:k", limit, w) for name, limit, w in shared_specs] for ns in "ab"}
+    for now, phones, undo in steps:
+        keys = {ns: [f"{ns}{p}" for p in phones] for ns in "ab"}
+        fast = store.hit_rate_limits_per_key(keys["a"], rules, shared["a"], now=now)
+        groups = [(*(rule.on(key) for rule in rules), *shared["b"]) for key in keys["b"]]
+        slow = store.hit_rate_limits_each(groups, now=now)
+        assert [_strip(d, "a") for d in fast] == [_strip(d, "b") for d in slow]
+        given_back = [p for p, d in zip(phones, fast, strict=True) if d.allowed][:undo]
+        for ns in "ab":
+            checks = [c for p in given_back for c in (*(r.on(f"{ns}{p}") for r in rules), *shared[ns])]
+            if checks:
+                store.undo_rate_hits(checks, now=now)
+    # what is left counts the same: one more of every number, every rule and shared check at once
+    last = steps[-1][0] + 1
+    after = {
+        ns: store.hit_rate_limits_each(
+            [[*(r.on(f"{ns}{p}") for r in rules), *shared[ns]] for p in PHONES], now=last
+        )
+        for ns in "ab"
+    }
+    assert [_strip(d, "a") for d in after["a"]] == [_strip(d, "b") for d in after["b"]]
+
+
+def test_the_general_way_when_keys_repeat(store: Store) -> None:
+    rule = RateRule("sms:phone:2/30s", 2, 30)
+    cap = RateCheck("global:daily", "all", 10, 86400)
+    decisions = store.hit_rate_limits_per_key(["+8613800000001"] * 3, [rule], [cap], now=0)
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert decisions[2].check == rule.on("+8613800000001")
+    assert decisions[2].retry_after == 30
+    assert store.hit_rate_limits_per_key([], [rule], [cap], now=0) == []
+
+
+def test_a_rule_of_zero_refuses_every_number_and_records_nothing(store: Store) -> None:
+    rules = [RateRule("sms:phone:5/1h", 5, 3600), RateRule("sms:phone:0/1d", 0, 86400)]
+    cap = RateCheck("global:daily", "all", 1, 86400)
+    decisions = store.hit_rate_limits_per_key(PHONES[:3], rules, [cap], now=0)
+    assert [(d.allowed, d.check, d.retry_after) for d in decisions] == [
+        (False, rules[1].on(p), 86400) for p in PHONES[:3]
+    ]
+    assert store.hit_rate_limits([cap], now=1).allowed  # the cap took no hit from them
+
+
+def test_a_big_list_against_the_shared_caps(store: Store) -> None:
+    """A multi send's worth of numbers (more than one IN list), some of them used before."""
+    phones = [f"+8613{i:09d}" for i in range(1500)]
+    rules = [RateRule("sms:phone:1/30s", 1, 30), RateRule("sms:phone:5/1h", 5, 3600)]
+    cap = RateCheck("global:daily", "all", 1200, 86400)
+    assert store.hit_rate_limits_per_key(phones[:100:10], rules, [cap], now=0)[0].allowed
+    decisions = store.hit_rate_limits_per_key(phones, rules, [cap], now=10)
+    used = set(phones[:100:10])
+    refused_by_rule = [d.check for p, d in zip(phones, decisions, strict=True) if p in used]
+    assert refused_by_rule == [rules[0].on(p) for p in phones[:100:10]]
+    assert all(d.retry_after == 20 for p, d in zip(phones, decisions, strict=True) if p in used)
+    allowed = [p for p, d in zip(phones, decisions, strict=True) if d.allowed]
+    assert len(allowed) == 1200 - 10
+    assert all(d.check == cap for d in decisions[phones.index(allowed[-1]) + 1 :] if not d.allowed)
+
+
+def test_a_cap_spent_by_the_call_itself_names_its_own_hits_in_the_retry(store: Store) -> None:
+    """A cap over 100 counts in buckets (1/100 of its window): when this call spends it, the retry
+    time comes from the hits this call recorded, as `hit_rate_limits_each` has it."""
+    rules = [RateRule("sms:phone:1/30s", 1, 30)]
+    phones = [f"+8613{i:09d}" for i in range(160)]
+    decided = {}
+    for ns in "ab":
+        cap = RateCheck("global:daily", f"{ns}:all", 150, 86400)
+        keys = [f"{ns}{p}" for p in phones]
+        if ns == "a":
+            decided[ns] = store.hit_rate_limits_per_key(keys, rules, [cap], now=1000)
+        else:
+            decided[ns] = store.hit_rate_limits_each(
+                [[r.on(k) for r in rules] + [cap] for k in keys], now=1000
+            )
+    assert [_strip(d, "a") for d in decided["a"]] == [_strip(d, "b") for d in decided["b"]]
+    assert [d.retry_after for d in decided["a"][150:]] == [864 + 863 + 86400 - 1000] * 10
