@@ -422,6 +422,16 @@ class PostgresStore(SqlStore):
             ):
                 yield name, key, int(bucket_at), int(hits)
 
+    def _key_rows(
+        self, tx: Tx, names: Sequence[str], keys: Sequence[str]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        for name, key, bucket_at, hits in tx.all(
+            "SELECT name, rkey, bucket_at, hits FROM rate_counts"
+            " WHERE name = ANY(%b::text[]) AND rkey = ANY(%b::text[])",
+            (list(names), list(keys)),
+        ):
+            yield name, key, int(bucket_at), int(hits)
+
     def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
         tx.execute(
             "DELETE FROM rate_counts WHERE name = ? AND bucket_at <= ? AND rkey = ANY(%b::text[])",

@@ -13,6 +13,7 @@ import json
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any, Protocol, TypeVar
 
 from shared.models import Receipt, Reply, SendResult
@@ -621,21 +622,25 @@ class SqlStore(Store):
         ):
             return super().hit_rate_limits_per_key(keys, rules, shared, now=now)
         check_rates([*(rule.on(keys[0]) for rule in rules), *shared])
-        by_rule = [(rule.name, keys) for rule in rules]
-        for name, key in counters:
-            by_rule.append((name, [key]))
+        by_key = [(name, [key]) for name, key in counters]
         probe = {check.name: check for check in (*(rule.on("") for rule in rules), *shared)}
         stale = {name: stale_up_to(check, now) for name, check in probe.items()}
         bucket = {name: hit_bucket(check, now) for name, check in probe.items()}
         zero = next((rule for rule in rules if rule.limit == 0), None)
 
         def hit(tx: Tx) -> list[RateDecision]:
-            self._lock(
-                tx, "rate", (f"{name}\x00{key}" for name, group in by_rule for key in group)
-            )  # SQLite reads none
+            self._lock(  # SQLite reads none
+                tx,
+                "rate",
+                chain(
+                    (f"{r.name}\x00{key}" for r in rules for key in keys),
+                    (f"{n}\x00{k}" for n, k in counters),
+                ),
+            )
             live: dict[tuple[str, str], list[tuple[int, int]]] = {}
             expired: dict[str, set[str]] = {}
-            for name, key, bucket_at, hits in self._rate_rows(tx, by_rule):
+            rows = chain(self._key_rows(tx, [rule.name for rule in rules], keys), self._rate_rows(tx, by_key))
+            for name, key, bucket_at, hits in rows:
                 if bucket_at > stale[name]:
                     live.setdefault((name, key), []).append((bucket_at, hits))
                 else:
@@ -667,12 +672,12 @@ class SqlStore(Store):
                     held[i] += 1
                 allowed.append(key)
                 decisions.append(_ALLOWED)
-            rows = [
-                (rule.name, key, *bucket[rule.name], 1) for rule in rules for key in allowed
-            ]  # (name, key, start, expires, hits)
-            rows += [(name, key, *bucket[name], len(allowed)) for name, key in counters if allowed]
-            if rows:
-                self._add_hit_counts(tx, rows)
+            if allowed:
+                self._add_key_hits(tx, allowed, [(rule.name, *bucket[rule.name]) for rule in rules])
+                if counters:
+                    self._add_hit_counts(
+                        tx, [(name, key, *bucket[name], len(allowed)) for name, key in counters]
+                    )
             return decisions
 
         return self.transaction(hit)
@@ -706,6 +711,28 @@ class SqlStore(Store):
                 sql = f"SELECT rkey, bucket_at, hits FROM rate_counts WHERE name = ? AND rkey IN ({marks})"  # noqa: S608
                 for key, bucket_at, hits in tx.all(sql, (name, *batch)):
                     yield name, key, int(bucket_at), int(hits)
+
+    def _key_rows(
+        self, tx: Tx, names: Sequence[str], keys: Sequence[str]
+    ) -> Iterable[tuple[str, str, int, int]]:
+        """Every counter row of these rules on these keys: (name, key, bucket start, hits)."""
+        step = _IN_BATCH - len(names)
+        rules = ", ".join("?" * len(names))
+        for start in range(0, len(keys), step):
+            batch = keys[start : start + step]
+            marks = ", ".join("?" * len(batch))
+            sql = (
+                "SELECT name, rkey, bucket_at, hits FROM rate_counts"  # noqa: S608
+                f" WHERE name IN ({rules}) AND rkey IN ({marks})"
+            )
+            for name, key, bucket_at, hits in tx.all(sql, (*names, *batch)):
+                yield name, key, int(bucket_at), int(hits)
+
+    def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
+        """One hit on every key's row of each (rule name, bucket start, expiry)."""
+        self._add_hit_counts(
+            tx, [(name, key, start, expires, 1) for name, start, expires in rules for key in keys]
+        )
 
     def _delete_stale_keys(self, tx: Tx, name: str, up_to: int, keys: Sequence[str]) -> None:
         """Delete these keys' rows of rule `name` starting at or before second `up_to`."""

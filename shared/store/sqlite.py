@@ -9,6 +9,7 @@ processes; a writer that cannot get the lock within the busy timeout gets
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -226,6 +227,7 @@ class SqliteStore(SqlStore):
         self._target, self._uri, self._busy_ms = parse_sqlite_url(url)
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.RLock()
+        self._json_each = False
 
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -246,6 +248,7 @@ class SqliteStore(SqlStore):
             except sqlite3.OperationalError:
                 pass  # read-only or busy: keep the current mode; writes will report the problem
             migrate(conn)
+            self._json_each = has_json_each(conn)
         except BaseException:
             conn.close()
             raise
@@ -276,11 +279,33 @@ class SqliteStore(SqlStore):
             f"SQLite store {where} rejected a statement: {type(exc).__name__}: {exc}", code="store_error"
         )
 
+    def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
+        # a multi send's keys as one JSON array a rule: a third of the CPU of a bound row each
+        if not self._json_each:
+            return super()._add_key_hits(tx, keys, rules)
+        array = json.dumps(list(keys))
+        for name, start, expires in rules:
+            tx.execute(
+                "INSERT INTO rate_counts (name, rkey, bucket_at, expires_at, hits)"
+                " SELECT ?, value, ?, ?, 1 FROM json_each(?) WHERE true"
+                " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + 1",
+                (name, start, expires, array),
+            )
+
     def close(self) -> None:
         with self._mutex:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
+
+
+def has_json_each(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has `json_each` (built in since 3.38, a compile option before)."""
+    try:
+        conn.execute("SELECT value FROM json_each('[1]')").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return True
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

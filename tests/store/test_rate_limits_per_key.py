@@ -9,10 +9,11 @@ between; every decision, retry time and the counters left must match.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
-from shared.store import RateCheck, RateDecision, RateRule, Store
+from shared.store import RateCheck, RateDecision, RateRule, Store, open_store
 
 PHONES = [f"+86138{i:08d}" for i in range(14)]
 
@@ -119,3 +120,17 @@ def test_a_cap_spent_by_the_call_itself_names_its_own_hits_in_the_retry(store: S
             )
     assert [_strip(d, "a") for d in decided["a"]] == [_strip(d, "b") for d in decided["b"]]
     assert [d.retry_after for d in decided["a"][150:]] == [864 + 863 + 86400 - 1000] * 10
+
+
+def test_sqlite_without_json_each_decides_the_same(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SQLite before 3.38 may lack `json_each`: the counter rows then go one bound row each."""
+    import shared.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "has_json_each", lambda _conn: False)
+    store = open_store(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        for seed in range(6, 10):
+            test_per_key_matches_each(store, seed)
+        test_a_cap_spent_by_the_call_itself_names_its_own_hits_in_the_retry(store)
+    finally:
+        store.close()
