@@ -309,11 +309,20 @@ class SqlStore(Store):
         ]  # fmt: skip
 
         def write(tx: Tx) -> None:
-            before = rollup.snapshot(tx, [r.message_id for r in rows], self._ids_as_array)
+            ids = [r.message_id for r in rows]
+            before = rollup.snapshot(tx, ids, self._ids_as_array)
             self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
-            self._refresh_status(tx, self._with_receipts(tx, [r.message_id for r in rows]), now)
-            rollup.apply_change(tx, before, [r.message_id for r in rows], self._ids_as_array)
+            early = self._with_receipts(tx, ids)
+            self._refresh_status(tx, early, now)
+            # the rest are stored as written: their rollup state is known without reading them back
+            read_back = before.keys() | set(early)
+            written: dict[str, Row] = {}
+            for v in values:  # of an id named twice, the first row is the one stored
+                written.setdefault(
+                    v[0], (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
+                )
+            rollup.apply_change(tx, before, ids, self._ids_as_array, known=written, read_back=read_back)
 
         self.transaction(write)
 

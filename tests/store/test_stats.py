@@ -104,8 +104,9 @@ def check(store: Store, store_url: str, frm: int, to: int, group_by: str) -> Non
 
 
 def workload(store: Store, seed: int, messages: int = 120) -> None:
-    """Sends over two days, receipts in every order: late, early (before the send), duplicated,
-    `unknown` then definitive, failed then delivered, for unknown ids."""
+    """Sends over two days, some failed or unknown at once, some recorded twice; receipts in every
+    order: late, early (before the send), duplicated, `unknown` then definitive, failed then
+    delivered, for unknown ids."""
     rnd = random.Random(seed)
     ids = [f"s{seed}-{i:04d}" for i in range(messages)]
     early = set(rnd.sample(ids, 10))
@@ -113,13 +114,18 @@ def workload(store: Store, seed: int, messages: int = 120) -> None:
         store.save_receipts(
             [Receipt(message_id, PHONES[0], "delivered", "DELIVRD", "ok", T0 + 50)], source="callback", now=T0
         )
+    stored: list[SendResult] = []
     for start in range(0, messages, 15):
         batch = ids[start : start + 15]
         at = T0 + rnd.randrange(0, 2 * DAY)
         results = [
             SendResult(rnd.choice(PHONES), m, "submitted", fee=rnd.choice([1, 2]), code="Ok", message="")
+            if rnd.random() < 0.8
+            else SendResult(rnd.choice(PHONES), m, rnd.choice(["failed", "unknown"]), 0, "E1", "no")
             for m in batch
         ]
+        if start and rnd.random() < 0.5:  # a send recorded again (a retried write): the first stays
+            results += [r._replace(status="failed", fee=0, code="E2") for r in rnd.sample(stored, 3)]
         store.record_sends(
             results,
             template_id=rnd.choice(TEMPLATES),
@@ -128,6 +134,7 @@ def workload(store: Store, seed: int, messages: int = 120) -> None:
             caller=rnd.choice(CALLERS),
             now=at,
         )
+        stored += results
     for _ in range(messages * 2):
         message_id = rnd.choice([*ids, "nobody-knows"])
         kind = rnd.random()
