@@ -13,7 +13,7 @@ from shared import catalogue, idempotency, limits, suppressions, templates, vali
 from shared.errors import RateLimitedError, SmsError, ValidationError, status_for_code
 from shared.models import Message, MultiSendResult, SendResult
 from shared.observability import logger, metrics
-from shared.phone import mask
+from shared.phone import is_mainland, mask
 from shared.plan import SendPlan, without
 from shared.services import Services
 
@@ -107,11 +107,7 @@ def send_multi(
     command = validation.parse_multi_send(body, settings, internal=internal)
     plan = command.plan
     assert plan is not None
-    catalogue.check_send(
-        services,
-        command.message,
-        [catalogue.Target(n, f"phones[{i}]") for n, i in zip(plan.numbers, plan.positions, strict=True)],
-    )
+    catalogue.check_send(services, command.message, _first_of_each_region(plan))
     client_key = command.idempotency_key or idempotency_key
     queued = bool(settings.fanout_queue_url) and len(plan.numbers) > settings.fanout_threshold
     if not command.chunk_key and not queued and len(plan.numbers) > settings.max_inline_numbers:
@@ -139,6 +135,15 @@ def send_multi(
         raise
     claim.complete(answer, kept=_for_platform_retry if not command.chunk_key and not client_key else _as_is)
     return (*answer, False)
+
+
+def _first_of_each_region(plan: SendPlan) -> list[catalogue.Target]:
+    """The first mainland and the first international number of a list, in the caller's order:
+    what `catalogue.check_send` checks (each region's template, once)."""
+    firsts = {is_mainland(chunk[0]): chunk[0] for chunk in reversed(plan.chunks)}
+    at = sorted((plan.numbers.index(n), n) for n in firsts.values())
+    positions = plan.positions or tuple(range(len(plan.numbers)))
+    return [catalogue.Target(n, f"phones[{positions[i]}]") for i, n in at]
 
 
 def _send_many(

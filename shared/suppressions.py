@@ -95,16 +95,20 @@ def is_marketing(message: Message, settings: Settings, *, international: bool) -
     return spec is not None and bool(REFUSAL.search(spec.text))
 
 
-def _applies(message: Message, settings: Settings, number: str) -> bool:
-    return settings.suppress_all or is_marketing(
-        message, settings, international=not phones.is_mainland(number)
-    )
-
-
 def blocked(services: Services, numbers: Sequence[str], message: Message) -> set[str]:
     """Those of `numbers` this send must skip: suppressed, where the send is marketing (or always
     with `SMS_SUPPRESS_ALL`). One store query per few hundred numbers, none when nothing applies."""
-    candidates = [n for n in numbers if _applies(message, services.settings, n)]
+    settings = services.settings
+    mainland, abroad = (
+        settings.suppress_all or is_marketing(message, settings, international=international)
+        for international in (False, True)
+    )
+    if mainland and abroad:
+        candidates = list(numbers)
+    elif mainland or abroad:
+        candidates = [n for n in numbers if phones.is_mainland(n) == mainland]
+    else:
+        return set()
     return services.store.suppressed(candidates) if candidates else set()
 
 

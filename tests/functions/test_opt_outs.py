@@ -203,3 +203,19 @@ def test_an_international_opt_out_is_honoured(sms_emulator: Emulator) -> None:
     answer = send_multi({"phones": [US, CN], **MARKETING})
     assert [r["status"] for r in answer["results"]] == ["suppressed", "submitted"], answer
     assert sms_emulator.messages(US) == []
+
+
+@pytest.mark.usefixtures("env")
+def test_only_the_region_whose_template_is_marketing_skips_its_opt_outs(sms_emulator: Emulator) -> None:
+    """A list's mainland and international templates are told apart: an opt-out holds a number back
+    only where its own region's template is marketing."""
+    for number in (US, CN2):
+        api("PUT", f"/sms/suppressions/{number}")
+    mainland_marketing = {"template_id": {"mainland": "7850", "international": "7841"}, "params": ["6.18"]}
+    answer = send_multi({"phones": [US, CN, CN2], **mainland_marketing})
+    assert [r["status"] for r in answer["results"]] == ["submitted", "submitted", "suppressed"], answer
+    abroad_marketing = {"template_id": {"mainland": "7839", "international": "7851"}, "params": ["6.18"]}
+    answer = send_multi({"phones": [CN2, US, CN], **abroad_marketing})
+    assert [r["status"] for r in answer["results"]] == ["submitted", "suppressed", "submitted"], answer
+    assert len(sms_emulator.messages(US)) == 1
+    assert len(sms_emulator.messages(CN2)) == 1
