@@ -1,11 +1,14 @@
 """The store's cost per send, as the day fills up: CPU per rate-limit check and per message row.
 
     python bench/store_ops.py [--url sqlite:///… | postgresql://… | dynamodb://…] [--hits 8000]
-                              [--rows 100000] [--repeat 20]
+                              [--budget 100000] [--rows 100000] [--repeat 20]
 
 Rate limits: `hits_rate_limits` with what one `send_single` checks (the three default per-number
 limits and the global daily cap; every send a new number, all within one day), CPU per call for
 each block of `--block` calls — a figure that must not grow with the hits already recorded.
+A multi send's budget: `limits.reserve_numbers` (each number's three counters, the caller's
+allowance, the global cap) for `--budget` numbers never sent to, then for the same numbers again
+(each now with live counter rows), CPU per number.
 Message rows: `record_sends` of `--rows` accepted results in batches of 2,000 (send_multi's writer
 thread), CPU per row. Receipts: `save_receipts` of a delivery report for each of those messages,
 in batches of 100 (what one pull hands out), CPU and wall time per receipt. Default store: SQLite
@@ -57,6 +60,7 @@ def main() -> None:
     )
     parser.add_argument("--hits", type=int, default=8000, help="rate-limited sends in all")
     parser.add_argument("--block", type=int, default=2000, help="sends per reported block")
+    parser.add_argument("--budget", type=int, default=100_000, help="numbers of the multi send's budget")
     parser.add_argument("--rows", type=int, default=100_000, help="message rows to record")
     parser.add_argument(
         "--repeat", type=int, default=20, help="DynamoDB: runs of each operation for its units"
@@ -85,6 +89,8 @@ def measure(args: argparse.Namespace, store: Store) -> None:
             assert store.hit_rate_limits(phone_checks, now=now + i // 100).allowed
         spent = (time.process_time() - began) / args.block
         print(f"rate limits: sends {start + 1:>6}–{start + args.block:<6} {spent * 1e6:7.0f} µs CPU a send")
+    if args.budget:
+        budget(store, args.budget, now)
     rng = random.Random(1)
     batches = []
     for start in range(0, args.rows, 2000):  # one id prefix per batch, as Tencent gives per request
@@ -111,6 +117,26 @@ def measure(args: argparse.Namespace, store: Store) -> None:
     if store.dialect == "dynamodb":
         units(store, args.repeat)
     store.close()
+
+
+def budget(store: Store, count: int, now: int) -> None:
+    """CPU per number of a multi send's budget (`limits.reserve_numbers`), numbers new and again."""
+    from shared.services import Services
+
+    env = {
+        "SMS_LIMIT_PER_CALLER": "off",
+        "SMS_LIMIT_GLOBAL_DAILY": "1000000000",
+        "SMS_LIMIT_PER_PHONE": "1000/30s,1000/1h,1000/1d",  # the bench's own: nobody held back
+        "SMS_LIMIT_MULTI_PER_CALLER": "1000000000/1d",
+    }
+    services = Services(load_settings(env), store=store, clock=lambda: now + 60)
+    numbers = [f"+86137{i:08d}" for i in range(count)]
+    for label in ("new numbers", "the same again"):
+        began = time.process_time()
+        reserved = limits.reserve_numbers(services, numbers, caller="direct")
+        spent = (time.process_time() - began) / count
+        assert not reserved.refused
+        print(f"multi send budget: {count:,} numbers, {label:<15} {spent * 1e6:7.1f} µs CPU a number")
 
 
 def units(store: Store, repeat: int) -> None:

@@ -18,7 +18,10 @@ RUNS = [
     (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
      "pools of 4, nodelay"),
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
-    (["store_ops.py", "--hits", "200", "--block", "100", "--rows", "400"], "receipts: 400 in batches of 100"),
+    (["store_ops.py", "--hits", "200", "--block", "100", "--budget", "500", "--rows", "400"],
+     "multi send budget: 500 numbers, the same again"),
+    (["store_ops.py", "--hits", "200", "--block", "100", "--budget", "0", "--rows", "400"],
+     "receipts: 400 in batches of 100"),
     (["cold_start.py", "--runs", "1"], "shared.client"),
     (["stats.py", "--rows", "3000", "--days", "3", "--repeat", "1"], "| window | hour | day | template |"),
 ]  # fmt: skip
@@ -67,10 +70,11 @@ def test_throughput_runs_the_functions_on_postgres(postgres_url: str) -> None:
 
 @pytest.mark.postgres
 def test_store_ops_measures_postgres_in_a_database_of_its_own(postgres_url: str) -> None:
-    args = ("--hits", "200", "--block", "100", "--rows", "400", "--url", postgres_url)
+    args = ("--hits", "200", "--block", "100", "--budget", "300", "--rows", "400", "--url", postgres_url)
     out = run_python(str(ROOT / "bench" / "store_ops.py"), *args)
     assert "store: postgresql" in out, out[-3000:]
     assert "receipts: 400 in batches of 100" in out, out[-3000:]
+    assert "multi send budget: 300 numbers, the same again" in out, out[-3000:]
     assert bench_databases(postgres_url) == []
 
 
