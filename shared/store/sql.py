@@ -578,17 +578,7 @@ class SqlStore(Store):
 
         def hit(tx: Tx) -> list[RateDecision]:
             self._lock(tx, "rate", (f"{name}\x00{key}" for name, key in counters))  # SQLite reads none
-            rules = sorted(by_rule.items())
-            live: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            expired: dict[str, set[str]] = {}
-            for name, key, bucket_at, hits in self._rate_rows(tx, rules):
-                if bucket_at > stale[name]:
-                    live.setdefault((name, key), []).append((bucket_at, hits))
-                else:
-                    expired.setdefault(name, set()).add(key)
-            for name, keys in sorted(expired.items()):  # what it read, it prunes, as `hit_rate_limits`
-                self._delete_stale_keys(tx, name, stale[name], sorted(keys))
-            count = {counter: sum(hits for _, hits in rows) for counter, rows in live.items()}
+            live, count = self._live_rows(tx, self._rate_rows(tx, sorted(by_rule.items())), stale)
             added: dict[tuple[str, str], int] = {}
             decisions: list[RateDecision] = []
             for group in groups:
@@ -646,17 +636,8 @@ class SqlStore(Store):
                     (f"{n}\x00{k}" for n, k in counters),
                 ),
             )
-            live: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            expired: dict[str, set[str]] = {}
             rows = chain(self._key_rows(tx, [rule.name for rule in rules], keys), self._rate_rows(tx, by_key))
-            for name, key, bucket_at, hits in rows:
-                if bucket_at > stale[name]:
-                    live.setdefault((name, key), []).append((bucket_at, hits))
-                else:
-                    expired.setdefault(name, set()).add(key)
-            for name, stale_keys in sorted(expired.items()):
-                self._delete_stale_keys(tx, name, stale[name], sorted(stale_keys))
-            count = {counter: sum(hits for _, hits in rows) for counter, rows in live.items()}
+            live, count = self._live_rows(tx, rows, stale)
             touched = {key for name, key in count if name in names}
             held = [count.get(counter, 0) for counter in counters]  # the shared counters, as they grow
             allowed: list[str] = []
@@ -690,6 +671,22 @@ class SqlStore(Store):
             return decisions
 
         return self.transaction(hit)
+
+    def _live_rows(
+        self, tx: Tx, rows: Iterable[tuple[str, str, int, int]], stale: dict[str, int]
+    ) -> tuple[dict[tuple[str, str], list[tuple[int, int]]], dict[tuple[str, str], int]]:
+        """The counter rows read still inside their rule's window, per (name, key), and their hit
+        counts; what it read outside, it prunes (as `hit_rate_limits` does)."""
+        live: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        expired: dict[str, set[str]] = {}
+        for name, key, bucket_at, hits in rows:
+            if bucket_at > stale[name]:
+                live.setdefault((name, key), []).append((bucket_at, hits))
+            else:
+                expired.setdefault(name, set()).add(key)
+        for name, keys in sorted(expired.items()):
+            self._delete_stale_keys(tx, name, stale[name], sorted(keys))
+        return live, {counter: sum(hits for _, hits in found) for counter, found in live.items()}
 
     @staticmethod
     def _refused(
