@@ -316,13 +316,14 @@ class SqlStore(Store):
             early = self._with_receipts(tx, ids)
             self._refresh_status(tx, early, now)
             # the rest are stored as written: their rollup state is known without reading them back
-            read_back = before.keys() | set(early)
+            changed = before.keys() | set(early)
             written: dict[str, Row] = {}
             for v in values:  # of an id named twice, the first row is the one stored
-                written.setdefault(
-                    v[0], (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
-                )
-            rollup.apply_change(tx, before, ids, self._ids_as_array, known=written, read_back=read_back)
+                if v[0] not in changed:
+                    written.setdefault(
+                        v[0], (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
+                    )
+            rollup.apply_change(tx, before, ids, self._ids_as_array, known=written)
 
         self.transaction(write)
 

@@ -121,18 +121,13 @@ def apply_change(
     as_array: bool = False,
     *,
     known: Mapping[str, Sequence[Any]] | None = None,
-    read_back: Iterable[str] = (),
 ) -> None:
     """Move the messages' contributions from their `before` state to their state now. `known`:
-    snapshot rows the caller just wrote, trusted for every id but those in `read_back`."""
+    the state of those ids the caller has just written as it is (read back: the others only)."""
     ids = set(message_ids)
     before = {message_id: row for message_id, row in before.items() if message_id in ids}
-    if known is None:
-        after = snapshot(tx, ids, as_array)
-    else:
-        again = ids.intersection(read_back)
-        after = {message_id: known[message_id] for message_id in ids - again}
-        after.update(snapshot(tx, again, as_array))
+    known = {message_id: row for message_id, row in (known or {}).items() if message_id in ids}
+    after = {**known, **snapshot(tx, ids.difference(known), as_array)}
     rows = [(*key, *delta) for key, delta in sorted(deltas(before, after).items())]
     if rows:
         tx.execute_many(_UPSERT, rows)
