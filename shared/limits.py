@@ -116,8 +116,8 @@ def limited_error(decision: RateDecision, message: str = "") -> RateLimitedError
 
 class NumberBudget(NamedTuple):
     """A multi send's numbers after their limits: the refused ones with the decision that refused
-    them, and the allowed ones with the checks each reserved (to give back for a number provably
-    not sent)."""
+    them, and the allowed ones, each of which took one hit on every rule and shared check (given
+    back for a number provably not sent)."""
 
     store: Store
     refused: dict[str, RateDecision]
@@ -148,8 +148,7 @@ def reserve_numbers(services: Services, phones: Sequence[str], *, caller: str = 
     refused = {
         phone: decision for phone, decision in zip(phones, decisions, strict=True) if not decision.allowed
     }
-    reserved = frozenset(phones).difference(refused) if refused else frozenset(phones)
-    return NumberBudget(store, refused, reserved, rules, shared, at)
+    return NumberBudget(store, refused, frozenset(phones).difference(refused), rules, shared, at)
 
 
 def limited_result(phone: str, decision: RateDecision) -> SendResult:

@@ -142,8 +142,7 @@ def _first_of_each_region(plan: SendPlan) -> list[catalogue.Target]:
     what `catalogue.check_send` checks (each region's template, once)."""
     firsts = {is_mainland(chunk[0]): chunk[0] for chunk in reversed(plan.chunks)}
     at = sorted((plan.numbers.index(n), n) for n in firsts.values())
-    positions = plan.positions or tuple(range(len(plan.numbers)))
-    return [catalogue.Target(n, f"phones[{positions[i]}]") for i, n in at]
+    return [catalogue.Target(n, f"phones[{plan.positions[i]}]") for i, n in at]
 
 
 def _send_many(
