@@ -227,7 +227,7 @@ class SqliteStore(SqlStore):
         self._target, self._uri, self._busy_ms = parse_sqlite_url(url)
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.RLock()
-        self._json_each = False
+        self._json_each: bool | None = None  # asked on the first multi send, not at every start
 
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -248,7 +248,6 @@ class SqliteStore(SqlStore):
             except sqlite3.OperationalError:
                 pass  # read-only or busy: keep the current mode; writes will report the problem
             migrate(conn)
-            self._json_each = has_json_each(conn)
         except BaseException:
             conn.close()
             raise
@@ -281,6 +280,8 @@ class SqliteStore(SqlStore):
 
     def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
         # a multi send's keys as one JSON array a rule: a third of the CPU of a bound row each
+        if self._json_each is None:
+            self._json_each = has_json_each(self._connection())  # inside the transaction's lock
         if not self._json_each:
             return super()._add_key_hits(tx, keys, rules)
         array = json.dumps(list(keys))
