@@ -641,9 +641,15 @@ class SqlStore(Store):
             live, count = self._live_rows(tx, rows, stale)
             touched = {key for name, key in count if name in names}
             held = [count.get(counter, 0) for counter in counters]  # the shared counters, as they grow
-            allowed: list[str] = []
-            decisions: list[RateDecision] = []
-            for key in keys:
+            # no key with a live counter and room for all under every shared cap: all go at once
+            everyone = (
+                not touched
+                and zero is None
+                and all(spent + len(keys) <= check.limit for spent, check in zip(held, shared, strict=True))
+            )
+            allowed: list[str] = list(keys) if everyone else []
+            decisions: list[RateDecision] = [_ALLOWED] * len(keys) if everyone else []
+            for key in () if everyone else keys:
                 blocked = zero
                 if key in touched:
                     blocked = next((r for r in rules if count.get((r.name, key), 0) >= r.limit), None)
