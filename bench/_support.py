@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -37,6 +38,12 @@ def pool(count: int, start: int = 0) -> list[str]:
     if start + count > MAX_POOL:
         raise ValueError("the number pool has 10^8 entries")
     return [f"+86{POOL_PREFIX}{i:08d}" for i in range(start, start + count)]
+
+
+def spread_pool(count: int, seed: int = 1) -> list[str]:
+    """`count` distinct mainland numbers drawn at random from the whole pool, in random order: a
+    list as customers' lists come, spread over the number space and unsorted."""
+    return [f"+86{POOL_PREFIX}{i:08d}" for i in random.Random(seed).sample(range(MAX_POOL), count)]
 
 
 def python() -> str:
@@ -239,12 +246,18 @@ def international_mobiles(count: int, regions: tuple[str, ...] = INTERNATIONAL_R
     raise ValueError(f"fewer than {count} mobiles to be made for {regions}")
 
 
-def mixed_list(count: int, fraction: float, start: int = 0) -> tuple[list[str], set[str]]:
+def mixed_list(
+    count: int, fraction: float, start: int = 0, *, spread: bool = False
+) -> tuple[list[str], set[str]]:
     """`count` distinct numbers of which `fraction` are international mobiles, spread evenly
-    through the list; the rest mainland pool entries from `start` on. Also the regions used."""
+    through the list; the rest mainland pool entries from `start` on (`spread`: drawn at random
+    from the whole pool, and the list in random order). Also the regions used."""
     international = round(count * fraction)
-    abroad = iter(international_mobiles(international)) if international else iter(())
-    mainland = iter(pool(count - international, start))
+    abroad_numbers = international_mobiles(international) if international else []
+    if spread:
+        random.Random(2).shuffle(abroad_numbers)
+    abroad = iter(abroad_numbers)
+    mainland = iter(spread_pool(count - international) if spread else pool(count - international, start))
     numbers = []
     for index in range(count):
         take_abroad = int((index + 1) * fraction) > int(index * fraction)

@@ -28,6 +28,11 @@ What-ifs (`--phases a_no_store,a_async,a_async_no_store,a_no_budget`, not in the
 (`raw_client.send_plan`: no timeouts, no error handling), and both — how far (a) is from (d)
 because of the store, and because of the thread-pooled httpcore client; and (a) with no rate
 limits configured, so no number's counters are read or written (what the per-number budget costs).
+`--spread` draws the mainland numbers at random from the whole pool and shuffles the list (as
+customers' lists come: consecutive numbers in order fall on a few pages of every index), and
+`--prefill N` starts (a) on a SQLite store that already holds N other numbers sent earlier that day,
+their counters and message rows (made once by `child_prefill` through the functions' own limits and
+store, copied for each process): a store some hours into a busy day rather than an empty one.
 Numbers/s is what the EMULATOR accepted divided by the wall time of the send, median of `--repeat`
 runs, each in a fresh child process after a warm-up (connections open, code paths primed); ⚠ marks
 a run in which the emulator accepted fewer numbers than were sent.
@@ -55,9 +60,11 @@ is the same as the default, the name from when the default was a benchmark-patch
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,7 +189,44 @@ def function_env(child: Child, *, store: bool = True, budget: bool = True) -> No
         )
     if child.args.concurrency:
         extra["SMS_SEND_CONCURRENCY"] = str(child.args.concurrency)
-    _support.apply_env(_support.function_env(child.args.url, tempfile.mkdtemp(prefix="sms-bench-"), **extra))
+    store_dir = tempfile.mkdtemp(prefix="sms-bench-")
+    if child.args.prefilled and store and not child.args.postgres:  # a copy of the day so far
+        shutil.copyfile(Path(child.args.prefilled) / "store.db", Path(store_dir) / "store.db")
+    _support.apply_env(_support.function_env(child.args.url, store_dir, **extra))
+
+
+PREFILL_BLOCK = 10_000
+
+
+def child_prefill(child: Child) -> None:
+    """The store as a busy day has left it by the time of the send: `--prefill` other numbers
+    (spread over the pool, as `--spread` draws) sent in blocks over the past ten hours, each with
+    its counters and its message row, written through the functions' own limits and store."""
+    _support.apply_env(_support.function_env(child.args.url, child.args.prefilled))
+    import secrets
+
+    from shared import limits
+    from shared.models import SendResult
+    from shared.runtime import runtime
+    from shared.services import Services
+
+    numbers = _support.spread_pool(child.args.prefill, seed=3)
+    started = int(time.time()) - 36_000
+    step = 36_000 // max(1, -(-len(numbers) // PREFILL_BLOCK))
+    for block, first in enumerate(range(0, len(numbers), PREFILL_BLOCK)):
+        at = started + block * step
+        services = Services(runtime.services.settings, clock=functools.partial(float, at))
+        part = numbers[first : first + PREFILL_BLOCK]
+        budget = limits.reserve_numbers(services, part, caller="direct")
+        sent = [
+            SendResult(p, f"{block}:{secrets.randbits(64):020d}", "submitted", 1, "Ok", "send success")
+            for p in part
+            if p in budget.reserved
+        ]
+        services.store.record_sends(
+            sent, template_id=TEMPLATE, params=PARAMS, sign=SIGN, caller="direct", now=at
+        )
+    runtime.services.store.close()
 
 
 def child_regions(numbers: list[str]) -> set[str]:
@@ -534,6 +578,7 @@ def child_single_qcloud(child: Child) -> None:
 
 CHILDREN: dict[str, Callable[[Child], None]] = {
     "a": child_a,
+    "prefill": child_prefill,
     "client": child_client,
     "b": child_b,
     "c": child_c,
@@ -597,6 +642,8 @@ def _run_child(args: argparse.Namespace, emulator: _support.EmulatorProcess, wor
         "--list",
         args.list,
     ]
+    if args.prefilled:
+        command += ["--prefilled", args.prefilled, "--prefill", str(args.prefill)]
     if args.concurrency:
         command += ["--concurrency", str(args.concurrency)]
     if args.postgres:
@@ -704,6 +751,20 @@ def mix_text(fraction: float) -> str:
     return f"{fraction:.0%} international mobiles ({regions}), spread through mainland ones"
 
 
+def order_text(args: argparse.Namespace) -> str:
+    if args.spread:
+        return "the mainland ones drawn at random from the whole pool, in random order (`--spread`)"
+    return "consecutive pool numbers in order"
+
+
+def prefill_text(args: argparse.Namespace) -> str:
+    if not args.prefill:
+        return "empty"
+    return (
+        f"{args.prefill:,} other numbers sent earlier that day (`--prefill`: their counters and message rows)"
+    )
+
+
 def emit_stages(emit: Callable[[str], None], runs: list[dict[str, Any]]) -> None:
     """(a)'s CPU µs per number, stage by stage (median over the rounds)."""
 
@@ -754,12 +815,17 @@ def parent(args: argparse.Namespace) -> None:
         print(f"[{time.perf_counter() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    numbers, _ = _support.mixed_list(args.numbers + WARM_SPAN, args.international)
+    numbers, _ = _support.mixed_list(args.numbers + WARM_SPAN, args.international, spread=args.spread)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(numbers, handle)
     args.list = handle.name
     try:
         with _support.emulator_process(args.latency_ms, server=args.server) as emulator:
+            if args.prefill:  # made once, copied into each (a) process's folder
+                args.prefilled = tempfile.mkdtemp(prefix="sms-bench-day-")
+                started_fill = time.perf_counter()
+                run_child(args, emulator, "prefill")
+                note(f"store prefilled: {args.prefill:,} numbers, {time.perf_counter() - started_fill:.0f} s")
             # rounds interleave the clients, so that a busy moment of the machine hits them all alike
             for attempt in range(args.repeat):
                 for phase in BULK + WHAT_IF:
@@ -781,6 +847,8 @@ def parent(args: argparse.Namespace) -> None:
                     note(f"cold start {name}: {median_of(cold[name], 'import') * 1000:.0f} ms import")
     finally:
         Path(args.list).unlink(missing_ok=True)
+        if args.prefilled:
+            shutil.rmtree(args.prefilled, ignore_errors=True)
         if args.postgres:
             _support.drop_bench_databases(args.postgres)
     report(args, bulk, single, cold, load, time.perf_counter() - started)
@@ -802,7 +870,8 @@ def report(
         f"{args.latency_ms:g} ms latency per request for bulk sends, 0 ms for single sends; "
         f"the functions' store: {STORES[bool(args.postgres)]}; "
         f"API: {'legacy (sendmultisms2)' if args.api == 'legacy' else '3.0 (TC3)'}; "
-        f"the list: {mix_text(args.international)}."
+        f"the list: {mix_text(args.international)}, {order_text(args)}; "
+        f"the store before the send: {prefill_text(args)}."
     )
     emit("")
     if bulk:
@@ -989,6 +1058,10 @@ def command_of(args: argparse.Namespace) -> list[str]:
         command += ["--api", args.api]
     if args.international:
         command += ["--international", f"{args.international:g}"]
+    if args.spread:
+        command += ["--spread"]
+    if args.prefill:
+        command += ["--prefill", str(args.prefill)]
     return command
 
 
@@ -1036,7 +1109,22 @@ def main() -> None:
         metavar="FRACTION",
         help="this fraction of the list is valid mobiles of other countries (0: mainland only)",
     )
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="mainland numbers drawn at random from the whole pool, the list in random order "
+        "(default: consecutive pool numbers, in order)",
+    )
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="(a)'s SQLite store already holds N other numbers sent earlier that day: their "
+        "counters and message rows (default: an empty store)",
+    )
     parser.add_argument("--markdown", help="also write the report to this file")
+    parser.add_argument("--prefilled", help=argparse.SUPPRESS)
     parser.add_argument("--list", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -1045,6 +1133,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 <= args.international <= 1:
         parser.error("--international is a fraction of the list, 0 to 1")
+    if args.prefill and args.postgres:
+        parser.error("--prefill fills the SQLite store only")
     if args.worker:
         child = Child(args)
         CHILDREN[args.worker](child)
