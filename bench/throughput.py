@@ -201,7 +201,8 @@ PREFILL_BLOCK = 10_000
 def child_prefill(child: Child) -> None:
     """The store as a busy day has left it by the time of the send: `--prefill` other numbers
     (spread over the pool, as `--spread` draws) sent in blocks over the past ten hours, each with
-    its counters and its message row, written through the functions' own limits and store."""
+    its counters and its message row, written through the functions' own limits and store, the
+    expired counters purged as the scheduled pull purges them."""
     _support.apply_env(_support.function_env(child.args.url, child.args.prefilled))
     import secrets
 
@@ -226,6 +227,8 @@ def child_prefill(child: Child) -> None:
         services.store.record_sends(
             sent, template_id=TEMPLATE, params=PARAMS, sign=SIGN, caller="direct", now=at
         )
+        services.store.purge_expired(at)  # as the scheduled pull does every few minutes
+    runtime.services.store.purge_expired(int(time.time()))
     runtime.services.store.close()
 
 
