@@ -383,10 +383,12 @@ def _record(services: Services, results: Sequence[SendResult], message: Message,
 class ChunkRecorder:
     """Stores a multi send's chunk results as they come, from one writer thread that takes every
     chunk waiting at once (up to `max_rows`) into one transaction: the send workers never wait for
-    the store, and 100,000 numbers take tens of commits rather than one per chunk. Leaving the
-    `with` block waits until everything handed over is written (or logged as not recorded)."""
+    the store, and 100,000 numbers take a few commits rather than one per chunk. In a store holding
+    many messages each new row lands on its own page of the phone index: the more rows a commit
+    holds, the more of them share a page written once. Leaving the `with` block waits until
+    everything handed over is written (or logged as not recorded)."""
 
-    def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 2000) -> None:
+    def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 10000) -> None:
         import queue
         import threading
 
