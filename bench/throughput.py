@@ -228,8 +228,10 @@ def child_prefill(child: Child) -> None:
             sent, template_id=TEMPLATE, params=PARAMS, sign=SIGN, caller="direct", now=at
         )
         services.store.purge_expired(at)  # as the scheduled pull does every few minutes
-    runtime.services.store.purge_expired(int(time.time()))
-    runtime.services.store.close()
+    store = runtime.services.store
+    store.purge_expired(int(time.time()))
+    child.result["messages"] = store.stats(started, int(time.time()) + 1, "status").totals["sent"]
+    store.close()
 
 
 def child_regions(numbers: list[str]) -> set[str]:
@@ -827,7 +829,9 @@ def parent(args: argparse.Namespace) -> None:
             if args.prefill:  # made once, copied into each (a) process's folder
                 args.prefilled = tempfile.mkdtemp(prefix="sms-bench-day-")
                 started_fill = time.perf_counter()
-                run_child(args, emulator, "prefill")
+                stored = run_child(args, emulator, "prefill")["messages"]
+                if stored != args.prefill:
+                    raise RuntimeError(f"the prefilled store holds {stored} messages, not {args.prefill}")
                 note(f"store prefilled: {args.prefill:,} numbers, {time.perf_counter() - started_fill:.0f} s")
             # rounds interleave the clients, so that a busy moment of the machine hits them all alike
             for attempt in range(args.repeat):

@@ -107,3 +107,20 @@ def test_throughput_international_legacy_sends_every_number_and_reports_stages()
     for stage in ("| validation (every number, the plan) |", "| storing (writer thread) |", "| the answer |"):
         assert stage in out, out[-3000:]
     assert "--api legacy --international 0.5" in out
+
+
+def test_throughput_realistic_list_into_a_prefilled_store() -> None:
+    """`--spread --prefill N`: a shuffled list drawn from the whole pool, sent by (a) onto a store
+    that already holds N other numbers' counters and rows; every number still accepted, the run
+    says what its list and store were, and the command repeats both options."""
+    out = run_python(
+        str(ROOT / "bench" / "throughput.py"),
+        *("--numbers", "2000", "--repeat", "1", "--phases", "a,c", "--server", "canned"),
+        *("--spread", "--prefill", "3000"),
+    )
+    assert "drawn at random from the whole pool, in random order (`--spread`)" in out, out[-3000:]
+    assert "the store before the send: 3,000 other numbers sent earlier that day" in out, out[-3000:]
+    rows = [line for line in out.splitlines() if line.startswith("| (")]
+    assert len(rows) == 2, out[-3000:]
+    assert not [row for row in rows if "⚠" in row], out[-3000:]
+    assert "--spread --prefill 3000`" in out
