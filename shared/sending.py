@@ -90,6 +90,33 @@ def _send_one(
     return status_for(result), {**answer, "error": failure}
 
 
+_paused = 0  # sends running with the cyclic collector held off (one process may run several)
+_pause_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while a multi send runs. Its full collections
+    walk every live object, and a big send keeps hundreds of thousands alive (results, answer,
+    rows) without making cycles: each walk finds nothing. Reference counting still frees memory;
+    the collector resumes when the last send ends (left alone if something else turned it off)."""
+    global _paused
+    with _pause_lock:
+        ours = _paused > 0 or gc.isenabled()
+        if ours:
+            _paused += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if ours:
+            with _pause_lock:
+                _paused -= 1
+                if _paused == 0:
+                    gc.enable()
+
+
+@_collector_paused()  # 100,000 numbers' objects, all alive till the answer: nothing to collect
 def send_multi(
     services: Services,
     body: Mapping[str, Any],
@@ -106,28 +133,6 @@ def send_multi(
     set (202, `batch_id`). `internal` marks a queued chunk or a platform invoke: only those may carry
     `batch_id`/`chunk`, and a chunk is keyed on them (sent once however often it is delivered).
     """
-    with _collector_paused():  # 100,000 numbers' objects, all alive till the answer: nothing to collect
-        return _send_multi(
-            services,
-            body,
-            caller=caller,
-            deadline=deadline,
-            idempotency_key=idempotency_key,
-            request_id=request_id,
-            internal=internal,
-        )
-
-
-def _send_multi(
-    services: Services,
-    body: Mapping[str, Any],
-    *,
-    caller: str,
-    deadline: float | None,
-    idempotency_key: str,
-    request_id: str,
-    internal: bool,
-) -> tuple[int, dict[str, Any], bool]:
     settings = services.settings
     command = validation.parse_multi_send(body, settings, internal=internal)
     plan = command.plan
@@ -160,32 +165,6 @@ def _send_multi(
         raise
     claim.complete(answer, kept=_for_platform_retry if not command.chunk_key and not client_key else _as_is)
     return (*answer, False)
-
-
-_paused = 0  # sends running with the cyclic collector held off (one process may run several)
-_pause_lock = threading.Lock()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while a multi send runs. Its full collections
-    walk every live object, and a big send keeps hundreds of thousands alive (results, answer,
-    rows) without making cycles: each walk finds nothing. Reference counting still frees memory;
-    the collector resumes when the last send ends (left alone if something else turned it off)."""
-    global _paused
-    with _pause_lock:
-        ours = _paused > 0 or gc.isenabled()
-        if ours:
-            _paused += 1
-            gc.disable()
-    try:
-        yield
-    finally:
-        if ours:
-            with _pause_lock:
-                _paused -= 1
-                if _paused == 0:
-                    gc.enable()
 
 
 def _first_of_each_region(plan: SendPlan) -> list[catalogue.Target]:
@@ -390,7 +369,6 @@ class ChunkRecorder:
 
     def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 10000) -> None:
         import queue
-        import threading
 
         self._services, self._message, self._caller, self._max_rows = services, message, caller, max_rows
         self._queue: queue.SimpleQueue[list[SendResult] | None] = queue.SimpleQueue()
