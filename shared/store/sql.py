@@ -650,31 +650,33 @@ class SqlStore(Store):
                 and zero is None
                 and all(spent + len(keys) <= check.limit for spent, check in zip(held, shared, strict=True))
             )
-            allowed: list[str] = list(keys) if everyone else []
-            decisions: list[RateDecision] = [_ALLOWED] * len(keys) if everyone else []
-            for key in () if everyone else keys:
-                blocked = zero
-                if key in touched:
-                    blocked = next((r for r in rules if count.get((r.name, key), 0) >= r.limit), None)
-                if blocked is not None:
-                    check = blocked.on(key)
-                    decisions.append(self._refused(check, live, count, {}, {(check.name, key): 1}, now))
-                    continue
-                full = next((i for i, check in enumerate(shared) if held[i] >= check.limit), None)
-                if full is not None:
-                    check, counter = shared[full], counters[full]
-                    added = {counter: held[full] - count.get(counter, 0)}
-                    decisions.append(
-                        self._refused(check, live, {counter: held[full]}, added, {counter: 1}, now)
-                    )
-                    continue
-                for i in range(len(held)):
-                    held[i] += 1
-                allowed.append(key)
-                decisions.append(_ALLOWED)
+            if everyone:
+                decisions, allowed = [_ALLOWED] * len(keys), ordered
+            else:
+                decisions = []
+                for key in keys:
+                    blocked = zero
+                    if key in touched:
+                        blocked = next((r for r in rules if count.get((r.name, key), 0) >= r.limit), None)
+                    if blocked is not None:
+                        check = blocked.on(key)
+                        decisions.append(self._refused(check, live, count, {}, {(check.name, key): 1}, now))
+                        continue
+                    full = next((i for i, check in enumerate(shared) if held[i] >= check.limit), None)
+                    if full is not None:
+                        check, counter = shared[full], counters[full]
+                        added = {counter: held[full] - count.get(counter, 0)}
+                        decisions.append(
+                            self._refused(check, live, {counter: held[full]}, added, {counter: 1}, now)
+                        )
+                        continue
+                    for i in range(len(held)):
+                        held[i] += 1
+                    decisions.append(_ALLOWED)
+                allowed = sorted(key for key, d in zip(keys, decisions, strict=True) if d.allowed)
             if allowed:
                 hits = [(rule.name, *bucket[rule.name]) for rule in rules]
-                self._add_key_hits(tx, ordered if everyone else sorted(allowed), hits)
+                self._add_key_hits(tx, allowed, hits)
                 if counters:
                     self._add_hit_counts(
                         tx, [(name, key, *bucket[name], len(allowed)) for name, key in counters]
