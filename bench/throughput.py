@@ -190,7 +190,7 @@ def function_env(child: Child, *, store: bool = True, budget: bool = True) -> No
     if child.args.concurrency:
         extra["SMS_SEND_CONCURRENCY"] = str(child.args.concurrency)
     store_dir = tempfile.mkdtemp(prefix="sms-bench-")
-    if child.args.prefilled and store and not child.args.postgres:  # a copy of the day so far
+    if child.args.prefilled and store:  # a copy of the day so far (SQLite only: see main)
         shutil.copyfile(Path(child.args.prefilled) / "store.db", Path(store_dir) / "store.db")
     _support.apply_env(_support.function_env(child.args.url, store_dir, **extra))
 
