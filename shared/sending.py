@@ -201,10 +201,13 @@ def _send_many(
             request_hit.release()  # nothing goes out: the request is not counted either
         raise _all_refused(budget)
     held.update((n, limits.limited_result(n, decision)) for n, decision in budget.refused.items())
-    with ChunkRecorder(services, message, caller) as recorder:
-        outcome = services.client.send_plan(
-            without(plan, held), message, deadline=deadline, on_chunk=recorder.add
-        )
+    try:
+        with ChunkRecorder(services, message, caller) as recorder:
+            outcome = services.client.send_plan(
+                without(plan, held), message, deadline=deadline, on_chunk=recorder.add
+            )
+    finally:
+        services.store.settle()  # the budget's hits may commit while the first chunks go out
     budget.release(r.phone for r in outcome.results if r.status == "failed")  # provably not sent
     outcome = _in_plan_order(plan, outcome, held)
     _count(outcome.results)

@@ -397,6 +397,12 @@ class Store(abc.ABC):
     def ping(self) -> None:
         """Check that the database answers (connecting and migrating if needed)."""
 
+    def settle(self) -> None:
+        """Return once the writes this store lets finish after answering (see
+        `SqliteStore._decide_then_write`) have ended: committed, or failed and logged. Every other
+        store writes before it answers."""
+        return
+
     @abc.abstractmethod
     def close(self) -> None:
         """Close the connection; a later call opens a new one."""

@@ -46,6 +46,11 @@ from shared.store.common import (
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
+BudgetWrite = Callable[["Tx", Callable[[list[RateDecision]], None]], list[RateDecision]]
+
+
+def _ignore(decisions: list[RateDecision]) -> None:
+    """A `decided` hook for a budget answered after its commit: nothing to do early."""
 
 
 class Tx(Protocol):
@@ -628,7 +633,7 @@ class SqlStore(Store):
         bucket = {name: hit_bucket(check, now) for name, check in probe.items()}
         zero = next((rule for rule in rules if rule.limit == 0), None)
 
-        def hit(tx: Tx) -> list[RateDecision]:
+        def hit(tx: Tx, decided: Callable[[list[RateDecision]], None]) -> list[RateDecision]:
             self._lock(  # SQLite reads none
                 tx,
                 "rate",
@@ -675,6 +680,7 @@ class SqlStore(Store):
                     decisions.append(_ALLOWED)
                 allowed = sorted(key for key, d in zip(keys, decisions, strict=True) if d.allowed)
             if allowed:
+                decided(decisions)  # every read done, nothing written yet
                 hits = [(rule.name, *bucket[rule.name]) for rule in rules]
                 self._add_key_hits(tx, allowed, hits)
                 if counters:
@@ -683,7 +689,12 @@ class SqlStore(Store):
                     )
             return decisions
 
-        return self.transaction(hit)
+        return self._decide_then_write(hit, len(keys))
+
+    def _decide_then_write(self, hit: BudgetWrite, size: int) -> list[RateDecision]:  # noqa: ARG002
+        """Run a list's budget transaction (`hit`, which calls `decided` between its reads and
+        its writes) and answer its decisions: here once it has committed. `size`: the list's length."""
+        return self.transaction(lambda tx: hit(tx, _ignore))
 
     def _live_rows(
         self, tx: Tx, rows: Iterable[tuple[str, str, int, int]], stale: dict[str, int]
