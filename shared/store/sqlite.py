@@ -230,7 +230,7 @@ class SqliteStore(SqlStore):
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.RLock()
         self._json_each: bool | None = None  # asked on the first multi send, not at every start
-        self._writing: threading.Thread | None = None  # a budget committing after its answer
+        self._writing: list[threading.Thread] = []  # budgets committing after their answers
 
     # -- connection -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -304,7 +304,6 @@ class SqliteStore(SqlStore):
         without these hits; this process's next store call waits for the commit (`_mutex`)."""
         if size < EARLY_DECISIONS_FROM:
             return super()._decide_then_write(hit, size)
-        self.settle()
         answer: list[list[RateDecision] | BaseException] = []
         ready = threading.Event()
 
@@ -331,17 +330,17 @@ class SqliteStore(SqlStore):
             if not ready.is_set():  # nothing allowed: nothing to write after deciding
                 decided(decisions)
 
-        self._writing = threading.Thread(target=write, name="sms-budget", daemon=True)
-        self._writing.start()
+        thread = threading.Thread(target=write, name="sms-budget", daemon=True)
+        self._writing = [*(t for t in self._writing if t.is_alive()), thread]
+        thread.start()
         ready.wait()
         if isinstance(answer[0], BaseException):
             raise answer[0]
         return answer[0]
 
     def settle(self) -> None:
-        writing = self._writing
-        if writing is not None:
-            writing.join()
+        for thread in self._writing:
+            thread.join()
 
     def close(self) -> None:
         self.settle()

@@ -123,6 +123,25 @@ def test_this_process_waits_too_and_settle_waits_for_the_commit(
     assert not out[0].allowed
 
 
+def test_two_long_lists_at_once_in_one_process(stores: Callable[..., SqliteStore]) -> None:
+    """Two sends of one list in one process (a local gateway's threads): one takes every number,
+    the other none, and `settle` waits for both."""
+    store = stores()
+    start = threading.Barrier(2)
+
+    def send() -> list[bool]:
+        start.wait()
+        return [d.allowed for d in store.hit_rate_limits_per_key(PHONES, RULES, [], now=0)]
+
+    threads = [_in_thread(send) for _ in range(2)]
+    for thread, _ in threads:
+        thread.join(30)
+    store.settle()
+    assert not any(t.is_alive() for t in store._writing)
+    outcomes = sorted(out[0] for _, out in threads)
+    assert outcomes == [[False] * LONG, [True] * LONG]
+
+
 def test_a_failure_before_deciding_reaches_the_caller(stores: Callable[..., SqliteStore]) -> None:
     blocker = sqlite3.connect(stores().url.removeprefix("sqlite:///"), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
