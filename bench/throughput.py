@@ -297,13 +297,13 @@ def clock_budget_thread(spent: dict[str, float]) -> None:
     sending it overlaps. Its reads ran while the caller waited: they are in "planning" already."""
     import threading
 
-    from shared.store.sqlite import SqliteStore
+    from shared.store.sqlite import BUDGET_THREAD, SqliteStore
 
     transaction, add_key_hits = SqliteStore.transaction, SqliteStore._add_key_hits
     writing_since: dict[int, float] = {}
 
     def first_write(self: SqliteStore, *args: Any) -> None:
-        if threading.current_thread().name == "sms-budget":
+        if threading.current_thread().name == BUDGET_THREAD:
             writing_since.setdefault(threading.get_ident(), time.thread_time())
         add_key_hits(self, *args)
 

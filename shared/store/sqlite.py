@@ -27,6 +27,7 @@ T = TypeVar("T")
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 EARLY_DECISIONS_FROM = 1000  # a list this long has its budget's hits written while it is sent
+BUDGET_THREAD = "sms-budget"  # the thread that writes them
 
 # Ordered migrations; version N is MIGRATIONS[N - 1]. Never edit one that has shipped: append.
 MIGRATIONS: tuple[str, ...] = (
@@ -304,20 +305,16 @@ class SqliteStore(SqlStore):
         without these hits; this process's next store call waits for the commit (`_mutex`)."""
         if size < EARLY_DECISIONS_FROM:
             return super()._decide_then_write(hit, size)
-        answer: list[list[RateDecision] | BaseException] = []
-        ready = threading.Event()
+        from concurrent.futures import Future  # loaded anyway by the send that follows (asyncio)
 
-        def decided(decisions: list[RateDecision]) -> None:
-            answer.append(decisions)
-            ready.set()
+        decided: Future[list[RateDecision]] = Future()
 
         def write() -> None:
             try:
-                decisions = self.transaction(lambda tx: hit(tx, decided))
+                decisions = self.transaction(lambda tx: hit(tx, decided.set_result))
             except BaseException as error:  # handed to the caller, or logged
-                if not ready.is_set():
-                    answer.append(error)
-                    ready.set()
+                if not decided.done():
+                    decided.set_exception(error)
                     return
                 from shared.observability import logger  # here: a store alone loads no powertools
 
@@ -326,17 +323,14 @@ class SqliteStore(SqlStore):
                     extra={"numbers": size, "error_code": getattr(error, "code", "internal_error")},
                     exc_info=not isinstance(error, SmsError),
                 )
-                return
-            if not ready.is_set():  # nothing allowed: nothing to write after deciding
-                decided(decisions)
+            else:
+                if not decided.done():  # nothing allowed: nothing to write after deciding
+                    decided.set_result(decisions)
 
-        thread = threading.Thread(target=write, name="sms-budget", daemon=True)
+        thread = threading.Thread(target=write, name=BUDGET_THREAD, daemon=True)
         self._writing = [*(t for t in self._writing if t.is_alive()), thread]
         thread.start()
-        ready.wait()
-        if isinstance(answer[0], BaseException):
-            raise answer[0]
-        return answer[0]
+        return decided.result()
 
     def settle(self) -> None:
         for thread in self._writing:
