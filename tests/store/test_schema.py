@@ -5,12 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from shared.store import Store, open_store
 from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from shared.store.sqlite import WAL_CHECKPOINT_PAGES, WAL_SIZE_LIMIT
 from tests.store.helpers import raw_rows
 
 TABLES = {
@@ -66,6 +68,23 @@ def test_sqlite_uses_wal(store_url: str, store: Store) -> None:
     store.ping()
     if store_url.startswith("sqlite"):
         assert raw_rows(store_url, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_sqlite_checkpoints_its_wal_and_keeps_the_file_bounded(tmp_path: Path) -> None:
+    """The WAL is copied into the database as it grows (a larger step than SQLite's default, see
+    `WAL_CHECKPOINT_PAGES`), so neither it nor a reader's path through it grows without bound."""
+    path = tmp_path / "wal.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        value = {"text": "x" * 1_000_000}
+        for index in range(70):  # ~70 MB through the WAL, each megabyte its own transaction
+            store.cache_put(f"k{index}", value, now=1, ttl=1_000_000)
+            wal = path.with_name(path.name + "-wal").stat().st_size
+            assert wal <= WAL_SIZE_LIMIT, f"the WAL reached {wal} bytes after {index + 1} MB"
+        assert path.stat().st_size > WAL_CHECKPOINT_PAGES * 4096  # checkpoints moved pages in
+        assert store.cache_get("k0", now=2) == value
+    finally:
+        store.close()
 
 
 def test_reopen_is_idempotent_and_keeps_data(store_url: str, open_stores: Callable[[], Store]) -> None:
