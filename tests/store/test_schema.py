@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.store import Store, open_store
+from shared.store.base import RateCheck
 from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from shared.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from shared.store.sqlite import WAL_CHECKPOINT_PAGES, WAL_SIZE_LIMIT
@@ -68,6 +69,17 @@ def test_sqlite_uses_wal(store_url: str, store: Store) -> None:
     store.ping()
     if store_url.startswith("sqlite"):
         assert raw_rows(store_url, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_sqlite_counters_have_no_expiry_index_and_still_purge(store_url: str, store: Store) -> None:
+    """SQLite's purge scans the counters (on a timer) rather than every send updating an index of
+    their expiry; PostgreSQL keeps its index (its purge takes expired rows in locked batches)."""
+    if not store_url.startswith("sqlite"):
+        pytest.skip("SQLite's counters only")
+    indexes = raw_rows(store_url, "SELECT name FROM sqlite_master WHERE tbl_name = 'rate_counts'")
+    assert ("rate_counts_expires",) not in indexes
+    store.hit_rate_limits([RateCheck("per_phone", "+8613800000000", 5, 60)], now=0)
+    assert store.purge_expired(now=10_000) == 1
 
 
 def test_sqlite_checkpoints_its_wal_and_keeps_the_file_bounded(tmp_path: Path) -> None:
