@@ -370,7 +370,7 @@ class ChunkRecorder:
     holds, the more of them share a page written once. Leaving the `with` block waits until
     everything handed over is written (or logged as not recorded)."""
 
-    def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 10000) -> None:
+    def __init__(self, services: Services, message: Message, caller: str, *, max_rows: int = 50000) -> None:
         import queue
 
         self._services, self._message, self._caller, self._max_rows = services, message, caller, max_rows
@@ -390,13 +390,14 @@ class ChunkRecorder:
         self._queue.put(results)
 
     def _write_all(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (first := self._queue.get()) is not None:
+            batch = list(first)  # a new list: the worker keeps its own
             while len(batch) < self._max_rows and not self._queue.empty():
                 more = self._queue.get()
                 if more is None:
                     self._queue.put(None)  # the end: after this batch
                     break
-                batch = batch + more  # a new list: the worker keeps its own
+                batch.extend(more)
             _record(self._services, batch, self._message, self._caller)  # never raises
 
 

@@ -248,6 +248,9 @@ class SqlStore(Store):
     _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
     #: whether the statistics rollup passes id lists as one array (PostgreSQL)
     _ids_as_array = False
+    #: the order a batch of message rows is inserted in: by id, so concurrent writers (PostgreSQL)
+    #: take the rows' locks in one order
+    _message_order: Callable[[SendResult], Any] = _BY_MESSAGE_ID
 
     @abc.abstractmethod
     def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -300,10 +303,13 @@ class SqlStore(Store):
         caller: str,
         now: int,
     ) -> None:
-        # in id order: concurrent writers (PostgreSQL) take the rows' locks in one order
-        rows = sorted((r for r in results if r.message_id), key=_BY_MESSAGE_ID)
-        if not rows:
+        first: dict[str, SendResult] = {}  # of an id named twice, the first row is the one stored
+        for result in results:
+            if result.message_id:
+                first.setdefault(result.message_id, result)
+        if not first:
             return
+        rows = sorted(first.values(), key=self._message_order)
         params_json = json.dumps(list(params), ensure_ascii=False)
 
         values = [
@@ -323,11 +329,9 @@ class SqlStore(Store):
             # the rest are stored as written: their rollup state is known without reading them back
             changed = before.keys() | set(early)
             written: dict[str, Row] = {}
-            for v in values:  # of an id named twice, the first row is the one stored
+            for v in values:
                 if v[0] not in changed:
-                    written.setdefault(
-                        v[0], (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
-                    )
+                    written[v[0]] = (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
             rollup.apply_change(tx, before, ids, self._ids_as_array, known=written)
 
         self.transaction(write)

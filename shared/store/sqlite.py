@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -235,6 +236,9 @@ class SqliteStore(SqlStore):
     dialect = "sqlite"
     _insert_ignore_prefix = "INSERT OR IGNORE INTO"
     _insert_ignore_suffix = ""
+    # one writer at a time: rows in phone order fill neighbouring pages of the phone index (a list's
+    # numbers come in any order, each on its own page of an index holding a day's messages)
+    _message_order = operator.attrgetter("phone")
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -106,6 +106,16 @@ def test_recording_the_same_send_twice_keeps_the_first(store: Store) -> None:
     assert message.created_at == 900
 
 
+def test_an_id_twice_in_one_batch_keeps_its_first_row(store: Store) -> None:
+    """Whatever order a store inserts a batch in (SQLite: by phone), the first row of an id
+    named twice is the one stored, and the statistics count it once."""
+    record(store, sent("m1", phone=OTHER), sent("m2"), sent("m1", phone=PHONE, status="unknown"), now=900)
+    message = store.get_message("m1")
+    assert message is not None
+    assert (message.phone, message.status) == (OTHER, "submitted")
+    assert store.stats(0, 10_000, "status").totals["sent"] == 2
+
+
 def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
     record(store, sent("m1"))
     r = receipt("m1")
