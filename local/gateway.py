@@ -248,7 +248,7 @@ class Gateway:
             return self._handlers[name]
 
     def start(self) -> Gateway:
-        serve = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        serve = threading.Thread(target=self._serve, name="gateway", daemon=True)
         serve.start()
         self._threads.append(serve)
         if self.pull_interval > 0:
@@ -304,6 +304,15 @@ class Gateway:
                             ({**record, "receives": record.get("receives", 1) + 1},),
                         ).start()
                 self._queue.task_done()
+
+    def _serve(self) -> None:
+        """waitress's serve loop. `stop` closes the sockets under it, so a `select` may then meet a
+        closed descriptor (EBADF): that ends the loop quietly; before `stop` it is a real failure."""
+        try:
+            self._server.run()
+        except OSError:
+            if not self._stop.is_set():
+                raise
 
     def stop(self) -> None:
         self._stop.set()

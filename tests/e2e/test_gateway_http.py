@@ -238,3 +238,34 @@ def test_the_gateways_own_fan_out_reaches_the_queue(gateway: Gateway, sms_emulat
     answer = httpx.post(gateway.queue_url.removeprefix("local+"), json=queue_body())
     assert answer.status_code == 200
     wait_for(lambda: sms_emulator.accepted_count == 1 and gateway.queue_idle())
+
+
+def test_stopping_while_the_serve_loop_meets_a_closed_socket_is_quiet(
+    function_env: dict[str, str],  # noqa: ARG001 - a fixture this test needs for its side effect
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`stop` closes the sockets under waitress's `select`, which may then raise EBADF: once
+    stopping, that ends the serve thread quietly; before, it is the thread's failure."""
+    import errno
+    import select
+    import types
+
+    from waitress import wasyncore
+
+    def closed_under_it(*args: Any) -> Any:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    for stopping in (True, False):
+        gateway = Gateway(port=0).start()
+        serve = next(t for t in gateway._threads if t.name == "gateway")
+        if stopping:
+            gateway._stop.set()  # what `stop` does first
+        with monkeypatch.context() as patch:  # the race: a descriptor closed as `select` is called
+            shim = types.SimpleNamespace(select=closed_under_it, error=select.error)
+            patch.setattr(wasyncore, "select", shim)
+            serve.join(timeout=10)
+        assert not serve.is_alive()
+        gateway.stop()
+        assert [type(error) for error in failures] == ([] if stopping else [OSError])
