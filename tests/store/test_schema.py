@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -82,18 +83,33 @@ def test_sqlite_counters_have_no_expiry_index_and_still_purge(store_url: str, st
     assert store.purge_expired(now=10_000) == 1
 
 
-def test_sqlite_checkpoints_its_wal_and_keeps_the_file_bounded(tmp_path: Path) -> None:
-    """The WAL is copied into the database as it grows (a larger step than SQLite's default, see
-    `WAL_CHECKPOINT_PAGES`), so neither it nor a reader's path through it grows without bound."""
+def test_sqlite_checkpoints_its_wal_in_large_steps_and_cuts_the_file_back(tmp_path: Path) -> None:
+    """The WAL is copied into the database once `WAL_CHECKPOINT_PAGES` have built up (a larger
+    step than SQLite's 1,000 pages), and a WAL a long reader let grow past `WAL_SIZE_LIMIT` is cut
+    back to it when it restarts."""
     path = tmp_path / "wal.db"
+    wal = path.with_name(path.name + "-wal")
     store = open_store(f"sqlite:///{path}")
+    value = {"text": "x" * 1_000_000}
     try:
-        value = {"text": "x" * 1_000_000}
+        largest = 0
         for index in range(70):  # ~70 MB through the WAL, each megabyte its own transaction
             store.cache_put(f"k{index}", value, now=1, ttl=1_000_000)
-            wal = path.with_name(path.name + "-wal").stat().st_size
-            assert wal <= WAL_SIZE_LIMIT, f"the WAL reached {wal} bytes after {index + 1} MB"
+            largest = max(largest, wal.stat().st_size)
+            assert wal.stat().st_size <= WAL_SIZE_LIMIT, f"the WAL passed the limit after {index + 1} MB"
+        assert largest >= WAL_CHECKPOINT_PAGES * 4096  # no checkpoint before the step
         assert path.stat().st_size > WAL_CHECKPOINT_PAGES * 4096  # checkpoints moved pages in
+
+        reader = sqlite3.connect(path)  # a read transaction keeps every later frame in the WAL
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM read_cache").fetchall()
+        for index in range(70):
+            store.cache_put(f"r{index}", value, now=1, ttl=1_000_000)
+        assert wal.stat().st_size > WAL_SIZE_LIMIT
+        reader.close()
+        for index in range(5):  # the next commits checkpoint it, then restart it
+            store.cache_put(f"a{index}", value, now=1, ttl=1_000_000)
+        assert wal.stat().st_size <= WAL_SIZE_LIMIT
         assert store.cache_get("k0", now=2) == value
     finally:
         store.close()
