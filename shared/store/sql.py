@@ -303,10 +303,8 @@ class SqlStore(Store):
         caller: str,
         now: int,
     ) -> None:
-        first: dict[str, SendResult] = {}  # of an id named twice, the first row is the one stored
-        for result in results:
-            if result.message_id:
-                first.setdefault(result.message_id, result)
+        # of an id named twice, the first row is the one stored (read backwards, it is written last)
+        first = {r.message_id: r for r in reversed(results) if r.message_id}
         if not first:
             return
         rows = sorted(first.values(), key=self._message_order)
@@ -328,10 +326,11 @@ class SqlStore(Store):
             self._refresh_status(tx, early, now)
             # the rest are stored as written: their rollup state is known without reading them back
             changed = before.keys() | set(early)
-            written: dict[str, Row] = {}
-            for v in values:
-                if v[0] not in changed:
-                    written[v[0]] = (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
+            written: dict[str, Row] = {
+                v[0]: (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
+                for v in values
+                if v[0] not in changed
+            }
             rollup.apply_change(tx, before, ids, self._ids_as_array, known=written)
 
         self.transaction(write)
