@@ -341,11 +341,11 @@ class PostgresStore(SqlStore):
     # into a session-private table and inserted from there, and a longer id list goes as one array
     # (docs/performance.md, "The store's share").
 
-    def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> int:
         if len(rows) * len(rows[0]) <= _CACHED_PARAMS:
             return super()._insert_ignore_rows(tx, table, columns, rows)  # one cached statement
         batch = self._copy_to_batch(tx, table, columns, rows)
-        tx.execute(
+        return tx.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {batch} ORDER BY n"  # noqa: S608
             " ON CONFLICT DO NOTHING"
         )

@@ -251,6 +251,10 @@ class SqlStore(Store):
     #: the order a batch of message rows is inserted in: by id, so concurrent writers (PostgreSQL)
     #: take the rows' locks in one order
     _message_order: Callable[[SendResult], Any] = _BY_MESSAGE_ID
+    #: whether message rows are inserted before their ids' earlier state is read, and that state
+    #: read only when an id was stored already (SQLite: a savepoint is nearly free, the read an index
+    #: lookup a row); else read first (PostgreSQL: the read is one round trip, the savepoint two)
+    _insert_first = False
 
     @abc.abstractmethod
     def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -280,17 +284,18 @@ class SqlStore(Store):
         insert = self._insert_ignore(table, columns, len(rows[0]))
         return [row[0] for row in rows if tx.execute(insert, row)]
 
-    def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> int:
         """Insert many rows, `_ROWS_PER_INSERT` to a statement: one statement step instead of one
         per row (SQLite releases and re-takes the GIL on every step, which a busy process's other
-        threads make slow) and fewer round trips (PostgreSQL)."""
-        width = len(rows[0])
+        threads make slow) and fewer round trips (PostgreSQL). Answers how many were new."""
+        width, new = len(rows[0]), 0
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             part = rows[start : start + _ROWS_PER_INSERT]
-            tx.execute(
+            new += tx.execute(
                 self._insert_ignore(table, columns, width, len(part)),
                 [value for row in part for value in row],
             )
+        return new
 
     # -- messages ---------------------------------------------------------------------------
     def record_sends(
@@ -319,21 +324,34 @@ class SqlStore(Store):
 
         def write(tx: Tx) -> None:
             ids = [r.message_id for r in rows]
-            before = rollup.snapshot(tx, ids, self._ids_as_array)
-            self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)  # a stored id stays as it is
+            before = self._insert_messages(tx, ids, values)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             early = self._with_receipts(tx, ids)
             self._refresh_status(tx, early, now)
-            # the rest are stored as written: their rollup state is known without reading them back
             changed = before.keys() | set(early)
-            written: dict[str, Row] = {
-                v[0]: (v[0], now, template_id, v[1], caller, v[5], v[6], v[7], None, None, None)
-                for v in values
-                if v[0] not in changed
-            }
-            rollup.apply_change(tx, before, ids, self._ids_as_array, known=written)
+            # the rest are new and stored as written: counted without reading them back
+            written = (
+                (now, template_id, v[1], caller, v[5], v[6], v[7]) for v in values if v[0] not in changed
+            )
+            rollup.add_written(tx, written)
+            if changed:
+                rollup.apply_change(tx, before, changed, self._ids_as_array)
 
         self.transaction(write)
+
+    def _insert_messages(self, tx: Tx, ids: Sequence[str], values: Sequence[Row]) -> dict[str, Sequence[Any]]:
+        """Insert message rows, leaving a stored id as it is; answer the rollup state the stored
+        ones had before (`rollup.snapshot`)."""
+        if self._insert_first:  # the ids of a send are new: when every row went in, none had a state
+            tx.execute("SAVEPOINT messages")
+            if self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values) == len(values):
+                tx.execute("RELEASE messages")
+                return {}
+            tx.execute("ROLLBACK TO messages")  # some had: read their state first after all
+            tx.execute("RELEASE messages")
+        before = rollup.snapshot(tx, ids, self._ids_as_array)
+        self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)
+        return before
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:

@@ -239,6 +239,7 @@ class SqliteStore(SqlStore):
     # one writer at a time: rows in phone order fill neighbouring pages of the phone index (a list's
     # numbers come in any order, each on its own page of an index holding a day's messages)
     _message_order = operator.attrgetter("phone")
+    _insert_first = True
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -12,6 +12,7 @@ day rows for the whole days between — its cost grows with days and distinct va
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -115,20 +116,34 @@ def snapshot(tx: Any, message_ids: Iterable[str], as_array: bool = False) -> dic
 
 
 def apply_change(
-    tx: Any,
-    before: dict[str, Sequence[Any]],
-    message_ids: Iterable[str],
-    as_array: bool = False,
-    *,
-    known: Mapping[str, Sequence[Any]] | None = None,
+    tx: Any, before: dict[str, Sequence[Any]], message_ids: Iterable[str], as_array: bool = False
 ) -> None:
-    """Move the messages' contributions from their `before` state to their state now. `known`:
-    the state of those ids the caller has just written as it is (read back: the others only)."""
+    """Move the messages' contributions from their `before` state to their state now."""
     ids = set(message_ids)
     before = {message_id: row for message_id, row in before.items() if message_id in ids}
-    known = {message_id: row for message_id, row in (known or {}).items() if message_id in ids}
-    after = {**known, **snapshot(tx, ids.difference(known), as_array)}
-    rows = [(*key, *delta) for key, delta in sorted(deltas(before, after).items())]
+    _upsert(tx, deltas(before, snapshot(tx, ids, as_array)))
+
+
+def add_written(tx: Any, messages: Iterable[tuple[int, str, str, str, str, int, str]]) -> None:
+    """Count messages just stored as written, none counted before and none with a receipt yet:
+    (created_at, template, number, caller, status, fee, send code) each. The same rows as
+    `apply_change` from an empty `before`, without reading the messages back or a tuple each."""
+    tally = Counter(
+        (created, template, country_of(number), caller, status, fee, code)
+        for created, template, number, caller, status, fee, code in messages
+    )
+    moved: dict[Base, list[int]] = {}
+    for (created, template, country, caller, status, fee, code), n in tally.items():
+        failed = status == "failed"
+        base = (created - created % HOUR, template, country, caller, status, code if failed else "", "")
+        delta = moved.setdefault(base, [0] * (2 + _BUCKETS))
+        delta[0] += n
+        delta[1] += n * fee
+    _upsert(tx, _spread(moved))
+
+
+def _upsert(tx: Any, changes: Mapping[Key, list[int]]) -> None:
+    rows = [(*key, *delta) for key, delta in sorted(changes.items())]
     if rows:
         tx.execute_many(_UPSERT, rows)
 
@@ -149,6 +164,11 @@ def deltas(before: Mapping[str, Sequence[Any]], after: Mapping[str, Sequence[Any
             delta[1] += sign * fee
             if bucket is not None:
                 delta[2 + bucket] += sign
+    return _spread(moved)
+
+
+def _spread(moved: Mapping[Base, list[int]]) -> dict[Key, list[int]]:
+    """Each (send hour, kind)'s change added to the eight rollup rows it counts in; zeros left out."""
     changes: dict[Key, list[int]] = {}
     for base, delta in moved.items():
         for key in _keys(base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from shared.models import Receipt, ReceiptStatus, Reply, SendResult, SendStatus
 from shared.store import Store
 from shared.store.base import RECEIPT_STATUSES
+from shared.store.sqlite import SqliteStore
 from tests.store.helpers import InjectedFailure, count_items, fail_statement, fail_write, raw_rows
 
 PHONE = "+8613800000000"
@@ -114,6 +116,47 @@ def test_an_id_twice_in_one_batch_keeps_its_first_row(store: Store) -> None:
     assert message is not None
     assert (message.phone, message.status) == (OTHER, "submitted")
     assert store.stats(0, 10_000, "status").totals["sent"] == 2
+
+
+def test_a_batch_partly_recorded_before_keeps_those_rows_and_counts_each_message_once(store: Store) -> None:
+    """A retried write names stored ids among new ones: the stored rows and their counts stay as
+    they were (SQLite inserts first and, finding ids it had, undoes that and goes the careful way)."""
+    record(store, sent("m1"), sent("m2", OTHER), now=900)
+    again = (sent("m1", status="failed"), sent("m3"), sent("m2", OTHER, "unknown"), sent("m4", OTHER))
+    record(store, *again, now=950)
+    record(store, sent("m3", status="failed"), sent("m4", OTHER, "failed"), now=960)  # all stored already
+    messages = [store.get_message(m) for m in ("m1", "m2", "m3", "m4")]
+    first = [("submitted", 900)] * 2 + [("submitted", 950)] * 2
+    assert [(m.status, m.created_at) for m in messages if m] == first
+    stats = store.stats(0, 10_000, "status").to_dict()
+    assert stats["totals"]["sent"] == 4
+    assert [(g["group"], g["sent"], g["fee"]) for g in stats["groups"] if g["sent"]] == [("submitted", 4, 4)]
+
+
+def test_sqlite_reads_no_earlier_state_for_a_batch_of_new_ids(tmp_path: Path) -> None:
+    """Every id of a send is new: SQLite inserts the rows without looking up each id first (the
+    lookup is only for a batch that turns out to name a stored id)."""
+    store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    record(store, sent("m0"), now=900)  # schema made, statements warm
+
+    def statements(*results: SendResult, now: int) -> list[str]:
+        ran: list[str] = []
+        store._connection().set_trace_callback(ran.append)
+        record(store, *results, now=now)
+        store._connection().set_trace_callback(None)
+        return ran
+
+    new = statements(sent("m1"), sent("m2", OTHER), now=950)
+    assert not [sql for sql in new if "FROM messages" in sql], new
+    again = statements(sent("m2", OTHER), sent("m3"), now=960)  # m2 is stored: undone, read, inserted
+    assert [sql.split(" ")[0] for sql in again if sql.startswith(("SAVEPOINT", "ROLLBACK", "RELEASE"))] == [
+        "SAVEPOINT",
+        "ROLLBACK",
+        "RELEASE",
+    ]
+    assert [sql for sql in again if "FROM messages" in sql]
+    assert store.stats(0, 10_000, "status").totals["sent"] == 4
+    store.close()
 
 
 def test_receipts_are_idempotent_and_update_status(store: Store) -> None:
