@@ -98,6 +98,7 @@ _SELECT_LATEST_RECEIPT = (
     f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
 )
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
+_ROLLUP_FIELDS = operator.itemgetter(1, 5, 6, 7)  # of a message row: what `rollup.add_written` counts
 _ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.32 (older runtimes link it)
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 _ALLOWED = RateDecision(allowed=True)
@@ -292,8 +293,7 @@ class SqlStore(Store):
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             part = rows[start : start + _ROWS_PER_INSERT]
             new += tx.execute(
-                self._insert_ignore(table, columns, width, len(part)),
-                [value for row in part for value in row],
+                self._insert_ignore(table, columns, width, len(part)), tuple(chain.from_iterable(part))
             )
         return new
 
@@ -330,10 +330,8 @@ class SqlStore(Store):
             self._refresh_status(tx, early, now)
             changed = before.keys() | set(early)
             # the rest are new and stored as written: counted without reading them back
-            written = (
-                (now, template_id, v[1], caller, v[5], v[6], v[7]) for v in values if v[0] not in changed
-            )
-            rollup.add_written(tx, written)
+            written = map(_ROLLUP_FIELDS, (v for v in values if v[0] not in changed) if changed else values)
+            rollup.add_written(tx, now, template_id, caller, written)
             if changed:
                 rollup.apply_change(tx, before, changed, self._ids_as_array)
 

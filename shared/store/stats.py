@@ -124,18 +124,23 @@ def apply_change(
     _upsert(tx, deltas(before, snapshot(tx, ids, as_array)))
 
 
-def add_written(tx: Any, messages: Iterable[tuple[int, str, str, str, str, int, str]]) -> None:
-    """Count messages just stored as written, none counted before and none with a receipt yet:
-    (created_at, template, number, caller, status, fee, send code) each. The same rows as
-    `apply_change` from an empty `before`, without reading the messages back or a tuple each."""
+def add_written(
+    tx: Any, created: int, template: str, caller: str, messages: Iterable[tuple[str, str, int, str]]
+) -> None:
+    """Count messages just stored as written at `created`, none counted before and none with a
+    receipt yet: (number, status, fee, send code) each. The same rows as `apply_change` from an
+    empty `before`, without reading the messages back; mainland numbers are tallied together
+    before any country is looked up (a list is mostly one region)."""
+    mainland = "+" + phones.MAINLAND_CODE
     tally = Counter(
-        (created, template, country_of(number), caller, status, fee, code)
-        for created, template, number, caller, status, fee, code in messages
+        ("" if number.startswith(mainland) else number, status, fee, code)
+        for number, status, fee, code in messages
     )
+    hour = created - created % HOUR
     moved: dict[Base, list[int]] = {}
-    for (created, template, country, caller, status, fee, code), n in tally.items():
-        failed = status == "failed"
-        base = (created - created % HOUR, template, country, caller, status, code if failed else "", "")
+    for (number, status, fee, code), n in tally.items():
+        country = country_of(number) if number else "CN"
+        base = (hour, template, country, caller, status, code if status == "failed" else "", "")
         delta = moved.setdefault(base, [0] * (2 + _BUCKETS))
         delta[0] += n
         delta[1] += n * fee
