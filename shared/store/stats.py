@@ -6,8 +6,9 @@ description): for the hour and the UTC day it was sent in (span 3600 / 86400), o
 (dimension `all`) and once under its template, its country and its caller. A row holds a message
 count, a fee sum and a latency histogram of fixed buckets. A write snapshots the messages it
 touches before and after and adds the difference, so a message that changes status moves from
-one row to another. A query reads one dimension's rows: hour rows for the window's ragged ends,
-day rows for the whole days between — its cost grows with days and distinct values, not messages.
+one row to another; new messages stored as written are counted from what was written. A query
+reads one dimension's rows: hour rows for the window's ragged ends, day rows for the whole days
+between — its cost grows with days and distinct values, not messages.
 """
 
 from __future__ import annotations
