@@ -23,7 +23,9 @@ to match; every client sends the same list (the SDK loops one nationcode, or mai
 international apart, per request, as Tencent wants). For (a) the report gives CPU µs per number
 stage by stage: validation, the per-number budget (with its hits that SQLite writes in a thread of
 their own while the first chunks go out), sending and parsing, storing (the writer thread's own
-CPU), the answer, the rest.
+CPU), the answer, the rest; and its timeline: when each step ended, in wall seconds from the
+handler's start (validation, the budget's decisions and its commit, the sending, the first and last
+message rows stored, the answer), which shows the step the others waited for.
 What-ifs (`--phases a_no_store,a_async,a_async_no_store,a_no_budget`, not in the default run):
 (a) with its message rows not stored, with its chunks sent over (d)'s asyncio connections
 (`raw_client.send_plan`: no timeouts, no error handling), and both — how far (a) is from (d)
@@ -290,7 +292,56 @@ def clock(
     setattr(owner, attribute, clocked)
 
 
-def clock_budget_thread(spent: dict[str, float]) -> None:
+class Timeline:
+    """Wall-clock spans of (a)'s steps, in seconds from the handler's start (`begin`): when each
+    step ran, and so which one the others waited for."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.spans: dict[str, list[tuple[float, float]]] = {}
+
+    def begin(self) -> None:
+        self.started = time.perf_counter()
+        self.spans.clear()
+
+    def add(self, name: str, started: float) -> None:
+        now = time.perf_counter()
+        if self.started:
+            self.spans.setdefault(name, []).append((started - self.started, now - self.started))
+
+    def wrap(self, name: str, owner: Any, attribute: str) -> None:
+        """Replace `owner.attribute` with one that records its spans under `name`."""
+        function = getattr(owner, attribute)
+
+        def spanned(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(name, started)
+
+        setattr(owner, attribute, spanned)
+
+    def milestones(self, answered: float) -> dict[str, float]:
+        """The moments the report gives (absent steps left out)."""
+        spans, found = self.spans, {"answered": answered}
+        for name, key, edge in (
+            ("validation", "validated", 1),
+            ("budget", "budget decided", 1),
+            ("budget_commit", "budget committed", 1),
+            ("sending", "sending from", 0),
+            ("sending", "sending to", 1),
+        ):
+            if spans.get(name):
+                found[key] = spans[name][-1][edge]
+        rows = spans.get("rows", [])
+        if rows:
+            found.update({"first rows stored": rows[0][1], "last rows stored": rows[-1][1]})
+            found["row batches"] = float(len(rows))
+        return found
+
+
+def clock_budget_thread(spent: dict[str, float], timeline: Timeline | None = None) -> None:
     """The CPU of a budget's hits written after its decisions in their own thread
     (`SqliteStore._decide_then_write`: from its first counter write to its commit), in
     `spent["budget_writes"]`: that thread's own, so it counts under the budget, not under the
@@ -308,12 +359,15 @@ def clock_budget_thread(spent: dict[str, float]) -> None:
         add_key_hits(self, *args)
 
     def clocked(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
         try:
             return transaction(self, *args, **kwargs)
         finally:
             since = writing_since.pop(threading.get_ident(), None)
             if since is not None:
                 spent["budget_writes"] += time.thread_time() - since
+                if timeline is not None:
+                    timeline.add("budget_commit", started)
 
     SqliteStore.transaction = clocked  # type: ignore[method-assign]
     SqliteStore._add_key_hits = first_write  # type: ignore[method-assign,assignment]
@@ -363,11 +417,27 @@ def child_a(child: Child, *, store: bool = True, over_raw_client: bool = False, 
     clock(spent, "planning", limits, "reserve_numbers", cpu)
     clock(spent, "sending", SmsClient, "send_plan", cpu)
     clock(spent, "store", sending, "_record", time.thread_time)
-    clock_budget_thread(spent)
+    timeline = Timeline()  # and when each step ran
+    clock_budget_thread(spent, timeline)
     clock(spent, "tail", sending.ChunkRecorder, "__exit__", cpu)
     clock(spent, "answer", MultiSendResult, "to_dict", cpu)
+    for name, owner, attribute in (
+        ("validation", validation, "parse_multi_send"),
+        ("budget", limits, "reserve_numbers"),
+        ("sending", SmsClient, "send_plan"),
+        ("rows", sending, "_record"),
+    ):
+        timeline.wrap(name, owner, attribute)
     event = {"phones": child.bulk_numbers(), "template_id": TEMPLATE, "params": PARAMS}
-    answer = child.timed(lambda: handler.handler(event, None))
+
+    def send() -> Any:
+        timeline.begin()
+        try:
+            return handler.handler(event, None)
+        finally:
+            child.result["timeline"] = timeline.milestones(time.perf_counter() - timeline.started)
+
+    answer = child.timed(send)
     child.result.update(
         spent, in_flight=in_flight, reported=answer.get("submitted"), error=answer.get("error")
     )
@@ -841,6 +911,36 @@ def emit_stages(emit: Callable[[str], None], runs: list[dict[str, Any]]) -> None
     emit("")
 
 
+def emit_timeline(emit: Callable[[str], None], runs: list[dict[str, Any]]) -> None:
+    """When (a)'s steps ended, in wall seconds from the handler's start (median over the rounds)."""
+    moments = [run["timeline"] for run in runs if run.get("timeline")]
+    if not moments:
+        return
+
+    def at(name: str) -> str:
+        return f"{statistics.median(m[name] for m in moments):.2f}"
+
+    have = set.intersection(*(set(m) for m in moments))
+    parts = [f"validated {at('validated')}"] if "validated" in have else []
+    if "budget decided" in have:
+        committed = f", committed {at('budget committed')}" if "budget committed" in have else ""
+        parts.append(f"budget decided {at('budget decided')}{committed}")
+    if "sending from" in have:
+        parts.append(f"sending {at('sending from')}–{at('sending to')}")
+    if "first rows stored" in have:
+        batches = statistics.median(m["row batches"] for m in moments)
+        parts.append(
+            f"message rows stored {at('first rows stored')} (first batch)–{at('last rows stored')} "
+            f"({batches:.0f} batches)"
+        )
+    parts.append(f"answered {at('answered')}")
+    emit(
+        "(a)'s timeline (wall seconds from the handler's start to the end of each step, median of "
+        "rounds; the budget's commit is its own thread's, SQLite): " + "; ".join(parts) + "."
+    )
+    emit("")
+
+
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(float(r[key]) for r in runs)
 
@@ -922,6 +1022,7 @@ def report(
         if "a" in rates:
             report_ratios(emit, args, rates)
             emit_stages(emit, bulk["a"])
+            emit_timeline(emit, bulk["a"])
     if single:
         report_single(emit, args, single)
     if cold:

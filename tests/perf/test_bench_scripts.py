@@ -4,6 +4,8 @@ only that they finish and measure what they say: a clean exit and the table's he
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import ROOT, run_python
@@ -128,3 +130,25 @@ def test_throughput_realistic_list_into_a_prefilled_store() -> None:
     assert "the store before the send: 3,000 other numbers sent earlier that day" in out, out[-3000:]
     assert_every_number_accepted(out, clients=2)
     assert "--spread --prefill 3000`" in out
+    assert_timeline_in_order(out)
+
+
+def assert_timeline_in_order(out: str) -> None:
+    """(a)'s timeline names every step, and its moments come in the order the steps must take: the
+    budget decided after validation and committed after its decisions (its own thread), sending
+    after the decisions, the rows stored after the budget's commit (one write lock), all before
+    the answer."""
+    line = next((x for x in out.splitlines() if x.startswith("(a)'s timeline")), "")
+    pattern = (
+        r"validated (?P<validated>[\d.]+); budget decided (?P<decided>[\d.]+), "
+        r"committed (?P<committed>[\d.]+); "
+        r"sending (?P<sent_from>[\d.]+)–(?P<sent_to>[\d.]+); message rows stored (?P<rows_from>[\d.]+) "
+        r"\(first batch\)–(?P<rows_to>[\d.]+) \((?P<batches>\d+) batches\); answered (?P<answered>[\d.]+)\."
+    )
+    match = re.search(pattern, line)
+    assert match, out[-3000:]
+    at = {name: float(value) for name, value in match.groupdict().items()}
+    assert at["validated"] <= at["decided"] <= at["committed"] <= at["rows_from"], line
+    assert at["decided"] <= at["sent_from"] <= at["sent_to"] <= at["answered"], line
+    assert at["rows_from"] <= at["rows_to"] <= at["answered"], line
+    assert at["batches"] >= 1, line
