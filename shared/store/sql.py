@@ -330,7 +330,7 @@ class SqlStore(Store):
             self._refresh_status(tx, early, now)
             changed = before.keys() | set(early)
             # the rest are new and stored as written: counted without reading them back
-            written = map(_ROLLUP_FIELDS, (v for v in values if v[0] not in changed) if changed else values)
+            written = map(_ROLLUP_FIELDS, (v for v in values if v[0] not in changed))
             rollup.add_written(tx, now, template_id, caller, written)
             if changed:
                 rollup.apply_change(tx, before, changed, self._ids_as_array)

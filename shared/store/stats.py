@@ -130,18 +130,17 @@ def add_written(
 ) -> None:
     """Count messages just stored as written at `created`, none counted before and none with a
     receipt yet: (number, status, fee, send code) each. The same rows as `apply_change` from an
-    empty `before`, without reading the messages back; mainland numbers are tallied together
-    before any country is looked up (a list is mostly one region)."""
+    empty `before`, without reading the messages back: the messages are tallied first, every
+    mainland number under one key (a list is mostly one region), then each kind counted as
+    `_base` says."""
     mainland = "+" + phones.MAINLAND_CODE
     tally = Counter(
-        ("" if number.startswith(mainland) else number, status, fee, code)
+        (mainland if number.startswith(mainland) else number, status, fee, code)
         for number, status, fee, code in messages
     )
-    hour = created - created % HOUR
     moved: dict[Base, list[int]] = {}
     for (number, status, fee, code), n in tally.items():
-        country = country_of(number) if number else "CN"
-        base = (hour, template, country, caller, status, code if status == "failed" else "", "")
+        base, fee, _ = _base(("", created, template, number, caller, status, fee, code, None, None, None))
         delta = moved.setdefault(base, [0] * (2 + _BUCKETS))
         delta[0] += n
         delta[1] += n * fee
