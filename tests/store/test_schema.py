@@ -6,6 +6,7 @@ import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -97,8 +98,10 @@ def test_sqlite_checkpoints_its_wal_in_large_steps_and_cuts_the_file_back(tmp_pa
             store.cache_put(f"k{index}", value, now=1, ttl=1_000_000)
             largest = max(largest, wal.stat().st_size)
             assert wal.stat().st_size <= WAL_SIZE_LIMIT, f"the WAL passed the limit after {index + 1} MB"
-        assert largest >= WAL_CHECKPOINT_PAGES * 4096  # no checkpoint before the step
-        assert path.stat().st_size > WAL_CHECKPOINT_PAGES * 4096  # checkpoints moved pages in
+        with closing(sqlite3.connect(path)) as conn:
+            step = WAL_CHECKPOINT_PAGES * conn.execute("PRAGMA page_size").fetchone()[0]
+        assert largest >= step  # no checkpoint before the step
+        assert path.stat().st_size > step  # checkpoints moved pages in
 
         reader = sqlite3.connect(path)  # a read transaction keeps every later frame in the WAL
         reader.execute("BEGIN")
