@@ -5,7 +5,8 @@ mini-program openId or a client IP) and a global daily cap. Exceeding one answer
 `Retry-After` and the name of the limit.
 
 A number has one budget whatever the route (single send, multi send, queued chunk, code): its
-checks are named `sms:phone:<rate>` everywhere, and the global daily cap counts numbers. A multi
+checks are named `sms:phone:<rate>` everywhere, one series (`PHONE_SERIES`: the same sends in
+each rule's window), and the global daily cap counts numbers. A multi
 send reserves its numbers in one store call (`reserve_numbers`): the numbers over a limit stay
 behind, named with that limit, the others go.
 """
@@ -23,6 +24,8 @@ from shared.services import Services
 from shared.store.base import RateCheck, RateDecision, RateRule, Store
 
 END_USER_PREFIXES = ("wx:", "ip:")
+#: a number's rules count the same sends, so they are one series (see `RateCheck`)
+PHONE_SERIES = "sms:phone"
 
 
 class Reservation(NamedTuple):
@@ -59,7 +62,7 @@ def phone_checks(settings: Settings, phone: str) -> list[RateCheck]:
 @functools.lru_cache(maxsize=8)
 def _phone_rules(rates: tuple[Rate, ...]) -> tuple[RateRule, ...]:
     """The per-number rates as rules, named once rather than per number."""
-    return tuple(RateRule(f"sms:phone:{rate}", rate.limit, rate.seconds) for rate in rates)
+    return tuple(RateRule(f"{PHONE_SERIES}:{rate}", rate.limit, rate.seconds, PHONE_SERIES) for rate in rates)
 
 
 def global_checks(settings: Settings) -> list[RateCheck]:

@@ -83,12 +83,18 @@ class IdempotencyRecord(NamedTuple):
 
 class RateCheck(NamedTuple):
     """At most `limit` hits per `window_seconds` (sliding; by the second up to 100 hits, above in
-    steps of 1/100 of the window, at least a second) for one `key` under rule `name`."""
+    steps of 1/100 of the window, at least a second) for one `key` under rule `name`.
+
+    Checks of one `series` (a number's `1/30s`, `5/1h` and `10/1d`) count the same hits in
+    windows of their own: they are hit and given back together, never one alone. A store may keep
+    such a series' one-second rows once for all its checks instead of once per check.
+    """
 
     name: str
     key: str
     limit: int
     window_seconds: int
+    series: str = ""
 
 
 class RateRule(NamedTuple):
@@ -98,9 +104,10 @@ class RateRule(NamedTuple):
     name: str
     limit: int
     window_seconds: int
+    series: str = ""
 
     def on(self, key: str) -> RateCheck:
-        return RateCheck(self.name, key, self.limit, self.window_seconds)
+        return RateCheck(self.name, key, self.limit, self.window_seconds, self.series)
 
 
 class RateDecision(NamedTuple):

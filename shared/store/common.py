@@ -46,6 +46,13 @@ def bucket_width(check: RateCheck) -> int:
     return 1 if check.limit <= EXACT_LIMIT else max(1, check.window_seconds // WINDOW_STEPS)
 
 
+def counter_name(check: RateCheck) -> str:
+    """The name a check's counter rows go under: its series' when it has one and its rows are
+    exact (one a second, so every check of the series finds its hits in the same rows), else its
+    own."""
+    return check.series if check.series and check.limit <= EXACT_LIMIT else check.name
+
+
 def hit_bucket(check: RateCheck, now: int) -> tuple[int, int]:
     """(start of the row a hit at `now` goes to, when that row leaves the window)."""
     width = bucket_width(check)

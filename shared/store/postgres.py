@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
@@ -184,6 +183,17 @@ MIGRATIONS: tuple[str, ...] = (
     # 8: SQLite drops its index of the counters' expiry; this one stays: the purge takes expired
     # rows a batch at a time, skipping those a send holds, and finds them by it.
     "SELECT 1;",
+    # 9: a number's rules (`sms:phone:<limit>/<window>`, limit <= 100) count the same sends by the
+    # second, so their rows merge into one series, `sms:phone` (see common.counter_name); the hits
+    # in flight carry over (a bucket's rows hold the same hits in each rule still counting it).
+    """
+    INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at)
+        SELECT 'sms:phone', rkey, bucket_at, MAX(hits), MAX(expires_at) FROM rate_counts
+        WHERE name ~ '^sms:phone:[0-9]+/' AND split_part(substr(name, 11), '/', 1)::bigint <= 100
+        GROUP BY rkey, bucket_at;
+    DELETE FROM rate_counts
+        WHERE name ~ '^sms:phone:[0-9]+/' AND split_part(substr(name, 11), '/', 1)::bigint <= 100;
+    """,
 )
 
 
@@ -400,17 +410,6 @@ class PostgresStore(SqlStore):
             return super()._delete_stale_hits(tx, stale)
         where = " OR ".join(["(name = ? AND rkey = ? AND bucket_at <= ?)"] * len(stale))
         tx.execute(f"DELETE FROM rate_counts WHERE {where}", [v for row in stale for v in row])  # noqa: S608
-
-    def _add_hits(self, tx: Tx, hits: Sequence[tuple[str, str, int, int]]) -> None:
-        counted = Counter(hits)  # one row twice in an ON CONFLICT DO UPDATE would be an error
-        if len(counted) * 5 > _CACHED_PARAMS:
-            return super()._add_hits(tx, hits)
-        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(counted))
-        tx.execute(
-            f"INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES {values}"  # noqa: S608
-            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits",
-            [v for (name, key, start, expires), n in counted.items() for v in (name, key, start, n, expires)],
-        )
 
     # A multi send's counters: per rule, one SELECT (and, for stale rows, one DELETE) over an array
     # of keys; every new hit COPYed and upserted in one statement, whatever the number of keys.

@@ -38,6 +38,7 @@ from shared.store.common import (
     DEFAULT_IDEMPOTENCY_TTL,
     check_rates,
     check_source,
+    counter_name,
     hit_bucket,
     reply_key,
     retry_from_rows,
@@ -223,7 +224,7 @@ def _live_counts(tx: Tx, checks: Sequence[RateCheck], now: int) -> list[int]:
         "SELECT CAST(? AS INTEGER), COALESCE(SUM(hits), 0) FROM rate_counts"
         " WHERE name = ? AND rkey = ? AND bucket_at > ?"
     )
-    params = [v for i, c in enumerate(checks) for v in (i, c.name, c.key, stale_up_to(c, now))]
+    params = [v for i, c in enumerate(checks) for v in (i, counter_name(c), c.key, stale_up_to(c, now))]
     rows = tx.all(" UNION ALL ".join([select] * len(checks)), params)
     counts = {int(index): int(total) for index, total in rows}
     return [counts[index] for index in range(len(checks))]
@@ -236,9 +237,42 @@ def _retry_after(tx: Tx, check: RateCheck, count: int, now: int) -> int:
     rows = tx.all(
         "SELECT bucket_at, hits FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at > ?"
         " ORDER BY bucket_at",
-        (check.name, check.key, stale_up_to(check, now)),
+        (counter_name(check), check.key, stale_up_to(check, now)),
     )
     return retry_from_rows(check, rows, count - check.limit + 1, now)
+
+
+def _counter_hits(checks: Iterable[RateCheck], now: int) -> list[tuple[str, str, int, int, int]]:
+    """The (counter name, key, bucket start, expiry, hits) rows that one hit per check makes, each
+    row named once: checks of one series on one key share a row and one hit, or k hits when
+    each of them is named k times; a counter named k times otherwise takes k."""
+    named = Counter(checks)
+    rows: dict[tuple[str, str], list[int]] = {}
+    for check, n in named.items():
+        start, expires = hit_bucket(check, now)
+        row = rows.setdefault((counter_name(check), check.key), [start, expires, n])
+        row[1], row[2] = max(row[1], expires), max(row[2], n)
+    return [(name, key, start, expires, n) for (name, key), (start, expires, n) in sorted(rows.items())]
+
+
+def _counter_bounds(
+    checks: Iterable[RateCheck], now: int
+) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Per counter name of these checks (one a rule): the second up to which none of its checks
+    counts a row any more, and (the row a hit goes to, the latest expiry any of them needs)."""
+    stale: dict[str, int] = {}
+    bucket: dict[str, tuple[int, int]] = {}
+    for check in checks:
+        name, up_to, (start, expires) = counter_name(check), stale_up_to(check, now), hit_bucket(check, now)
+        stale[name] = min(stale.get(name, up_to), up_to)
+        bucket[name] = (start, max(bucket.get(name, (start, expires))[1], expires))
+    return stale, bucket
+
+
+def _in_window(check: RateCheck, rows: Iterable[tuple[int, int]], now: int) -> list[tuple[int, int]]:
+    """The (bucket start, hits) rows of a check's counter that its own window still counts."""
+    up_to = stale_up_to(check, now)
+    return [row for row in rows if row[0] > up_to]
 
 
 class SqlStore(Store):
@@ -539,18 +573,20 @@ class SqlStore(Store):
         if not checks:
             return RateDecision(allowed=True)
 
+        hits = _counter_hits(checks, now)
+
         def hit(tx: Tx) -> RateDecision:
-            self._lock(tx, "rate", [f"{c.name}\x00{c.key}" for c in checks])
-            stale: dict[tuple[str, str], int] = {}  # per key, what no check of it still counts
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, *_ in hits])
+            stale: dict[tuple[str, str], int] = {}  # per counter, what no check of it still counts
             for c in checks:
-                up_to = stale_up_to(c, now)
-                stale[c.name, c.key] = min(up_to, stale.get((c.name, c.key), up_to))
+                up_to, counter = stale_up_to(c, now), (counter_name(c), c.key)
+                stale[counter] = min(up_to, stale.get(counter, up_to))
             self._delete_stale_hits(tx, [(name, key, up_to) for (name, key), up_to in sorted(stale.items())])
             counts = _live_counts(tx, checks, now)
             for c, count in zip(checks, counts, strict=True):
                 if count >= c.limit:
                     return RateDecision(allowed=False, check=c, retry_after=_retry_after(tx, c, count, now))
-            self._add_hits(tx, [(c.name, c.key, *hit_bucket(c, now)) for c in checks])
+            self._add_hit_counts(tx, hits)
             return RateDecision(allowed=True)
 
         return self.transaction(hit)
@@ -559,34 +595,26 @@ class SqlStore(Store):
         """Delete each (name, key)'s counter rows starting at or before its second."""
         tx.execute_many("DELETE FROM rate_counts WHERE name = ? AND rkey = ? AND bucket_at <= ?", stale)
 
-    def _add_hits(self, tx: Tx, hits: Sequence[tuple[str, str, int, int]]) -> None:
-        """One hit on each (name, key, bucket start, expiry) counter row."""
-        tx.execute_many(
-            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES (?, ?, ?, 1, ?)"
-            " ON CONFLICT (name, rkey, bucket_at) DO UPDATE SET hits = rate_counts.hits + 1",
-            hits,
-        )
-
     def undo_rate_hits(self, checks: Sequence[RateCheck], now: int) -> None:
         if not checks:
             return
         # a counter named many times (a multi send's global cap) is one statement, not one a name
-        given_back = Counter((c.name, c.key, hit_bucket(c, now)[0]) for c in checks)
+        given_back = _counter_hits(checks, now)
 
         def undo(tx: Tx) -> None:
-            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, _ in given_back])
+            self._lock(tx, "rate", [f"{name}\x00{key}" for name, key, *_ in given_back])
             tx.execute_many(
                 "UPDATE rate_counts SET hits = CASE WHEN hits > ? THEN hits - ? ELSE 0 END"
                 " WHERE name = ? AND rkey = ? AND bucket_at = ? AND hits > 0",
-                [(n, n, *counter) for counter, n in sorted(given_back.items())],
+                [(n, n, name, key, start) for name, key, start, _, n in given_back],
             )
 
         self.transaction(undo)
 
     def hit_rate_limits_each(self, groups: Sequence[Sequence[RateCheck]], *, now: int) -> list[RateDecision]:
-        # Decided in Python over the counters read once: the per-group loop is the hot path of a
-        # 20,000-number send, so it touches dicts only. Rules (names) share a window, hence one
-        # bucket and one staleness bound each, computed once.
+        # Decided in Python over the counters read once: the per-group loop touches dicts only.
+        # Rules (names) share a window, hence one staleness bound each; the checks of a series
+        # share their counter rows (see `counter_name`), each counting them in its own window.
         counters: dict[tuple[str, str], RateCheck] = {}
         for group in groups:
             for check in group:
@@ -594,34 +622,50 @@ class SqlStore(Store):
         if not counters:
             return [_ALLOWED] * len(groups)
         check_rates(list(counters.values()))
-        by_rule: dict[str, list[str]] = {}
-        for name, key in counters:
-            by_rule.setdefault(name, []).append(key)
-        rule_check = {name: counters[name, keys[0]] for name, keys in by_rule.items()}
-        stale = {name: stale_up_to(check, now) for name, check in rule_check.items()}
-        bucket = {name: hit_bucket(check, now) for name, check in rule_check.items()}
+        rules = {name: counters[name, key] for name, key in counters}  # one check a rule
+        rule_row = {name: counter_name(check) for name, check in rules.items()}
+        row_of = {counter: (rule_row[counter[0]], counter[1]) for counter in counters}
+        stale, bucket = _counter_bounds(rules.values(), now)
+        by_row: dict[str, list[str]] = {}
+        for row, key in dict.fromkeys(row_of.values()):
+            by_row.setdefault(row, []).append(key)
 
         def hit(tx: Tx) -> list[RateDecision]:
-            self._lock(tx, "rate", (f"{name}\x00{key}" for name, key in counters))  # SQLite reads none
-            live, count = self._live_rows(tx, self._rate_rows(tx, sorted(by_rule.items())), stale)
-            added: dict[tuple[str, str], int] = {}
+            self._lock(tx, "rate", (f"{row}\x00{key}" for row, key in row_of.values()))  # SQLite reads none
+            live, count = self._live_rows(tx, self._rate_rows(tx, sorted(by_row.items())), stale)
+            held = {  # hits in each check's window, before this call's
+                counter: count.get(row, 0)
+                if row[0] == counter[0]
+                else sum(hits for _, hits in _in_window(counters[counter], live.get(row, ()), now))
+                for counter, row in row_of.items()
+                if row in count
+            }
+            added: dict[tuple[str, str], int] = {}  # per counter row: the hits of groups allowed
             decisions: list[RateDecision] = []
             for group in groups:
-                need: dict[tuple[str, str], int] = {}
+                need: dict[tuple[str, str], int] = {}  # per check: how often the group names it
+                adds: dict[tuple[str, str], int] = {}  # per counter row: the hits the group adds
                 blocked: RateCheck | None = None
                 for check in group:
                     counter = (check.name, check.key)
+                    row = row_of[counter]
                     n = need[counter] = need.get(counter, 0) + 1
-                    if count.get(counter, 0) + n > check.limit:
+                    n = adds[row] = max(adds.get(row, 0), n)
+                    if held.get(counter, 0) + added.get(row, 0) + n > check.limit:
                         blocked = check
                         break
                 if blocked is None:
-                    for counter, n in need.items():
-                        count[counter] = count.get(counter, 0) + n
-                        added[counter] = added.get(counter, 0) + n
+                    for row, n in adds.items():
+                        added[row] = added.get(row, 0) + n
                     decisions.append(_ALLOWED)
                 else:
-                    decisions.append(self._refused(blocked, live, count, added, need, now))
+                    counter = (blocked.name, blocked.key)
+                    row = row_of[counter]
+                    ours = added.get(row, 0)
+                    rows = _in_window(blocked, live.get(row, ()), now)
+                    decisions.append(
+                        self._refused(blocked, rows, held.get(counter, 0) + ours, ours, adds[row], now)
+                    )
             if added:
                 self._add_hit_counts(tx, [(name, key, *bucket[name], n) for (name, key), n in added.items()])
             return decisions
@@ -636,20 +680,24 @@ class SqlStore(Store):
         # are counted for it. The cases this shortcut does not cover go the general way.
         counters = [(c.name, c.key) for c in shared]
         names = {rule.name for rule in rules}
+        probe = {check.name: check for check in (*(rule.on("") for rule in rules), *shared)}
+        rule_row = {rule.name: counter_name(probe[rule.name]) for rule in rules}
+        rows = set(rule_row.values())  # the rules' counter names: one for a series
         if (
             not keys
             or not rules
             or len(names) < len(rules)
             or len(set(counters)) < len(counters)
-            or any(name in names for name, _ in counters)
+            or any(
+                name in names or name in rows or counter_name(c) != name
+                for c, (name, _) in zip(shared, counters, strict=True)
+            )
             or len(set(keys)) < len(keys)
         ):
             return super().hit_rate_limits_per_key(keys, rules, shared, now=now)
         check_rates([*(rule.on(keys[0]) for rule in rules), *shared])
         by_key = [(name, [key]) for name, key in counters]
-        probe = {check.name: check for check in (*(rule.on("") for rule in rules), *shared)}
-        stale = {name: stale_up_to(check, now) for name, check in probe.items()}
-        bucket = {name: hit_bucket(check, now) for name, check in probe.items()}
+        stale, bucket = _counter_bounds(probe.values(), now)
         zero = next((rule for rule in rules if rule.limit == 0), None)
 
         def hit(tx: Tx, decided: Callable[[list[RateDecision]], None]) -> list[RateDecision]:
@@ -657,16 +705,15 @@ class SqlStore(Store):
                 tx,
                 "rate",
                 chain(
-                    (f"{r.name}\x00{key}" for r in rules for key in keys),
-                    (f"{n}\x00{k}" for n, k in counters),
+                    (f"{row}\x00{key}" for row in rows for key in keys), (f"{n}\x00{k}" for n, k in counters)
                 ),
             )
             # in key order: a list's numbers fall all over the counters' B-tree, and reading and
             # writing them in order visits each page once instead of once per number
             ordered = sorted(keys)
-            rows = chain(self._key_rows(tx, [r.name for r in rules], ordered), self._rate_rows(tx, by_key))
-            live, count = self._live_rows(tx, rows, stale)
-            touched = {key for name, key in count if name in names}
+            found = chain(self._key_rows(tx, sorted(rows), ordered), self._rate_rows(tx, by_key))
+            live, count = self._live_rows(tx, found, stale)
+            touched = {key for name, key in count if name in rows}
             held = [count.get(counter, 0) for counter in counters]  # the shared counters, as they grow
             # no key with a live counter and room for all under every shared cap: all go at once
             everyone = (
@@ -679,19 +726,25 @@ class SqlStore(Store):
             else:
                 decisions = []
                 for key in keys:
-                    blocked = zero
+                    blocked, in_window = zero, []
                     if key in touched:
-                        blocked = next((r for r in rules if count.get((r.name, key), 0) >= r.limit), None)
+                        for rule in rules:
+                            in_window = _in_window(
+                                probe[rule.name], live.get((rule_row[rule.name], key), ()), now
+                            )
+                            if sum(hits for _, hits in in_window) >= rule.limit:
+                                blocked = rule
+                                break
                     if blocked is not None:
-                        check = blocked.on(key)
-                        decisions.append(self._refused(check, live, count, {}, {(check.name, key): 1}, now))
+                        spent = sum(hits for _, hits in in_window)
+                        decisions.append(self._refused(blocked.on(key), in_window, spent, 0, 1, now))
                         continue
                     full = next((i for i, check in enumerate(shared) if held[i] >= check.limit), None)
                     if full is not None:
                         check, counter = shared[full], counters[full]
-                        added = {counter: held[full] - count.get(counter, 0)}
+                        ours = held[full] - count.get(counter, 0)
                         decisions.append(
-                            self._refused(check, live, {counter: held[full]}, added, {counter: 1}, now)
+                            self._refused(check, live.get(counter, []), held[full], ours, 1, now)
                         )
                         continue
                     for i in range(len(held)):
@@ -700,8 +753,7 @@ class SqlStore(Store):
                 allowed = sorted(key for key, d in zip(keys, decisions, strict=True) if d.allowed)
             if allowed:
                 decided(decisions)  # every read done, nothing written yet
-                hits = [(rule.name, *bucket[rule.name]) for rule in rules]
-                self._add_key_hits(tx, allowed, hits)
+                self._add_key_hits(tx, allowed, [(row, *bucket[row]) for row in sorted(rows)])
                 if counters:
                     self._add_hit_counts(
                         tx, [(name, key, *bucket[name], len(allowed)) for name, key in counters]
@@ -733,20 +785,15 @@ class SqlStore(Store):
 
     @staticmethod
     def _refused(
-        check: RateCheck,
-        live: dict[tuple[str, str], list[tuple[int, int]]],
-        count: dict[tuple[str, str], int],
-        added: dict[tuple[str, str], int],
-        need: dict[tuple[str, str], int],
-        now: int,
+        check: RateCheck, rows: list[tuple[int, int]], count: int, added: int, need: int, now: int
     ) -> RateDecision:
-        """The decision for a group `check` blocked, with when enough hits (ours too) will have left."""
-        counter = (check.name, check.key)
+        """The decision for a group's `check` blocked: `count` hits in its window, `added` of them
+        this call's, the others in these (bucket start, hits) `rows`; the group needed `need` more.
+        It names when enough of them (ours too) will have left."""
         if check.limit == 0:
             return RateDecision(allowed=False, check=check, retry_after=check.window_seconds)
-        ours = [(hit_bucket(check, now)[0], added.get(counter, 0))]
-        must_leave = count.get(counter, 0) + need[counter] - check.limit
-        retry = retry_from_rows(check, sorted(live.get(counter, []) + ours), must_leave, now)
+        ours = [(hit_bucket(check, now)[0], added)]
+        retry = retry_from_rows(check, sorted(rows + ours), count + need - check.limit, now)
         return RateDecision(allowed=False, check=check, retry_after=retry)
 
     def _rate_rows(

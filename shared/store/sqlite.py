@@ -184,6 +184,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX rate_counts_expires;
     """,
+    # 9: a number's rules (`sms:phone:<limit>/<window>`, limit <= 100) count the same sends by the
+    # second, so their rows merge into one series, `sms:phone` (see common.counter_name); the hits
+    # in flight carry over (a bucket's rows hold the same hits in each rule still counting it).
+    """
+    INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at)
+        SELECT 'sms:phone', rkey, bucket_at, MAX(hits), MAX(expires_at) FROM rate_counts
+        WHERE name GLOB 'sms:phone:[0-9]*/*'
+            AND CAST(substr(name, 11, instr(substr(name, 11), '/') - 1) AS INTEGER) <= 100
+        GROUP BY rkey, bucket_at;
+    DELETE FROM rate_counts WHERE name GLOB 'sms:phone:[0-9]*/*'
+        AND CAST(substr(name, 11, instr(substr(name, 11), '/') - 1) AS INTEGER) <= 100;
+    """,
 )
 
 

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from shared.store import RateCheck, Store, open_store
+from shared import limits
+from shared.config import Settings, parse_rates
+from shared.store import RateCheck, RateDecision, RateRule, Store, open_store
 from shared.store.common import WINDOW_STEPS, bucket_width
 from shared.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from shared.store.sql import statements
@@ -167,3 +169,116 @@ def test_hits_recorded_before_the_counter_schema_still_count(store_url: str) -> 
         assert store.hit_rate_limits([PER_MINUTE], now=60).allowed
     finally:
         store.close()
+
+
+def test_a_numbers_counters_from_before_the_series_still_count(store_url: str) -> None:
+    """Migration 9 merges a number's rows of each rule (limits up to 100) into its series' rows."""
+    if store_url.startswith("dynamodb"):
+        pytest.skip("SQL migrations: the DynamoDB store keeps each rule's counters as they were")
+    migrations = SQLITE_MIGRATIONS if store_url.startswith("sqlite") else PG_MIGRATIONS
+    phone = "+8613800000000"
+    before = [  # sends at 1000 (two) and 3000; the half minute's row of 1000 was pruned
+        ("sms:phone:5/1h", phone, 1000, 2, 4600),
+        ("sms:phone:10/1d", phone, 1000, 2, 87400),
+        ("sms:phone:1/30s", phone, 3000, 1, 3030),
+        ("sms:phone:5/1h", phone, 3000, 1, 6600),
+        ("sms:phone:10/1d", phone, 3000, 1, 89400),
+        ("sms:phone:200/1d", phone, 2592, 3, 89855),  # counted in 864 s rows: its own still
+        ("sms:caller:60/1m", "app", 3000, 1, 3060),
+    ]
+    raw_script(
+        store_url,
+        [
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            *(statement for script in migrations[:8] for statement in statements(script)),
+            *(f"INSERT INTO schema_version (version, applied_at) VALUES ({v}, 0)" for v in range(1, 9)),  # noqa: S608
+            "INSERT INTO rate_counts (name, rkey, bucket_at, hits, expires_at) VALUES "  # noqa: S608
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(before)),
+        ],
+        [value for row in before for value in row],
+    )
+    settings = Settings(
+        api="v3", limit_per_phone=parse_rates("SMS_LIMIT_PER_PHONE", "1/30s,5/1h,10/1d,200/1d")
+    )
+    checks = limits.phone_checks(settings, phone)
+    store = open_store(store_url)
+    try:
+        assert store.peek_rate_limits(checks, now=3010) == RateDecision(False, checks[0], 20)  # migrates
+        rows = raw_rows(store_url, "SELECT name, rkey, bucket_at, hits, expires_at FROM rate_counts")
+        assert sorted(rows) == [
+            ("sms:caller:60/1m", "app", 3000, 1, 3060),
+            ("sms:phone", phone, 1000, 2, 87400),
+            ("sms:phone", phone, 3000, 1, 89400),
+            ("sms:phone:200/1d", phone, 2592, 3, 89855),
+        ]
+        assert store.hit_rate_limits(checks, now=3010) == RateDecision(False, checks[0], 20)
+        assert store.hit_rate_limits(checks, now=3040).allowed  # the hour's fourth send
+        assert store.hit_rate_limits(checks, now=3080).allowed  # and its fifth
+        assert store.hit_rate_limits(checks, now=3120) == RateDecision(False, checks[1], 1000 + 3600 - 3120)
+    finally:
+        store.close()
+
+
+# A number's rules as one series (see RateCheck): the same sends, each counted in its own window.
+PER_HALF_MINUTE = RateCheck("phone:1/30s", "+8613800000000", 1, 30, series="phone")
+THREE_AN_HOUR = RateCheck("phone:3/1h", "+8613800000000", 3, 3600, series="phone")
+PATHS = ["hit_rate_limits", "hit_rate_limits_each", "hit_rate_limits_per_key"]
+
+
+def _send(store: Store, path: str, checks: list[RateCheck], now: int) -> RateDecision:
+    """One send's decision through one of the store's ways in; the peek must agree with it."""
+    peeked = store.peek_rate_limits(checks, now=now)
+    if path == "hit_rate_limits":
+        decision = store.hit_rate_limits(checks, now=now)
+    elif path == "hit_rate_limits_each":
+        (decision,) = store.hit_rate_limits_each([checks], now=now)
+    else:
+        rules = [RateRule(c.name, c.limit, c.window_seconds, c.series) for c in checks]
+        (decision,) = store.hit_rate_limits_per_key([checks[0].key], rules, [], now=now)
+    assert peeked == decision
+    return decision
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_series_counts_its_sends_in_each_checks_own_window(store: Store, path: str) -> None:
+    series = [PER_HALF_MINUTE, THREE_AN_HOUR]
+    assert _send(store, path, series, 0).allowed
+    assert _send(store, path, series, 10) == RateDecision(False, PER_HALF_MINUTE, 20)
+    assert _send(store, path, series, 40).allowed  # the half minute no longer counts the send at 0
+    # only the send at 40 is in the half minute: the one at 0 is no reason to wait
+    assert _send(store, path, series, 50) == RateDecision(False, PER_HALF_MINUTE, 20)
+    assert _send(store, path, series, 80).allowed
+    assert _send(store, path, series, 120) == RateDecision(False, THREE_AN_HOUR, 3600 - 120)
+    store.undo_rate_hits(series, now=80)  # the send at 80 never went out: one hit back, for both
+    assert _send(store, path, series, 121).allowed
+    store.purge_expired(now=200)  # the series' rows stay while its longest window counts them
+    assert _send(store, path, series, 200) == RateDecision(False, THREE_AN_HOUR, 3600 - 200)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_series_gives_back_one_hit_a_send(store: Store, path: str) -> None:
+    five = RateCheck("phone:5/1m", "+8613800000000", 5, 60, series="phone")
+    nine = RateCheck("phone:9/1h", "+8613800000000", 9, 3600, series="phone")
+    for _ in range(3):
+        assert _send(store, path, [five, nine], 0).allowed
+    store.undo_rate_hits([five, nine], now=0)
+    for _ in range(3):  # two of the first three stand: three more fit in the minute's five
+        assert _send(store, path, [five, nine], 1).allowed
+    assert _send(store, path, [five, nine], 1) == RateDecision(False, five, 59)
+
+
+def test_sql_stores_keep_a_series_in_one_counter_row_a_second(store_url: str, store: Store) -> None:
+    if store.dialect == "dynamodb":
+        pytest.skip("SQL counter rows (DynamoDB keeps a key's counters in one item)")
+    series = [PER_HALF_MINUTE, THREE_AN_HOUR]
+    other = [RateRule(c.name, c.limit, c.window_seconds, c.series) for c in series]
+    assert store.hit_rate_limits(series, now=0).allowed
+    assert store.hit_rate_limits_per_key(["+8613800000001"], other, [], now=0)[0].allowed
+    assert store.hit_rate_limits_each([[c._replace(key="+8613800000002") for c in series]], now=40)[0].allowed
+    assert raw_rows(
+        store_url, "SELECT name, rkey, bucket_at, hits, expires_at FROM rate_counts ORDER BY rkey"
+    ) == [
+        ("phone", "+8613800000000", 0, 1, 3600),
+        ("phone", "+8613800000001", 0, 1, 3600),
+        ("phone", "+8613800000002", 40, 1, 3640),
+    ]

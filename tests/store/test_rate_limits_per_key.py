@@ -1,8 +1,9 @@
 """`hit_rate_limits_per_key` decides and records exactly what `hit_rate_limits_each` does for the
 same groups (each key's rules, then the shared checks), shortcut or not.
 
-Each scenario runs twice in one store, in two namespaces (keys and shared counters prefixed `a` and
-`b`): once through `hit_rate_limits_per_key`, once through `hit_rate_limits_each`, with undos in
+Each scenario runs four times in one store, in four namespaces (keys and shared counters prefixed
+`a` to `d`): through `hit_rate_limits_per_key` and through `hit_rate_limits_each`, each with the
+per-number rules as one series (their counter rows shared) and as separate counters, with undos in
 between; every decision, retry time and the counters left must match.
 """
 
@@ -54,28 +55,38 @@ def test_per_key_matches_each(store: Store, seed: int) -> None:
 
 
 def _matches_each(store: Store, seed: int) -> None:
-    rules, shared_specs, steps = _scenario(seed)
-    shared = {ns: [RateCheck(name, f"{ns}:k", limit, w) for name, limit, w in shared_specs] for ns in "ab"}
+    """Four namespaces: `hit_rate_limits_per_key` (a, c) and `hit_rate_limits_each` (b, d), with the
+    rules as one series sharing their counter rows (a, b) and as separate counters (c, d)."""
+    plain, shared_specs, steps = _scenario(seed)
+    series = [rule._replace(series="sms:phone") for rule in plain]
+    rules = {"a": series, "b": series, "c": plain, "d": plain}
+    shared = {ns: [RateCheck(name, f"{ns}:k", limit, w) for name, limit, w in shared_specs] for ns in rules}
     for now, phones, undo in steps:
-        keys = {ns: [f"{ns}{p}" for p in phones] for ns in "ab"}
-        fast = store.hit_rate_limits_per_key(keys["a"], rules, shared["a"], now=now)
-        groups = [(*(rule.on(key) for rule in rules), *shared["b"]) for key in keys["b"]]
-        slow = store.hit_rate_limits_each(groups, now=now)
-        assert [_strip(d, "a") for d in fast] == [_strip(d, "b") for d in slow]
-        given_back = [p for p, d in zip(phones, fast, strict=True) if d.allowed][:undo]
-        for ns in "ab":
-            checks = [c for p in given_back for c in (*(r.on(f"{ns}{p}") for r in rules), *shared[ns])]
+        decided = {}
+        for ns, ns_rules in rules.items():
+            keys = [f"{ns}{p}" for p in phones]
+            if ns in "ac":
+                decided[ns] = store.hit_rate_limits_per_key(keys, ns_rules, shared[ns], now=now)
+            else:
+                groups = [(*(rule.on(key) for rule in ns_rules), *shared[ns]) for key in keys]
+                decided[ns] = store.hit_rate_limits_each(groups, now=now)
+        for ns in "abc":
+            assert [_strip(d, ns) for d in decided[ns]] == [_strip(d, "d") for d in decided["d"]]
+        given_back = [p for p, d in zip(phones, decided["a"], strict=True) if d.allowed][:undo]
+        for ns, ns_rules in rules.items():
+            checks = [c for p in given_back for c in (*(r.on(f"{ns}{p}") for r in ns_rules), *shared[ns])]
             if checks:
                 store.undo_rate_hits(checks, now=now)
     # what is left counts the same: one more of every number, every rule and shared check at once
     last = steps[-1][0] + 1
     after = {
         ns: store.hit_rate_limits_each(
-            [[*(r.on(f"{ns}{p}") for r in rules), *shared[ns]] for p in PHONES], now=last
+            [[*(r.on(f"{ns}{p}") for r in ns_rules), *shared[ns]] for p in PHONES], now=last
         )
-        for ns in "ab"
+        for ns, ns_rules in rules.items()
     }
-    assert [_strip(d, "a") for d in after["a"]] == [_strip(d, "b") for d in after["b"]]
+    for ns in "abc":
+        assert [_strip(d, ns) for d in after[ns]] == [_strip(d, "d") for d in after["d"]]
 
 
 def test_the_general_way_when_keys_repeat(store: Store) -> None:
