@@ -8,7 +8,9 @@ Bulk: `--numbers` distinct mainland numbers go to the emulator (its own process,
 per request) by
   (a) `functions/send_multi/handler.handler`, invoked in-process with a direct-invoke event
       `{"phones": [...], "template_id": "7839", "params": ["1"]}`: validation, the store (SQLite in
-      a temp dir), idempotency, per-number results, all as deployed; rate limits out of the way;
+      a temp dir), idempotency, per-number results, all as deployed; every number's budget under
+      the default per-number limits (`DEFAULT_LIMIT_PER_PHONE`: no number repeats or is held back),
+      the caller's and the global caps out of the way;
   (a′) `SmsClient.send_plan` alone, the same concurrency: our HTTP and concurrency part of (a);
   (b) qcloudsms_py 0.1.4 `SmsMultiSender.send_with_param`, 200 numbers a call, `--threads` threads;
   (c) tencentcloud-sdk-python `SmsClient.SendSms`, 200 numbers a call, `--threads` threads, one
@@ -78,6 +80,8 @@ from pathlib import Path
 from typing import Any
 
 import _support
+
+from shared.config import DEFAULT_LIMIT_PER_PHONE
 
 ROOT = _support.ROOT
 BULK = ["a", "client", "b", "c", "d"]
@@ -178,10 +182,16 @@ class Child:
         return answer
 
 
+# Every number's budget under the product's default per-number limits, as deployed: no list here
+# names a number twice, and a number of the prefilled day sent again is far under them.
+PRODUCT_LIMITS = {"SMS_LIMIT_PER_PHONE": DEFAULT_LIMIT_PER_PHONE}
+
+
 def function_env(child: Child, *, store: bool = True, budget: bool = True) -> None:
     """The deployed functions' environment; `store=False` for a child that never touches the store
     (no PostgreSQL database is made for it)."""
     extra = store_env(child.args) if store else {}
+    extra.update(PRODUCT_LIMITS)
     extra["SMS_ALLOWED_COUNTRIES"] = ",".join(sorted(child_regions(child.numbers)))
     if not budget:  # the what-if: no number's counters read or written
         extra.update(SMS_LIMIT_PER_PHONE="off", SMS_LIMIT_MULTI_PER_CALLER="off")  # the global cap stays
@@ -207,7 +217,7 @@ def child_prefill(child: Child) -> None:
     (spread over the pool, as `--spread` draws) sent in blocks over the past ten hours, each with
     its counters and its message row, written through the functions' own limits and store, the
     expired counters purged as the scheduled pull purges them."""
-    _support.apply_env(_support.function_env(child.args.url, child.args.prefilled))
+    _support.apply_env(_support.function_env(child.args.url, child.args.prefilled, **PRODUCT_LIMITS))
     import secrets
 
     from shared import limits
