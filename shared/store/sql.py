@@ -100,7 +100,6 @@ _SELECT_LATEST_RECEIPT = (
 )
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
 _ROLLUP_FIELDS = operator.itemgetter(1, 5, 6, 7)  # of a message row: what `rollup.add_written` counts
-_ROWS_PER_INSERT = 80  # 80 × 12 parameters: inside the 999 of SQLite before 3.32 (older runtimes link it)
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 _ALLOWED = RateDecision(allowed=True)
 
@@ -281,6 +280,8 @@ class SqlStore(Store):
     #: how this dialect says "insert unless a unique key already has the row"
     _insert_ignore_prefix = "INSERT INTO"
     _insert_ignore_suffix = " ON CONFLICT DO NOTHING"
+    #: message rows a statement: 80 × 12 values fit every driver's limit, SQLite's 999 before 3.32
+    _rows_per_insert = 80
     #: whether the statistics rollup passes id lists as one array (PostgreSQL)
     _ids_as_array = False
     #: the order a batch of message rows is inserted in: by id, so concurrent writers (PostgreSQL)
@@ -320,12 +321,12 @@ class SqlStore(Store):
         return [row[0] for row in rows if tx.execute(insert, row)]
 
     def _insert_ignore_rows(self, tx: Tx, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Insert many rows, `_ROWS_PER_INSERT` to a statement: one statement step instead of one
+        """Insert many rows, `_rows_per_insert` to a statement: one statement step instead of one
         per row (SQLite releases and re-takes the GIL on every step, which a busy process's other
         threads make slow) and fewer round trips (PostgreSQL). Answers how many were new."""
-        width, new = len(rows[0]), 0
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            part = rows[start : start + _ROWS_PER_INSERT]
+        width, new, step = len(rows[0]), 0, self._rows_per_insert
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
             new += tx.execute(
                 self._insert_ignore(table, columns, width, len(part)), tuple(chain.from_iterable(part))
             )

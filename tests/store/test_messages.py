@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import uuid
 from pathlib import Path
 from typing import get_args
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from shared.models import Receipt, ReceiptStatus, Reply, SendResult, SendStatus
 from shared.store import Store
 from shared.store.base import RECEIPT_STATUSES
+from shared.store.sql import _MESSAGE_COLUMNS, SqlStore
 from shared.store.sqlite import SqliteStore
 from tests.store.helpers import InjectedFailure, count_items, fail_statement, fail_write, raw_rows
 
@@ -131,6 +134,30 @@ def test_a_batch_partly_recorded_before_keeps_those_rows_and_counts_each_message
     stats = store.stats(0, 10_000, "status").to_dict()
     assert stats["totals"]["sent"] == 4
     assert [(g["group"], g["sent"], g["fee"]) for g in stats["groups"] if g["sent"]] == [("submitted", 4, 4)]
+
+
+def test_a_batch_longer_than_a_statement_stores_each_row_once(store: Store) -> None:
+    """Rows go `_rows_per_insert` to a statement (800 on SQLite since 3.32, 80 elsewhere): a batch
+    across several statements, with stored ids at their edges, keeps every row once and counts it."""
+    step = store._rows_per_insert if isinstance(store, SqlStore) else 100
+    ids = [f"b{i}" for i in range(2 * step + 3)]
+    earlier = [ids[0], ids[step - 1], ids[step], ids[2 * step]]
+    record(store, *(sent(i, f"+86139{n:08d}") for n, i in enumerate(earlier)), now=900)
+    record(store, *(sent(i, f"+86138{n:08d}") for n, i in enumerate(ids)), now=950)
+    assert store.stats(0, 10_000, "status").totals["sent"] == len(ids)
+    stored = [store.get_message(i) for i in (*earlier, ids[1], ids[-1])]
+    found = [(m.created_at, m.phone[:6]) for m in stored if m is not None]
+    assert found == [(900, "+86139")] * 4 + [(950, "+86138")] * 2
+
+
+def test_sqlite_statements_stay_inside_the_linked_librarys_limit(tmp_path: Path) -> None:
+    store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    conn = store._connection()
+    if sys.version_info >= (3, 11):  # Connection.getlimit
+        values = store._rows_per_insert * len(_MESSAGE_COLUMNS.split(","))
+        assert values <= conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    assert store._rows_per_insert == (800 if sqlite3.sqlite_version_info >= (3, 32, 0) else 80)
+    store.close()
 
 
 def test_sqlite_reads_no_earlier_state_for_a_batch_of_new_ids(tmp_path: Path) -> None:
