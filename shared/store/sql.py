@@ -633,13 +633,11 @@ class SqlStore(Store):
 
         def hit(tx: Tx) -> list[RateDecision]:
             self._lock(tx, "rate", (f"{row}\x00{key}" for row, key in row_of.values()))  # SQLite reads none
-            live, count = self._live_rows(tx, self._rate_rows(tx, sorted(by_row.items())), stale)
+            live, _ = self._live_rows(tx, self._rate_rows(tx, sorted(by_row.items())), stale)
             held = {  # hits in each check's window, before this call's
-                counter: count.get(row, 0)
-                if row[0] == counter[0]
-                else sum(hits for _, hits in _in_window(counters[counter], live.get(row, ()), now))
+                counter: sum(hits for _, hits in _in_window(counters[counter], live[row], now))
                 for counter, row in row_of.items()
-                if row in count
+                if row in live
             }
             added: dict[tuple[str, str], int] = {}  # per counter row: the hits of groups allowed
             decisions: list[RateDecision] = []
@@ -727,17 +725,17 @@ class SqlStore(Store):
             else:
                 decisions = []
                 for key in keys:
-                    blocked, in_window = zero, []
+                    blocked, in_window, spent = zero, [], 0
                     if key in touched:
                         for rule in rules:
                             in_window = _in_window(
                                 probe[rule.name], live.get((rule_row[rule.name], key), ()), now
                             )
-                            if sum(hits for _, hits in in_window) >= rule.limit:
+                            spent = sum(hits for _, hits in in_window)
+                            if spent >= rule.limit:
                                 blocked = rule
                                 break
                     if blocked is not None:
-                        spent = sum(hits for _, hits in in_window)
                         decisions.append(self._refused(blocked.on(key), in_window, spent, 0, 1, now))
                         continue
                     full = next((i for i, check in enumerate(shared) if held[i] >= check.limit), None)
