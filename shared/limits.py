@@ -6,9 +6,9 @@ mini-program openId or a client IP) and a global daily cap. Exceeding one answer
 
 A number has one budget whatever the route (single send, multi send, queued chunk, code): its
 checks are named `sms:phone:<rate>` everywhere, one series (`PHONE_SERIES`: the same sends in
-each rule's window), and the global daily cap counts numbers. A multi
-send reserves its numbers in one store call (`reserve_numbers`): the numbers over a limit stay
-behind, named with that limit, the others go.
+each rule's window), and the global daily cap counts numbers. A multi send reserves its numbers in
+one store call (`reserve_numbers`): the numbers over a limit stay behind, named with that limit,
+the others go.
 """
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 EARLY_DECISIONS_FROM = 1000  # a list this long has its budget's hits written while it is sent
 BUDGET_THREAD = "sms-budget"  # the thread that writes them
-# A checkpoint copies the WAL into the database once ~40 MB of it have built up (SQLite's default
-# is 1,000 pages, ~4 MB): a long list's commits rewrite many of the same index pages, each copied
-# once a checkpoint rather than once a commit. The WAL file is cut back to 64 MB when it restarts.
 # Message rows a statement: each statement's values are bound under the interpreter lock and it
 # runs without it, so a writer beside a busy send waits to take the lock back once a statement;
 # 800 × 12 values fit the 32,766 a statement may have since SQLite 3.32 (999 before it).
 ROWS_PER_INSERT = 800 if sqlite3.sqlite_version_info >= (3, 32, 0) else 80
+# A checkpoint copies the WAL into the database once ~40 MB of it have built up (SQLite's default
+# is 1,000 pages, ~4 MB): a long list's commits rewrite many of the same index pages, each copied
+# once a checkpoint rather than once a commit. The WAL file is cut back to 64 MB when it restarts.
 WAL_CHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
