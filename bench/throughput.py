@@ -81,8 +81,6 @@ from typing import Any
 
 import _support
 
-from shared.config import DEFAULT_LIMIT_PER_PHONE
-
 ROOT = _support.ROOT
 BULK = ["a", "client", "b", "c", "d"]
 WHAT_IF = ["a_no_store", "a_async", "a_async_no_store", "a_no_budget"]  # not the product: see `--phases`
@@ -182,16 +180,10 @@ class Child:
         return answer
 
 
-# Every number's budget under the product's default per-number limits, as deployed: no list here
-# names a number twice, and a number of the prefilled day sent again is far under them.
-PRODUCT_LIMITS = {"SMS_LIMIT_PER_PHONE": DEFAULT_LIMIT_PER_PHONE}
-
-
 def function_env(child: Child, *, store: bool = True, budget: bool = True) -> None:
     """The deployed functions' environment; `store=False` for a child that never touches the store
     (no PostgreSQL database is made for it)."""
     extra = store_env(child.args) if store else {}
-    extra.update(PRODUCT_LIMITS)
     extra["SMS_ALLOWED_COUNTRIES"] = ",".join(sorted(child_regions(child.numbers)))
     if not budget:  # the what-if: no number's counters read or written
         extra.update(SMS_LIMIT_PER_PHONE="off", SMS_LIMIT_MULTI_PER_CALLER="off")  # the global cap stays
@@ -217,7 +209,7 @@ def child_prefill(child: Child) -> None:
     (spread over the pool, as `--spread` draws) sent in blocks over the past ten hours, each with
     its counters and its message row, written through the functions' own limits and store, the
     expired counters purged as the scheduled pull purges them."""
-    _support.apply_env(_support.function_env(child.args.url, child.args.prefilled, **PRODUCT_LIMITS))
+    _support.apply_env(_support.function_env(child.args.url, child.args.prefilled))
     import secrets
 
     from shared import limits
