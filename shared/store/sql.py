@@ -14,7 +14,7 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from shared.models import Receipt, Reply, SendResult
 from shared.store import stats as rollup
@@ -99,7 +99,6 @@ _SELECT_LATEST_RECEIPT = (
     f" ORDER BY {_DECIDING_ORDER} LIMIT 1"
 )
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
-_ROLLUP_FIELDS = operator.itemgetter(1, 5, 6, 7)  # of a message row: what `rollup.add_written` counts
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
 _ALLOWED = RateDecision(allowed=True)
 
@@ -274,6 +273,29 @@ def _in_window(check: RateCheck, rows: Iterable[tuple[int, int]], now: int) -> l
     return [row for row in rows if row[0] > up_to]
 
 
+class Written(NamedTuple):
+    """What every message row of one `record_sends` batch shares."""
+
+    template_id: str
+    params: str  # JSON
+    sign: str
+    caller: str
+    at: int  # created_at and updated_at
+
+
+def _stored_status(result: SendResult) -> str:
+    return result.status if result.status in MESSAGE_STATUSES else "unknown"
+
+
+def _each_id_once(results: Sequence[SendResult]) -> list[SendResult]:
+    """The results with a message id, each id once: of an id named twice, the first. A send's ids
+    are distinct: then no Python runs a result."""
+    ids = set(map(_BY_MESSAGE_ID, results))
+    if len(ids) == len(results) and "" not in ids:
+        return list(results)
+    return list({r.message_id: r for r in reversed(results) if r.message_id}.values())
+
+
 class SqlStore(Store):
     """Everything but connections, transactions and locks."""
 
@@ -287,10 +309,6 @@ class SqlStore(Store):
     #: the order a batch of message rows is inserted in: by id, so concurrent writers (PostgreSQL)
     #: take the rows' locks in one order
     _message_order: Callable[[SendResult], Any] = _BY_MESSAGE_ID
-    #: whether message rows are inserted before their ids' earlier state is read, and that state
-    #: read only when an id was stored already (SQLite: a savepoint is nearly free, the read an index
-    #: lookup a row); else read first (PostgreSQL: the read is one round trip, the savepoint two)
-    _insert_first = False
 
     @abc.abstractmethod
     def transaction(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
@@ -343,48 +361,47 @@ class SqlStore(Store):
         caller: str,
         now: int,
     ) -> None:
-        # of an id named twice, the first row is the one stored (read backwards, it is written last)
-        first = {r.message_id: r for r in reversed(results) if r.message_id}
-        if not first:
+        rows = _each_id_once(results)
+        if not rows:
             return
-        rows = sorted(first.values(), key=self._message_order)
-        params_json = json.dumps(list(params), ensure_ascii=False)
-
-        values = [
-            (r.message_id, r.phone, template_id, params_json, sign,
-             r.status if r.status in MESSAGE_STATUSES else "unknown", int(r.fee), r.code, caller, now, now,
-             r.session_context)
-            for r in rows
-        ]  # fmt: skip
+        rows.sort(key=self._message_order)
+        written = Written(template_id, json.dumps(list(params), ensure_ascii=False), sign, caller, now)
 
         def write(tx: Tx) -> None:
+            if self._record_new(tx, rows, written):
+                return  # every id was new: stored and counted
             ids = [r.message_id for r in rows]
-            before = self._insert_messages(tx, ids, values)  # a stored id stays as it is
+            before = rollup.snapshot(tx, ids, self._ids_as_array)
+            self._insert_message_rows(tx, rows, written)  # a stored id stays as it is
             # a receipt may have arrived before its send was recorded: those messages take its status
             early = self._with_receipts(tx, ids)
             self._refresh_status(tx, early, now)
             changed = before.keys() | set(early)
             # the rest are new and stored as written: counted without reading them back
-            written = map(_ROLLUP_FIELDS, (v for v in values if v[0] not in changed))
-            rollup.add_written(tx, now, template_id, caller, written)
+            kept = (r for r in rows if r.message_id not in changed)
+            rollup.add_written(
+                tx, now, template_id, caller, ((r.phone, _stored_status(r), int(r.fee), r.code) for r in kept)
+            )
             if changed:
                 rollup.apply_change(tx, before, changed, self._ids_as_array)
 
         self.transaction(write)
 
-    def _insert_messages(self, tx: Tx, ids: Sequence[str], values: Sequence[Row]) -> dict[str, Sequence[Any]]:
-        """Insert message rows, leaving a stored id as it is; answer the rollup state the stored
-        ones had before (`rollup.snapshot`)."""
-        if self._insert_first:  # the ids of a send are new: when every row went in, none had a state
-            tx.execute("SAVEPOINT messages")
-            if self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values) == len(values):
-                tx.execute("RELEASE messages")
-                return {}
-            tx.execute("ROLLBACK TO messages")  # some had: read their state first after all
-            tx.execute("RELEASE messages")
-        before = rollup.snapshot(tx, ids, self._ids_as_array)
-        self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)
-        return before
+    def _record_new(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> bool:  # noqa: ARG002
+        """Store and count a batch of message rows in one pass if every id is new (a send's ids
+        are), answering whether it did; else change nothing. Here never: the ids' earlier state is
+        read first (PostgreSQL: one round trip, a savepoint would be two)."""
+        return False
+
+    def _insert_message_rows(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> int:
+        """Insert a message row for each result, leaving a stored id as it is; how many were new."""
+        at = written.at
+        values = [
+            (r.message_id, r.phone, written.template_id, written.params, written.sign, _stored_status(r),
+             int(r.fee), r.code, written.caller, at, at, r.session_context)
+            for r in rows
+        ]  # fmt: skip
+        return self._insert_ignore_rows(tx, "messages", _MESSAGE_COLUMNS, values)
 
     def get_message(self, message_id: str) -> StoredMessage | None:
         def read(tx: Tx) -> StoredMessage | None:

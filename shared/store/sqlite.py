@@ -16,12 +16,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from shared.errors import SmsError, StoreUnavailableError
-from shared.store.base import RateDecision
-from shared.store.sql import BudgetWrite, Row, SqlStore, Tx, statements
+from shared.models import SendResult
+from shared.store import stats as rollup
+from shared.store.base import MESSAGE_STATUSES, RateDecision
+from shared.store.sql import _MESSAGE_COLUMNS, BudgetWrite, Row, SqlStore, Tx, Written, statements
 from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
@@ -29,10 +32,8 @@ T = TypeVar("T")
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 EARLY_DECISIONS_FROM = 1000  # a list this long has its budget's hits written while it is sent
 BUDGET_THREAD = "sms-budget"  # the thread that writes them
-# Message rows a statement: each statement's values are bound under the interpreter lock and it
-# runs without it, so a writer beside a busy send waits to take the lock back once a statement;
-# 800 × 12 values fit the 32,766 a statement may have since SQLite 3.32 (999 before it).
-ROWS_PER_INSERT = 800 if sqlite3.sqlite_version_info >= (3, 32, 0) else 80
+# Values a statement may bind: 32,766 since SQLite 3.32, 999 before it.
+MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 # A checkpoint copies the WAL into the database once ~40 MB of it have built up (SQLite's default
 # is 1,000 pages, ~4 MB): a long list's commits rewrite many of the same index pages, each copied
 # once a checkpoint rather than once a commit. The WAL file is cut back to 64 MB when it restarts.
@@ -226,6 +227,36 @@ def parse_sqlite_url(url: str) -> tuple[str, bool, int]:
     return target, True, busy
 
 
+# A batch of message rows binds each result's fields as they are, the batch's shared values once a
+# statement, and lets SQL pick the columns (`VALUES` names its columns column1, column2, …): no
+# tuple is built a row, and a statement takes 3,640 rows. A writer beside a busy send holds the
+# interpreter lock only to bind; SQLite runs the statement without it, and each time the writer
+# wants the lock back it waits its turn behind the sending threads: the fewer statements, the fewer
+# waits.
+_FIELD = {name: f"column{i}" for i, name in enumerate(SendResult._fields, 1)}
+_SHARED = 6  # template_id, params, sign, caller, created_at, updated_at
+MESSAGE_ROWS_PER_INSERT = (MAX_VARIABLES - _SHARED) // len(SendResult._fields)
+_INSERT_RESULTS = (
+    f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS})"  # noqa: S608 - constant column names
+    f" SELECT {_FIELD['message_id']}, {_FIELD['phone']}, ?, ?, ?,"
+    f" CASE WHEN {_FIELD['status']} IN ({', '.join(repr(s) for s in MESSAGE_STATUSES)})"
+    f" THEN {_FIELD['status']} ELSE 'unknown' END, CAST({_FIELD['fee']} AS INTEGER), {_FIELD['code']},"
+    f" ?, ?, ?, {_FIELD['session_context']} FROM (VALUES "
+)
+_RESULT_MARKS = f"({', '.join('?' * len(SendResult._fields))})"
+# The rows a batch added (rowids above the table's largest before it): those whose receipt came
+# first, and the others counted for the statistics rollup, mainland numbers as one, all in SQL.
+_NEW_WITH_RECEIPTS = (
+    "SELECT DISTINCT m.message_id FROM messages m NOT INDEXED"  # by rowid, not a scan of an index
+    " JOIN receipts r ON r.message_id = m.message_id WHERE m.rowid > ?"
+)
+_NEW_TALLY = (
+    "SELECT CASE WHEN substr(phone, 1, length(?1)) = ?1 THEN ?1 ELSE phone END, status, fee, code,"
+    " count(*) FROM messages m WHERE rowid > ?2{} GROUP BY 1, 2, 3, 4"
+)
+_WITHOUT_RECEIPTS = " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.message_id)"
+
+
 class _SqliteTx:
     """`Tx` over a sqlite3 connection."""
 
@@ -255,8 +286,7 @@ class SqliteStore(SqlStore):
     # one writer at a time: rows in phone order fill neighbouring pages of the phone index (a list's
     # numbers come in any order, each on its own page of an index holding a day's messages)
     _message_order = operator.attrgetter("phone")
-    _insert_first = True
-    _rows_per_insert = ROWS_PER_INSERT
+    _rows_per_insert = MESSAGE_ROWS_PER_INSERT
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -316,6 +346,38 @@ class SqliteStore(SqlStore):
         return SmsError(
             f"SQLite store {where} rejected a statement: {type(exc).__name__}: {exc}", code="store_error"
         )
+
+    # -- messages ---------------------------------------------------------------------------
+    def _insert_message_rows(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> int:
+        shared = (written.template_id, written.params, written.sign, written.caller, written.at, written.at)
+        new, step = 0, self._rows_per_insert
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            sql = _INSERT_RESULTS + ", ".join([_RESULT_MARKS] * len(part)) + ")"
+            new += tx.execute(sql, (*shared, *chain.from_iterable(part)))
+        return new
+
+    def _record_new(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> bool:
+        """Insert first, in a savepoint; when every row went in, find the early receipts and count
+        the new rows by their rowids, in SQL: no id looked up before, no Python a row. A stored id
+        undoes the savepoint: the careful way then reads first."""
+        top = tx.one("SELECT coalesce(max(rowid), 0) FROM messages")
+        assert top is not None
+        tx.execute("SAVEPOINT messages")
+        if self._insert_message_rows(tx, rows, written) == len(rows):
+            early = [row[0] for row in tx.all(_NEW_WITH_RECEIPTS, (top[0],))]
+            tally = tx.all(_NEW_TALLY.format(_WITHOUT_RECEIPTS if early else ""), (rollup.MAINLAND, top[0]))
+            if sum(row[4] for row in tally) + len(early) == len(rows):  # the rowids were all above top
+                tx.execute("RELEASE messages")
+                self._refresh_status(tx, early, written.at)  # they take their receipt's status
+                counts = {(number, status, int(fee), code): n for number, status, fee, code, n in tally}
+                rollup.add_tally(tx, written.at, written.template_id, written.caller, counts)
+                if early:
+                    rollup.apply_change(tx, {}, early)
+                return True
+        tx.execute("ROLLBACK TO messages")
+        tx.execute("RELEASE messages")
+        return False
 
     def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
         # a multi send's keys as one JSON array a rule: a third of the CPU of a bound row each

@@ -48,6 +48,7 @@ _SNAPSHOT = (
 
 _SNAPSHOT_ANY = _SNAPSHOT.replace(" IN ", " = ANY(%b::text[])")
 Key = tuple[int, str, int, str, str, str, str]
+MAINLAND = "+" + phones.MAINLAND_CODE  # every mainland number's country is CN: tallied as one
 
 
 def country_of(e164: str) -> str:
@@ -133,11 +134,18 @@ def add_written(
     empty `before`, without reading the messages back: the messages are tallied first, every
     mainland number under one key (a list is mostly one region), then each kind counted as
     `_base` says."""
-    mainland = "+" + phones.MAINLAND_CODE
     tally = Counter(
-        (mainland if number.startswith(mainland) else number, status, fee, code)
+        (MAINLAND if number.startswith(MAINLAND) else number, status, fee, code)
         for number, status, fee, code in messages
     )
+    add_tally(tx, created, template, caller, tally)
+
+
+def add_tally(
+    tx: Any, created: int, template: str, caller: str, tally: Mapping[tuple[str, str, int, str], int]
+) -> None:
+    """`add_written` of messages already tallied: how many of each (number, status, fee, send
+    code), every mainland number under `MAINLAND` (what a store can count without Python, in SQL)."""
     moved: dict[Base, list[int]] = {}
     for (number, status, fee, code), n in tally.items():
         base, fee, _ = _base(("", created, template, number, caller, status, fee, code, None, None, None))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from shared.models import Receipt, ReceiptStatus, Reply, SendResult, SendStatus
 from shared.store import Store
 from shared.store.base import RECEIPT_STATUSES
-from shared.store.sql import _MESSAGE_COLUMNS, SqlStore
+from shared.store.sql import SqlStore
 from shared.store.sqlite import SqliteStore
 from tests.store.helpers import InjectedFailure, count_items, fail_statement, fail_write, raw_rows
 
@@ -137,8 +137,9 @@ def test_a_batch_partly_recorded_before_keeps_those_rows_and_counts_each_message
 
 
 def test_a_batch_longer_than_a_statement_stores_each_row_once(store: Store) -> None:
-    """Rows go `_rows_per_insert` to a statement (800 on SQLite since 3.32, 80 elsewhere): a batch
-    across several statements, with stored ids at their edges, keeps every row once and counts it."""
+    """Rows go `_rows_per_insert` to a statement (3,640 on SQLite since 3.32, 80 on PostgreSQL): a
+    batch across several statements, with stored ids at their edges, keeps every row once and
+    counts it."""
     step = store._rows_per_insert if isinstance(store, SqlStore) else 100
     ids = [f"b{i}" for i in range(2 * step + 3)]
     earlier = [ids[0], ids[step - 1], ids[step], ids[2 * step]]
@@ -150,39 +151,76 @@ def test_a_batch_longer_than_a_statement_stores_each_row_once(store: Store) -> N
     assert found == [(900, "+86139")] * 4 + [(950, "+86138")] * 2
 
 
-def test_sqlite_statements_stay_inside_the_linked_librarys_limit(tmp_path: Path) -> None:
+def test_a_status_no_message_has_is_stored_as_unknown(store: Store) -> None:
+    """A result with an id but a status of no message (held back, opted out) is kept as `unknown`,
+    on the fast way (every id new) and on the careful one, and counted so."""
+    odd = sent("m1")._replace(status="rate_limited")
+    record(store, odd, sent("m2"), now=900)
+    record(store, sent("m2"), odd._replace(message_id="m3", status="suppressed"), now=950)
+    assert [m.status for m in map(store.get_message, ("m1", "m2", "m3")) if m] == [
+        "unknown",
+        "submitted",
+        "unknown",
+    ]
+    groups = {g["group"]: g["sent"] for g in store.stats(0, 10_000, "status").to_dict()["groups"]}
+    assert {k: n for k, n in groups.items() if n} == {"unknown": 2, "submitted": 1}
+
+
+def test_sqlite_statements_stay_inside_the_documented_limit(tmp_path: Path) -> None:
+    """A batch of several full statements goes through a connection held to SQLite's documented
+    limit of values a statement (32,766 since 3.32, 999 before), whatever the linked library allows."""
     store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
     conn = store._connection()
-    if sys.version_info >= (3, 11):  # Connection.getlimit
-        values = store._rows_per_insert * len(_MESSAGE_COLUMNS.split(","))
-        assert values <= conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    assert store._rows_per_insert == (800 if sqlite3.sqlite_version_info >= (3, 32, 0) else 80)
+    if sys.version_info >= (3, 11):  # Connection.setlimit
+        limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        assert conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == limit
+    ids = [f"b{i}" for i in range(2 * store._rows_per_insert + 1)]
+    record(store, *(sent(i, f"+86138{n:08d}") for n, i in enumerate(ids)), now=950)
+    assert store.stats(0, 10_000, "status").totals["sent"] == len(ids)
     store.close()
 
 
+def _statements(store: SqliteStore, *results: SendResult, now: int) -> list[str]:
+    ran: list[str] = []
+    store._connection().set_trace_callback(ran.append)
+    record(store, *results, now=now)
+    store._connection().set_trace_callback(None)
+    return ran
+
+
 def test_sqlite_reads_no_earlier_state_for_a_batch_of_new_ids(tmp_path: Path) -> None:
-    """Every id of a send is new: SQLite inserts the rows without looking up each id first (the
-    lookup is only for a batch that turns out to name a stored id)."""
+    """Every id of a send is new: SQLite inserts the rows without looking up each id first, and
+    counts them in SQL (the lookup is only for a batch that turns out to name a stored id)."""
     store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
     record(store, sent("m0"), now=900)  # schema made, statements warm
 
-    def statements(*results: SendResult, now: int) -> list[str]:
-        ran: list[str] = []
-        store._connection().set_trace_callback(ran.append)
-        record(store, *results, now=now)
-        store._connection().set_trace_callback(None)
-        return ran
-
-    new = statements(sent("m1"), sent("m2", OTHER), now=950)
-    assert not [sql for sql in new if "FROM messages" in sql], new
-    again = statements(sent("m2", OTHER), sent("m3"), now=960)  # m2 is stored: undone, read, inserted
+    new = _statements(store, sent("m1"), sent("m2", OTHER), now=950)
+    assert not [sql for sql in new if "WHERE m.message_id IN" in sql], new
+    assert [sql for sql in new if "count(*) FROM messages" in sql]
+    again = _statements(store, sent("m2", OTHER), sent("m3"), now=960)  # m2 is stored: undone, read, inserted
     assert [sql.split(" ")[0] for sql in again if sql.startswith(("SAVEPOINT", "ROLLBACK", "RELEASE"))] == [
         "SAVEPOINT",
         "ROLLBACK",
         "RELEASE",
     ]
-    assert [sql for sql in again if "FROM messages" in sql]
+    assert [sql for sql in again if "WHERE m.message_id IN" in sql]
     assert store.stats(0, 10_000, "status").totals["sent"] == 4
+    store.close()
+
+
+def test_sqlite_counts_new_rows_by_rowid_only_when_they_follow_the_table(tmp_path: Path) -> None:
+    """The new rows are found by their rowids, above the table's largest before the batch. A
+    table holding the largest rowid there is makes SQLite pick them at random: the batch then
+    goes the careful way, and every message is stored and counted once all the same."""
+    store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    record(store, sent("m0"), now=900)
+    conn = store._connection()
+    conn.execute("UPDATE messages SET rowid = 9223372036854775807 WHERE message_id = 'm0'")
+    ran = _statements(store, *(sent(f"m{i}", f"+86138{i:08d}") for i in range(1, 40)), now=950)
+    assert "ROLLBACK TO messages" in ran
+    assert store.stats(0, 10_000, "status").totals["sent"] == 40
+    assert [m.created_at for m in map(store.get_message, ("m0", "m1", "m39")) if m] == [900, 950, 950]
     store.close()
 
 
