@@ -5,7 +5,7 @@ international never mixed)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from shared import phone as phones
 from shared.errors import ValidationError
@@ -19,6 +19,8 @@ class SendPlan(NamedTuple):
     chunks: tuple[tuple[str, ...], ...]
     duplicates: tuple[str, ...] = ()
     positions: tuple[int, ...] = ()  # index in the caller's list of each of `numbers`
+    # every number a mainland mobile, the list checked as one: none needs a check of its own
+    mainland_mobiles: bool = False
 
 
 def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS_PER_REQUEST) -> SendPlan:
@@ -28,6 +30,13 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
         raise ValueError(f"chunk_size must be 1..{MAX_NUMBERS_PER_REQUEST}")
     if not raw_numbers:
         raise ValidationError("phones must list at least one number", field="phones")
+    if phones.all_cn_mobiles(raw_numbers):  # most bulk lists: nothing to normalise, one region
+        return _plan_of_mainland_mobiles(cast("Sequence[str]", raw_numbers), chunk_size)
+    return _plan_each(raw_numbers, chunk_size)
+
+
+def _plan_each(raw_numbers: Sequence[object], chunk_size: int) -> SendPlan:
+    """`plan_multi_send` a number at a time."""
     seen: dict[str, int] = {}
     duplicates: list[str] = []
     for index, raw in enumerate(raw_numbers):
@@ -49,6 +58,26 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
     return SendPlan(numbers, tuple(chunks), tuple(duplicates), tuple(seen.values()))
 
 
+def _plan_of_mainland_mobiles(numbers: Sequence[str], chunk_size: int) -> SendPlan:
+    """`plan_multi_send` of numbers `phone.all_cn_mobiles` passed: no Python runs a number unless
+    one is named twice."""
+    unique = tuple(dict.fromkeys(numbers))
+    duplicates: tuple[str, ...] = ()
+    if len(unique) == len(numbers):
+        positions = tuple(range(len(unique)))
+    else:
+        seen: dict[str, int] = {}
+        repeated: list[str] = []
+        for index, number in enumerate(numbers):
+            if number in seen:
+                repeated.append(number)
+            else:
+                seen[number] = index
+        positions, duplicates = tuple(seen.values()), tuple(repeated)
+    chunks = tuple(unique[i : i + chunk_size] for i in range(0, len(unique), chunk_size))
+    return SendPlan(unique, chunks, duplicates, positions, mainland_mobiles=True)
+
+
 def without(plan: SendPlan, excluded: Collection[str]) -> SendPlan:
     """`plan` without the `excluded` numbers (held back by a limit, opted out): their chunks only get
     smaller, chunks left empty are dropped, positions follow the numbers kept."""
@@ -57,4 +86,6 @@ def without(plan: SendPlan, excluded: Collection[str]) -> SendPlan:
     positions = plan.positions or tuple(range(len(plan.numbers)))
     kept = [(n, p) for n, p in zip(plan.numbers, positions, strict=True) if n not in excluded]
     chunks = tuple(c for c in (tuple(n for n in chunk if n not in excluded) for chunk in plan.chunks) if c)
-    return SendPlan(tuple(n for n, _ in kept), chunks, plan.duplicates, tuple(p for _, p in kept))
+    return SendPlan(
+        tuple(n for n, _ in kept), chunks, plan.duplicates, tuple(p for _, p in kept), plan.mainland_mobiles
+    )

@@ -89,6 +89,16 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: b
         raise ValidationError("phones must be a non-empty list of phone numbers", field="phones")
     message = parse_message(body, settings)
     plan = plan_multi_send(raw)
+    if plan.mainland_mobiles:  # mobiles of one region: that region's check is all there is
+        check_destination(plan.numbers[0], message, settings, field=f"phones[{plan.positions[0]}]")
+    else:
+        _check_each(plan, message, settings)
+    chunk_key = f"chunk:{batch_id}:{chunk}" if batch_id is not None else ""
+    return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan, chunk_key)
+
+
+def _check_each(plan: SendPlan, message: Message, settings: Settings) -> None:
+    """Every number of the plan can take an SMS, and each region's first may be sent this message."""
     checked: set[str] = set()  # a number passes or fails check_destination by its region alone
     for number, position in zip(plan.numbers, plan.positions, strict=True):
         phones.check_receives_sms(number, field=f"phones[{position}]")
@@ -96,8 +106,6 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: b
         if region not in checked:
             check_destination(number, message, settings, field=f"phones[{position}]")
             checked.add(region)
-    chunk_key = f"chunk:{batch_id}:{chunk}" if batch_id is not None else ""
-    return SendCommand(plan.numbers, message, plan.duplicates, _idempotency_key(body), plan, chunk_key)
 
 
 def parse_message(body: Mapping[str, Any], settings: Settings) -> Message:

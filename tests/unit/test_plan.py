@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.errors import ValidationError
-from shared.plan import plan_multi_send
+from shared import phone
+from shared.config import load_settings
+from shared.errors import SmsError, ValidationError
+from shared.plan import _plan_each, plan_multi_send
+from shared.validation import parse_multi_send
+
+MOBILES = st.from_regex(phone.CN_MOBILE_RE, fullmatch=True).map(lambda national: "+86" + national)
+# what is not a mainland mobile in E.164, some of it close to one
+NOT_MOBILES = st.one_of(
+    st.sampled_from(
+        [
+            "13800000000",  # no +86: normalise it first
+            "+86 138 0000 0000",
+            "+861012345678",  # a Beijing landline
+            "+8612000000000",
+            "+86138000000001",
+            "+8613800000000\n",
+            "+8613800000000\n+8613800000001",  # two numbers in one string
+            "+861380000000\n+86138000000001",  # 13 and 15 characters: 29 joined, as two of 14 would be
+            "+86１３８００００００００",
+            "+14155552671",
+            "",
+        ]
+    ),
+    st.integers(),
+    st.none(),
+    st.text(max_size=16),
+    st.from_regex(r"\+86[0-9]{9,12}", fullmatch=True),
+)
 
 
 def test_plan_normalises_dedupes_splits_and_chunks() -> None:
@@ -39,3 +66,59 @@ def test_plan_chunks_cover_every_unique_number_once(suffixes: list[int]) -> None
     assert sorted(flat) == sorted(set(flat)) == sorted(plan.numbers)
     assert all(0 < len(c) <= 200 and len({p.startswith("+86") for p in c}) == 1 for c in plan.chunks)
     assert len(plan.numbers) + len(plan.duplicates) == len(raw)
+
+
+@given(st.lists(st.one_of(MOBILES, MOBILES, MOBILES, NOT_MOBILES), max_size=12))
+@example(["+8613800000000\n+8613800000001"])  # two numbers in one item
+@example(["+8613800000002", "+8613800000000\n+8613800000001"])
+@example(["+861380000000", "+86138000000001"])  # 13 and 15 characters
+@example([13800000000])
+def test_a_list_passes_as_mainland_mobiles_exactly_when_each_of_its_numbers_would(
+    items: list[object],
+) -> None:
+    """The one match over the joined list agrees with the pattern a number at a time (what
+    `normalize` returns unchanged and `check_receives_sms` passes)."""
+    each = bool(items) and all(isinstance(i, str) and phone._is_cn_mobile(i) for i in items)
+    assert phone.all_cn_mobiles(items) == each
+
+
+def test_a_long_list_is_matched_a_block_at_a_time_and_every_block_counts() -> None:
+    numbers = [f"+86138{i:08d}" for i in range(2 * phone._LIST_BLOCK + 1)]
+    assert phone.all_cn_mobiles(numbers)
+    for bad in (0, phone._LIST_BLOCK - 1, phone._LIST_BLOCK, len(numbers) - 1):
+        assert not phone.all_cn_mobiles([*numbers[:bad], "+8612000000000", *numbers[bad + 1 :]])
+
+
+@given(st.lists(MOBILES, min_size=1, max_size=30), st.lists(st.integers(min_value=0), max_size=10))
+def test_a_list_of_mainland_mobiles_is_planned_as_a_number_at_a_time(
+    numbers: list[str], repeat: list[int]
+) -> None:
+    """The same numbers, chunks, duplicates and positions as the way a number at a time, with and
+    without numbers named twice; the plan says its numbers are all mainland mobiles."""
+    raw = numbers + [numbers[i % len(numbers)] for i in repeat]
+    for size in (200, 7):
+        plan = plan_multi_send(raw, size)
+        assert plan.mainland_mobiles
+        assert plan._replace(mainland_mobiles=False) == _plan_each(raw, size)
+    assert not plan_multi_send([*raw, "+14155552671"]).mainland_mobiles
+
+
+def test_a_list_of_mainland_mobiles_is_checked_once_for_its_region() -> None:
+    """With no number of its own to check, the list still meets the allow-list and the sign rule,
+    naming its first number."""
+    raw = ["+8613800000001", "+8613800000002", "+8613800000001"]
+    body = {"phones": raw, "template_id": "7839", "params": ["1"], "sign": "腾讯云"}
+    command = parse_multi_send(body, load_settings({"TENCENT_SMS_API": "v3"}))
+    assert command.plan is not None
+    assert (command.plan.numbers, command.plan.duplicates) == (tuple(raw[:2]), (raw[0],))
+    elsewhere = load_settings({"TENCENT_SMS_API": "v3", "SMS_ALLOWED_COUNTRIES": "US"})
+    with pytest.raises(SmsError) as refused:
+        parse_multi_send(body, elsewhere)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (
+        403,
+        "country_not_allowed",
+        "phones[0]",
+    )
+    with pytest.raises(ValidationError) as unsigned:
+        parse_multi_send({**body, "sign": ""}, load_settings({"TENCENT_SMS_API": "v3"}))
+    assert unsigned.value.field == "sign"
