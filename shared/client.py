@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 import secrets
 import time
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 from shared import payloads, templates
@@ -16,6 +18,8 @@ from shared.outbound import OutboundRequest
 from shared.payloads import ApiCall
 from shared.plan import SendPlan
 from shared.transport import Transport, TransportOptions, shared_transport
+
+_PHONE = operator.attrgetter("phone")
 
 
 def _legacy_random() -> int:
@@ -77,8 +81,11 @@ class SmsClient:
 
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 chunk_results = list(pool.map(run, plan.chunks))
-        by_phone = {r.phone: r for results in chunk_results for r in results}
-        return MultiSendResult(tuple(by_phone[p] for p in plan.numbers), plan.duplicates, len(plan.chunks))
+        results = tuple(chain.from_iterable(chunk_results))
+        if list(map(_PHONE, results)) != list(plan.numbers):  # chunks of both regions: not in list order
+            by_phone = {r.phone: r for r in results}
+            results = tuple(by_phone[p] for p in plan.numbers)
+        return MultiSendResult(results, plan.duplicates, len(plan.chunks))
 
     def with_defaults(self, message: Message) -> Message:
         """Fill the sign and template from the settings when the request gives none."""

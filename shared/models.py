@@ -6,6 +6,7 @@ nationcode + mobile form exists only on the wire (`payloads`) and at the edge (`
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -78,6 +79,9 @@ class SendResult(NamedTuple):  # one per number of a send: cheaper to build than
         return body
 
 
+_STATUS = operator.attrgetter("status")
+
+
 class MultiSendResult(NamedTuple):
     """Per-number results of a multi send, in the caller's order, with what pre-flight removed."""
 
@@ -87,7 +91,7 @@ class MultiSendResult(NamedTuple):
 
     def counts(self) -> Counter[str]:
         """How many results have each status."""
-        return Counter(r.status for r in self.results)
+        return Counter(map(_STATUS, self.results))
 
     @property
     def submitted(self) -> int:
@@ -107,8 +111,24 @@ class MultiSendResult(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts()
+        # SendResult.to_dict's fields, unpacked rather than a method call a number
+        results = [
+            {
+                "message_id": message_id,
+                "phone": phone,
+                "status": status,
+                "fee": fee,
+                "code": code,
+                "message": text,
+            }
+            for phone, message_id, status, fee, code, text, _, _, _ in self.results
+        ]
+        if counts["rate_limited"]:
+            for entry, result in zip(results, self.results, strict=True):
+                if result.status == "rate_limited":
+                    entry["limit"], entry["retry_after"] = result.limit, result.retry_after
         body: dict[str, Any] = {
-            "results": [r.to_dict() for r in self.results],
+            "results": results,
             "submitted": counts["submitted"],
             "failed": counts["failed"],
         }

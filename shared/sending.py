@@ -6,6 +6,7 @@ Plain functions of a request body and the caller; no event shapes, no HTTP.
 from __future__ import annotations
 
 import gc
+import operator
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from shared.plan import SendPlan, without
 from shared.services import Services
 
 Answer = tuple[int, dict[str, Any]]
+_STATUS, _FEE = operator.attrgetter("status"), operator.attrgetter("fee")
 
 
 def send_single(
@@ -402,12 +404,9 @@ class ChunkRecorder:
 
 
 def _count(results: Sequence[SendResult]) -> None:
-    submitted = fee = 0
-    for result in results:
-        submitted += result.status == "submitted"
-        fee += result.fee
-    limited = sum(result.status == "rate_limited" for result in results)
-    suppressed = sum(result.status == "suppressed" for result in results)
+    statuses = Counter(map(_STATUS, results))
+    fee = sum(map(_FEE, results))
+    submitted, limited, suppressed = statuses["submitted"], statuses["rate_limited"], statuses["suppressed"]
     failed = len(results) - submitted - limited - suppressed
     if limited:
         metrics.add_metric(name="MessagesRateLimited", unit="Count", value=limited)

@@ -113,6 +113,8 @@ def test_multi_send_splits_mainland_and_international(settings: Settings, sms_em
     outcome = send_multi(make_client(settings), phones, message)
     assert outcome.requests == 2
     assert outcome.duplicates == ("+8613800000000",)
+    # in the list's order, though the mainland chunk went first
+    assert [r.phone for r in outcome.results] == ["+8613800000000", "+14155552671", "+8613800000001"]
     by_phone = {r.phone: r for r in outcome.results}
     assert by_phone["+8613800000000"].ok
     assert by_phone["+8613800000001"].ok

@@ -19,6 +19,7 @@ from shared.errors import (
     ValidationError,
     classify_tencent_code,
 )
+from shared.models import MultiSendResult, SendResult
 from tests.helpers import ROOT
 
 
@@ -229,3 +230,26 @@ def test_a_mainland_mobile_is_validated_without_importing_phonenumbers() -> None
 def test_other_scripts_digits_never_pass_the_mainland_fast_path(digits: str) -> None:
     with pytest.raises(ValidationError):
         phone.normalize("+86" + digits)
+
+
+RESULTS = st.builds(
+    SendResult,
+    phone=st.text(max_size=4),
+    message_id=st.text(max_size=4),
+    status=st.sampled_from(["submitted", "failed", "unknown", "rate_limited", "suppressed"]),
+    fee=st.integers(0, 3),
+    code=st.text(max_size=4),
+    message=st.text(max_size=4),
+    session_context=st.text(max_size=4),
+    limit=st.text(max_size=4),
+    retry_after=st.integers(0, 99),
+)
+
+
+@given(st.lists(RESULTS, max_size=8))
+def test_a_multi_sends_answer_holds_each_results_own(results: list[SendResult]) -> None:
+    """MultiSendResult.to_dict writes each number's result without a call a number: the same
+    fields as SendResult.to_dict, a held-back number's limit too."""
+    answer = MultiSendResult(tuple(results)).to_dict()
+    assert answer["results"] == [r.to_dict() for r in results]
+    assert answer["submitted"] == sum(r.status == "submitted" for r in results)
