@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, NamedTuple
+from functools import partial
+from itertools import repeat
+from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import urlsplit
 
 from shared import phone as phones
@@ -267,13 +269,35 @@ def parse_legacy_send(answer: Any, call: ApiCall) -> list[SendResult]:
         if result != 0:
             raise TencentError(str(result), errmsg, phones=call.phones)
         raise malformed(call)
+    ext = call.body.get("ext", "")
+    return _legacy_all_sent(detail, call, ext) or _legacy_each(detail, call, ext)
+
+
+def _legacy_each(detail: list[Any], call: ApiCall, ext: str) -> list[SendResult]:
+    """`sendmultisms2`'s results a number at a time."""
     by_phone = {
         "+" + str(i.get("nationcode", "")) + str(i.get("mobile", "")): i
         for i in detail
         if isinstance(i, dict)
     }
-    ext = call.body.get("ext", "")
     return _in_call_order(call, by_phone, lambda e164, item: _legacy_result(e164, item, ext))
+
+
+def _legacy_all_sent(detail: list[Any], call: ApiCall, ext: str) -> list[SendResult] | None:
+    """`_legacy_each`'s results for an answer that accepted every number of the call, in its
+    order (result 0, a string sid, a whole fee), without a Python call a number; None otherwise."""
+    if not _readable_by_column(detail, call):
+        return None
+    nationcodes, mobiles, codes, fees, sids, texts, contexts = _columns(
+        detail, ("nationcode", ""), ("mobile", ""), ("result", None), ("fee", None), ("sid", ""),
+        ("errmsg", ""), ("ext", ext),
+    )  # fmt: skip
+    phones = list(map("+{}{}".format, nationcodes, mobiles))  # each part str()'d, as _legacy_each's
+    if phones != list(call.phones) or codes.count(0) != len(codes) or not _all_of(fees, int):
+        return None
+    if not (_all_of(sids, str) and _all_of(texts, str) and _all_of(contexts, str)):
+        return None
+    return _submitted(phones, sids, fees, texts, contexts)
 
 
 def _in_call_order(
@@ -326,8 +350,69 @@ def parse_v3_send(answer: Any, call: ApiCall) -> list[SendResult]:
     items = response.get("SendStatusSet")
     if not isinstance(items, list):
         raise malformed(call)
+    return _v3_all_sent(items, call) or _v3_each(items, call)
+
+
+def _v3_each(items: list[Any], call: ApiCall) -> list[SendResult]:
+    """`SendSms`'s results a number at a time."""
     by_phone = {str(i.get("PhoneNumber", "")): i for i in items if isinstance(i, dict)}
     return _in_call_order(call, by_phone, _v3_result)
+
+
+def _v3_all_sent(items: list[Any], call: ApiCall) -> list[SendResult] | None:
+    """`_v3_each`'s results for an answer that sent every number of the call, in its order (`Ok`,
+    a serial number, a whole fee), without a Python call a number; None otherwise."""
+    if not _readable_by_column(items, call):
+        return None
+    phones, codes, serials, fees, texts, contexts = _columns(
+        items, ("PhoneNumber", None), ("Code", None), ("SerialNo", None), ("Fee", None), ("Message", ""),
+        ("SessionContext", ""),
+    )  # fmt: skip
+    if phones != list(call.phones) or codes.count(OK_CODE) != len(codes) or not all(serials):
+        return None
+    if not (_all_of(serials, str) and _all_of(fees, int) and _all_of(texts, str) and _all_of(contexts, str)):
+        return None
+    return _submitted(phones, serials, fees, texts, contexts)
+
+
+# A list's answer read a column at a time: each pass is a C loop (map over dict.get), and the
+# results are made by tuple.__new__ as namedtuple's own `_make` does, not by a Python call a number.
+_GET = dict.get
+_NEW_RESULT = partial(tuple.__new__, SendResult)
+
+
+def _readable_by_column(items: list[Any], call: ApiCall) -> bool:
+    """Whether an answer's entries are all dicts and the call named each number once (an entry
+    is then matched to its number by place, not by a lookup that keeps the last of a number's)."""
+    return len(set(call.phones)) == len(call.phones) and _all_of(items, dict)
+
+
+def _all_of(values: list[Any], kind: type) -> bool:
+    """Whether every value is of exactly this type (a bool is no int, a str subclass no str)."""
+    return set(map(type, values)) == {kind}
+
+
+def _columns(items: list[dict[str, Any]], *fields: tuple[str, Any]) -> list[list[Any]]:
+    """Each (key, default)'s values across the entries, as `item.get(key, default)` gives them."""
+    return [list(map(_GET, items, repeat(key), repeat(default))) for key, default in fields]
+
+
+def _submitted(
+    phones: list[str], message_ids: list[str], fees: list[int], texts: list[str], contexts: list[str]
+) -> list[SendResult]:
+    """A submitted result a number: every field `SendResult` has, in its order."""
+    return cast(
+        "list[SendResult]",
+        list(
+            map(
+                _NEW_RESULT,
+                zip(
+                    phones, message_ids, repeat("submitted"), fees, repeat(OK_CODE), texts, contexts,
+                    repeat(""), repeat(0),
+                ),
+            )
+        ),
+    )  # fmt: skip
 
 
 def _v3_result(e164: str, item: dict[str, Any]) -> SendResult:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared import payloads
 from shared.errors import Category, TencentError, UnknownOutcomeError, ValidationError
@@ -319,3 +322,128 @@ def test_pull_error_codes_raise() -> None:
 def test_encode_json_is_ascii_like_the_sdks() -> None:
     assert payloads.encode_json({"SignName": "腾讯云"}) == b'{"SignName": "\\u817e\\u8baf\\u4e91"}'
     assert json.loads(payloads.encode_json({"a": [1, "b"]})) == {"a": [1, "b"]}
+
+
+# Answers to a three-number list: what an accepting server writes, as is or with one thing wrong
+# (an entry moved, left out, doubled or not an entry; a field missing or of another type; a number
+# refused), so that both ways of reading are taken.
+NUMBERS = ["+8613800000000", "+8613800000001", "+8613800000002"]
+ODD = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=3), st.just(["x"]))
+TEXT = st.text(max_size=5)
+
+
+def _spoiled(
+    data: st.DataObject, entries: list[dict[str, object]], refused: dict[str, object]
+) -> list[object]:
+    """The entries as they are, or with one thing wrong (`refused`: fields of a refused number)."""
+    items: list[object] = list(entries)
+    at = data.draw(st.integers(0, len(entries) - 1))
+    entry = dict(entries[at])
+    match data.draw(st.sampled_from(["as is", "as is", "moved", "left out", "doubled", "no entry", "field"])):
+        case "moved":
+            items = data.draw(st.permutations(entries))
+        case "left out":
+            del items[at]
+        case "doubled":
+            items.append(entry)
+        case "no entry":
+            items[at] = "not an entry"
+        case "field":
+            key = data.draw(st.sampled_from(sorted(entry)))
+            choice = data.draw(st.sampled_from(["missing", "odd", "refused"]))
+            if choice == "missing":
+                del entry[key]
+            else:
+                entry[key] = data.draw(ODD) if choice == "odd" else refused.get(key, data.draw(ODD))
+            items[at] = entry
+    return items
+
+
+@given(st.data())
+def test_a_v3_answer_is_read_as_a_number_at_a_time_would(data: st.DataObject) -> None:
+    """The column-wise reading of an answer that sent every number gives what reading each entry
+    gives, and any other answer is read an entry at a time."""
+    entries = [
+        {"PhoneNumber": n, "Code": "Ok", "SerialNo": data.draw(st.text(min_size=1, max_size=6)),
+         "Fee": data.draw(st.integers(0, 3)), "Message": data.draw(TEXT), "SessionContext": data.draw(TEXT)}
+        for n in NUMBERS
+    ]  # fmt: skip
+    items = _spoiled(
+        data, entries, {"Code": "LimitExceeded", "SerialNo": "", "PhoneNumber": "+8613800000009"}
+    )
+    call = _v3_send(NUMBERS)
+    answer = {"Response": {"SendStatusSet": items, "RequestId": "r"}}
+    assert payloads.parse_v3_send(answer, call) == payloads._v3_each(items, call)
+
+
+@given(st.data())
+def test_a_legacy_answer_is_read_as_a_number_at_a_time_would(data: st.DataObject) -> None:
+    ext = data.draw(TEXT)
+    entries = [
+        {"nationcode": data.draw(st.sampled_from(["86", 86])), "mobile": n[3:], "result": 0,
+         "sid": data.draw(TEXT), "fee": data.draw(st.integers(0, 3)), "errmsg": data.draw(TEXT),
+         **({"ext": data.draw(TEXT)} if data.draw(st.booleans()) else {})}
+        for n in NUMBERS
+    ]  # fmt: skip
+    items = _spoiled(data, entries, {"result": 1016, "mobile": "13800000009"})
+    call = payloads.build_legacy_send(NUMBERS, TEMPLATE._replace(session_context=ext))
+    answer = {"result": 0, "errmsg": "OK", "ext": ext, "detail": items}
+    assert payloads.parse_legacy_send(answer, call) == payloads._legacy_each(items, call, ext)
+
+
+V3_ENTRY = {"Code": "Ok", "SerialNo": "s1", "Fee": 1, "Message": "m", "SessionContext": "c"}
+LEGACY_ENTRY = {"nationcode": "86", "result": 0, "sid": "s1", "fee": 1, "errmsg": "m", "ext": "c"}
+ODDS = (None, True, 0, 1, "", "x", ["x"])
+
+
+def _changed(entry: dict[str, object], key: str, value: object) -> dict[str, object]:
+    return {k: v for k, v in entry.items() if k != key} if value is _changed else {**entry, key: value}
+
+
+@pytest.mark.parametrize("key", ["PhoneNumber", *V3_ENTRY])
+@pytest.mark.parametrize("value", [_changed, *ODDS])
+def test_a_v3_entry_with_a_field_missing_or_odd_is_read_as_a_number_at_a_time_would(
+    key: str, value: object
+) -> None:
+    call = _v3_send(NUMBERS)
+    items: list[object] = [{"PhoneNumber": n, **V3_ENTRY, "SerialNo": f"s{i}"} for i, n in enumerate(NUMBERS)]
+    items[1] = _changed(cast(dict, items[1]), key, value)
+    assert payloads.parse_v3_send({"Response": {"SendStatusSet": items}}, call) == payloads._v3_each(
+        items, call
+    )
+
+
+@pytest.mark.parametrize("key", ["mobile", *LEGACY_ENTRY])
+@pytest.mark.parametrize("value", [_changed, *ODDS])
+def test_a_legacy_entry_with_a_field_missing_or_odd_is_read_as_a_number_at_a_time_would(
+    key: str, value: object
+) -> None:
+    call = payloads.build_legacy_send(NUMBERS, TEMPLATE._replace(session_context="e"))
+    items: list[object] = [{"mobile": n[3:], **LEGACY_ENTRY} for n in NUMBERS]
+    items[1] = _changed(cast(dict, items[1]), key, value)
+    answer = {"result": 0, "errmsg": "OK", "ext": "e", "detail": items}
+    assert payloads.parse_legacy_send(answer, call) == payloads._legacy_each(items, call, "e")
+
+
+def test_a_call_naming_a_number_twice_is_read_entry_by_entry() -> None:
+    """Read by lookup, both places of a number take its last entry; read by place they would not."""
+    call = _v3_send([NUMBERS[0], NUMBERS[0]])
+    items = [{"PhoneNumber": NUMBERS[0], **V3_ENTRY, "SerialNo": f"s{i}"} for i in range(2)]
+    assert [r.message_id for r in payloads.parse_v3_send({"Response": {"SendStatusSet": items}}, call)] == [
+        "s1",
+        "s1",
+    ]
+
+
+def test_an_accepting_answer_is_read_column_wise() -> None:
+    """The usual answer takes the column-wise way, each result whole (every field, defaults too)."""
+    call = _v3_send(NUMBERS)
+    items = [
+        {"PhoneNumber": n, "Code": "Ok", "SerialNo": f"s{i}", "Fee": 1, "Message": "m", "SessionContext": ""}
+        for i, n in enumerate(NUMBERS)
+    ]
+    results = payloads._v3_all_sent(items, call)
+    assert results is not None
+    assert results == payloads._v3_each(items, call)
+    assert [(r.limit, r.retry_after, r.ok) for r in results] == [("", 0, True)] * 3
+    assert payloads._v3_all_sent([*items[:2], {**items[2], "Fee": True}], call) is None
