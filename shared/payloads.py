@@ -96,8 +96,11 @@ def _legacy_message_fields(message: Message) -> dict[str, Any]:
 
 def build_legacy_send(phone_numbers: Sequence[str], message: Message) -> ApiCall:
     """`sendsms` for one number, `sendmultisms2` for several (≤200, one region class)."""
-    _check_chunk(phone_numbers)
-    tels = [_legacy_tel(p) for p in phone_numbers]
+    _check_chunk(phone_numbers)  # one region: a mainland list is +86 throughout
+    if phones.is_mainland(phone_numbers[0]):
+        tels = [{"nationcode": phones.MAINLAND_CODE, "mobile": p[3:]} for p in phone_numbers]
+    else:
+        tels = [_legacy_tel(p) for p in phone_numbers]
     single = len(tels) == 1
     body: dict[str, Any] = {"tel": tels[0] if single else tels}
     body.update(_legacy_message_fields(message))

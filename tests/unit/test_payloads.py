@@ -54,6 +54,12 @@ def test_legacy_single_and_multi_shapes() -> None:
     assert multi.operation == "sendmultisms2"
     assert multi.body["tel"][1] == {"nationcode": "1", "mobile": "4155552672"}
     assert multi.legacy_mobiles == ("4155552671", "4155552672")
+    mainland = payloads.build_legacy_send(["+8613800000000", "+8619800000001"], TEMPLATE)
+    assert mainland.body["tel"] == [
+        {"nationcode": "86", "mobile": "13800000000"},
+        {"nationcode": "86", "mobile": "19800000001"},
+    ]
+    assert mainland.legacy_mobiles == ("13800000000", "19800000001")
     content = payloads.build_legacy_send(["+8613800000000"], Message(content="【腾讯云】hi", content_type=1))
     assert (content.body["type"], content.body["msg"]) == (1, "【腾讯云】hi")
 
