@@ -21,7 +21,7 @@ from shared.config import Rate, Settings
 from shared.errors import RateLimitedError
 from shared.models import SendResult
 from shared.services import Services
-from shared.store.base import RateCheck, RateDecision, RateRule, Store
+from shared.store.base import ALLOWED, RateCheck, RateDecision, RateRule, Store
 
 END_USER_PREFIXES = ("wx:", "ip:")
 #: a number's rules count the same sends, so they are one series (see `RateCheck`)
@@ -148,6 +148,8 @@ def reserve_numbers(services: Services, phones: Sequence[str], *, caller: str = 
     shared = tuple((allowance_checks(settings, caller) if caller else []) + global_checks(settings))
     rules = _phone_rules(settings.limit_per_phone)
     decisions = store.hit_rate_limits_per_key(phones, rules, shared, now=at)
+    if decisions.count(ALLOWED) == len(decisions):  # the usual list: no Python a number
+        return NumberBudget(store, {}, frozenset(phones), rules, shared, at)
     refused = {
         phone: decision for phone, decision in zip(phones, decisions, strict=True) if not decision.allowed
     }

@@ -118,6 +118,9 @@ class RateDecision(NamedTuple):
     retry_after: int = 0
 
 
+ALLOWED = RateDecision(allowed=True)  # what every allowed hit is (equal to it, if not it)
+
+
 class OtpRecord(NamedTuple):
     """One issued verification code (only its hash is kept)."""
 

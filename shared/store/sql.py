@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from shared.models import Receipt, Reply, SendResult
 from shared.store import stats as rollup
 from shared.store.base import (
+    ALLOWED,
     MESSAGE_STATUSES,
     ORPHAN_RECEIPT_TTL,
     RECEIPT_STATUSES,
@@ -100,7 +101,6 @@ _SELECT_LATEST_RECEIPT = (
 )
 _BY_MESSAGE_ID = operator.attrgetter("message_id")
 _IN_BATCH = 500  # ids per IN (...) list, well inside every driver's parameter limit
-_ALLOWED = RateDecision(allowed=True)
 
 
 def refresh_status_sql(which: str) -> str:
@@ -638,7 +638,7 @@ class SqlStore(Store):
             for check in group:
                 counters.setdefault((check.name, check.key), check)
         if not counters:
-            return [_ALLOWED] * len(groups)
+            return [ALLOWED] * len(groups)
         check_rates(list(counters.values()))
         rules = {name: counters[name, key] for name, key in counters}  # one check a rule
         rule_row = {name: counter_name(check) for name, check in rules.items()}
@@ -673,7 +673,7 @@ class SqlStore(Store):
                 if blocked is None:
                     for row, n in adds.items():
                         added[row] = added.get(row, 0) + n
-                    decisions.append(_ALLOWED)
+                    decisions.append(ALLOWED)
                 else:
                     counter = (blocked.name, blocked.key)
                     row = row_of[counter]
@@ -738,7 +738,7 @@ class SqlStore(Store):
                 and all(spent + len(keys) <= check.limit for spent, check in zip(held, shared, strict=True))
             )
             if everyone:
-                decisions, allowed = [_ALLOWED] * len(keys), ordered
+                decisions, allowed = [ALLOWED] * len(keys), ordered
             else:
                 decisions = []
                 for key in keys:
@@ -765,7 +765,7 @@ class SqlStore(Store):
                         continue
                     for i in range(len(held)):
                         held[i] += 1
-                    decisions.append(_ALLOWED)
+                    decisions.append(ALLOWED)
                 allowed = sorted(key for key, d in zip(keys, decisions, strict=True) if d.allowed)
             if allowed:
                 decided(decisions)  # every read done, nothing written yet
