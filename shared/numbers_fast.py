@@ -29,6 +29,8 @@ class _Region(NamedTuple):
     fixed_line: _Desc | None
     mobile: _Desc | None
     same_mobile_and_fixed: bool
+    # by length: the descriptions that admit it, in that order, as one alternation (`_one_match`)
+    by_size: dict[int, re.Pattern[str] | None]
 
 
 class _Country(NamedTuple):
@@ -91,20 +93,41 @@ def _matches(national: str, desc: _Desc | None) -> bool:
 
 
 def _type(national: str, region: _Region) -> int:
-    """phonenumbers' `_number_type_helper`, over the compiled descriptions."""
+    """phonenumbers' `_number_type_helper`, over the compiled descriptions: the special types in
+    order, then fixed line, then mobile, each tried only at a length it admits — as one match of
+    their alternation (the first alternative to match the whole number names its type)."""
     if not _matches(national, region.general):
         return UNKNOWN
     size = len(national)
-    for kind, (lengths, pattern) in region.special:  # _matches, inlined: the hot loop
-        if (not lengths or size in lengths) and pattern.fullmatch(national) is not None:
-            return kind
-    if _matches(national, region.fixed_line):
+    combined = region.by_size.get(size, _MISSING)
+    if combined is _MISSING:
+        combined = region.by_size[size] = _one_match(region, size)
+    match = combined.fullmatch(national) if combined is not None else None
+    if match is None:
+        return UNKNOWN
+    kind = int(str(match.lastgroup)[1:])  # every alternative is a named group, t<type>
+    if kind == _FIXED_LINE:
         if region.same_mobile_and_fixed or _matches(national, region.mobile):
             return 2  # FIXED_LINE_OR_MOBILE
-        return 0  # FIXED_LINE
-    if not region.same_mobile_and_fixed and _matches(national, region.mobile):
-        return 1  # MOBILE
-    return UNKNOWN
+        return _FIXED_LINE
+    return kind
+
+
+_FIXED_LINE, _MOBILE = 0, 1
+
+
+def _one_match(region: _Region, size: int) -> re.Pattern[str] | None:
+    """The alternation of the region's descriptions that admit numbers of `size` digits, named
+    `t<type>`, in `_number_type_helper`'s order (mobile only where it differs from fixed line)."""
+    tried = [*region.special, (_FIXED_LINE, region.fixed_line)]
+    if not region.same_mobile_and_fixed:
+        tried.append((_MOBILE, region.mobile))
+    parts = [
+        f"(?P<t{kind}>{desc.pattern.pattern})"
+        for kind, desc in tried
+        if desc is not None and (not desc.lengths or size in desc.lengths)
+    ]
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _load_codes() -> None:
@@ -151,6 +174,7 @@ def _compile(code: int) -> _Country | None:
                 fixed_line=_desc(metadata.fixed_line),
                 mobile=_desc(metadata.mobile),
                 same_mobile_and_fixed=bool(metadata.same_mobile_and_fixed_line_pattern),
+                by_size={},
             )
         )
     prefix = main.national_prefix_for_parsing

@@ -5,6 +5,7 @@ region and the type equal `region_code_for_number` and `number_type` of the libr
 from __future__ import annotations
 
 import random
+import re
 
 import phonenumbers
 import pytest
@@ -129,3 +130,37 @@ def test_normalize_refuses_an_invalid_number_the_fast_path_decides() -> None:
     assert numbers_fast.classify(number) is not None
     with pytest.raises(ValidationError, match="not a valid number"):
         phone.normalize(number)
+
+
+def _desc(pattern: str, *lengths: int) -> numbers_fast._Desc:
+    return numbers_fast._Desc(frozenset(lengths), re.compile(pattern))
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_overlapping_descriptions_are_tried_in_the_librarys_order_at_the_lengths_they_admit(
+    same: bool,
+) -> None:
+    """Real metadata rarely overlaps; a made-up region whose descriptions do shows the one match
+    keeps `_number_type_helper`'s order (premium before toll-free before fixed line before mobile)
+    and skips a description at a length it does not admit."""
+    region = numbers_fast._Region(
+        code="ZZ",
+        leading_digits=None,
+        general=_desc(r"\d{5,8}"),
+        special=((4, _desc(r"9\d{5}", 6)), (3, _desc(r"9\d+", 6, 7)), (5, _desc(r"8\d+", 8))),
+        fixed_line=_desc(r"[89]\d{4,6}"),
+        mobile=_desc(r"[6-9]\d{4,7}"),
+        same_mobile_and_fixed=same,
+        by_size={},
+    )
+    expected = {
+        "912345": 4,  # premium rate, though toll-free, fixed line and mobile match too
+        "9123456": 3,  # premium rate does not take 7 digits: toll-free
+        "81234": 2,  # fixed line and mobile both
+        "812345": 2,
+        "8123456": 2,
+        "81234567": 5,  # shared cost only at 8 digits; before fixed line (which does not match)
+        "71234567": 1 if not same else numbers_fast.UNKNOWN,  # mobile alone
+        "51234": numbers_fast.UNKNOWN,
+    }
+    assert {number: numbers_fast._type(number, region) for number in expected} == expected
