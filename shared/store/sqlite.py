@@ -251,8 +251,8 @@ _NEW_WITH_RECEIPTS = (
     " JOIN receipts r ON r.message_id = m.message_id WHERE m.rowid > ?"
 )
 _NEW_TALLY = (
-    "SELECT CASE WHEN substr(phone, 1, length(?1)) = ?1 THEN ?1 ELSE phone END, status, fee, code,"
-    " count(*) FROM messages m WHERE rowid > ?2{} GROUP BY 1, 2, 3, 4"
+    "SELECT CASE WHEN substr(phone, 1, length(?)) = ? THEN ? ELSE phone END, status, fee, code,"
+    " count(*) FROM messages m WHERE rowid > ?{} GROUP BY 1, 2, 3, 4"
 )
 _WITHOUT_RECEIPTS = " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.message_id)"
 
@@ -366,7 +366,8 @@ class SqliteStore(SqlStore):
         tx.execute("SAVEPOINT messages")
         if self._insert_message_rows(tx, rows, written) == len(rows):
             early = [row[0] for row in tx.all(_NEW_WITH_RECEIPTS, (top[0],))]
-            tally = tx.all(_NEW_TALLY.format(_WITHOUT_RECEIPTS if early else ""), (rollup.MAINLAND, top[0]))
+            mainland = (rollup.MAINLAND,) * 3
+            tally = tx.all(_NEW_TALLY.format(_WITHOUT_RECEIPTS if early else ""), (*mainland, top[0]))
             if sum(row[4] for row in tally) + len(early) == len(rows):  # the rowids were all above top
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status
