@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -79,7 +80,9 @@ class SendResult(NamedTuple):  # one per number of a send: cheaper to build than
         return body
 
 
-_STATUS = operator.attrgetter("status")
+def status_counts(results: Iterable[SendResult]) -> Counter[str]:
+    """How many results have each status (counted in C: no Python runs a result)."""
+    return Counter(map(operator.attrgetter("status"), results))
 
 
 class MultiSendResult(NamedTuple):
@@ -91,7 +94,7 @@ class MultiSendResult(NamedTuple):
 
     def counts(self) -> Counter[str]:
         """How many results have each status."""
-        return Counter(map(_STATUS, self.results))
+        return status_counts(self.results)
 
     @property
     def submitted(self) -> int:

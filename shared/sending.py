@@ -15,14 +15,13 @@ from typing import Any
 
 from shared import catalogue, idempotency, limits, suppressions, templates, validation
 from shared.errors import RateLimitedError, SmsError, ValidationError, status_for_code
-from shared.models import Message, MultiSendResult, SendResult
+from shared.models import Message, MultiSendResult, SendResult, status_counts
 from shared.observability import logger, metrics
 from shared.phone import is_mainland, mask
 from shared.plan import SendPlan, without
 from shared.services import Services
 
 Answer = tuple[int, dict[str, Any]]
-_STATUS, _FEE = operator.attrgetter("status"), operator.attrgetter("fee")
 
 
 def send_single(
@@ -404,8 +403,8 @@ class ChunkRecorder:
 
 
 def _count(results: Sequence[SendResult]) -> None:
-    statuses = Counter(map(_STATUS, results))
-    fee = sum(map(_FEE, results))
+    statuses = status_counts(results)
+    fee = sum(map(operator.attrgetter("fee"), results))
     submitted, limited, suppressed = statuses["submitted"], statuses["rate_limited"], statuses["suppressed"]
     failed = len(results) - submitted - limited - suppressed
     if limited:
