@@ -93,11 +93,9 @@ def _matches(national: str, desc: _Desc | None) -> bool:
 
 
 def _type(national: str, region: _Region) -> int:
-    """phonenumbers' `_number_type_helper`, over the compiled descriptions: the special types in
-    order, then fixed line, then mobile, each tried only at a length it admits — as one match of
-    their alternation (the first alternative to match the whole number names its type)."""
-    if not _matches(national, region.general):
-        return UNKNOWN
+    """phonenumbers' `_number_type_helper`, over the compiled descriptions: the general description,
+    then the special types in order, then fixed line, then mobile, each tried only at a length it
+    admits — as one match (the first alternative to match the whole number names its type)."""
     size = len(national)
     combined = region.by_size.get(size, _MISSING)
     if combined is _MISSING:
@@ -105,7 +103,7 @@ def _type(national: str, region: _Region) -> int:
     match = combined.fullmatch(national) if combined is not None else None
     if match is None:
         return UNKNOWN
-    kind = int(str(match.lastgroup)[1:])  # every alternative is a named group, t<type>
+    kind = _KINDS[match.lastgroup]  # every alternative is a named group, t<type>
     if kind == _FIXED_LINE:
         if region.same_mobile_and_fixed or _matches(national, region.mobile):
             return 2  # FIXED_LINE_OR_MOBILE
@@ -114,11 +112,17 @@ def _type(national: str, region: _Region) -> int:
 
 
 _FIXED_LINE, _MOBILE = 0, 1
+_KINDS = {f"t{kind}": kind for kind in range(11)}  # phonenumbers' PhoneNumberType values 0–10
 
 
 def _one_match(region: _Region, size: int) -> re.Pattern[str] | None:
-    """The alternation of the region's descriptions that admit numbers of `size` digits, named
-    `t<type>`, in `_number_type_helper`'s order (mobile only where it differs from fixed line)."""
+    """For numbers of `size` digits that the general description admits (a lookahead): the
+    alternation of the region's descriptions that admit the size, named `t<type>`, in
+    `_number_type_helper`'s order (mobile only where it differs from fixed line). None: no number
+    of that size has a type."""
+    general = region.general
+    if general is None or (general.lengths and size not in general.lengths):
+        return None
     tried = [*region.special, (_FIXED_LINE, region.fixed_line)]
     if not region.same_mobile_and_fixed:
         tried.append((_MOBILE, region.mobile))
@@ -127,7 +131,7 @@ def _one_match(region: _Region, size: int) -> re.Pattern[str] | None:
         for kind, desc in tried
         if desc is not None and (not desc.lengths or size in desc.lengths)
     ]
-    return re.compile("|".join(parts)) if parts else None
+    return re.compile(rf"(?=(?:{general.pattern.pattern})\Z)(?:{'|'.join(parts)})") if parts else None
 
 
 def _load_codes() -> None:

@@ -18,10 +18,10 @@ CN_MOBILE_RE = re.compile(
     re.ASCII,  # \d must not match other scripts' digits
 )
 
+# A mainland mobile in E.164 (its `fullmatch` is `_is_cn_mobile`), for lists matched item by item in C
+CN_E164_MOBILE_RE = re.compile(rf"\+86(?:{CN_MOBILE_RE.pattern})", re.ASCII)
 # Mainland mobiles in E.164 joined by newlines, matched a block of a list at once (`all_cn_mobiles`).
-_CN_MOBILE_LIST_RE = re.compile(
-    rf"\+86(?:{CN_MOBILE_RE.pattern})(?:\n\+86(?:{CN_MOBILE_RE.pattern}))*", re.ASCII
-)
+_CN_MOBILE_LIST_RE = re.compile(rf"{CN_E164_MOBILE_RE.pattern}(?:\n{CN_E164_MOBILE_RE.pattern})*", re.ASCII)
 
 _LIST_BLOCK = 5000  # numbers a match: beyond ~10,000 repetitions a match costs more than its length
 
@@ -48,7 +48,7 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     or the legacy pair: `nationcode` + national `raw`.
     """
     if type(raw) is str and nationcode is None:
-        if _is_cn_mobile(raw):
+        if CN_E164_MOBILE_RE.fullmatch(raw) is not None:
             return raw  # the common case, already in E.164: nothing to clean (region_of: CN)
         if raw[:1] == "+" and _E164_RE.match(raw) and (known := _classify(raw)) is not None:
             return _classified(raw, known, field)  # E.164 already, decided from the metadata
@@ -97,18 +97,17 @@ def _parsed_by_library(text: str, field: str) -> str:
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ", kind)
 
 
-_fast_classify: Callable[[str], tuple[str, int] | None] | None = None
-
-
-def _classify(e164: str) -> tuple[str, int] | None:
+def _first_classify(e164: str) -> tuple[str, int] | None:
     """shared.numbers_fast.classify, imported with the first number that is not a mainland mobile
-    (a cold start sending to the mainland never loads it)."""
-    global _fast_classify
-    if _fast_classify is None:
-        from shared.numbers_fast import classify
+    (a cold start sending to the mainland never loads it); `_classify` is then the function itself."""
+    global _classify
+    from shared.numbers_fast import classify
 
-        _fast_classify = classify
-    return _fast_classify(e164)
+    _classify = classify
+    return classify(e164)
+
+
+_classify: Callable[[str], tuple[str, int] | None] = _first_classify
 
 
 def _classified(e164: str, known: tuple[str, int], field: str) -> str:
@@ -121,7 +120,7 @@ def _classified(e164: str, known: tuple[str, int], field: str) -> str:
 
 def _is_cn_mobile(text: str) -> bool:
     """`+86` and a mainland mobile number, by phonenumbers' own pattern."""
-    return len(text) == 14 and text[:3] == "+86" and CN_MOBILE_RE.fullmatch(text, 3) is not None
+    return CN_E164_MOBILE_RE.fullmatch(text) is not None
 
 
 _KNOWN_LIMIT = 250_000

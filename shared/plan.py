@@ -5,6 +5,8 @@ international never mixed)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from itertools import compress, repeat
+from operator import not_
 from typing import NamedTuple, cast
 
 from shared import phone as phones
@@ -31,12 +33,53 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
     if not raw_numbers:
         raise ValidationError("phones must list at least one number", field="phones")
     if phones.all_cn_mobiles(raw_numbers):  # most bulk lists: nothing to normalise, one region
-        return _plan_of_mainland_mobiles(cast("Sequence[str]", raw_numbers), chunk_size)
-    return _plan_each(raw_numbers, chunk_size)
+        return _planned(cast("Sequence[str]", raw_numbers), chunk_size, mainland_mobiles=True)
+    return _planned(_normalized(raw_numbers), chunk_size)
+
+
+def _normalized(items: Sequence[object]) -> list[str]:
+    """`normalize` of every item, naming the first bad one. In a list of strings, the mainland
+    mobiles in E.164 (which `normalize` returns as they are) are matched in C, an item at a time,
+    and only the other items are normalised a call each."""
+    if set(map(type, items)) != {str}:
+        return [phones.normalize(raw, field=f"phones[{index}]") for index, raw in enumerate(items)]
+    texts = cast("Sequence[str]", items)
+    numbers = list(texts)
+    for index in compress(range(len(texts)), map(not_, map(phones.CN_E164_MOBILE_RE.fullmatch, texts))):
+        numbers[index] = phones.normalize(texts[index], field=f"phones[{index}]")
+    return numbers
+
+
+def _planned(numbers: Sequence[str], chunk_size: int, *, mainland_mobiles: bool = False) -> SendPlan:
+    """The plan of numbers in E.164: first-seen order, duplicates, and chunks of one region class
+    each (all of them mainland when `mainland_mobiles`). No Python runs a number unless one is named
+    twice."""
+    unique = tuple(dict.fromkeys(numbers))
+    duplicates: tuple[str, ...] = ()
+    if len(unique) == len(numbers):
+        positions = tuple(range(len(unique)))
+    else:
+        seen: dict[str, int] = {}
+        repeated: list[str] = []
+        for index, number in enumerate(numbers):
+            if number in seen:
+                repeated.append(number)
+            else:
+                seen[number] = index
+        positions, duplicates = tuple(seen.values()), tuple(repeated)
+    if mainland_mobiles:
+        groups: tuple[Sequence[str], ...] = (unique,)
+    else:
+        mainland = list(map(str.startswith, unique, repeat("+" + phones.MAINLAND_CODE)))
+        groups = (tuple(compress(unique, mainland)), tuple(compress(unique, map(not_, mainland))))
+    chunks = tuple(
+        tuple(group[i : i + chunk_size]) for group in groups for i in range(0, len(group), chunk_size)
+    )
+    return SendPlan(unique, chunks, duplicates, positions, mainland_mobiles=mainland_mobiles)
 
 
 def _plan_each(raw_numbers: Sequence[object], chunk_size: int) -> SendPlan:
-    """`plan_multi_send` a number at a time."""
+    """`plan_multi_send` a number at a time: the tests' referee of the ways above."""
     seen: dict[str, int] = {}
     duplicates: list[str] = []
     for index, raw in enumerate(raw_numbers):
@@ -56,26 +99,6 @@ def _plan_each(raw_numbers: Sequence[object], chunk_size: int) -> SendPlan:
         for i in range(0, len(group), chunk_size)
     ]
     return SendPlan(numbers, tuple(chunks), tuple(duplicates), tuple(seen.values()))
-
-
-def _plan_of_mainland_mobiles(numbers: Sequence[str], chunk_size: int) -> SendPlan:
-    """`plan_multi_send` of numbers `phone.all_cn_mobiles` passed: no Python runs a number unless
-    one is named twice."""
-    unique = tuple(dict.fromkeys(numbers))
-    duplicates: tuple[str, ...] = ()
-    if len(unique) == len(numbers):
-        positions = tuple(range(len(unique)))
-    else:
-        seen: dict[str, int] = {}
-        repeated: list[str] = []
-        for index, number in enumerate(numbers):
-            if number in seen:
-                repeated.append(number)
-            else:
-                seen[number] = index
-        positions, duplicates = tuple(seen.values()), tuple(repeated)
-    chunks = tuple(unique[i : i + chunk_size] for i in range(0, len(unique), chunk_size))
-    return SendPlan(unique, chunks, duplicates, positions, mainland_mobiles=True)
 
 
 def without(plan: SendPlan, excluded: Collection[str]) -> SendPlan:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import insort
 from collections.abc import Mapping
+from itertools import compress
+from operator import not_
 from typing import Any, NamedTuple
 
 from shared import bodies, templates
@@ -98,13 +101,22 @@ def parse_multi_send(body: Mapping[str, Any], settings: Settings, *, internal: b
 
 
 def _check_each(plan: SendPlan, message: Message, settings: Settings) -> None:
-    """Every number of the plan can take an SMS, and each region's first may be sent this message."""
+    """Every number of the plan can take an SMS, and each region's first may be sent this message.
+    A mainland mobile passes the first check as it is (matched in C): of those, only the first is
+    visited, for its region."""
+    numbers = plan.numbers
+    mobiles = list(map(phones.CN_E164_MOBILE_RE.fullmatch, numbers))
+    visited = list(compress(range(len(numbers)), map(not_, mobiles)))
+    first_mobile = next(compress(range(len(numbers)), mobiles), None)
+    if first_mobile is not None:
+        insort(visited, first_mobile)
     checked: set[str] = set()  # a number passes or fails check_destination by its region alone
-    for number, position in zip(plan.numbers, plan.positions, strict=True):
-        phones.check_receives_sms(number, field=f"phones[{position}]")
+    for index in visited:
+        number, field = numbers[index], f"phones[{plan.positions[index]}]"
+        phones.check_receives_sms(number, field=field)
         region = phones.region_of(number)
         if region not in checked:
-            check_destination(number, message, settings, field=f"phones[{position}]")
+            check_destination(number, message, settings, field=field)
             checked.add(region)
 
 

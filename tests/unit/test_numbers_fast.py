@@ -141,15 +141,16 @@ def test_overlapping_descriptions_are_tried_in_the_librarys_order_at_the_lengths
     same: bool,
 ) -> None:
     """Real metadata rarely overlaps; a made-up region whose descriptions do shows the one match
-    keeps `_number_type_helper`'s order (premium before toll-free before fixed line before mobile)
-    and skips a description at a length it does not admit."""
+    keeps `_number_type_helper`'s order (premium before toll-free before fixed line before mobile),
+    skips a description at a length it does not admit, and types nothing the general description
+    refuses."""
     region = numbers_fast._Region(
         code="ZZ",
         leading_digits=None,
-        general=_desc(r"\d{5,8}"),
+        general=_desc(r"[5-9]\d{4,7}|4\d{8}", 5, 6, 7, 8),
         special=((4, _desc(r"9\d{5}", 6)), (3, _desc(r"9\d+", 6, 7)), (5, _desc(r"8\d+", 8))),
         fixed_line=_desc(r"[89]\d{4,6}"),
-        mobile=_desc(r"[6-9]\d{4,7}"),
+        mobile=_desc(r"[6-9]\d{4,7}|4\d{4}|4\d{8}"),
         same_mobile_and_fixed=same,
         by_size={},
     )
@@ -162,5 +163,7 @@ def test_overlapping_descriptions_are_tried_in_the_librarys_order_at_the_lengths
         "81234567": 5,  # shared cost only at 8 digits; before fixed line (which does not match)
         "71234567": 1 if not same else numbers_fast.UNKNOWN,  # mobile alone
         "51234": numbers_fast.UNKNOWN,
+        "41234": numbers_fast.UNKNOWN,  # a mobile, but not of the general description's pattern
+        "412345678": numbers_fast.UNKNOWN,  # nor of a length it admits
     }
     assert {number: numbers_fast._type(number, region) for number in expected} == expected

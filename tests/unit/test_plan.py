@@ -7,10 +7,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared import phone
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.errors import SmsError, ValidationError
-from shared.plan import _plan_each, plan_multi_send
-from shared.validation import parse_multi_send
+from shared.models import Message
+from shared.plan import SendPlan, _plan_each, plan_multi_send
+from shared.validation import _check_each, check_destination, parse_message, parse_multi_send
 
 MOBILES = st.from_regex(phone.CN_MOBILE_RE, fullmatch=True).map(lambda national: "+86" + national)
 # what is not a mainland mobile in E.164, some of it close to one
@@ -78,7 +79,10 @@ def test_a_list_passes_as_mainland_mobiles_exactly_when_each_of_its_numbers_woul
 ) -> None:
     """The one match over the joined list agrees with the pattern a number at a time (what
     `normalize` returns unchanged and `check_receives_sms` passes)."""
-    each = bool(items) and all(isinstance(i, str) and phone._is_cn_mobile(i) for i in items)
+    each = bool(items) and all(
+        isinstance(i, str) and len(i) == 14 and i[:3] == "+86" and phone.CN_MOBILE_RE.fullmatch(i[3:])
+        for i in items
+    )
     assert phone.all_cn_mobiles(items) == each
 
 
@@ -122,3 +126,83 @@ def test_a_list_of_mainland_mobiles_is_checked_once_for_its_region() -> None:
     with pytest.raises(ValidationError) as unsigned:
         parse_multi_send({**body, "sign": ""}, load_settings({"TENCENT_SMS_API": "v3"}))
     assert unsigned.value.field == "sign"
+
+
+# numbers of other kinds and regions, in E.164 and not: valid mobiles, a landline, a toll-free one
+OTHERS = st.sampled_from(
+    [
+        "+14155552671",  # US: fixed line or mobile
+        "+447400123456",  # GB mobile
+        "+4915123456789",  # DE mobile
+        "+33612345678",  # FR mobile
+        "+6581234567",  # SG mobile
+        "+442071838750",  # GB landline
+        "+18002530000",  # US toll-free
+        "+861012345678",  # a Beijing landline
+        "0014155552671",
+        "+1 415 555 2671",
+        "13800000001",
+    ]
+)
+
+
+@given(st.lists(st.one_of(MOBILES, MOBILES, OTHERS, NOT_MOBILES), min_size=1, max_size=12))
+@example(["+8613800000000", "13800000000", "+14155552671", "0014155552671"])
+@example(["+14155552671", "12345", "+8612000000000"])
+@example(["+8613800000000", 13800000001, "+447400123456"])
+def test_a_list_is_planned_as_a_number_at_a_time(items: list[object]) -> None:
+    """Mainland mobiles matched in C and the rest normalised a call each give the plan, or the
+    refusal naming the first bad item, that normalising every item gives."""
+    for size in (200, 2):
+        try:
+            each: SendPlan | str = _plan_each(items, size)
+        except ValidationError as error:
+            each = f"{error.field}: {error}"
+        try:
+            plan: SendPlan | str = plan_multi_send(items, size)._replace(mainland_mobiles=False)
+        except ValidationError as error:
+            plan = f"{error.field}: {error}"
+        assert plan == each
+
+
+def _check_a_number_at_a_time(plan: SendPlan, message: Message, settings: Settings) -> None:
+    """The referee of `_check_each`: every number visited in order."""
+    checked: set[str] = set()
+    for number, position in zip(plan.numbers, plan.positions, strict=True):
+        phone.check_receives_sms(number, field=f"phones[{position}]")
+        region = phone.region_of(number)
+        if region not in checked:
+            check_destination(number, message, settings, field=f"phones[{position}]")
+            checked.add(region)
+
+
+def _outcome(check: object, *args: object) -> str | None:
+    try:
+        check(*args)  # type: ignore[operator]
+    except SmsError as error:
+        return f"{error.status} {error.code} {error.field}: {error}"
+    return None
+
+
+@given(
+    st.lists(st.one_of(MOBILES, OTHERS), min_size=1, max_size=10),
+    st.sampled_from(["CN", "US", "CN,GB", "*"]),
+    st.sampled_from(["腾讯云", ""]),
+    st.booleans(),
+)
+@example(["+861012345678", "+8613800000000"], "CN", "腾讯云", True)  # a landline before any mobile
+@example(["+14155552671", "+8613800000000"], "CN", "", True)  # the mainland's sign, after another
+@example(["+8613800000000", "+18002530000"], "*", "腾讯云", True)
+def test_a_list_is_checked_as_a_number_at_a_time(
+    items: list[str], allowed: str, sign: str, international_template: bool
+) -> None:
+    """Visiting only the numbers that are not mainland mobiles, and the first that is, refuses
+    (or passes) a list exactly as visiting every number does, naming the same number."""
+    env = {"TENCENT_SMS_API": "v3", "SMS_ALLOWED_COUNTRIES": allowed}
+    if international_template:
+        env["TENCENT_SMS_TEMPLATE_ID_INTERNATIONAL"] = "7840"
+    settings = load_settings(env)
+    message = parse_message({"template_id": "7839", "params": ["1"], "sign": sign}, settings)
+    plan = plan_multi_send(items)
+    expected = _outcome(_check_a_number_at_a_time, plan, message, settings)
+    assert _outcome(_check_each, plan, message, settings) == expected
