@@ -15,8 +15,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -250,10 +251,13 @@ _NEW_WITH_RECEIPTS = (
     "SELECT DISTINCT m.message_id FROM messages m NOT INDEXED"  # by rowid, not a scan of an index
     " JOIN receipts r ON r.message_id = m.message_id WHERE m.rowid > ?"
 )
+# Mainland numbers are counted as one; the others come back as one JSON array a kind (a row a
+# number would be a step a row, and a sort by number).
 _NEW_TALLY = (
-    "SELECT CASE WHEN substr(phone, 1, length(?)) = ? THEN ? ELSE phone END, status, fee, code,"
-    " count(*) FROM messages m WHERE rowid > ?{} GROUP BY 1, 2, 3, 4"
+    "SELECT status, fee, code, count(*), {} FROM messages m WHERE rowid > ? AND {}{} GROUP BY 1, 2, 3"
 )
+_NEW_MAINLAND = ("NULL", "substr(phone, 1, length(?)) = ?")
+_NEW_ABROAD = ("json_group_array(phone)", "substr(phone, 1, length(?)) <> ?")
 _WITHOUT_RECEIPTS = " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.message_id)"
 
 
@@ -366,13 +370,22 @@ class SqliteStore(SqlStore):
         tx.execute("SAVEPOINT messages")
         if self._insert_message_rows(tx, rows, written) == len(rows):
             early = [row[0] for row in tx.all(_NEW_WITH_RECEIPTS, (top[0],))]
-            mainland = (rollup.MAINLAND,) * 3
-            tally = tx.all(_NEW_TALLY.format(_WITHOUT_RECEIPTS if early else ""), (*mainland, top[0]))
-            if sum(row[4] for row in tally) + len(early) == len(rows):  # the rowids were all above top
+            unless = _WITHOUT_RECEIPTS if early else ""
+            tally: Counter[tuple[str, rollup.Kind]] = Counter()
+            stored = 0
+            for numbers, which in (_NEW_MAINLAND, _NEW_ABROAD):
+                query = _NEW_TALLY.format(numbers, which, unless)
+                for status, fee, code, n, listed in tx.all(query, (top[0], rollup.MAINLAND, rollup.MAINLAND)):
+                    stored += n
+                    kind = (status, int(fee), code)
+                    if listed is None:
+                        tally[(rollup.MAINLAND_COUNTRY, kind)] += n
+                    else:  # counted in C, a country_of a number
+                        tally.update(zip(map(rollup.country_of, json.loads(listed)), repeat(kind)))
+            if stored + len(early) == len(rows):  # the rowids were all above top
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status
-                counts = {(number, status, int(fee), code): n for number, status, fee, code, n in tally}
-                rollup.add_tally(tx, written.at, written.template_id, written.caller, counts)
+                rollup.add_tally(tx, written.at, written.template_id, written.caller, tally)
                 if early:
                     rollup.apply_change(tx, {}, early)
                 return True

@@ -49,12 +49,13 @@ _SNAPSHOT = (
 _SNAPSHOT_ANY = _SNAPSHOT.replace(" IN ", " = ANY(%b::text[])")
 Key = tuple[int, str, int, str, str, str, str]
 MAINLAND = "+" + phones.MAINLAND_CODE  # every mainland number's country is CN: tallied as one
+MAINLAND_COUNTRY = "CN"
 
 
 def country_of(e164: str) -> str:
     """ISO region of a stored number (`ZZ` when it cannot be told)."""
     if phones.is_mainland(e164):
-        return "CN"
+        return MAINLAND_COUNTRY
     try:
         return phones.region_of(e164)
     except Exception:
@@ -77,19 +78,39 @@ Base = tuple[
 def _base(row: Sequence[Any]) -> tuple[Base, int, int | None]:
     """(what a snapshot row counts under, fee, latency bucket or None)."""
     _, created, template, number, caller, status, fee, send_code, code, description, received = row
+    return (
+        _base_of(
+            int(created), template, country_of(number), caller, status, send_code, code, description, received
+        ),
+        int(fee),
+        _bucket(status, created, received),
+    )
+
+
+def _base_of(
+    created: int,
+    template: str,
+    country: str,
+    caller: str,
+    status: str,
+    send_code: str,
+    code: str | None = None,
+    description: str | None = None,
+    received: int | None = None,
+) -> Base:
+    """What a message counts under: its send hour and kind; a failure's code and description."""
     if status == "failed":
         code, description = (code or send_code or "", description or "")
     else:
         code, description = "", ""
-    bucket = None
+    return (created - created % HOUR, template, country, caller, status, code, description)
+
+
+def _bucket(status: str, created: int, received: int | None) -> int | None:
+    """The latency bucket of a delivered message whose receipt says when."""
     if status == "delivered" and received is not None:
-        bucket = latency_bucket(max(0, int(received) - int(created)))
-    created = int(created)
-    return (
-        (created - created % HOUR, template, country_of(number), caller, status, code, description),
-        int(fee),
-        bucket,
-    )
+        return latency_bucket(max(0, int(received) - int(created)))
+    return None
 
 
 def _keys(base: Base) -> list[Key]:
@@ -126,32 +147,34 @@ def apply_change(
     _upsert(tx, deltas(before, snapshot(tx, ids, as_array)))
 
 
+Kind = tuple[str, int, str]  # a new message's status, fee and send code
+
+
 def add_written(
     tx: Any, created: int, template: str, caller: str, messages: Iterable[tuple[str, str, int, str]]
 ) -> None:
     """Count messages just stored as written at `created`, none counted before and none with a
     receipt yet: (number, status, fee, send code) each. The same rows as `apply_change` from an
-    empty `before`, without reading the messages back: the messages are tallied first, every
-    mainland number under one key (a list is mostly one region), then each kind counted as
-    `_base` says."""
+    empty `before`, without reading the messages back: the messages are tallied by country and
+    kind first (a list is mostly one region), then each kind counted as `_base` says."""
     tally = Counter(
-        (MAINLAND if number.startswith(MAINLAND) else number, status, fee, code)
+        (MAINLAND_COUNTRY if number.startswith(MAINLAND) else country_of(number), (status, fee, code))
         for number, status, fee, code in messages
     )
     add_tally(tx, created, template, caller, tally)
 
 
 def add_tally(
-    tx: Any, created: int, template: str, caller: str, tally: Mapping[tuple[str, str, int, str], int]
+    tx: Any, created: int, template: str, caller: str, tally: Mapping[tuple[str, Kind], int]
 ) -> None:
-    """`add_written` of messages already tallied: how many of each (number, status, fee, send
-    code), every mainland number under `MAINLAND` (what a store can count without Python, in SQL)."""
+    """`add_written` of messages already tallied: how many of each (country, kind)."""
     moved: dict[Base, list[int]] = {}
-    for (number, status, fee, code), n in tally.items():
-        base, fee, _ = _base(("", created, template, number, caller, status, fee, code, None, None, None))
-        delta = moved.setdefault(base, [0] * (2 + _BUCKETS))
+    for (country, (status, fee, code)), n in tally.items():
+        delta = moved.setdefault(
+            _base_of(created, template, country, caller, status, code), [0] * (2 + _BUCKETS)
+        )
         delta[0] += n
-        delta[1] += n * fee
+        delta[1] += n * int(fee)
     _upsert(tx, _spread(moved))
 
 
