@@ -79,9 +79,7 @@ def _base(row: Sequence[Any]) -> tuple[Base, int, int | None]:
     """(what a snapshot row counts under, fee, latency bucket or None)."""
     _, created, template, number, caller, status, fee, send_code, code, description, received = row
     return (
-        _base_of(
-            int(created), template, country_of(number), caller, status, send_code, code, description, received
-        ),
+        _base_of(int(created), template, country_of(number), caller, status, send_code, code, description),
         int(fee),
         _bucket(status, created, received),
     )
@@ -96,7 +94,6 @@ def _base_of(
     send_code: str,
     code: str | None = None,
     description: str | None = None,
-    received: int | None = None,
 ) -> Base:
     """What a message counts under: its send hour and kind; a failure's code and description."""
     if status == "failed":

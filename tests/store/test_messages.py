@@ -209,6 +209,9 @@ def test_sqlite_reads_no_earlier_state_for_a_batch_of_new_ids(tmp_path: Path) ->
     store.close()
 
 
+STATUSES: tuple[SendStatus, ...] = ("submitted", "failed", "unknown")
+
+
 def test_sqlite_counts_a_new_batch_by_country_and_kind_in_sql(tmp_path: Path) -> None:
     """A new batch of several countries and kinds is counted without reading a message back: the
     mainland as one, the other numbers as one JSON list a kind, each under its own country — the
@@ -216,9 +219,7 @@ def test_sqlite_counts_a_new_batch_by_country_and_kind_in_sql(tmp_path: Path) ->
     numbers = ["+14155552671", "+447400123456", "+14155552672", "+8613800000001", "+4915123456789"]
     batch = [
         SendResult(number, f"n{i}", status, i % 3, "Ok" if status == "submitted" else f"E{i % 2}", "")
-        for i, (number, status) in enumerate(
-            (numbers[i % len(numbers)], ("submitted", "failed", "unknown")[i % 3]) for i in range(60)
-        )
+        for i, (number, status) in enumerate((numbers[i % len(numbers)], STATUSES[i % 3]) for i in range(60))
     ]
     fast = SqliteStore(f"sqlite:///{tmp_path / 'fast.db'}")
     careful = SqliteStore(f"sqlite:///{tmp_path / 'careful.db'}")
@@ -226,7 +227,7 @@ def test_sqlite_counts_a_new_batch_by_country_and_kind_in_sql(tmp_path: Path) ->
         record(store, sent("m0"), now=900)
     ran = _statements(fast, *batch, now=950)
     assert not [sql for sql in ran if "WHERE m.message_id IN" in sql or "ROLLBACK" in sql], ran
-    careful._record_new = lambda tx, rows, written: False  # type: ignore[method-assign]
+    careful._record_new = lambda *_: False  # type: ignore[method-assign]
     record(careful, *batch, now=950)
     for group_by in ("country", "status", "caller"):
         counted = fast.stats(0, 10_000, group_by)
