@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 from typing import Any, cast
 
 from shared.errors import ValidationError
@@ -82,6 +83,29 @@ def normalize(raw: object, *, nationcode: object = None, field: str = "phone") -
     return _parsed_by_library(text, field)
 
 
+def untyped(texts: Sequence[str]) -> list[int]:
+    """Positions, ascending, of the texts `normalize` must decide a call each. The others are
+    E.164 numbers numbers_fast types as valid: `normalize` returns them as they are, and their
+    region and type are remembered here, as it would (what `region_of` and `check_receives_sms`
+    read). The typing runs over the list, not a call of `normalize` each."""
+    shaped = list(compress(range(len(texts)), map(_E164_RE.fullmatch, texts)))
+    kinds = list(map(_classify, map(texts.__getitem__, shaped)))
+    valid = [kind is not None and kind[1] != _UNKNOWN_TYPE for kind in kinds]
+    typed = list(compress(shaped, valid))
+    if len(_known) + len(typed) > _KNOWN_LIMIT:
+        _known.clear()
+    _known.update(
+        zip(
+            map(texts.__getitem__, typed),
+            cast("Iterable[tuple[str, int]]", compress(kinds, valid)),
+            strict=True,
+        )
+    )
+    if len(typed) == len(texts):
+        return []
+    return sorted(set(range(len(texts))).difference(typed))
+
+
 def _parsed_by_library(text: str, field: str) -> str:
     """The rare number numbers_fast cannot type: the library parses and types it."""
     phonenumbers = _library()
@@ -120,7 +144,7 @@ def _classified(e164: str, known: tuple[str, int], field: str) -> str:
 
 def _is_cn_mobile(text: str) -> bool:
     """`+86` and a mainland mobile number, by phonenumbers' own pattern."""
-    return CN_E164_MOBILE_RE.fullmatch(text) is not None
+    return len(text) == 14 and text[:3] == "+86" and CN_MOBILE_RE.fullmatch(text, 3) is not None
 
 
 _KNOWN_LIMIT = 250_000

@@ -40,12 +40,15 @@ def plan_multi_send(raw_numbers: Sequence[object], chunk_size: int = MAX_NUMBERS
 def _normalized(items: Sequence[object]) -> list[str]:
     """`normalize` of every item, naming the first bad one. In a list of strings, the mainland
     mobiles in E.164 (which `normalize` returns as they are) are matched in C, an item at a time,
-    and only the other items are normalised a call each."""
+    the other E.164 numbers are typed over the list (`phone.untyped`), and only what is left is
+    normalised a call each."""
     if set(map(type, items)) != {str}:
         return [phones.normalize(raw, field=f"phones[{index}]") for index, raw in enumerate(items)]
     texts = cast("Sequence[str]", items)
     numbers = list(texts)
-    for index in compress(range(len(texts)), map(not_, map(phones.CN_E164_MOBILE_RE.fullmatch, texts))):
+    others = list(compress(range(len(texts)), map(not_, map(phones.CN_E164_MOBILE_RE.fullmatch, texts))))
+    for at in phones.untyped(list(map(texts.__getitem__, others))):
+        index = others[at]
         numbers[index] = phones.normalize(texts[index], field=f"phones[{index}]")
     return numbers
 

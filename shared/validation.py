@@ -104,7 +104,7 @@ def _check_each(plan: SendPlan, message: Message, settings: Settings) -> None:
     """Every number of the plan can take an SMS, and each region's first may be sent this message.
     A mainland mobile passes the first check as it is (matched in C): of those, only the first is
     visited, for its region."""
-    numbers = plan.numbers
+    numbers, positions = plan.numbers, plan.positions
     mobiles = list(map(phones.CN_E164_MOBILE_RE.fullmatch, numbers))
     visited = list(compress(range(len(numbers)), map(not_, mobiles)))
     first_mobile = next(compress(range(len(numbers)), mobiles), None)
@@ -112,7 +112,7 @@ def _check_each(plan: SendPlan, message: Message, settings: Settings) -> None:
         insort(visited, first_mobile)
     checked: set[str] = set()  # a number passes or fails check_destination by its region alone
     for index in visited:
-        number, field = numbers[index], f"phones[{plan.positions[index]}]"
+        number, field = numbers[index], f"phones[{positions[index]}]"
         phones.check_receives_sms(number, field=field)
         region = phones.region_of(number)
         if region not in checked:

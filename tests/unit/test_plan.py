@@ -146,7 +146,10 @@ OTHERS = st.sampled_from(
 )
 
 
-@given(st.lists(st.one_of(MOBILES, MOBILES, OTHERS, NOT_MOBILES), min_size=1, max_size=12))
+E164_LIKE = st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True)
+
+
+@given(st.lists(st.one_of(MOBILES, MOBILES, OTHERS, NOT_MOBILES, E164_LIKE), min_size=1, max_size=12))
 @example(["+8613800000000", "13800000000", "+14155552671", "0014155552671"])
 @example(["+14155552671", "12345", "+8612000000000"])
 @example(["+8613800000000", 13800000001, "+447400123456"])
@@ -206,3 +209,42 @@ def test_a_list_is_checked_as_a_number_at_a_time(
     plan = plan_multi_send(items)
     expected = _outcome(_check_a_number_at_a_time, plan, message, settings)
     assert _outcome(_check_each, plan, message, settings) == expected
+
+
+@given(
+    st.lists(
+        st.one_of(OTHERS, NOT_MOBILES.filter(lambda x: isinstance(x, str)), E164_LIKE, MOBILES), max_size=12
+    )
+)
+@example(["+14155552671", "+14155552671\n", "+18002530000", "+442071838750", "+447400123456"])
+@example(["x447400123456", "0447400123456"])  # a GB mobile after a character that is not "+"
+def test_numbers_typed_over_a_list_are_what_normalize_returns_as_they_are(texts: list[str]) -> None:
+    """What `untyped` leaves out, `normalize` returns unchanged, and the checks after it (the
+    region, whether it takes an SMS) read what they would after `normalize`."""
+    phone._known.clear()
+    left = phone.untyped(texts)
+    assert left == sorted(set(left))
+    typed = [text for index, text in enumerate(texts) if index not in left]
+    after_list = [(phone.region_of(text), _takes_sms(text)) for text in typed]
+    phone._known.clear()
+    assert [phone.normalize(text) for text in typed] == typed
+    assert [(phone.region_of(text), _takes_sms(text)) for text in typed] == after_list
+    valid_mobiles = {"+14155552671", "+447400123456", "+4915123456789", "+33612345678", "+6581234567"}
+    assert not [texts[i] for i in left if texts[i] in valid_mobiles]
+
+
+def _takes_sms(number: str) -> str:
+    try:
+        phone.check_receives_sms(number, field="phone")
+    except ValidationError as error:
+        return str(error)
+    return ""
+
+
+def test_numbers_typed_over_a_list_stay_within_the_remembered_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list that would take the memory past its limit empties it first, and is remembered whole."""
+    monkeypatch.setattr(phone, "_KNOWN_LIMIT", 4)
+    phone._known.clear()
+    assert phone.untyped(["+14155552671", "+447400123456", "+4915123456789"]) == []
+    assert phone.untyped(["+33612345678", "+6581234567", "13800000000"]) == [2]
+    assert set(phone._known) == {"+33612345678", "+6581234567"}
