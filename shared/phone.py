@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from itertools import compress
+from itertools import compress, repeat
+from operator import itemgetter
 from typing import Any, cast
 
 from shared.errors import ValidationError
@@ -230,6 +231,15 @@ def region_of(e164: str) -> str:
         return known[0]
     phonenumbers = _library()
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
+
+
+def known_regions(numbers: Iterable[str]) -> list[str | None]:
+    """`region_of` each number `normalize` typed and remembered, looked up in C; None for the
+    others (a mainland mobile, a number never validated here)."""
+    return list(map(itemgetter(0), map(_known.get, numbers, repeat(_NOT_KNOWN))))
+
+
+_NOT_KNOWN = (None, _UNKNOWN_TYPE)
 
 
 def mask(e164: str) -> str:

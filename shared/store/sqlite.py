@@ -380,8 +380,8 @@ class SqliteStore(SqlStore):
                     kind = (status, int(fee), code)
                     if listed is None:
                         tally[(rollup.MAINLAND_COUNTRY, kind)] += n
-                    else:  # counted in C, a country_of a number
-                        tally.update(zip(map(rollup.country_of, json.loads(listed)), repeat(kind)))
+                    else:  # counted in C
+                        tally.update(zip(rollup.countries(json.loads(listed)), repeat(kind)))
             if stored + len(early) == len(rows):  # the rowids were all above top
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from shared import phone as phones
 from shared.store.base import GROUP_BYS, LATENCY_BOUNDS
@@ -60,6 +60,14 @@ def country_of(e164: str) -> str:
         return phones.region_of(e164)
     except Exception:
         return "ZZ"
+
+
+def countries(numbers: Sequence[str]) -> list[str]:
+    """`country_of` each number; those a send validated (`phone.known_regions`) looked up in C."""
+    regions = phones.known_regions(numbers)
+    if None not in regions:
+        return cast("list[str]", regions)
+    return [country_of(n) if r is None else r for n, r in zip(numbers, regions, strict=True)]
 
 
 def latency_bucket(seconds: int) -> int:

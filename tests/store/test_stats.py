@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from shared import phone
 from shared.models import Receipt, SendResult
 from shared.store import Store, open_store
 from shared.store.base import GROUP_BYS, LATENCY_BOUNDS
 from shared.store.sqlite import MIGRATIONS
-from shared.store.stats import DAY, HOUR, country_of, latency_bucket, quantile
+from shared.store.stats import DAY, HOUR, countries, country_of, latency_bucket, quantile
 from tests.store.helpers import raw_rows, raw_script
 
 ROLLUP_VERSION = next(n for n, script in enumerate(MIGRATIONS, start=1) if "stats_rollup" in script)
@@ -217,3 +218,16 @@ def test_upgrade_fills_the_rollup_from_stored_messages(store_url: str) -> None:
         assert countries <= {"CN", "ZZ"}  # SQL cannot tell regions apart: documented
     finally:
         upgraded.close()
+
+
+def test_countries_of_numbers_validated_or_not_are_country_of_each() -> None:
+    """Numbers a send validated are looked up in C; the others (mainland, never validated, not a
+    number at all) as `country_of` says."""
+    numbers = ["+14155552671", "+447400123456", "+8613800000000", "+861012345678", "+6581234567", "nope"]
+    expected = ["US", "GB", "CN", "CN", "SG", "ZZ"]
+    phone._known.clear()
+    assert countries(numbers) == [country_of(n) for n in numbers] == expected
+    phone.untyped(numbers)  # as a send's validation does
+    assert countries(numbers) == expected
+    assert countries(numbers[:2]) == ["US", "GB"]
+    assert phone.known_regions(numbers) == ["US", "GB", "CN", "CN", "SG", None]
