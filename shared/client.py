@@ -6,7 +6,7 @@ import operator
 import secrets
 import time
 from collections.abc import Callable
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 from shared import payloads, templates
@@ -83,8 +83,7 @@ class SmsClient:
                 chunk_results = list(pool.map(run, plan.chunks))
         results = tuple(chain.from_iterable(chunk_results))
         if list(map(_PHONE, results)) != list(plan.numbers):  # chunks of both regions: not in list order
-            by_phone = {r.phone: r for r in results}
-            results = tuple(by_phone[p] for p in plan.numbers)
+            results = in_list_order(results, plan.numbers)
         return MultiSendResult(results, plan.duplicates, len(plan.chunks))
 
     def with_defaults(self, message: Message) -> Message:
@@ -219,6 +218,19 @@ class SmsClient:
     def _post(self, call: ApiCall, deadline: float | None) -> bytes:
         request = self.sign(call)
         return self.transport.post(request, is_send=call.is_send, phones=call.phones, deadline=deadline)
+
+
+def in_list_order(results: tuple[SendResult, ...], numbers: tuple[str, ...]) -> tuple[SendResult, ...]:
+    """The results of `numbers`, whose mainland chunks went first, in the list's order: the two
+    runs merged back as the numbers' regions say, in C, and checked; any other order by lookup."""
+    mainland = list(map(str.startswith, numbers, repeat(phones.MAINLAND_PREFIX)))
+    first = mainland.count(True)
+    runs = (iter(results[first:]), iter(results[:first]))  # indexed by "is mainland"
+    merged = tuple(map(next, map(runs.__getitem__, mainland)))
+    if list(map(_PHONE, merged)) == list(numbers):
+        return merged
+    by_phone = {r.phone: r for r in results}
+    return tuple(by_phone[p] for p in numbers)
 
 
 def _failed_result(phone: str, error: SmsError) -> SendResult:

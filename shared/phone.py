@@ -11,6 +11,7 @@ from typing import Any, cast
 from shared.errors import ValidationError
 
 MAINLAND_CODE = "86"
+MAINLAND_PREFIX = "+" + MAINLAND_CODE  # how every mainland number in E.164 begins
 _E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # phonenumbers' own mainland-mobile pattern (its CN metadata, `mobile.national_number_pattern`),
 # copied so that the common number needs no import of the library at a cold start;
@@ -219,7 +220,7 @@ def split(e164: str) -> tuple[str, str]:
 
 def is_mainland(e164: str) -> bool:
     """Whether Tencent treats the number as Chinese-mainland (+86)."""
-    return e164.startswith("+" + MAINLAND_CODE)
+    return e164.startswith(MAINLAND_PREFIX)
 
 
 def region_of(e164: str) -> str:

@@ -73,7 +73,7 @@ def _planned(numbers: Sequence[str], chunk_size: int, *, mainland_mobiles: bool 
     if mainland_mobiles:
         groups: tuple[Sequence[str], ...] = (unique,)
     else:
-        mainland = list(map(str.startswith, unique, repeat("+" + phones.MAINLAND_CODE)))
+        mainland = list(map(str.startswith, unique, repeat(phones.MAINLAND_PREFIX)))
         groups = (tuple(compress(unique, mainland)), tuple(compress(unique, map(not_, mainland))))
     chunks = tuple(
         tuple(group[i : i + chunk_size]) for group in groups for i in range(0, len(group), chunk_size)

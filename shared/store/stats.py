@@ -48,7 +48,7 @@ _SNAPSHOT = (
 
 _SNAPSHOT_ANY = _SNAPSHOT.replace(" IN ", " = ANY(%b::text[])")
 Key = tuple[int, str, int, str, str, str, str]
-MAINLAND = "+" + phones.MAINLAND_CODE  # every mainland number's country is CN: tallied as one
+MAINLAND = phones.MAINLAND_PREFIX  # every mainland number's country is CN: tallied as one
 MAINLAND_COUNTRY = "CN"
 
 

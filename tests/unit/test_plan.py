@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared import phone
+from shared.client import in_list_order
 from shared.config import Settings, load_settings
 from shared.errors import SmsError, ValidationError
-from shared.models import Message
+from shared.models import Message, SendResult
 from shared.plan import SendPlan, _plan_each, plan_multi_send
 from shared.validation import _check_each, check_destination, parse_message, parse_multi_send
 
@@ -248,3 +251,20 @@ def test_numbers_typed_over_a_list_stay_within_the_remembered_limit(monkeypatch:
     assert phone.untyped(["+14155552671", "+447400123456", "+4915123456789"]) == []
     assert phone.untyped(["+33612345678", "+6581234567", "13800000000"]) == [2]
     assert set(phone._known) == {"+33612345678", "+6581234567"}
+
+
+@given(st.lists(st.one_of(MOBILES, OTHERS), min_size=1, max_size=30, unique=True), st.randoms())
+def test_results_of_mainland_chunks_first_come_back_in_the_lists_order(numbers: list[str], rng: Any) -> None:
+    """The results come as the plan sent them (its mainland chunks first): they are put back in
+    the list's order; results in any other order are too (by lookup)."""
+    plan = plan_multi_send(numbers, 3)
+    results = tuple(
+        SendResult(number, f"id{number}", "submitted", 1, "Ok", "")
+        for chunk in plan.chunks
+        for number in chunk
+    )
+    in_order = tuple(sorted(results, key=lambda r: plan.numbers.index(r.phone)))
+    assert in_list_order(results, plan.numbers) == in_order
+    shuffled = list(results)
+    rng.shuffle(shuffled)
+    assert in_list_order(tuple(shuffled), plan.numbers) == in_order
