@@ -98,9 +98,11 @@ def build_legacy_send(phone_numbers: Sequence[str], message: Message) -> ApiCall
     """`sendsms` for one number, `sendmultisms2` for several (≤200, one region class)."""
     _check_chunk(phone_numbers)  # one region: a mainland list is +86 throughout
     if phones.is_mainland(phone_numbers[0]):
-        tels = [{"nationcode": phones.MAINLAND_CODE, "mobile": p[3:]} for p in phone_numbers]
+        mobiles = [p[3:] for p in phone_numbers]
+        tels = [{"nationcode": phones.MAINLAND_CODE, "mobile": m} for m in mobiles]
     else:
         tels = [_legacy_tel(p) for p in phone_numbers]
+        mobiles = [t["mobile"] for t in tels]
     single = len(tels) == 1
     body: dict[str, Any] = {"tel": tels[0] if single else tels}
     body.update(_legacy_message_fields(message))
@@ -110,7 +112,7 @@ def build_legacy_send(phone_numbers: Sequence[str], message: Message) -> ApiCall
         body=body,
         phones=tuple(phone_numbers),
         is_send=True,
-        legacy_mobiles=tuple(t["mobile"] for t in tels),
+        legacy_mobiles=tuple(mobiles),
     )
 
 
@@ -236,7 +238,7 @@ def _check_chunk(phone_numbers: Sequence[str]) -> None:
         raise ValidationError("at least one phone number is required", field="phones")
     if len(phone_numbers) > MAX_NUMBERS_PER_REQUEST:
         raise ValidationError(f"at most {MAX_NUMBERS_PER_REQUEST} numbers per request", field="phones")
-    if len({phones.is_mainland(p) for p in phone_numbers}) > 1:
+    if len(set(map(str.startswith, phone_numbers, repeat(phones.MAINLAND_PREFIX)))) > 1:  # is_mainland, in C
         raise ValidationError("one request cannot mix mainland and international numbers", field="phones")
 
 

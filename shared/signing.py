@@ -25,7 +25,7 @@ def legacy_sig(appkey: str, random: int, time: int, mobiles: Sequence[str] | Non
     if mobiles is not None:
         if not mobiles:
             raise ValueError("a legacy send signs at least one mobile")
-        text += "&mobile=" + ",".join(str(m) for m in mobiles)
+        text += "&mobile=" + ",".join(map(str, mobiles))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
