@@ -251,13 +251,13 @@ _NEW_WITH_RECEIPTS = (
     "SELECT DISTINCT m.message_id FROM messages m NOT INDEXED"  # by rowid, not a scan of an index
     " JOIN receipts r ON r.message_id = m.message_id WHERE m.rowid > ?"
 )
-# Mainland numbers are counted as one; the others come back as one JSON array a kind (a row a
-# number would be a step a row, and a sort by number).
+# In one pass over the new rows: mainland numbers counted as one, the others listed (a JSON array a
+# kind) rather than grouped a row a number (a step a row, and a sort by number).
 _NEW_TALLY = (
-    "SELECT status, fee, code, count(*), {} FROM messages m WHERE rowid > ? AND {}{} GROUP BY 1, 2, 3"
+    "SELECT status, fee, code, count(*), '[' || group_concat("
+    "CASE WHEN substr(phone, 1, length(?)) <> ? THEN json_quote(phone) END) || ']'"
+    " FROM messages m WHERE rowid > ?{} GROUP BY substr(phone, 1, length(?)) = ?, 1, 2, 3"
 )
-_NEW_MAINLAND = ("NULL", "substr(phone, 1, length(?)) = ?")
-_NEW_ABROAD = ("json_group_array(phone)", "substr(phone, 1, length(?)) <> ?")
 _WITHOUT_RECEIPTS = " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.message_id)"
 
 
@@ -370,18 +370,19 @@ class SqliteStore(SqlStore):
         tx.execute("SAVEPOINT messages")
         if self._insert_message_rows(tx, rows, written) == len(rows):
             early = [row[0] for row in tx.all(_NEW_WITH_RECEIPTS, (top[0],))]
-            unless = _WITHOUT_RECEIPTS if early else ""
             tally: Counter[tuple[str, rollup.Kind]] = Counter()
             stored = 0
-            for numbers, which in (_NEW_MAINLAND, _NEW_ABROAD):
-                query = _NEW_TALLY.format(numbers, which, unless)
-                for status, fee, code, n, listed in tx.all(query, (top[0], rollup.MAINLAND, rollup.MAINLAND)):
-                    stored += n
-                    kind = (status, int(fee), code)
-                    if listed is None:
-                        tally[(rollup.MAINLAND_COUNTRY, kind)] += n
-                    else:  # counted in C
-                        tally.update(zip(rollup.countries(json.loads(listed)), repeat(kind)))
+            mainland = rollup.MAINLAND
+            query = _NEW_TALLY.format(_WITHOUT_RECEIPTS if early else "")
+            for status, fee, code, n, listed in tx.all(
+                query, (mainland, mainland, top[0], mainland, mainland)
+            ):
+                stored += n
+                kind = (status, int(fee), code)
+                if listed is None:  # the mainland's
+                    tally[(rollup.MAINLAND_COUNTRY, kind)] += n
+                else:  # counted in C
+                    tally.update(zip(rollup.countries(json.loads(listed)), repeat(kind)))
             if stored + len(early) == len(rows):  # the rowids were all above top
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status
