@@ -251,11 +251,12 @@ _NEW_WITH_RECEIPTS = (
     "SELECT DISTINCT m.message_id FROM messages m NOT INDEXED"  # by rowid, not a scan of an index
     " JOIN receipts r ON r.message_id = m.message_id WHERE m.rowid > ?"
 )
-# In one pass over the new rows: mainland numbers counted as one, the others listed (a JSON array a
-# kind) rather than grouped a row a number (a step a row, and a sort by number).
+# In one pass over the new rows: mainland numbers counted as one, the others listed (comma-joined,
+# a kind) rather than grouped a row a number (a step a row, and a sort by number). Core SQL only: no
+# JSON functions, which a SQLite before 3.38 may lack.
 _NEW_TALLY = (
-    "SELECT status, fee, code, count(*), '[' || group_concat("
-    "CASE WHEN substr(phone, 1, length(?)) <> ? THEN json_quote(phone) END) || ']'"
+    "SELECT status, fee, code, count(*), group_concat("
+    "CASE WHEN substr(phone, 1, length(?)) <> ? THEN phone END, ',')"
     " FROM messages m WHERE rowid > ?{} GROUP BY substr(phone, 1, length(?)) = ?, 1, 2, 3"
 )
 _WITHOUT_RECEIPTS = " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.message_id = m.message_id)"
@@ -377,13 +378,14 @@ class SqliteStore(SqlStore):
             for status, fee, code, n, listed in tx.all(
                 query, (mainland, mainland, top[0], mainland, mainland)
             ):
-                stored += n
                 kind = (status, int(fee), code)
                 if listed is None:  # the mainland's
                     tally[(rollup.MAINLAND_COUNTRY, kind)] += n
-                else:  # counted in C
-                    tally.update(zip(rollup.countries(json.loads(listed)), repeat(kind)))
-            if stored + len(early) == len(rows):  # the rowids were all above top
+                    stored += n
+                elif len(numbers := listed.split(",")) == n:  # counted in C
+                    tally.update(zip(rollup.countries(numbers), repeat(kind)))
+                    stored += n
+            if stored + len(early) == len(rows):  # the rowids were all above top, no number held a comma
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status
                 rollup.add_tally(tx, written.at, written.template_id, written.caller, tally)
