@@ -364,8 +364,9 @@ class SqliteStore(SqlStore):
 
     def _record_new(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> bool:
         """Insert first, in a savepoint; when every row went in, find the early receipts and count
-        the new rows by their rowids, in SQL: no id looked up before, no Python a row. A stored id
-        undoes the savepoint: the careful way then reads first."""
+        the new rows by their rowids, in SQL: no id looked up before, no Python a row. A stored id,
+        or a number that does not split back from its list, undoes the savepoint: the careful way
+        then reads first."""
         top = tx.one("SELECT coalesce(max(rowid), 0) FROM messages")
         assert top is not None
         tx.execute("SAVEPOINT messages")
@@ -381,11 +382,13 @@ class SqliteStore(SqlStore):
                 kind = (status, int(fee), code)
                 if listed is None:  # the mainland's
                     tally[(rollup.MAINLAND_COUNTRY, kind)] += n
-                    stored += n
-                elif len(numbers := listed.split(",")) == n:  # counted in C
+                else:  # counted in C
+                    numbers = listed.split(",")
+                    if len(numbers) != n:  # a number held a comma
+                        break
                     tally.update(zip(rollup.countries(numbers), repeat(kind)))
-                    stored += n
-            if stored + len(early) == len(rows):  # the rowids were all above top, no number held a comma
+                stored += n
+            if stored + len(early) == len(rows):  # every row counted: the rowids were all above top
                 tx.execute("RELEASE messages")
                 self._refresh_status(tx, early, written.at)  # they take their receipt's status
                 rollup.add_tally(tx, written.at, written.template_id, written.caller, tally)

@@ -240,6 +240,9 @@ def test_sqlite_counts_a_new_batch_by_country_and_kind_in_sql(tmp_path: Path) ->
 
 
 def _without_json_functions(store: SqliteStore) -> None:
+    """The scalar JSON functions a tally could call fail, as where SQLite lacks them (a table-valued
+    `json_each` cannot be overridden; the store asks whether it has one before using it)."""
+
     def missing(*_: object) -> None:
         raise sqlite3.OperationalError("no JSON functions in this SQLite")
 
