@@ -283,7 +283,8 @@ class Written(NamedTuple):
     at: int  # created_at and updated_at
 
 
-def _stored_status(result: SendResult) -> str:
+def stored_status(result: SendResult) -> str:
+    """The status a message row keeps for a send's result: any other is `unknown`."""
     return result.status if result.status in MESSAGE_STATUSES else "unknown"
 
 
@@ -380,7 +381,7 @@ class SqlStore(Store):
             # the rest are new and stored as written: counted without reading them back
             kept = (r for r in rows if r.message_id not in changed)
             rollup.add_written(
-                tx, now, template_id, caller, ((r.phone, _stored_status(r), int(r.fee), r.code) for r in kept)
+                tx, now, template_id, caller, ((r.phone, stored_status(r), int(r.fee), r.code) for r in kept)
             )
             if changed:
                 rollup.apply_change(tx, before, changed, self._ids_as_array)
@@ -397,7 +398,7 @@ class SqlStore(Store):
         """Insert a message row for each result, leaving a stored id as it is; how many were new."""
         at = written.at
         values = [
-            (r.message_id, r.phone, written.template_id, written.params, written.sign, _stored_status(r),
+            (r.message_id, r.phone, written.template_id, written.params, written.sign, stored_status(r),
              int(r.fee), r.code, written.caller, at, at, r.session_context)
             for r in rows
         ]  # fmt: skip

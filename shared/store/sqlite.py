@@ -25,7 +25,16 @@ from shared.errors import SmsError, StoreUnavailableError
 from shared.models import SendResult
 from shared.store import stats as rollup
 from shared.store.base import MESSAGE_STATUSES, RateDecision
-from shared.store.sql import _MESSAGE_COLUMNS, BudgetWrite, Row, SqlStore, Tx, Written, statements
+from shared.store.sql import (
+    _MESSAGE_COLUMNS,
+    BudgetWrite,
+    Row,
+    SqlStore,
+    Tx,
+    Written,
+    statements,
+    stored_status,
+)
 from shared.store.stats import migration as stats_migration
 
 T = TypeVar("T")
@@ -366,7 +375,9 @@ class SqliteStore(SqlStore):
         """Insert first, in a savepoint; when every row went in, find the early receipts and count
         the new rows by their rowids, in SQL: no id looked up before, no Python a row. A stored id,
         or a number that does not split back from its list, undoes the savepoint: the careful way
-        then reads first."""
+        then reads first. One row (a single send) is looked up by its id instead: no savepoint."""
+        if len(rows) == 1:
+            return self._record_one(tx, rows[0], written)
         top = tx.one("SELECT coalesce(max(rowid), 0) FROM messages")
         assert top is not None
         tx.execute("SAVEPOINT messages")
@@ -398,6 +409,20 @@ class SqliteStore(SqlStore):
         tx.execute("ROLLBACK TO messages")
         tx.execute("RELEASE messages")
         return False
+
+    def _record_one(self, tx: Tx, row: SendResult, written: Written) -> bool:
+        """`_record_new` of one row: inserted unless its id is stored (then nothing changed and the
+        careful way runs), its receipt looked for by its id, counted from the row itself."""
+        if self._insert_message_rows(tx, (row,), written) != 1:
+            return False
+        early = self._with_receipts(tx, (row.message_id,))
+        if early:
+            self._refresh_status(tx, early, written.at)  # it takes its receipt's status
+            rollup.apply_change(tx, {}, early)
+        else:
+            written_row = (row.phone, stored_status(row), int(row.fee), row.code)
+            rollup.add_written(tx, written.at, written.template_id, written.caller, (written_row,))
+        return True
 
     def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
         # a multi send's keys as one JSON array a rule: a third of the CPU of a bound row each

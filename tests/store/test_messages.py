@@ -209,6 +209,32 @@ def test_sqlite_reads_no_earlier_state_for_a_batch_of_new_ids(tmp_path: Path) ->
     store.close()
 
 
+def test_sqlite_records_a_single_send_by_its_id(tmp_path: Path) -> None:
+    """One row (a single send) is inserted and its receipt looked up by id: no savepoint, no
+    rowid range, no batch tally. A stored id changes nothing and goes the careful way."""
+    store = SqliteStore(f"sqlite:///{tmp_path / 'store.db'}")
+    record(store, sent("m0"), now=900)
+    assert store.save_receipts([receipt("m2", "failed", code="UNDELIV")], source="callback", now=950) == 1
+
+    for new in (sent("m1", "+447400123456"), sent("m2", OTHER)):  # the second's receipt came first
+        ran = _statements(store, new, now=960)
+        assert not [sql for sql in ran if sql.startswith(("SAVEPOINT", "ROLLBACK")) or "rowid" in sql], ran
+        assert [sql for sql in ran if "FROM receipts WHERE message_id IN" in sql], ran
+    again = _statements(store, sent("m1", status="failed"), now=970)  # stored: kept as it was
+    assert [sql for sql in again if "WHERE m.message_id IN" in sql], again
+
+    first, second = store.get_message("m1"), store.get_message("m2")
+    assert first is not None and (first.status, first.phone, first.created_at) == ("submitted", "+447400123456", 960)
+    assert second is not None and second.status == "failed"
+    totals = store.stats(0, 10_000, "status").totals
+    assert (totals["sent"], totals["failed"]) == (3, 1)
+    assert {g["group"]: g["sent"] for g in store.stats(0, 10_000, "country").to_dict()["groups"]} == {
+        "CN": 2,
+        "GB": 1,
+    }
+    store.close()
+
+
 STATUSES: tuple[SendStatus, ...] = ("submitted", "failed", "unknown")
 
 
