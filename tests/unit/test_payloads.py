@@ -328,6 +328,8 @@ def test_pull_error_codes_raise() -> None:
 def test_encode_json_is_ascii_like_the_sdks() -> None:
     assert payloads.encode_json({"SignName": "腾讯云"}) == b'{"SignName": "\\u817e\\u8baf\\u4e91"}'
     assert json.loads(payloads.encode_json({"a": [1, "b"]})) == {"a": [1, "b"]}
+    legacy = payloads.build_legacy_send(["+8613800000000", "+8613900000000"], TEMPLATE).body
+    assert payloads.encode_json(legacy) == json.dumps(legacy).encode("ascii")
 
 
 # Answers to a three-number list: what an accepting server writes, as is or with one thing wrong
