@@ -224,8 +224,10 @@ def test_sqlite_records_a_single_send_by_its_id(tmp_path: Path) -> None:
     assert [sql for sql in again if "WHERE m.message_id IN" in sql], again
 
     first, second = store.get_message("m1"), store.get_message("m2")
-    assert first is not None and (first.status, first.phone, first.created_at) == ("submitted", "+447400123456", 960)
-    assert second is not None and second.status == "failed"
+    assert first is not None
+    assert (first.status, first.phone, first.created_at) == ("submitted", "+447400123456", 960)
+    assert second is not None
+    assert second.status == "failed"
     totals = store.stats(0, 10_000, "status").totals
     assert (totals["sent"], totals["failed"]) == (3, 1)
     assert {g["group"]: g["sent"] for g in store.stats(0, 10_000, "country").to_dict()["groups"]} == {
