@@ -38,7 +38,8 @@ def record(store: Store, *results: SendResult, now: int = 900) -> None:
 
 
 def test_record_sends_and_get_message(store: Store) -> None:
-    record(store, sent("m1"), sent("", phone=OTHER, status="failed"), sent("m2", OTHER, "unknown"))
+    m2_sent = sent("m2", OTHER, "unknown")._replace(session_context="ctx-2")
+    record(store, sent("m1"), sent("", phone=OTHER, status="failed"), m2_sent)
     message = store.get_message("m1")
     assert message is not None
     assert (message.phone, message.template_id, message.params, message.sign) == (
@@ -51,7 +52,7 @@ def test_record_sends_and_get_message(store: Store) -> None:
     assert (message.created_at, message.updated_at, message.latest_receipt) == (900, 900, None)
     m2 = store.get_message("m2")
     assert m2 is not None
-    assert m2.status == "unknown"
+    assert (m2.status, m2.session_context, message.session_context) == ("unknown", "ctx-2", "")
     assert store.get_message("") is None
     assert store.get_message("nope") is None
     body = message.to_dict()
@@ -89,7 +90,9 @@ def test_a_batch_of_2000_keeps_every_field_and_applies_early_receipts(store: Sto
     early: dict[int, ReceiptStatus] = {5: "failed", 499: "delivered", 500: "failed", 1999: "delivered"}
     for i, status in early.items():
         store.save_receipts([receipt(f"b-{i:04d}", status, code=status.upper())], source="callback", now=800)
-    batch = [sent(f"b-{i:04d}", phone=f"+86138{i:08d}") for i in range(2000)]
+    batch = [
+        sent(f"b-{i:04d}", phone=f"+86138{i:08d}")._replace(session_context="订单 42") for i in range(2000)
+    ]
     store.record_sends(batch, template_id="1234567", params=["甲", "b'c\\d\""], sign="腾讯云", caller="app:9",
                        now=2**40)  # fmt: skip
     for i in (0, 5, 499, 500, 1234, 1999):
@@ -98,7 +101,12 @@ def test_a_batch_of_2000_keeps_every_field_and_applies_early_receipts(store: Sto
         assert (message.phone, message.template_id, message.params, message.sign, message.caller) == (
             f"+86138{i:08d}", "1234567", ["甲", "b'c\\d\""], "腾讯云", "app:9",
         )  # fmt: skip
-        assert (message.fee, message.code, message.created_at) == (1, "Ok", 2**40)
+        assert (message.fee, message.code, message.created_at, message.session_context) == (
+            1,
+            "Ok",
+            2**40,
+            "订单 42",
+        )
         assert message.status == early.get(i, "submitted")
 
 
@@ -136,19 +144,25 @@ def test_a_batch_partly_recorded_before_keeps_those_rows_and_counts_each_message
     assert [(g["group"], g["sent"], g["fee"]) for g in stats["groups"] if g["sent"]] == [("submitted", 4, 4)]
 
 
-def test_a_batch_longer_than_a_statement_stores_each_row_once(store: Store) -> None:
-    """Rows go `_rows_per_insert` to a statement (3,640 on SQLite since 3.32, 80 on PostgreSQL): a
+@pytest.mark.parametrize("one_kind", [True, False], ids=["one-kind", "mixed"])
+def test_a_batch_longer_than_a_statement_stores_each_row_once(store: Store, one_kind: bool) -> None:
+    """Rows go `_rows_per_insert` to a statement (3,640 on SQLite since 3.32, 80 on PostgreSQL;
+    SQLite: `_pairs_per_insert`, 4,000, when they share their status, fee, code and context): a
     batch across several statements, with stored ids at their edges, keeps every row once and
-    counts it."""
+    counts it, with its own fee."""
     step = store._rows_per_insert if isinstance(store, SqlStore) else 100
+    step = getattr(store, "_pairs_per_insert", step) if one_kind else step
     ids = [f"b{i}" for i in range(2 * step + 3)]
     earlier = [ids[0], ids[step - 1], ids[step], ids[2 * step]]
+    fee = [1] * len(ids) if one_kind else [1 + n % 2 for n in range(len(ids))]
     record(store, *(sent(i, f"+86139{n:08d}") for n, i in enumerate(earlier)), now=900)
-    record(store, *(sent(i, f"+86138{n:08d}") for n, i in enumerate(ids)), now=950)
-    assert store.stats(0, 10_000, "status").totals["sent"] == len(ids)
+    record(store, *(sent(i, f"+86138{n:08d}")._replace(fee=fee[n]) for n, i in enumerate(ids)), now=950)
+    totals = store.stats(0, 10_000, "status").totals
+    kept = sum(fee[ids.index(i)] for i in earlier)  # the new batch's fees of the ids stored before
+    assert (totals["sent"], totals["fee"]) == (len(ids), len(earlier) + sum(fee) - kept)
     stored = [store.get_message(i) for i in (*earlier, ids[1], ids[-1])]
-    found = [(m.created_at, m.phone[:6]) for m in stored if m is not None]
-    assert found == [(900, "+86139")] * 4 + [(950, "+86138")] * 2
+    found = [(m.created_at, m.phone[:6], m.fee) for m in stored if m is not None]
+    assert found == [(900, "+86139", 1)] * 4 + [(950, "+86138", fee[1]), (950, "+86138", fee[-1])]
 
 
 def test_a_status_no_message_has_is_stored_as_unknown(store: Store) -> None:
@@ -157,13 +171,17 @@ def test_a_status_no_message_has_is_stored_as_unknown(store: Store) -> None:
     odd = sent("m1")._replace(status="rate_limited")
     record(store, odd, sent("m2"), now=900)
     record(store, sent("m2"), odd._replace(message_id="m3", status="suppressed"), now=950)
-    assert [m.status for m in map(store.get_message, ("m1", "m2", "m3")) if m] == [
+    one_kind = (odd._replace(message_id="m4"), odd._replace(message_id="m5", phone=OTHER))
+    record(store, *one_kind, now=960)
+    assert [m.status for m in map(store.get_message, ("m1", "m2", "m3", "m4", "m5")) if m] == [
         "unknown",
         "submitted",
         "unknown",
+        "unknown",
+        "unknown",
     ]
     groups = {g["group"]: g["sent"] for g in store.stats(0, 10_000, "status").to_dict()["groups"]}
-    assert {k: n for k, n in groups.items() if n} == {"unknown": 2, "submitted": 1}
+    assert {k: n for k, n in groups.items() if n} == {"unknown": 4, "submitted": 1}
 
 
 def test_sqlite_statements_stay_inside_the_documented_limit(tmp_path: Path) -> None:
@@ -175,9 +193,12 @@ def test_sqlite_statements_stay_inside_the_documented_limit(tmp_path: Path) -> N
         limit = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
         conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
         assert conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == limit
-    ids = [f"b{i}" for i in range(2 * store._rows_per_insert + 1)]
-    record(store, *(sent(i, f"+86138{n:08d}") for n, i in enumerate(ids)), now=950)
-    assert store.stats(0, 10_000, "status").totals["sent"] == len(ids)
+    one_kind = [sent(f"a{n}", f"+86138{n:08d}") for n in range(2 * store._pairs_per_insert + 1)]
+    fees = [n % 2 for n in range(2 * store._rows_per_insert + 1)]
+    mixed = [sent(f"b{n}", f"+86139{n:08d}")._replace(fee=fee) for n, fee in enumerate(fees)]
+    record(store, *one_kind, now=950)
+    record(store, *mixed, now=950)
+    assert store.stats(0, 10_000, "status").totals["sent"] == len(one_kind) + len(mixed)
     store.close()
 
 
