@@ -374,19 +374,28 @@ class SqlStore(Store):
             ids = [r.message_id for r in rows]
             before = rollup.snapshot(tx, ids, self._ids_as_array)
             self._insert_message_rows(tx, rows, written)  # a stored id stays as it is
-            # a receipt may have arrived before its send was recorded: those messages take its status
-            early = self._with_receipts(tx, ids)
-            self._refresh_status(tx, early, now)
-            changed = before.keys() | set(early)
-            # the rest are new and stored as written: counted without reading them back
-            kept = (r for r in rows if r.message_id not in changed)
-            rollup.add_written(
-                tx, now, template_id, caller, ((r.phone, stored_status(r), int(r.fee), r.code) for r in kept)
-            )
-            if changed:
-                rollup.apply_change(tx, before, changed, self._ids_as_array)
+            self._count_inserted(tx, rows, written, before)
 
         self.transaction(write)
+
+    def _count_inserted(
+        self, tx: Tx, rows: Sequence[SendResult], written: Written, before: dict[str, Sequence[Any]]
+    ) -> None:
+        """After the rows' insert: those whose receipt came first take its status, the others new
+        are counted as written (not read back), and those stored `before` or changed move."""
+        early = self._with_receipts(tx, [r.message_id for r in rows])
+        self._refresh_status(tx, early, written.at)
+        changed = before.keys() | set(early)
+        kept = (r for r in rows if r.message_id not in changed)
+        rollup.add_written(
+            tx,
+            written.at,
+            written.template_id,
+            written.caller,
+            ((r.phone, stored_status(r), int(r.fee), r.code) for r in kept),
+        )
+        if changed:
+            rollup.apply_change(tx, before, changed, self._ids_as_array)
 
     def _record_new(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> bool:  # noqa: ARG002
         """Store and count a batch of message rows in one pass if every id is new (a send's ids

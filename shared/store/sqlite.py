@@ -257,14 +257,13 @@ _RESULT_MARKS = f"({', '.join('?' * len(SendResult._fields))})"
 # A batch whose results share their status, fee, code and context (a send's accepted numbers)
 # binds those once too: a row is its id and number, two values rather than nine. Measured, a
 # statement of about 4,000 such rows cost least a row (larger ones cost more).
-_ONE_KIND = operator.itemgetter(2, 3, 4, 6)  # status, fee, code, session_context
-_ID_AND_PHONE = operator.itemgetter(1, 0)
-_SHARED_ONE_KIND = 10  # the six above, and the kind's status, fee, code and context
-MESSAGE_PAIRS_PER_INSERT = min(4000, (MAX_VARIABLES - _SHARED_ONE_KIND) // 2)
+_ONE_KIND = operator.itemgetter(*map(SendResult._fields.index, ("status", "fee", "code", "session_context")))
+_ID_AND_PHONE = operator.itemgetter(*map(SendResult._fields.index, ("message_id", "phone")))
 _INSERT_ONE_KIND = (
     f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS})"  # noqa: S608 - constant column names
     " SELECT column1, column2, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (VALUES "
 )
+MESSAGE_PAIRS_PER_INSERT = min(4000, (MAX_VARIABLES - _INSERT_ONE_KIND.count("?")) // 2)
 # The rows a batch added (rowids above the table's largest before it): those whose receipt came
 # first, and the others counted for the statistics rollup, mainland numbers as one, all in SQL.
 _NEW_WITH_RECEIPTS = (
@@ -375,32 +374,20 @@ class SqliteStore(SqlStore):
 
     # -- messages ---------------------------------------------------------------------------
     def _insert_message_rows(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> int:
+        message, by = written[:3], (written.caller, written.at, written.at)  # [:3]: template, params, sign
         kinds = set(map(_ONE_KIND, rows))
-        if len(kinds) == 1:
-            return self._insert_one_kind(tx, rows, written, kinds.pop())
-        shared = (written.template_id, written.params, written.sign, written.caller, written.at, written.at)
-        new, step = 0, self._rows_per_insert
+        if len(kinds) == 1:  # the kind bound once a statement, a row its id and number
+            _, fee, code, context = kinds.pop()  # the status as `stored_status` keeps it
+            shared: tuple[Any, ...] = (*message, stored_status(rows[0]), int(fee), code, *by, context)
+            head, marks, step, bound = _INSERT_ONE_KIND, "(?, ?)", self._pairs_per_insert, _ID_AND_PHONE
+        else:  # each result's fields as they are, SQL picking the columns
+            shared = (*message, *by)
+            head, marks, step, bound = _INSERT_RESULTS, _RESULT_MARKS, self._rows_per_insert, None
+        new = 0
         for start in range(0, len(rows), step):
             part = rows[start : start + step]
-            sql = _INSERT_RESULTS + ", ".join([_RESULT_MARKS] * len(part)) + ")"
-            new += tx.execute(sql, (*shared, *chain.from_iterable(part)))
-        return new
-
-    def _insert_one_kind(
-        self, tx: Tx, rows: Sequence[SendResult], written: Written, kind: tuple[str, int, str, str]
-    ) -> int:
-        """`_insert_message_rows` of results of one kind: their id and number bound a row."""
-        _, fee, code, context = kind  # the status as `stored_status` keeps it
-        status = stored_status(rows[0])
-        shared = (
-            written.template_id, written.params, written.sign, status, int(fee), code,
-            written.caller, written.at, written.at, context,
-        )  # fmt: skip
-        new, step = 0, self._pairs_per_insert
-        for start in range(0, len(rows), step):
-            part = rows[start : start + step]
-            sql = _INSERT_ONE_KIND + ", ".join(["(?, ?)"] * len(part)) + ")"
-            new += tx.execute(sql, (*shared, *chain.from_iterable(map(_ID_AND_PHONE, part))))
+            values = chain.from_iterable(part if bound is None else map(bound, part))
+            new += tx.execute(head + ", ".join([marks] * len(part)) + ")", (*shared, *values))
         return new
 
     def _record_new(self, tx: Tx, rows: Sequence[SendResult], written: Written) -> bool:
@@ -444,16 +431,10 @@ class SqliteStore(SqlStore):
 
     def _record_one(self, tx: Tx, row: SendResult, written: Written) -> bool:
         """`_record_new` of one row: inserted unless its id is stored (then nothing changed and the
-        careful way runs), its receipt looked for by its id, counted from the row itself."""
+        careful way runs), then counted as the careful way counts a row that was not there before."""
         if self._insert_message_rows(tx, (row,), written) != 1:
             return False
-        early = self._with_receipts(tx, (row.message_id,))
-        if early:
-            self._refresh_status(tx, early, written.at)  # it takes its receipt's status
-            rollup.apply_change(tx, {}, early)
-        else:
-            written_row = (row.phone, stored_status(row), int(row.fee), row.code)
-            rollup.add_written(tx, written.at, written.template_id, written.caller, (written_row,))
+        self._count_inserted(tx, (row,), written, {})
         return True
 
     def _add_key_hits(self, tx: Tx, keys: Sequence[str], rules: Sequence[tuple[str, int, int]]) -> None:
