@@ -347,6 +347,12 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client hanging up (a reset, a broken pipe) is no failure of the emulator: only the
+        others are reported, with their traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         with self._open_lock:
             sockets = list(self._open)
@@ -407,6 +413,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             else:
                 self.respond_json(404, {"error": f"no route {self.command} {path}"})
+        except ConnectionError:
+            self.close_connection = True  # the client hung up: nobody to answer, nothing failed here
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self.close_connection = True

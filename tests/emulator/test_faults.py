@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from local.emulator import Emulator
 from shared.errors import UnknownOutcomeError
 from shared.models import Message
+from shared.outbound import OutboundRequest
 from shared.payloads import build_legacy_pull, build_legacy_send, build_v3_send, decode_json
 from tests.emulator.wire import MOBILE, SIGN, Wire
 
@@ -150,3 +154,44 @@ def test_inspection_routes_are_never_faulted(wire: Wire, emulator: Emulator) -> 
     emulator.set_faults(fail_count=1)
     assert wire.http.get(emulator.url + "/_emulator/stats").status_code == 200
     assert emulator.faults.fail_count == 1
+
+
+def _hang_up(emulator: Emulator, data: bytes) -> None:
+    """Send `data` on a connection of its own, then drop it with a reset (no orderly close), as a
+    client that gave up does; return once the emulator has finished with the connection."""
+    with socket.create_connection((emulator.host, emulator.port)) as sock:
+        sock.sendall(data)
+        time.sleep(0.05)  # the emulator is reading it, or already waiting out its fault
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    server = emulator._server
+    assert server is not None
+    deadline = time.monotonic() + 10
+    while server._open and time.monotonic() < deadline:  # the handler's thread lets go of it
+        time.sleep(0.01)
+    assert not server._open
+
+
+def _raw(request: OutboundRequest) -> bytes:
+    split = urlsplit(request.url)
+    head = [f"POST {split.path}{'?' + split.query if split.query else ''} HTTP/1.1", f"Host: {split.netloc}"]
+    head += [f"{name}: {value}" for name, value in request.headers.items()]
+    head.append(f"Content-Length: {len(request.content)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + request.content
+
+
+@pytest.mark.parametrize("when", ["before the answer", "in the middle of the request"])
+def test_a_client_hanging_up_is_no_failure_of_the_emulator(
+    wire: Wire, emulator: Emulator, capfd: pytest.CaptureFixture[str], when: str
+) -> None:
+    """A client that resets its connection, while its answer is held back or while it is still
+    sending the request, leaves nothing on the emulator's stderr (which reports the emulator's own
+    failures) and the emulator goes on serving."""
+    request = _raw(wire.legacy_request(build_legacy_pull("receipts", 10)))
+    if when == "before the answer":
+        emulator.set_faults(stall_count=1, stall_ms=300, operations=["pullstatus"])
+        _hang_up(emulator, request)
+    else:
+        _hang_up(emulator, request[: len(request) // 3])
+
+    assert "Traceback" not in capfd.readouterr().err
+    assert wire.post(wire.legacy_request(build_legacy_pull("receipts", 10))).json()["result"] == 0
