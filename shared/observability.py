@@ -20,7 +20,14 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from shared.phone import mask
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "sms")
-_PHONE = re.compile(r"(?<![\w*])(\+\d{7,15}|1[3-9]\d{9})(?!\d)")
+# A `+` and 7–15 digits anywhere; a bare mainland mobile (`86` before it or not) after anything but
+# an ASCII letter, digit, `_` or `*`: ids and hashes are ASCII, so a run of digits inside one is no
+# number, while one written straight after Chinese text is. Each branch starts with its first
+# character, the lookbehind after it: the scan skips to a `+`, `1` or `8` (twice as fast as
+# a lookbehind tried at every position).
+_PHONE = re.compile(
+    r"\+\d{7,15}(?!\d)|1(?<![0-9A-Za-z_*]1)[3-9]\d{9}(?!\d)|8(?<![0-9A-Za-z_*]8)61[3-9]\d{9}(?!\d)"
+)
 _SECRET_KEY = re.compile(
     r"(api[-_]?key|authorization|secret|token|appkey|password|passwd|^sig$|code_hash)", re.IGNORECASE
 )
@@ -29,7 +36,14 @@ _REDACTED = "****"
 
 def mask_phones(text: str) -> str:
     """Mask E.164 numbers and bare mainland mobiles inside free text."""
-    return _PHONE.sub(lambda m: mask(m.group(0)), text)
+    return _PHONE.sub(_masked, text) if len(text) > _SHORTEST else text
+
+
+_SHORTEST = 7  # `+` and seven digits: no shorter text holds a number
+
+
+def _masked(match: re.Match[str]) -> str:
+    return mask(match.group(0))
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):

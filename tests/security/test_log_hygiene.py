@@ -102,3 +102,47 @@ def test_a_whole_run_leaks_nothing(
         text = json.dumps(answer, ensure_ascii=False)
         for secret in secrets:
             assert secret not in text
+
+
+@pytest.mark.usefixtures("store_env")
+def test_numbers_glued_to_text_are_masked_in_a_dead_lettered_reply(
+    captured_logs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reply's text is whatever the recipient typed: a number written straight after Chinese
+    (or any letter outside ASCII) is still a number, with `86` before it or not, and a `+` number
+    is one after anything. A malformed reply (its time not a number) is dead-lettered and its
+    text logged: masked."""
+    texts = [
+        "我的号码13800000000",
+        "号码+8613811112222无效",
+        "call+14155552671",
+        "退订13800000001，谢谢",
+        "号8613811112223",
+        "1+8613800000002",
+    ]
+    replies = [{"nationcode": "86", "mobile": "13800000009", "text": t, "time": "soon"} for t in texts]
+    answer = http("status_callback", "POST", "/sms/callback/replies", replies, token=CALLBACK_TOKEN)
+    assert answer["statusCode"] == 200
+    logs = captured_logs.getvalue() + capsys.readouterr().out
+    assert "dead-lettered" in logs
+    masked = ["我的号码138****0000", "号码+86138****2222无效", "call+141****2671", "退订138****0001，"]
+    masked += ["号86138****2223", "1+86138****0002"]
+    assert [text for text in masked if text not in logs] == []
+    leaked = [m.group(0) for m in UNMASKED.finditer(logs)]
+    assert not leaked, f"unmasked numbers in logs: {[n[:6] for n in leaked]}"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("c170f18f-0bd6-4512-bfc4-a13812345678", "a13812345678"),  # an id's ASCII hex: not a number
+        ("key:0a13912345678b", "a13912345678b"),
+        ("2019:2381050375000000051", "2381050375000000051"),  # digits on both sides
+        ("+86138****0000", "+86138****0000"),  # masked already
+        ("x8613812345678", "x8613812345678"),
+    ],
+)
+def test_ids_are_left_as_they_are(text: str, kept: str) -> None:
+    from shared.observability import mask_phones
+
+    assert kept in mask_phones(text)
