@@ -8,11 +8,13 @@ the configured secrets never survive serialisation — a safety net under the co
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -54,8 +56,15 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         self._secrets: tuple[str, ...] = ()
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
-        """Literal values that must never appear in a log line (longest first)."""
-        self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
+        """Values that must never appear in a log line, in each form a line can hold them: as they
+        are, percent-decoded (a URL's password is configured encoded) and encoded, each as JSON
+        escapes it (a quote, a backslash, a control character). Longest first."""
+        forms: set[str] = set()
+        for secret in secrets:
+            for plain in (secret, unquote(secret)):
+                for form in (plain, quote(plain, safe="")):
+                    forms.update((form, json.dumps(form, ensure_ascii=False)[1:-1]))
+        self._secrets = tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
         line = super().serialize(_scrub(log))

@@ -146,3 +146,27 @@ def test_ids_are_left_as_they_are(text: str, kept: str) -> None:
     from shared.observability import mask_phones
 
     assert kept in mask_phones(text)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ['pa"ss\\word', "tab\there-and-é", "p@ss/wörd+1", "pass%2Fword%40x"],
+    ids=["quote-backslash", "control-non-ascii", "url-special", "percent-encoded"],
+)
+def test_a_secret_is_scrubbed_in_every_form_a_line_can_hold_it(secret: str) -> None:
+    """A line is JSON: a secret with a quote, a backslash or a control character is escaped in it;
+    one in a URL is percent-encoded, and a URL's password is configured encoded but may be logged
+    decoded. None of those forms may survive."""
+    from urllib.parse import quote, unquote
+
+    from shared.observability import MaskingFormatter
+
+    formatter = MaskingFormatter()
+    formatter.set_secrets([secret])
+    forms = {secret, unquote(secret), quote(secret, safe=""), quote(unquote(secret), safe="")}
+    for form in sorted(forms):
+        record = logging.makeLogRecord({"msg": "failed", "levelname": "ERROR", "detail": f"at u:{form}@host"})
+        line = formatter.format(record)
+        escaped = {json.dumps(f, ensure_ascii=False)[1:-1] for f in forms} | forms
+        assert [f for f in escaped if f in line] == [], line
+        assert json.loads(line)["detail"] == "at u:****@host"
