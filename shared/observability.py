@@ -67,7 +67,7 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         self._secrets = tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
-        line = super().serialize(_scrub(log))
+        line = super().serialize({name: _scrub(value, name) for name, value in log.items()})  # names: ours
         for secret in self._secrets:
             line = line.replace(secret, _REDACTED)
         return line
@@ -79,15 +79,20 @@ def _is_secret_key(key: str) -> bool:
 
 
 def _scrub(value: Any, key: str = "") -> Any:
+    """The value with numbers masked and secret-keyed values replaced, a dict's keys too. What JSON
+    cannot hold (an exception under powertools' `stack_trace`) becomes its text here, as the
+    serializer's `default=str` would make it after the scrub, unmasked."""
     if key and _is_secret_key(key) and value not in (None, "", [], {}):
         return _REDACTED
     if isinstance(value, str):
         return mask_phones(value)
     if isinstance(value, dict):
-        return {k: _scrub(v, str(k)) for k, v in value.items()}
+        return {(mask_phones(k) if isinstance(k, str) else k): _scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_scrub(v) for v in value]
-    return value
+    if value is None or isinstance(value, (int, float)):  # bool is an int
+        return value
+    return mask_phones(str(value))
 
 
 def _install_record_masking() -> None:

@@ -170,3 +170,20 @@ def test_a_secret_is_scrubbed_in_every_form_a_line_can_hold_it(secret: str) -> N
         escaped = {json.dumps(f, ensure_ascii=False)[1:-1] for f in forms} | forms
         assert [f for f in escaped if f in line] == [], line
         assert json.loads(line)["detail"] == "at u:****@host"
+
+
+def test_an_exception_and_dict_keys_are_masked_too(captured_logs: Any) -> None:
+    """powertools writes the exception object itself under `stack_trace.value`, turned into text
+    only when the line is serialised; a dict's keys are text too. Neither may carry a number."""
+    from shared.observability import logger
+
+    try:
+        raise ValueError("no route to 13800000000 (+8613811112222)")
+    except ValueError:
+        logger.exception("unexpected failure", extra={"by_phone": {"+8613800000001": 1, "13800000002": 2}})
+    line = json.loads(captured_logs.getvalue().splitlines()[-1])
+    assert line["stack_trace"]["value"] == "no route to 138****0000 (+86138****2222)"
+    assert "138****0000" in line["exception"]
+    assert line["by_phone"] == {"+86138****0001": 1, "138****0002": 2}
+    leaked = [m.group(0) for m in UNMASKED.finditer(captured_logs.getvalue())]
+    assert not leaked, f"unmasked numbers in logs: {[n[:6] for n in leaked]}"
