@@ -95,6 +95,9 @@ def _scrub(value: Any, key: str = "") -> Any:
     return mask_phones(str(value))
 
 
+_TRACEBACK = logging.Formatter()
+
+
 def _install_record_masking() -> None:
     """Mask phone numbers in every other library's log records too (powertools' router logs path
     parameters at DEBUG, HTTP clients log URLs): whatever handler prints them, they are masked."""
@@ -112,6 +115,8 @@ def _install_record_masking() -> None:
             masked = mask_phones(message)
             if masked != message:
                 record.msg, record.args = masked, None
+            if record.exc_info:  # its traceback as every formatter writes it, masked once here
+                record.exc_text = mask_phones(_TRACEBACK.formatException(record.exc_info))
         return record
 
     factory._sms_masking = True  # type: ignore[attr-defined]

@@ -187,3 +187,25 @@ def test_an_exception_and_dict_keys_are_masked_too(captured_logs: Any) -> None:
     assert line["by_phone"] == {"+86138****0001": 1, "138****0002": 2}
     leaked = [m.group(0) for m in UNMASKED.finditer(captured_logs.getvalue())]
     assert not leaked, f"unmasked numbers in logs: {[n[:6] for n in leaked]}"
+
+
+def test_another_librarys_traceback_is_masked() -> None:
+    """A library's `logger.exception` goes to whatever handler the platform set up: the traceback
+    it prints is masked as the message is."""
+    import io
+
+    stream = io.StringIO()
+    library = logging.getLogger("some.library")
+    handler_ = logging.StreamHandler(stream)
+    handler_.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    library.addHandler(handler_)
+    try:
+        raise ConnectionError("lost the line to +8613800000000")
+    except ConnectionError:
+        library.exception("request for 13800000001 failed")
+    finally:
+        library.removeHandler(handler_)
+    text = stream.getvalue()
+    assert "request for 138****0001 failed" in text
+    assert "ConnectionError: lost the line to +86138****0000" in text
+    assert not UNMASKED.search(text)
