@@ -67,10 +67,14 @@ class MaskingFormatter(LambdaPowertoolsFormatter):
         self._secrets = tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True))
 
     def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
-        line = super().serialize({name: _scrub(value, name) for name, value in log.items()})  # names: ours
+        return self.without_secrets(
+            super().serialize({name: _scrub(value, name) for name, value in log.items()})  # names: ours
+        )
+
+    def without_secrets(self, text: str) -> str:
         for secret in self._secrets:
-            line = line.replace(secret, _REDACTED)
-        return line
+            text = text.replace(secret, _REDACTED)
+        return text
 
 
 @functools.lru_cache(maxsize=1024)
@@ -98,9 +102,10 @@ def _scrub(value: Any, key: str = "") -> Any:
 _TRACEBACK = logging.Formatter()
 
 
-def _install_record_masking() -> None:
-    """Mask phone numbers in every other library's log records too (powertools' router logs path
-    parameters at DEBUG, HTTP clients log URLs): whatever handler prints them, they are masked."""
+def _install_record_masking(secrets: MaskingFormatter) -> None:
+    """Mask phone numbers, and scrub the secrets `secrets` knows, in every other library's log
+    records too (powertools' router logs path parameters at DEBUG, HTTP clients log URLs):
+    whatever handler prints them, they are masked."""
     base = logging.getLogRecordFactory()
     if getattr(base, "_sms_masking", False):
         return
@@ -112,18 +117,20 @@ def _install_record_masking() -> None:
                 message = record.getMessage()
             except Exception:  # a library's own formatting bug: leave the record as it is
                 return record
-            masked = mask_phones(message)
+            masked = secrets.without_secrets(mask_phones(message))
             if masked != message:
                 record.msg, record.args = masked, None
             if record.exc_info:  # its traceback as every formatter writes it, masked once here
-                record.exc_text = mask_phones(_TRACEBACK.formatException(record.exc_info))
+                record.exc_text = secrets.without_secrets(
+                    mask_phones(_TRACEBACK.formatException(record.exc_info))
+                )
         return record
 
     factory._sms_masking = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 
-_install_record_masking()
 formatter = MaskingFormatter()
+_install_record_masking(formatter)
 logger = Logger(service=SERVICE, logger_formatter=formatter)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "SmsFunctions"), service=SERVICE)

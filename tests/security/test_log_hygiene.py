@@ -189,10 +189,15 @@ def test_an_exception_and_dict_keys_are_masked_too(captured_logs: Any) -> None:
     assert not leaked, f"unmasked numbers in logs: {[n[:6] for n in leaked]}"
 
 
-def test_another_librarys_traceback_is_masked() -> None:
+def test_another_librarys_traceback_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     """A library's `logger.exception` goes to whatever handler the platform set up: the traceback
-    it prints is masked as the message is."""
+    it prints is masked as the message is, and neither holds a configured secret."""
     import io
+
+    from shared.observability import formatter
+
+    monkeypatch.setattr(formatter, "_secrets", ())
+    formatter.set_secrets(["s3cr3t-value"])
 
     stream = io.StringIO()
     library = logging.getLogger("some.library")
@@ -200,12 +205,13 @@ def test_another_librarys_traceback_is_masked() -> None:
     handler_.setFormatter(logging.Formatter("%(name)s %(message)s"))
     library.addHandler(handler_)
     try:
-        raise ConnectionError("lost the line to +8613800000000")
+        raise ConnectionError("lost the line to +8613800000000 (password s3cr3t-value)")
     except ConnectionError:
-        library.exception("request for 13800000001 failed")
+        library.exception("request for 13800000001 failed (s3cr3t-value)")
     finally:
         library.removeHandler(handler_)
     text = stream.getvalue()
-    assert "request for 138****0001 failed" in text
-    assert "ConnectionError: lost the line to +86138****0000" in text
+    assert "request for 138****0001 failed (****)" in text
+    assert "ConnectionError: lost the line to +86138****0000 (password ****)" in text
     assert not UNMASKED.search(text)
+    assert "s3cr3t" not in text
