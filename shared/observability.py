@@ -107,11 +107,13 @@ def _install_record_masking(secrets: MaskingFormatter) -> None:
     records too (powertools' router logs path parameters at DEBUG, HTTP clients log URLs):
     whatever handler prints them, they are masked."""
     base = logging.getLogRecordFactory()
-    if getattr(base, "_sms_masking", False):
+    if getattr(base, "_sms_masking", False):  # this module run again: the newest formatter's secrets
+        base._sms_secrets = secrets  # type: ignore[attr-defined]
         return
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
+        secrets: MaskingFormatter = factory._sms_secrets  # type: ignore[attr-defined]
         if record.name != SERVICE:
             try:
                 message = record.getMessage()
@@ -127,6 +129,7 @@ def _install_record_masking(secrets: MaskingFormatter) -> None:
         return record
 
     factory._sms_masking = True  # type: ignore[attr-defined]
+    factory._sms_secrets = secrets  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 

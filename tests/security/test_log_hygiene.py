@@ -14,7 +14,7 @@ import pytest
 from local.emulator import Emulator
 from local.emulator.catalogue import DEFAULT_APPKEY, DEFAULT_SECRET_KEY
 from tests.conftest import API_KEY, CALLBACK_TOKEN, load_event
-from tests.helpers import AwsContext, handler, set_body, set_header
+from tests.helpers import AwsContext, handler, run_python, set_body, set_header
 
 PHONES = ["+8613800000000", "+8613800000001", "+8613811112222", "+14155552671"]
 UNMASKED = re.compile(r"(?<![\d*])(\+?86)?1[3-9]\d{9}(?!\d)|\+1415555\d{4}")
@@ -215,3 +215,18 @@ def test_another_librarys_traceback_is_masked(monkeypatch: pytest.MonkeyPatch) -
     assert "ConnectionError: lost the line to +86138****0000 (password ****)" in text
     assert not UNMASKED.search(text)
     assert "s3cr3t" not in text
+
+
+def test_the_record_masking_follows_the_module_run_again() -> None:
+    """The record factory is installed once a process; should the module run again, the factory
+    scrubs the secrets of the formatter now in use, not only the first one's."""
+    script = (
+        "import importlib, io, logging\n"
+        "import shared.observability as o\n"
+        "o = importlib.reload(o)\n"
+        "o.formatter.set_secrets(['s3cr3t-value'])\n"
+        "stream = io.StringIO(); h = logging.StreamHandler(stream); lib = logging.getLogger('lib')\n"
+        "lib.addHandler(h); lib.warning('with s3cr3t-value and 13800000000')\n"
+        "print(stream.getvalue().strip())\n"
+    )
+    assert run_python("-c", script).strip() == "with **** and 138****0000"
