@@ -20,6 +20,8 @@ RUNS = [
     (["tune_concurrency.py", "--numbers", "2000", "--repeat", "1", "--concurrency", "4", "--latency-ms", "0"],
      "pools of 4, nodelay"),
     (["emulator_cpu.py", "--numbers", "1000", "--repeat", "1"], "legacy: 1,000 numbers, server CPU"),
+    (["chunk_steps.py", "--numbers", "1000", "--repeat", "1", "--international", "0,0.5"],
+     "| the SDK's whole call | "),
     (["store_ops.py", "--hits", "200", "--block", "100", "--budget", "500", "--rows", "400"],
      "multi send budget: 500 numbers, the same again"),
     (["store_ops.py", "--hits", "200", "--block", "100", "--budget", "0", "--rows", "400"],
