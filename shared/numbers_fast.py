@@ -47,6 +47,39 @@ def classify(e164: str) -> tuple[str, int] | None:
     """(ISO region, phonenumbers.PhoneNumberType value) of `+<digits>` — what
     `region_code_for_number` and `number_type` of `parse(e164, None)` give, with the number
     itself as its E.164 form — or None: ask the library."""
+    parts = _parts(e164)
+    if parts is None:
+        return None
+    _, national, country = parts
+    regions = country.regions
+    if len(regions) == 1:
+        region = regions[0]
+        return region.code, _type(national, region)
+    for region in regions:
+        if region.leading_digits is not None:
+            if region.leading_digits.match(national):
+                return region.code, _type(national, region)
+        else:
+            kind = _type(national, region)
+            if kind != UNKNOWN:
+                return region.code, kind
+    return None
+
+
+_MISSING: Any = object()
+
+
+def split(e164: str) -> tuple[str, str] | None:
+    """(calling code, national significant number) of `+<digits>` — `country_code` and
+    `national_significant_number` of `parse(e164, None)` — or None: ask the library."""
+    parts = _parts(e164)
+    return None if parts is None else parts[:2]
+
+
+def _parts(e164: str) -> tuple[str, str, _Country] | None:
+    """The calling code, the national number and the country of `+<digits>`, when the library's
+    parse would split it there and keep the national number whole; else None. The calling codes
+    are prefix-free: the code is the one the digits start with, as the parse finds it."""
     if not _codes:
         _load_codes()
     digits = e164[1:]
@@ -65,22 +98,7 @@ def classify(e164: str) -> tuple[str, int] | None:
             country = _countries[code] = _compile(_codes[code])
     if country is None or (country.national_prefix is not None and country.national_prefix.match(national)):
         return None  # the parse might strip something here: the library decides
-    regions = country.regions
-    if len(regions) == 1:
-        region = regions[0]
-        return region.code, _type(national, region)
-    for region in regions:
-        if region.leading_digits is not None:
-            if region.leading_digits.match(national):
-                return region.code, _type(national, region)
-        else:
-            kind = _type(national, region)
-            if kind != UNKNOWN:
-                return region.code, kind
-    return None
-
-
-_MISSING: Any = object()
+    return code, national, country
 
 
 def _matches(national: str, desc: _Desc | None) -> bool:

@@ -167,3 +167,51 @@ def test_overlapping_descriptions_are_tried_in_the_librarys_order_at_the_lengths
         "412345678": numbers_fast.UNKNOWN,  # nor of a length it admits
     }
     assert {number: numbers_fast._type(number, region) for number in expected} == expected
+
+
+def library_split(e164: str) -> tuple[str, str] | None:
+    """phonenumbers' (calling code, national significant number), or None when it cannot parse."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_split_equals_phonenumbers(region: str) -> None:
+    """numbers_fast.split answers what the parse gives, or nothing; phone.split (the legacy API's
+    nationcode and mobile) always what the parse gives."""
+    rng = random.Random(f"numbers-fast-split-{region}")
+    for number in numbers_of(region, rng):
+        expected = library_split(number)
+        fast = numbers_fast.split(number)
+        if fast is not None:
+            assert fast == expected, number
+        if expected is not None:
+            assert phone.split(number) == expected, number
+
+
+def test_split_equals_phonenumbers_on_random_numbers() -> None:
+    rng = random.Random("numbers-fast-split-random")
+    codes = sorted({str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE})
+    for _ in range(20_000):
+        number = f"+{rng.choice(codes)}{rng.randint(0, 10 ** rng.randint(4, 12)):d}"
+        if phone._E164_RE.match(number) and (fast := numbers_fast.split(number)) is not None:
+            assert fast == library_split(number), number
+
+
+@pytest.mark.parametrize("region", BENCH_REGIONS)
+def test_mobiles_of_common_countries_split_the_fast_way(region: str) -> None:
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None
+    number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+    assert numbers_fast.split(number) == library_split(number)
+
+
+def test_split_leaves_to_the_library_what_the_parse_might_change() -> None:
+    """A leading zero the parse keeps apart (Italy's fixed lines), a national prefix it may strip
+    (Russia's 8), a non-geographic calling code: the library splits those."""
+    for number in ("+390612345678", "+78123456789", "+80012345678"):
+        assert numbers_fast.split(number) is None, number
+        assert phone.split(number) == library_split(number), number
