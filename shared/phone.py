@@ -123,17 +123,28 @@ def _parsed_by_library(text: str, field: str) -> str:
     return _remember(e164, phonenumbers.region_code_for_number(parsed) or "ZZ", kind)
 
 
-def _first_classify(e164: str) -> tuple[str, int] | None:
-    """shared.numbers_fast.classify, imported with the first number that is not a mainland mobile
-    (a cold start sending to the mainland never loads it); `_classify` is then the function itself."""
-    global _classify
-    from shared.numbers_fast import classify
+def _load_numbers_fast() -> None:
+    """Bind `_classify` and `_fast_split` to shared.numbers_fast's functions, imported with the
+    first number that is not a mainland mobile (a cold start sending to the mainland never loads
+    it); from then on each call is the function itself, no import statement a number."""
+    global _classify, _fast_split
+    from shared import numbers_fast
 
-    _classify = classify
-    return classify(e164)
+    _classify, _fast_split = numbers_fast.classify, numbers_fast.split
+
+
+def _first_classify(e164: str) -> tuple[str, int] | None:
+    _load_numbers_fast()
+    return _classify(e164)
+
+
+def _first_fast_split(e164: str) -> tuple[str, str] | None:
+    _load_numbers_fast()
+    return _fast_split(e164)
 
 
 _classify: Callable[[str], tuple[str, int] | None] = _first_classify
+_fast_split: Callable[[str], tuple[str, str] | None] = _first_fast_split
 
 
 def _classified(e164: str, known: tuple[str, int], field: str) -> str:
@@ -211,7 +222,7 @@ def check_receives_sms(e164: str, *, field: str) -> None:
 
 def split(e164: str) -> tuple[str, str]:
     """`+8613800000000` → (`86`, `13800000000`): the legacy nationcode and national number, as
-    phonenumbers' parse splits them (by numbers_fast where it can: a full parse costs ~20 µs)."""
+    phonenumbers' parse splits them (numbers_fast's split where it can, without the parse)."""
     if e164.startswith("+86"):
         return MAINLAND_CODE, e164[3:]
     parts = _fast_split(e164)
@@ -220,19 +231,6 @@ def split(e164: str) -> tuple[str, str]:
     phonenumbers = _library()
     parsed = phonenumbers.parse(e164, None)
     return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
-
-
-def _first_fast_split(e164: str) -> tuple[str, str] | None:
-    """shared.numbers_fast.split, imported on first use as `_first_classify` imports `classify`;
-    `_fast_split` is then the function itself (an import statement a call costs more than it)."""
-    global _fast_split
-    from shared.numbers_fast import split as fast_split
-
-    _fast_split = fast_split
-    return fast_split(e164)
-
-
-_fast_split: Callable[[str], tuple[str, str] | None] = _first_fast_split
 
 
 def is_mainland(e164: str) -> bool:
