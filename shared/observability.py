@@ -36,12 +36,12 @@ _SECRET_KEY = re.compile(
 _REDACTED = "****"
 
 
+_SHORTEST = 7  # `+` and seven digits: no shorter text holds a number
+
+
 def mask_phones(text: str) -> str:
     """Mask E.164 numbers and bare mainland mobiles inside free text."""
     return _PHONE.sub(_masked, text) if len(text) > _SHORTEST else text
-
-
-_SHORTEST = 7  # `+` and seven digits: no shorter text holds a number
 
 
 def _masked(match: re.Match[str]) -> str:
@@ -102,34 +102,34 @@ def _scrub(value: Any, key: str = "") -> Any:
 _TRACEBACK = logging.Formatter()
 
 
-def _install_record_masking(secrets: MaskingFormatter) -> None:
-    """Mask phone numbers, and scrub the secrets `secrets` knows, in every other library's log
+def _install_record_masking(scrubber: MaskingFormatter) -> None:
+    """Mask phone numbers, and scrub the secrets `scrubber` knows, in every other library's log
     records too (powertools' router logs path parameters at DEBUG, HTTP clients log URLs):
     whatever handler prints them, they are masked."""
     base = logging.getLogRecordFactory()
     if getattr(base, "_sms_masking", False):  # this module run again: the newest formatter's secrets
-        base._sms_secrets = secrets  # type: ignore[attr-defined]
+        base._sms_scrubber = scrubber  # type: ignore[attr-defined]
         return
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
-        secrets: MaskingFormatter = factory._sms_secrets  # type: ignore[attr-defined]
+        current: MaskingFormatter = factory._sms_scrubber  # type: ignore[attr-defined]
         if record.name != SERVICE:
             try:
                 message = record.getMessage()
             except Exception:  # a library's own formatting bug: leave the record as it is
                 return record
-            masked = secrets.without_secrets(mask_phones(message))
+            masked = current.without_secrets(mask_phones(message))
             if masked != message:
                 record.msg, record.args = masked, None
             if record.exc_info:  # its traceback as every formatter writes it, masked once here
-                record.exc_text = secrets.without_secrets(
+                record.exc_text = current.without_secrets(
                     mask_phones(_TRACEBACK.formatException(record.exc_info))
                 )
         return record
 
     factory._sms_masking = True  # type: ignore[attr-defined]
-    factory._sms_secrets = secrets  # type: ignore[attr-defined]
+    factory._sms_scrubber = scrubber  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
 
 
