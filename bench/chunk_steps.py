@@ -18,7 +18,6 @@ a send's other threads (`bench/throughput.py` measures that).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -26,7 +25,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import _support
-from throughput import PARAMS, SIGN, TEMPLATE, _sdk_client, _sdk_request, _split_numbers, sdk_chunks
+from throughput import (
+    PARAMS,
+    SIGN,
+    TEMPLATE,
+    _sdk_client,
+    _sdk_request,
+    _split_numbers,
+    qcloudsms_answers_parsed,
+    sdk_chunks,
+)
 
 STEPS = ("build", "sign and encode", "exchange", "decode", "results")
 APIS = ("legacy", "v3")
@@ -85,11 +93,10 @@ def sdk_calls(api: str, url: str, numbers: list[str]) -> Callable[[], float]:
     them): thread CPU in seconds."""
     if api == "legacy":
         from qcloudsms_py import SmsMultiSender
-        from qcloudsms_py import httpclient as qcloud_http
 
         from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
 
-        qcloud_http.HTTPResponse.json = lambda self: json.loads(self.body)  # as in throughput.py
+        qcloudsms_answers_parsed()
         split = _split_numbers(numbers)
         sender = SmsMultiSender(int(DEFAULT_APPID), DEFAULT_APPKEY)
         target = f"{url}/v5/tlssmssvr/sendmultisms2"

@@ -466,13 +466,10 @@ def child_b(child: Child) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from qcloudsms_py import SmsMultiSender
-    from qcloudsms_py import httpclient as qcloud_http
 
     from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
 
-    # qcloudsms_py 0.1.4 parses every answer with json.loads(..., encoding=), which Python 3.9+
-    # rejects (TypeError) after the message was accepted; parse as it meant to
-    qcloud_http.HTTPResponse.json = lambda self: json.loads(self.body)
+    qcloudsms_answers_parsed()
     url = f"{child.args.url}/v5/tlssmssvr/sendmultisms2"
     local = threading.local()
     errors: list[str] = []
@@ -522,6 +519,14 @@ def sdk_chunks(numbers: list[str], by: Callable[[str], str]) -> list[list[str]]:
     for number in numbers:
         groups.setdefault(by(number), []).append(number)
     return [group[i : i + 200] for group in groups.values() for i in range(0, len(group), 200)]
+
+
+def qcloudsms_answers_parsed() -> None:
+    """qcloudsms_py 0.1.4 parses every answer with json.loads(..., encoding=), which Python 3.9+
+    rejects (TypeError) after the message was accepted: parse as it meant to."""
+    from qcloudsms_py import httpclient
+
+    httpclient.HTTPResponse.json = lambda self: json.loads(self.body)
 
 
 def _sdk_client(url: str) -> Any:
@@ -672,11 +677,10 @@ def child_single_sdk(child: Child) -> None:
 
 def child_single_qcloud(child: Child) -> None:
     from qcloudsms_py import SmsSingleSender
-    from qcloudsms_py import httpclient as qcloud_http
 
     from local.emulator.catalogue import DEFAULT_APPID, DEFAULT_APPKEY
 
-    qcloud_http.HTTPResponse.json = lambda self: json.loads(self.body)
+    qcloudsms_answers_parsed()
     sender = SmsSingleSender(int(DEFAULT_APPID), DEFAULT_APPKEY)
     url = f"{child.args.url}/v5/tlssmssvr/sendsms"
     _per_call(
