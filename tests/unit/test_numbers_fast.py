@@ -34,6 +34,14 @@ def library(e164: str) -> tuple[str | None, int, str] | None:
     return phonenumbers.region_code_for_number(parsed), phonenumbers.number_type(parsed), formatted
 
 
+def library_split(e164: str) -> tuple[str, str] | None:
+    """phonenumbers' (calling code, national significant number), or None when it cannot parse."""
+    parsed = parsed_by_library(e164)
+    if parsed is None:
+        return None
+    return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+
+
 def random_numbers(seed: str, count: int = 20_000) -> list[str]:
     """Any digits after any calling code (most of them invalid), in E.164's shape."""
     rng = random.Random(seed)
@@ -95,25 +103,36 @@ def test_fast_path_decides_most_countries() -> None:
 
 
 def test_fast_path_equals_phonenumbers_on_random_numbers() -> None:
-    decided = 0
+    """Typed and split the short way, each as the parse would; both comparisons ran on most."""
+    typed = split = 0
     for number in random_numbers("numbers-fast-random"):
         fast = numbers_fast.classify(number)
         if fast is not None:
-            decided += 1
+            typed += 1
             expected = library(number)
             assert expected is not None, number
             assert (fast[0], fast[1], number) == expected, number
-    assert decided > 10_000  # the comparison ran: most of them take the short way
+        parts = numbers_fast.split(number)
+        if parts is not None:
+            split += 1
+            assert parts == library_split(number), number
+    assert typed > 10_000
+    assert split > 10_000
 
 
 @pytest.mark.parametrize("region", BENCH_REGIONS)
 def test_mobiles_of_common_countries_take_the_fast_path(region: str) -> None:
-    """The short way is taken for real mobiles (it is not a path that always falls back)."""
+    """The short way is taken for real mobiles (it is not a path that always falls back), both to
+    type them and to split them (the legacy API's nationcode and mobile)."""
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
     assert example is not None
     number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
     expected_type = phonenumbers.number_type(example)
     assert numbers_fast.classify(number) == (region, expected_type)
+    assert numbers_fast.split(number) == (
+        str(example.country_code),
+        phonenumbers.national_significant_number(example),
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,14 +199,6 @@ def test_overlapping_descriptions_are_tried_in_the_librarys_order_at_the_lengths
     assert {number: numbers_fast._type(number, region) for number in expected} == expected
 
 
-def library_split(e164: str) -> tuple[str, str] | None:
-    """phonenumbers' (calling code, national significant number), or None when it cannot parse."""
-    parsed = parsed_by_library(e164)
-    if parsed is None:
-        return None
-    return str(parsed.country_code), phonenumbers.national_significant_number(parsed)
-
-
 @pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
 def test_split_equals_phonenumbers(region: str) -> None:
     """numbers_fast.split answers what the parse gives, or nothing; phone.split (the legacy API's
@@ -200,24 +211,6 @@ def test_split_equals_phonenumbers(region: str) -> None:
             assert fast == expected, number
         if expected is not None:
             assert phone.split(number) == expected, number
-
-
-def test_split_equals_phonenumbers_on_random_numbers() -> None:
-    decided = 0
-    for number in random_numbers("numbers-fast-split-random"):
-        fast = numbers_fast.split(number)
-        if fast is not None:
-            decided += 1
-            assert fast == library_split(number), number
-    assert decided > 10_000  # the comparison ran: most of them split the short way
-
-
-@pytest.mark.parametrize("region", BENCH_REGIONS)
-def test_mobiles_of_common_countries_split_the_fast_way(region: str) -> None:
-    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
-    assert example is not None
-    number = phonenumbers.format_number(example, PhoneNumberFormat.E164)
-    assert numbers_fast.split(number) == library_split(number)
 
 
 def test_split_leaves_to_the_library_what_the_parse_might_change() -> None:
